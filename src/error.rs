@@ -1,0 +1,88 @@
+//! The one top-level error of cutover, its exit codes and its rendering for operators.
+//!
+//! A failed verification is *not* an error (it is a verdict, exit code 1). Errors are what
+//! stops cutover from answering at all: bad usage or configuration, an unreachable cluster or
+//! link. Each variant knows its exit code (the README's table is the contract) and renders
+//! with a `hint:` line saying what to do next.
+
+use std::fmt::Write as _;
+
+use crate::model::Role;
+
+/// Exit codes are API: documented in the README and changed only with it.
+pub mod exit {
+    /// Safe, done.
+    pub const OK: i32 = 0;
+    /// Unsafe, refused or rolled back.
+    pub const UNSAFE: i32 = 1;
+    /// Bad usage or configuration.
+    pub const USAGE: i32 = 2;
+    /// A cluster or the link cannot be reached.
+    pub const UNREACHABLE: i32 = 3;
+    /// A runbook finished only partly.
+    pub const PARTIAL: i32 = 4;
+    /// A resume is needed, or another agent holds the lock.
+    pub const RESUME_NEEDED: i32 = 5;
+    /// Interrupted by a signal.
+    pub const INTERRUPTED: i32 = 130;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("`cutover {command}` is not built yet")]
+    NotBuilt {
+        command: &'static str,
+        hint: &'static str,
+    },
+
+    #[error("invalid configuration: {0}")]
+    Config(String),
+
+    #[error("cannot create a client for the {role} cluster: {message}")]
+    ClientConfig { role: Role, message: String },
+
+    #[error("the {role} cluster did not answer {what}: {source}")]
+    Unreachable {
+        role: Role,
+        what: &'static str,
+        #[source]
+        source: crate::model::BrokerError,
+    },
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::NotBuilt { .. } | Error::Config(_) | Error::ClientConfig { .. } => exit::USAGE,
+            Error::Unreachable { .. } => exit::UNREACHABLE,
+        }
+    }
+
+    /// What the operator should do next.
+    pub fn hint(&self) -> String {
+        match self {
+            Error::NotBuilt { hint, .. } => (*hint).to_string(),
+            Error::Config(_) => "fix the configuration and run the command again".into(),
+            Error::ClientConfig { role, .. } => format!(
+                "check the librdkafka properties of the [{role}] section (bootstrap.servers, security.protocol, sasl.*, ssl.*)"
+            ),
+            Error::Unreachable { role, .. } => format!(
+                "check that the {role} cluster's bootstrap.servers is right and reachable from here, and that the credentials allow Describe on its topics and groups"
+            ),
+        }
+    }
+
+    /// Renders the error, its cause chain and the hint, for stderr.
+    pub fn render(&self) -> String {
+        let mut out = format!("error: {self}");
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            let _ = write!(out, "\n  caused by: {cause}");
+            source = cause.source();
+        }
+        let _ = write!(out, "\nhint: {}", self.hint());
+        out
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

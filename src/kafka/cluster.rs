@@ -1,0 +1,191 @@
+//! The `Cluster` trait: everything cutover reads from one Kafka cluster, and nothing else.
+//!
+//! The agent's evidence (committed offsets, log end offsets, group membership, partition
+//! counts) all comes through this trait, so the decision core never touches rdkafka, and the
+//! simulator can stand in for a real cluster behind the same seam. Implementations must batch:
+//! a call names many partitions or groups and answers for each, keeping per-partition and
+//! per-group errors as data instead of failing the whole call.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::model::{BrokerError, GroupId, Offset, Role, TopicPartition};
+
+/// Which end of a partition's log to ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OffsetSpec {
+    /// The log start offset: the oldest record still kept.
+    Earliest,
+    /// The log end offset (high watermark): the offset the next record will get.
+    Latest,
+}
+
+/// An answer for one partition: a value, or the error the broker gave for that partition.
+pub type PartitionResult<T> = std::result::Result<T, BrokerError>;
+
+/// Every committed offset of one group, or the error that stopped the group's fetch
+/// (for example `GROUP_AUTHORIZATION_FAILED`). An unknown group has no offsets and no error.
+pub type GroupOffsets =
+    std::result::Result<BTreeMap<TopicPartition, PartitionResult<Offset>>, BrokerError>;
+
+/// One topic as the cluster's metadata describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TopicMetadata {
+    pub name: String,
+    pub partitions: Vec<PartitionMetadata>,
+    /// Set when the broker could not describe the topic.
+    pub error: Option<BrokerError>,
+}
+
+impl TopicMetadata {
+    pub fn partition_count(&self) -> usize {
+        self.partitions.len()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PartitionMetadata {
+    pub partition: i32,
+    /// The leader's broker id, `None` while the partition has no leader.
+    pub leader: Option<i32>,
+    pub error: Option<BrokerError>,
+}
+
+/// Group state as the coordinator reports it. librdkafka maps states it does not know (and
+/// some KIP-848 states) to `Unknown`, which is why activity is decided from members, never
+/// from this field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum GroupState {
+    Unknown,
+    PreparingRebalance,
+    CompletingRebalance,
+    Stable,
+    Dead,
+    Empty,
+}
+
+/// The rebalance protocol a group uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupProtocol {
+    Unknown,
+    /// KIP-848, `group.protocol=consumer`.
+    Consumer,
+    /// The classic JoinGroup/SyncGroup protocol.
+    Classic,
+}
+
+/// One member of a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupMember {
+    pub member_id: String,
+    pub client_id: String,
+    pub group_instance_id: Option<String>,
+    pub host: String,
+    /// Partitions currently assigned to the member. Empty for classic groups whose members
+    /// use a non-consumer protocol type, where the assignment is opaque to the broker.
+    pub assignment: Vec<TopicPartition>,
+    /// The target assignment (KIP-848 groups only).
+    pub target_assignment: Option<Vec<TopicPartition>>,
+}
+
+/// What a cluster knows of one group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupDescription {
+    pub group: GroupId,
+    pub state: GroupState,
+    pub protocol: GroupProtocol,
+    pub simple: bool,
+    pub partition_assignor: Option<String>,
+    pub coordinator: Option<i32>,
+    pub members: Vec<GroupMember>,
+    /// The error the coordinator returned for this group, if any (`GROUP_ID_NOT_FOUND` for a
+    /// group it does not know, under the KIP-848 describe API).
+    pub error: Option<BrokerError>,
+}
+
+/// Whether a group is running somewhere: decided from its members, never from state names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum GroupPresence {
+    /// At least one member is connected.
+    Active,
+    /// The group exists (it has committed offsets or metadata) but no member is connected.
+    Empty,
+    /// The coordinator does not know the group.
+    NotFound,
+}
+
+impl GroupDescription {
+    pub fn presence(&self) -> GroupPresence {
+        if !self.members.is_empty() {
+            return GroupPresence::Active;
+        }
+        let not_found = self
+            .error
+            .as_ref()
+            .is_some_and(|e| e.name == "GROUP_ID_NOT_FOUND");
+        // The classic DescribeGroups API answers an unknown group with state Dead and no
+        // members; a group that still has offsets or metadata is never Dead.
+        if not_found || self.state == GroupState::Dead {
+            GroupPresence::NotFound
+        } else {
+            GroupPresence::Empty
+        }
+    }
+}
+
+/// One entry of a cluster-wide group listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupListing {
+    pub group: GroupId,
+    pub state: GroupState,
+    pub protocol: GroupProtocol,
+    pub simple: bool,
+}
+
+/// A cluster's group listing: the groups found, and the brokers that could not answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupList {
+    pub groups: Vec<GroupListing>,
+    pub errors: Vec<BrokerError>,
+}
+
+/// Read access to one Kafka cluster. See the module docs for the batching contract.
+#[async_trait]
+pub trait Cluster: Send + Sync {
+    /// Which side of the link this cluster is.
+    fn role(&self) -> Role;
+
+    /// Every topic with its partitions, in one metadata request.
+    async fn topics(&self) -> Result<BTreeMap<String, TopicMetadata>>;
+
+    /// The earliest or latest offset of many partitions, batched. Every requested partition
+    /// gets an entry: an offset, or the error its leader (or the client) gave for it.
+    async fn list_offsets(
+        &self,
+        partitions: &[TopicPartition],
+        spec: OffsetSpec,
+    ) -> Result<BTreeMap<TopicPartition, PartitionResult<Offset>>>;
+
+    /// Every committed offset of each group, fetched concurrently. Partitions without a
+    /// committed offset are absent.
+    async fn committed_offsets(
+        &self,
+        groups: &[GroupId],
+    ) -> Result<BTreeMap<GroupId, GroupOffsets>>;
+
+    /// State, protocol and members of each group.
+    async fn describe_groups(
+        &self,
+        groups: &[GroupId],
+    ) -> Result<BTreeMap<GroupId, GroupDescription>>;
+
+    /// Every group the cluster knows.
+    async fn list_groups(&self) -> Result<GroupList>;
+}

@@ -1,0 +1,730 @@
+//! The only unsafe code in cutover: librdkafka admin calls that rdkafka's safe API lacks.
+//!
+//! rdkafka 0.39 has no ListOffsets, ListConsumerGroupOffsets, DescribeConsumerGroups or
+//! ListConsumerGroups. Falling back to per-partition `fetch_watermarks` or to a consumer per
+//! group would cost a request per partition or a client per group, so this module calls the
+//! C admin API through `rdkafka-sys` instead, and nothing else in the crate does.
+//!
+//! How it works: [`RawAdmin`] owns an rdkafka `AdminClient` (which owns the `rd_kafka_t`
+//! handle) and a result queue of its own. Each call boxes a `oneshot::Sender`, hands the raw
+//! box to librdkafka as the request's opaque, and issues the request on that queue. One
+//! thread polls the queue, turns each result event's opaque back into its sender and sends
+//! the event, so any number of requests can be in flight on one handle. The caller copies
+//! everything it needs out of the event into owned Rust values before the event is destroyed.
+//!
+//! Ownership rules (librdkafka's admin API documentation):
+//! - request objects, `AdminOptions` and input partition lists are copied by the call, so they
+//!   are destroyed right after it (by the RAII guards below);
+//! - everything reachable from a result event is owned by the event and lives until
+//!   `rd_kafka_event_destroy`, which [`Event`]'s `Drop` calls exactly once;
+//! - a non-null `rd_kafka_error_t` returned by an `AdminOptions` setter belongs to the caller.
+//!
+//! librdkafka's error codes and group states are C enums, which `rdkafka-sys` binds as Rust
+//! enums: a value newer than the binding would be undefined behaviour to hold. So every
+//! function that returns one is declared again here returning `c_int`, and struct fields of
+//! that type are read as `i32`.
+//!
+//! This module must not make decisions, retry, or log: it converts, and the safe
+//! `RdKafkaCluster` above it does the rest.
+
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::AdminClient;
+use rdkafka::client::DefaultClientContext;
+use rdkafka_sys as sys;
+use tokio::sync::oneshot;
+
+use crate::kafka::cluster::{
+    GroupDescription, GroupList, GroupListing, GroupMember, GroupOffsets, GroupProtocol,
+    GroupState, OffsetSpec, PartitionResult,
+};
+use crate::model::{BrokerError, GroupId, Offset, TopicPartition};
+
+// The same librdkafka symbols as in `rdkafka-sys`, declared with `c_int` where the C side
+// returns an enum, so that a code this binding does not know can never become an invalid
+// Rust enum value.
+extern "C" {
+    #[link_name = "rd_kafka_event_error"]
+    fn event_error_code(rkev: *mut sys::rd_kafka_event_t) -> c_int;
+    #[link_name = "rd_kafka_error_code"]
+    fn error_code(error: *const sys::rd_kafka_error_t) -> c_int;
+    #[link_name = "rd_kafka_err2name"]
+    fn err2name(code: c_int) -> *const c_char;
+    #[link_name = "rd_kafka_err2str"]
+    fn err2str(code: c_int) -> *const c_char;
+    #[link_name = "rd_kafka_ConsumerGroupDescription_state"]
+    fn description_state(grpdesc: *const sys::rd_kafka_ConsumerGroupDescription_t) -> c_int;
+    #[link_name = "rd_kafka_ConsumerGroupDescription_type"]
+    fn description_type(grpdesc: *const sys::rd_kafka_ConsumerGroupDescription_t) -> c_int;
+    #[link_name = "rd_kafka_ConsumerGroupListing_state"]
+    fn listing_state(grplist: *const sys::rd_kafka_ConsumerGroupListing_t) -> c_int;
+    #[link_name = "rd_kafka_ConsumerGroupListing_type"]
+    fn listing_type(grplist: *const sys::rd_kafka_ConsumerGroupListing_t) -> c_int;
+}
+
+/// A failure of a whole admin request (not of one partition or group in it).
+pub(crate) type RequestResult<T> = std::result::Result<T, BrokerError>;
+
+/// How offsets are read. Log ends are read `READ_UNCOMMITTED`: the high watermark, the same
+/// number `kafka-consumer-groups` and the link's mirror lag report. A committed offset never
+/// exceeds it, and a consumer resuming at an offset at or below it reads forward from there
+/// (a `read_committed` consumer waits for open transactions to resolve), so no record is
+/// skipped or repeated. The last stable offset would hide records that are already on the
+/// mirror and make mirror lag disagree with the link's own figure.
+const ISOLATION: sys::rd_kafka_IsolationLevel_t =
+    sys::rd_kafka_IsolationLevel_t::RD_KAFKA_ISOLATION_LEVEL_READ_UNCOMMITTED;
+
+/// A result event, owned: destroyed exactly once, on drop.
+struct Event(NonNull<sys::rd_kafka_event_t>);
+
+// SAFETY: an event is a heap object that librdkafka hands over to the application; once
+// polled it is referenced by nothing else, and librdkafka allows destroying it from any thread.
+unsafe impl Send for Event {}
+
+impl Drop for Event {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from `rd_kafka_queue_poll`, is non-null, and `Event` is
+        // its only owner, so it is destroyed once.
+        unsafe { sys::rd_kafka_event_destroy(self.0.as_ptr()) }
+    }
+}
+
+impl Event {
+    fn ptr(&self) -> *mut sys::rd_kafka_event_t {
+        self.0.as_ptr()
+    }
+
+    /// Checks the event is the expected result type and carries no request-level error.
+    fn check(&self, expected: c_int) -> RequestResult<()> {
+        // SAFETY: the event is live (owned by self); these accessors only read it.
+        unsafe {
+            let actual = sys::rd_kafka_event_type(self.ptr());
+            if actual != expected {
+                return Err(client_error(format!(
+                    "librdkafka returned event type {actual}, expected {expected}"
+                )));
+            }
+            let code = event_error_code(self.ptr());
+            if code != 0 {
+                let message = cstr(sys::rd_kafka_event_error_string(self.ptr()));
+                return Err(broker_error(code, message));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// librdkafka's queue handle, thread-safe on the C side.
+struct Queue(NonNull<sys::rd_kafka_queue_t>);
+
+// SAFETY: librdkafka queues are internally locked and may be polled and destroyed from any
+// thread; `RawAdmin` destroys it only after the polling thread has been joined.
+unsafe impl Send for Queue {}
+// SAFETY: as above, concurrent `rd_kafka_queue_poll` and request submission are supported.
+unsafe impl Sync for Queue {}
+
+/// `AdminOptions`, destroyed on drop. librdkafka copies the options when a request is issued.
+struct Options(NonNull<sys::rd_kafka_AdminOptions_t>);
+
+impl Drop for Options {
+    fn drop(&mut self) {
+        // SAFETY: created by `rd_kafka_AdminOptions_new`, owned only by self.
+        unsafe { sys::rd_kafka_AdminOptions_destroy(self.0.as_ptr()) }
+    }
+}
+
+/// A topic-partition list we built, destroyed on drop (librdkafka copies it when a request
+/// is issued).
+struct PartitionList(NonNull<sys::rd_kafka_topic_partition_list_t>);
+
+impl Drop for PartitionList {
+    fn drop(&mut self) {
+        // SAFETY: created by `rd_kafka_topic_partition_list_new`, owned only by self.
+        unsafe { sys::rd_kafka_topic_partition_list_destroy(self.0.as_ptr()) }
+    }
+}
+
+/// The raw admin handle: a client, a result queue, and the thread that routes results.
+pub(crate) struct RawAdmin {
+    client: Arc<AdminClient<DefaultClientContext>>,
+    queue: Option<Arc<Queue>>,
+    stop: Arc<AtomicBool>,
+    in_flight: Arc<AtomicUsize>,
+    poller: Option<JoinHandle<()>>,
+    request_timeout: Duration,
+}
+
+impl RawAdmin {
+    pub(crate) fn new(
+        client: Arc<AdminClient<DefaultClientContext>>,
+        request_timeout: Duration,
+    ) -> Self {
+        // SAFETY: the handle is live for as long as `client`, which `RawAdmin` keeps until
+        // after the queue is destroyed (see `Drop`).
+        let raw = unsafe { sys::rd_kafka_queue_new(client.inner().native_ptr()) };
+        let queue = Arc::new(Queue(
+            NonNull::new(raw).expect("rd_kafka_queue_new never returns null (it aborts on OOM)"),
+        ));
+        let stop = Arc::new(AtomicBool::new(false));
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let poller = {
+            let (queue, stop, in_flight) = (queue.clone(), stop.clone(), in_flight.clone());
+            std::thread::Builder::new()
+                .name("cutover-admin-poll".into())
+                .spawn(move || poll_loop(&queue, &stop, &in_flight))
+                .expect("spawning a thread only fails when the process is out of resources")
+        };
+        RawAdmin {
+            client,
+            queue: Some(queue),
+            stop,
+            in_flight,
+            poller: Some(poller),
+            request_timeout,
+        }
+    }
+
+    fn rk(&self) -> *mut sys::rd_kafka_t {
+        self.client.inner().native_ptr()
+    }
+
+    fn queue(&self) -> *mut sys::rd_kafka_queue_t {
+        self.queue
+            .as_ref()
+            .expect("the queue is only taken in Drop")
+            .0
+            .as_ptr()
+    }
+
+    /// New `AdminOptions` for `op` with the request timeout set.
+    fn options(&self, op: sys::rd_kafka_admin_op_t) -> RequestResult<Options> {
+        // SAFETY: the handle is live; the returned options are owned by the guard.
+        let raw = unsafe { sys::rd_kafka_AdminOptions_new(self.rk(), op) };
+        let options =
+            Options(NonNull::new(raw).ok_or_else(|| {
+                client_error(format!("librdkafka refused admin options for {op:?}"))
+            })?);
+        let timeout_ms = c_int::try_from(self.request_timeout.as_millis()).unwrap_or(c_int::MAX);
+        let mut errstr = [0 as c_char; 256];
+        // SAFETY: options are live; errstr is a writable buffer of the size we pass.
+        let code = unsafe {
+            sys::rd_kafka_AdminOptions_set_request_timeout(
+                options.0.as_ptr(),
+                timeout_ms,
+                errstr.as_mut_ptr(),
+                errstr.len(),
+            )
+        };
+        if code != sys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
+            // SAFETY: librdkafka NUL-terminates errstr within its size.
+            let message = unsafe { cstr(errstr.as_ptr()) };
+            return Err(client_error(format!(
+                "cannot set the request timeout: {message}"
+            )));
+        }
+        Ok(options)
+    }
+
+    /// Attaches a fresh sender as the request's opaque and returns its receiver. Must be
+    /// followed immediately by issuing the request with these options, which always yields
+    /// exactly one result event on our queue (errors included), so the box is always reclaimed
+    /// by the poller.
+    fn attach(&self, options: &Options) -> oneshot::Receiver<Event> {
+        let (tx, rx) = oneshot::channel::<Event>();
+        let opaque = Box::into_raw(Box::new(tx)).cast::<c_void>();
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: options are live; librdkafka stores the pointer and returns it, untouched,
+        // from `rd_kafka_event_opaque` on the result event.
+        unsafe { sys::rd_kafka_AdminOptions_set_opaque(options.0.as_ptr(), opaque) };
+        rx
+    }
+
+    /// Waits for a request's result event, bounded by the request timeout plus a margin in
+    /// case librdkafka itself never answers.
+    async fn wait(&self, rx: oneshot::Receiver<Event>) -> RequestResult<Event> {
+        let bound = self.request_timeout + Duration::from_secs(5);
+        match tokio::time::timeout(bound, rx).await {
+            Ok(Ok(event)) => Ok(event),
+            Ok(Err(_)) => Err(client_error("the admin result queue was closed".into())),
+            Err(_) => Err(broker_error(
+                sys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR__TIMED_OUT as c_int,
+                format!("no admin result within {}s", bound.as_secs()),
+            )),
+        }
+    }
+
+    /// ListOffsets for one batch of distinct partitions.
+    pub(crate) async fn list_offsets(
+        &self,
+        partitions: &[TopicPartition],
+        spec: OffsetSpec,
+    ) -> RequestResult<Vec<(TopicPartition, PartitionResult<Offset>)>> {
+        // Raw pointers are confined to blocks that end before each await, so the future stays
+        // `Send` and nothing C-owned is held while suspended.
+        let rx = {
+            let options = self.options(sys::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_LISTOFFSETS)?;
+            // SAFETY: options are live; a returned error object is ours to destroy.
+            unsafe {
+                take_error(sys::rd_kafka_AdminOptions_set_isolation_level(
+                    options.0.as_ptr(),
+                    ISOLATION,
+                ))?
+            };
+            let offset = match spec {
+                OffsetSpec::Earliest => i64::from(sys::RD_KAFKA_OFFSET_BEGINNING),
+                OffsetSpec::Latest => i64::from(sys::RD_KAFKA_OFFSET_END),
+            };
+            let list = partition_list(partitions, offset)?;
+            let rx = self.attach(&options);
+            // SAFETY: handle, list, options and queue are live; librdkafka copies list and
+            // options, which the guards destroy at the end of this block.
+            unsafe {
+                sys::rd_kafka_ListOffsets(
+                    self.rk(),
+                    list.0.as_ptr(),
+                    options.0.as_ptr(),
+                    self.queue(),
+                )
+            };
+            rx
+        };
+        let event = self.wait(rx).await?;
+        event.check(sys::RD_KAFKA_EVENT_LISTOFFSETS_RESULT)?;
+        // SAFETY: the event is a live ListOffsets result; every pointer read below is owned by
+        // it and copied out before it is dropped.
+        unsafe {
+            let result = sys::rd_kafka_event_ListOffsets_result(event.ptr());
+            let mut count = 0usize;
+            let infos = sys::rd_kafka_ListOffsets_result_infos(result, &mut count);
+            let mut out = Vec::with_capacity(count);
+            for info in slice(infos, count) {
+                let elem = sys::rd_kafka_ListOffsetsResultInfo_topic_partition(*info);
+                let (tp, result) = read_partition(elem);
+                let result = result.and_then(|raw| {
+                    Offset::from_raw(raw).ok_or_else(|| {
+                        client_error(format!("the broker returned offset {raw} for {tp}"))
+                    })
+                });
+                out.push((tp, result));
+            }
+            Ok(out)
+        }
+    }
+
+    /// Every committed offset of one group (librdkafka accepts one group per call).
+    pub(crate) async fn committed_offsets(&self, group: &GroupId) -> RequestResult<GroupOffsets> {
+        let rx = {
+            let options =
+                self.options(sys::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS)?;
+            // Stable offsets: a fetch racing a transactional commit waits for it to resolve
+            // instead of returning an offset that may still be aborted.
+            // SAFETY: options are live; a returned error object is ours to destroy.
+            unsafe {
+                take_error(sys::rd_kafka_AdminOptions_set_require_stable_offsets(
+                    options.0.as_ptr(),
+                    1,
+                ))?
+            };
+            let name = c_string(group.as_str())?;
+            // SAFETY: `name` outlives the call; a null partition list asks for every committed
+            // partition. librdkafka copies the request, so it is destroyed right after.
+            unsafe {
+                let mut request =
+                    sys::rd_kafka_ListConsumerGroupOffsets_new(name.as_ptr(), ptr::null());
+                let rx = self.attach(&options);
+                sys::rd_kafka_ListConsumerGroupOffsets(
+                    self.rk(),
+                    &mut request,
+                    1,
+                    options.0.as_ptr(),
+                    self.queue(),
+                );
+                sys::rd_kafka_ListConsumerGroupOffsets_destroy(request);
+                rx
+            }
+        };
+        let event = self.wait(rx).await?;
+        event.check(sys::RD_KAFKA_EVENT_LISTCONSUMERGROUPOFFSETS_RESULT)?;
+        // SAFETY: the event is a live ListConsumerGroupOffsets result; all reads are copied out.
+        unsafe {
+            let result = sys::rd_kafka_event_ListConsumerGroupOffsets_result(event.ptr());
+            let mut count = 0usize;
+            let groups = sys::rd_kafka_ListConsumerGroupOffsets_result_groups(result, &mut count);
+            let Some(&group_result) = slice(groups, count).first() else {
+                return Err(client_error(format!("no result for group {group}")));
+            };
+            if let Some(err) = read_error(sys::rd_kafka_group_result_error(group_result)) {
+                return Ok(Err(err));
+            }
+            let mut offsets = std::collections::BTreeMap::new();
+            for elem in list_elems(sys::rd_kafka_group_result_partitions(group_result)) {
+                let (tp, result) = read_partition(elem);
+                match result {
+                    Ok(raw) => {
+                        // −1: the group has no committed offset for this partition.
+                        if let Some(offset) = Offset::from_raw(raw) {
+                            offsets.insert(tp, Ok(offset));
+                        }
+                    }
+                    Err(err) => {
+                        offsets.insert(tp, Err(err));
+                    }
+                }
+            }
+            Ok(Ok(offsets))
+        }
+    }
+
+    /// DescribeConsumerGroups for a batch of groups (one request per group inside librdkafka:
+    /// ConsumerGroupDescribe first, classic DescribeGroups as the fallback).
+    pub(crate) async fn describe_groups(
+        &self,
+        groups: &[GroupId],
+    ) -> RequestResult<Vec<GroupDescription>> {
+        let rx = {
+            let options =
+                self.options(sys::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS)?;
+            let names = groups
+                .iter()
+                .map(|g| c_string(g.as_str()))
+                .collect::<RequestResult<Vec<_>>>()?;
+            let mut pointers: Vec<*const c_char> = names.iter().map(|n| n.as_ptr()).collect();
+            let rx = self.attach(&options);
+            // SAFETY: `names` backs `pointers` and outlives the call, which copies the strings.
+            unsafe {
+                sys::rd_kafka_DescribeConsumerGroups(
+                    self.rk(),
+                    pointers.as_mut_ptr(),
+                    pointers.len(),
+                    options.0.as_ptr(),
+                    self.queue(),
+                )
+            };
+            rx
+        };
+        let event = self.wait(rx).await?;
+        event.check(sys::RD_KAFKA_EVENT_DESCRIBECONSUMERGROUPS_RESULT)?;
+        // SAFETY: the event is a live DescribeConsumerGroups result; all reads are copied out.
+        unsafe {
+            let result = sys::rd_kafka_event_DescribeConsumerGroups_result(event.ptr());
+            let mut count = 0usize;
+            let descriptions =
+                sys::rd_kafka_DescribeConsumerGroups_result_groups(result, &mut count);
+            Ok(slice(descriptions, count)
+                .iter()
+                .map(|d| read_description(*d))
+                .collect())
+        }
+    }
+
+    /// ListConsumerGroups across every broker.
+    pub(crate) async fn list_groups(&self) -> RequestResult<GroupList> {
+        let rx = {
+            let options =
+                self.options(sys::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS)?;
+            let rx = self.attach(&options);
+            // SAFETY: handle, options and queue are live; the options are copied.
+            unsafe {
+                sys::rd_kafka_ListConsumerGroups(self.rk(), options.0.as_ptr(), self.queue())
+            };
+            rx
+        };
+        let event = self.wait(rx).await?;
+        event.check(sys::RD_KAFKA_EVENT_LISTCONSUMERGROUPS_RESULT)?;
+        // SAFETY: the event is a live ListConsumerGroups result; all reads are copied out.
+        unsafe {
+            let result = sys::rd_kafka_event_ListConsumerGroups_result(event.ptr());
+            let mut count = 0usize;
+            let valid = sys::rd_kafka_ListConsumerGroups_result_valid(result, &mut count);
+            let groups = slice(valid, count)
+                .iter()
+                .map(|listing| GroupListing {
+                    group: GroupId::new(cstr(sys::rd_kafka_ConsumerGroupListing_group_id(
+                        *listing,
+                    ))),
+                    state: group_state(listing_state(*listing)),
+                    protocol: group_protocol(listing_type(*listing)),
+                    simple: sys::rd_kafka_ConsumerGroupListing_is_simple_consumer_group(*listing)
+                        != 0,
+                })
+                .collect();
+            let mut count = 0usize;
+            let errors = sys::rd_kafka_ListConsumerGroups_result_errors(result, &mut count);
+            let errors = slice(errors, count)
+                .iter()
+                .filter_map(|e| read_error(*e))
+                .collect();
+            Ok(GroupList { groups, errors })
+        }
+    }
+}
+
+impl Drop for RawAdmin {
+    fn drop(&mut self) {
+        // Give requests whose futures were dropped a moment to come back, so their boxed
+        // senders are reclaimed instead of leaked when the handle goes away.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self.in_flight.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(poller) = self.poller.take() {
+            let _ = poller.join();
+        }
+        if let Some(queue) = self.queue.take() {
+            // The poller is joined, so this is the last reference: drain what is left (its
+            // opaques included), then destroy the queue before the client handle goes away.
+            poll_ready(&queue, &self.in_flight);
+            if let Ok(queue) = Arc::try_unwrap(queue) {
+                // SAFETY: the queue came from `rd_kafka_queue_new`, nothing else references
+                // it, and the client handle it belongs to is still alive.
+                unsafe { sys::rd_kafka_queue_destroy(queue.0.as_ptr()) };
+            }
+        }
+    }
+}
+
+fn poll_loop(queue: &Queue, stop: &AtomicBool, in_flight: &AtomicUsize) {
+    while !stop.load(Ordering::SeqCst) {
+        // SAFETY: the queue is live until `RawAdmin::drop` joins this thread.
+        let raw = unsafe { sys::rd_kafka_queue_poll(queue.0.as_ptr(), 100) };
+        route(raw, in_flight);
+    }
+}
+
+fn poll_ready(queue: &Queue, in_flight: &AtomicUsize) {
+    loop {
+        // SAFETY: the queue is live (called from Drop before destroying it).
+        let raw = unsafe { sys::rd_kafka_queue_poll(queue.0.as_ptr(), 0) };
+        if raw.is_null() {
+            return;
+        }
+        route(raw, in_flight);
+    }
+}
+
+/// Sends a polled event to the caller that issued its request.
+fn route(raw: *mut sys::rd_kafka_event_t, in_flight: &AtomicUsize) {
+    let Some(ptr) = NonNull::new(raw) else { return };
+    let event = Event(ptr);
+    // SAFETY: the event is live.
+    let opaque = unsafe { sys::rd_kafka_event_opaque(event.ptr()) };
+    if opaque.is_null() {
+        return; // not one of ours; dropping destroys it
+    }
+    // SAFETY: every request on this queue carries an opaque made by `attach` from
+    // `Box<oneshot::Sender<Event>>`, and each request yields exactly one result event, so the
+    // box is reclaimed exactly once.
+    let sender = unsafe { Box::from_raw(opaque.cast::<oneshot::Sender<Event>>()) };
+    in_flight.fetch_sub(1, Ordering::SeqCst);
+    // A caller that gave up (timeout, cancellation) dropped its receiver; the event is then
+    // destroyed here.
+    let _ = sender.send(event);
+}
+
+fn partition_list(partitions: &[TopicPartition], offset: i64) -> RequestResult<PartitionList> {
+    let size = c_int::try_from(partitions.len())
+        .map_err(|_| client_error("too many partitions in one request".into()))?;
+    // SAFETY: creates an empty list we own.
+    let raw = unsafe { sys::rd_kafka_topic_partition_list_new(size) };
+    let list = PartitionList(
+        NonNull::new(raw).expect("rd_kafka_topic_partition_list_new never returns null"),
+    );
+    for tp in partitions {
+        let topic = c_string(&tp.topic)?;
+        // SAFETY: the list is live; `add` copies the topic name and returns a pointer to the new
+        // element inside the list, valid until the list changes again.
+        unsafe {
+            let elem = sys::rd_kafka_topic_partition_list_add(
+                list.0.as_ptr(),
+                topic.as_ptr(),
+                tp.partition,
+            );
+            (*elem).offset = offset;
+        }
+    }
+    Ok(list)
+}
+
+/// Reads one element of a result partition list: the partition and its offset or error.
+///
+/// # Safety
+/// `elem` must point to a live `rd_kafka_topic_partition_t`.
+unsafe fn read_partition(
+    elem: *const sys::rd_kafka_topic_partition_t,
+) -> (TopicPartition, PartitionResult<i64>) {
+    let tp = TopicPartition::new(cstr((*elem).topic), (*elem).partition);
+    // Read the C enum field as the i32 it is, so an unknown code stays a number.
+    let code = ptr::addr_of!((*elem).err).cast::<i32>().read();
+    if code != 0 {
+        (tp, Err(broker_error(code, String::new())))
+    } else {
+        (tp, Ok((*elem).offset))
+    }
+}
+
+/// The elements of a partition list owned by someone else (null reads as empty).
+///
+/// # Safety
+/// `list` must be null or point to a live list that outlives the returned iterator's use.
+unsafe fn list_elems<'a>(
+    list: *const sys::rd_kafka_topic_partition_list_t,
+) -> impl Iterator<Item = *const sys::rd_kafka_topic_partition_t> + 'a {
+    let (elems, count) = if list.is_null() {
+        (ptr::null_mut(), 0)
+    } else {
+        ((*list).elems, usize::try_from((*list).cnt).unwrap_or(0))
+    };
+    (0..count).map(move |i| elems.add(i).cast_const())
+}
+
+/// # Safety
+/// `list` must be null or point to a live list.
+unsafe fn read_partitions(
+    list: *const sys::rd_kafka_topic_partition_list_t,
+) -> Vec<TopicPartition> {
+    list_elems(list).map(|e| read_partition(e).0).collect()
+}
+
+/// # Safety
+/// `desc` must point to a live description owned by a live event.
+unsafe fn read_description(
+    desc: *const sys::rd_kafka_ConsumerGroupDescription_t,
+) -> GroupDescription {
+    let coordinator = sys::rd_kafka_ConsumerGroupDescription_coordinator(desc);
+    let members = (0..sys::rd_kafka_ConsumerGroupDescription_member_count(desc))
+        .map(|i| sys::rd_kafka_ConsumerGroupDescription_member(desc, i))
+        .filter(|m| !m.is_null())
+        .map(|m| {
+            let assignment = sys::rd_kafka_MemberDescription_assignment(m);
+            let target = sys::rd_kafka_MemberDescription_target_assignment(m);
+            GroupMember {
+                member_id: cstr(sys::rd_kafka_MemberDescription_consumer_id(m)),
+                client_id: cstr(sys::rd_kafka_MemberDescription_client_id(m)),
+                group_instance_id: opt_cstr(sys::rd_kafka_MemberDescription_group_instance_id(m)),
+                host: cstr(sys::rd_kafka_MemberDescription_host(m)),
+                assignment: if assignment.is_null() {
+                    Vec::new()
+                } else {
+                    read_partitions(sys::rd_kafka_MemberAssignment_partitions(assignment))
+                },
+                target_assignment: (!target.is_null())
+                    .then(|| read_partitions(sys::rd_kafka_MemberAssignment_partitions(target))),
+            }
+        })
+        .collect();
+    GroupDescription {
+        group: GroupId::new(cstr(sys::rd_kafka_ConsumerGroupDescription_group_id(desc))),
+        state: group_state(description_state(desc)),
+        protocol: group_protocol(description_type(desc)),
+        simple: sys::rd_kafka_ConsumerGroupDescription_is_simple_consumer_group(desc) != 0,
+        partition_assignor: opt_cstr(sys::rd_kafka_ConsumerGroupDescription_partition_assignor(
+            desc,
+        ))
+        .filter(|a| !a.is_empty()),
+        coordinator: (!coordinator.is_null()).then(|| sys::rd_kafka_Node_id(coordinator)),
+        members,
+        error: read_error(sys::rd_kafka_ConsumerGroupDescription_error(desc)),
+    }
+}
+
+fn group_state(raw: c_int) -> GroupState {
+    match raw {
+        1 => GroupState::PreparingRebalance,
+        2 => GroupState::CompletingRebalance,
+        3 => GroupState::Stable,
+        4 => GroupState::Dead,
+        5 => GroupState::Empty,
+        _ => GroupState::Unknown,
+    }
+}
+
+fn group_protocol(raw: c_int) -> GroupProtocol {
+    match raw {
+        1 => GroupProtocol::Consumer,
+        2 => GroupProtocol::Classic,
+        _ => GroupProtocol::Unknown,
+    }
+}
+
+/// Copies an `rd_kafka_error_t` we do not own (null means no error).
+///
+/// # Safety
+/// `error` must be null or live.
+unsafe fn read_error(error: *const sys::rd_kafka_error_t) -> Option<BrokerError> {
+    if error.is_null() {
+        return None;
+    }
+    Some(broker_error(
+        error_code(error),
+        cstr(sys::rd_kafka_error_string(error)),
+    ))
+}
+
+/// Turns an `rd_kafka_error_t` we own (returned by an `AdminOptions` setter) into a result,
+/// destroying it.
+///
+/// # Safety
+/// `error` must be null or a live error owned by the caller.
+unsafe fn take_error(error: *mut sys::rd_kafka_error_t) -> RequestResult<()> {
+    match read_error(error) {
+        None => Ok(()),
+        Some(err) => {
+            sys::rd_kafka_error_destroy(error);
+            Err(err)
+        }
+    }
+}
+
+/// A `BrokerError` for a librdkafka error code.
+pub(crate) fn broker_error(code: c_int, message: String) -> BrokerError {
+    // SAFETY: err2name and err2str accept any int and return static strings.
+    let (name, text) = unsafe { (cstr(err2name(code)), cstr(err2str(code))) };
+    BrokerError {
+        code,
+        name,
+        message: if message.is_empty() { text } else { message },
+    }
+}
+
+fn client_error(message: String) -> BrokerError {
+    broker_error(
+        sys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR__FAIL as c_int,
+        message,
+    )
+}
+
+fn c_string(s: &str) -> RequestResult<CString> {
+    CString::new(s).map_err(|_| client_error(format!("name {s:?} contains a NUL byte")))
+}
+
+/// Copies a C string we do not own; null reads as empty.
+///
+/// # Safety
+/// `s` must be null or a live NUL-terminated string.
+unsafe fn cstr(s: *const c_char) -> String {
+    opt_cstr(s).unwrap_or_default()
+}
+
+/// # Safety
+/// `s` must be null or a live NUL-terminated string.
+unsafe fn opt_cstr(s: *const c_char) -> Option<String> {
+    (!s.is_null()).then(|| CStr::from_ptr(s).to_string_lossy().into_owned())
+}
+
+/// A C array of `count` pointers as a slice (null or empty reads as empty).
+///
+/// # Safety
+/// `array` must be null or point to `count` live elements that outlive the slice.
+unsafe fn slice<'a, T>(array: *mut *const T, count: usize) -> &'a [*const T] {
+    if array.is_null() || count == 0 {
+        &[]
+    } else {
+        std::slice::from_raw_parts(array, count)
+    }
+}

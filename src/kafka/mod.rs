@@ -1,0 +1,14 @@
+//! Kafka access: the `Cluster` trait and its rdkafka implementation.
+
+mod cluster;
+mod ffi;
+mod rdkafka_cluster;
+
+pub use cluster::{
+    Cluster, GroupDescription, GroupList, GroupListing, GroupMember, GroupOffsets, GroupPresence,
+    GroupProtocol, GroupState, OffsetSpec, PartitionMetadata, PartitionResult, TopicMetadata,
+};
+pub use rdkafka_cluster::{
+    RdKafkaCluster, DEFAULT_REQUEST_TIMEOUT, GROUPS_PER_DESCRIBE, GROUP_FETCHES_IN_FLIGHT,
+    OFFSETS_PER_REQUEST, OFFSET_REQUESTS_IN_FLIGHT,
+};

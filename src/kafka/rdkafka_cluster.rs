@@ -1,0 +1,234 @@
+//! `RdKafkaCluster`: the `Cluster` trait over rdkafka, batched.
+//!
+//! One librdkafka handle per cluster serves every call. Offsets are read in chunks of
+//! [`OFFSETS_PER_REQUEST`] partitions with several chunks in flight (librdkafka's list handling
+//! is quadratic in the size of one call, see `shared/reference/rdkafka.md` §4), group offsets
+//! one group per request with many requests in flight, and metadata in one request. This file
+//! holds no unsafe code; the C calls live in `ffi.rs`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::stream::{self, StreamExt, TryStreamExt};
+use rdkafka::admin::AdminClient;
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::KafkaError;
+
+use crate::error::{Error, Result};
+use crate::kafka::cluster::{
+    Cluster, GroupDescription, GroupList, GroupOffsets, OffsetSpec, PartitionMetadata,
+    PartitionResult, TopicMetadata,
+};
+use crate::kafka::ffi::{broker_error, RawAdmin};
+use crate::model::{BrokerError, GroupId, Offset, Role, TopicPartition};
+
+/// Partitions per ListOffsets request: small enough to keep librdkafka's per-call list
+/// handling cheap, large enough that a sweep of 30,000 partitions is 60 requests.
+pub const OFFSETS_PER_REQUEST: usize = 500;
+/// ListOffsets requests in flight at once on one handle.
+pub const OFFSET_REQUESTS_IN_FLIGHT: usize = 8;
+/// Group offset fetches in flight at once (librdkafka takes one group per request).
+pub const GROUP_FETCHES_IN_FLIGHT: usize = 32;
+/// Groups per DescribeConsumerGroups call.
+pub const GROUPS_PER_DESCRIBE: usize = 100;
+
+/// Default bound on one admin request.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A real Kafka cluster reached through librdkafka.
+pub struct RdKafkaCluster {
+    role: Role,
+    client: Arc<AdminClient<DefaultClientContext>>,
+    admin: RawAdmin,
+    request_timeout: Duration,
+}
+
+impl RdKafkaCluster {
+    /// Creates the client from librdkafka properties (`bootstrap.servers`, `security.protocol`,
+    /// `sasl.*`, `ssl.*`, ...), passed through unchanged. No request is sent yet.
+    pub fn connect(
+        role: Role,
+        properties: &BTreeMap<String, String>,
+        request_timeout: Duration,
+    ) -> Result<Self> {
+        let mut config = ClientConfig::new();
+        config.set("client.id", format!("cutover-{role}"));
+        for (key, value) in properties {
+            config.set(key, value);
+        }
+        let client: AdminClient<DefaultClientContext> =
+            config.create().map_err(|e| Error::ClientConfig {
+                role,
+                message: describe_client_error(&e),
+            })?;
+        let client = Arc::new(client);
+        let admin = RawAdmin::new(client.clone(), request_timeout);
+        Ok(RdKafkaCluster {
+            role,
+            client,
+            admin,
+            request_timeout,
+        })
+    }
+
+    fn unreachable(&self, what: &'static str, source: BrokerError) -> Error {
+        Error::Unreachable {
+            role: self.role,
+            what,
+            source,
+        }
+    }
+}
+
+#[async_trait]
+impl Cluster for RdKafkaCluster {
+    fn role(&self) -> Role {
+        self.role
+    }
+
+    async fn topics(&self) -> Result<BTreeMap<String, TopicMetadata>> {
+        let client = self.client.clone();
+        let timeout = self.request_timeout;
+        // `fetch_metadata` blocks; it is one request for every topic.
+        let metadata =
+            tokio::task::spawn_blocking(move || client.inner().fetch_metadata(None, timeout))
+                .await
+                .expect("the metadata task does not panic")
+                .map_err(|e| self.unreachable("a metadata request", kafka_error(&e)))?;
+        Ok(metadata
+            .topics()
+            .iter()
+            .map(|t| {
+                let partitions = t
+                    .partitions()
+                    .iter()
+                    .map(|p| PartitionMetadata {
+                        partition: p.id(),
+                        leader: (p.leader() >= 0).then_some(p.leader()),
+                        error: p
+                            .error()
+                            .map(|code| broker_error(code as i32, String::new())),
+                    })
+                    .collect();
+                let meta = TopicMetadata {
+                    name: t.name().to_string(),
+                    partitions,
+                    error: t
+                        .error()
+                        .map(|code| broker_error(code as i32, String::new())),
+                };
+                (meta.name.clone(), meta)
+            })
+            .collect())
+    }
+
+    async fn list_offsets(
+        &self,
+        partitions: &[TopicPartition],
+        spec: OffsetSpec,
+    ) -> Result<BTreeMap<TopicPartition, PartitionResult<Offset>>> {
+        // ListOffsets rejects duplicates; the set also gives a stable chunking.
+        let distinct: Vec<TopicPartition> = partitions
+            .iter()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let chunks: Vec<Vec<(TopicPartition, PartitionResult<Offset>)>> =
+            stream::iter(owned_chunks(&distinct, OFFSETS_PER_REQUEST))
+                .map(|chunk| async move { self.admin.list_offsets(&chunk, spec).await })
+                .buffer_unordered(OFFSET_REQUESTS_IN_FLIGHT)
+                .try_collect()
+                .await
+                .map_err(|e| self.unreachable("a ListOffsets request", e))?;
+        let mut answers: BTreeMap<_, _> = chunks.into_iter().flatten().collect();
+        // Every requested partition gets an answer, even one librdkafka left out.
+        for tp in distinct {
+            answers.entry(tp).or_insert_with_key(|tp| {
+                Err(BrokerError {
+                    code: -1,
+                    name: "NO_ANSWER".into(),
+                    message: format!("the cluster returned no offset for {tp}"),
+                })
+            });
+        }
+        Ok(answers)
+    }
+
+    async fn committed_offsets(
+        &self,
+        groups: &[GroupId],
+    ) -> Result<BTreeMap<GroupId, GroupOffsets>> {
+        let distinct: BTreeSet<GroupId> = groups.iter().cloned().collect();
+        stream::iter(distinct)
+            .map(|group| async move {
+                let offsets = self.admin.committed_offsets(&group).await?;
+                Ok((group, offsets))
+            })
+            .buffer_unordered(GROUP_FETCHES_IN_FLIGHT)
+            .try_collect()
+            .await
+            .map_err(|e| self.unreachable("a ListConsumerGroupOffsets request", e))
+    }
+
+    async fn describe_groups(
+        &self,
+        groups: &[GroupId],
+    ) -> Result<BTreeMap<GroupId, GroupDescription>> {
+        let distinct: Vec<GroupId> = groups
+            .iter()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let batches: Vec<Vec<GroupDescription>> =
+            stream::iter(owned_chunks(&distinct, GROUPS_PER_DESCRIBE))
+                .map(|chunk| async move { self.admin.describe_groups(&chunk).await })
+                .buffer_unordered(4)
+                .try_collect()
+                .await
+                .map_err(|e| self.unreachable("a DescribeConsumerGroups request", e))?;
+        Ok(batches
+            .into_iter()
+            .flatten()
+            .map(|d| (d.group.clone(), d))
+            .collect())
+    }
+
+    async fn list_groups(&self) -> Result<GroupList> {
+        let mut list = self
+            .admin
+            .list_groups()
+            .await
+            .map_err(|e| self.unreachable("a ListConsumerGroups request", e))?;
+        list.groups.sort_by(|a, b| a.group.cmp(&b.group));
+        Ok(list)
+    }
+}
+
+/// Chunks as owned vectors: the futures that use them must not borrow from a local slice
+/// (`async_trait` needs them to be `'static` in the chunk's lifetime).
+fn owned_chunks<T: Clone>(items: &[T], size: usize) -> Vec<Vec<T>> {
+    items.chunks(size).map(<[T]>::to_vec).collect()
+}
+
+fn kafka_error(e: &KafkaError) -> BrokerError {
+    match e.rdkafka_error_code() {
+        Some(code) => broker_error(code as i32, e.to_string()),
+        None => BrokerError {
+            code: -1,
+            name: "CLIENT_ERROR".into(),
+            message: e.to_string(),
+        },
+    }
+}
+
+fn describe_client_error(e: &KafkaError) -> String {
+    match e {
+        KafkaError::ClientCreation(message) => message.clone(),
+        other => other.to_string(),
+    }
+}

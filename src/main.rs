@@ -1,0 +1,48 @@
+//! The `cutover` binary: parses arguments, sets up logging, runs the command and turns the
+//! outcome into the documented exit code.
+
+use clap::Parser;
+use cutover::cli::{self, Cli, Format};
+
+fn main() {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let format = cli.format;
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(cutover::error::exit::USAGE);
+        }
+    };
+    let code = match runtime.block_on(cli::run(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            if format == Format::Json {
+                let doc = serde_json::json!({
+                    "schema_version": 1,
+                    "error": { "message": err.to_string(), "hint": err.hint(), "exit_code": err.exit_code() },
+                });
+                println!("{doc}");
+            }
+            eprintln!("{}", err.render());
+            err.exit_code()
+        }
+    };
+    std::process::exit(code);
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CUTOVER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,119 @@
+//! The domain vocabulary of `DESIGN.md` §2 as types.
+//!
+//! Everything that crosses a module boundary speaks in these types: a partition is a
+//! [`TopicPartition`], an offset is an [`Offset`], a group is a [`GroupId`]. This module holds
+//! data only; it performs no I/O and makes no decisions.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Which side of the link a cluster is on. Used in every message and report, so an operator
+/// always knows which cluster a number or an error came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Origin,
+    Destination,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Origin => "origin",
+            Role::Destination => "destination",
+        })
+    }
+}
+
+/// A consumer group id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct GroupId(pub String);
+
+impl GroupId {
+    pub fn new(id: impl Into<String>) -> Self {
+        GroupId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for GroupId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One partition of one topic. Ordered by topic, then partition number, which is the order
+/// every table, journal and report uses.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TopicPartition {
+    pub topic: String,
+    pub partition: i32,
+}
+
+impl TopicPartition {
+    pub fn new(topic: impl Into<String>, partition: i32) -> Self {
+        TopicPartition {
+            topic: topic.into(),
+            partition,
+        }
+    }
+}
+
+impl fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.topic, self.partition)
+    }
+}
+
+/// A Kafka offset: the position of a record in a partition, or a log end offset. Always
+/// non-negative; Kafka's negative sentinels (−1 "none", −2 "earliest") never become an
+/// `Offset`, they become `Option::None` or an explicit variant where they are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Offset(pub i64);
+
+impl Offset {
+    /// Reads a raw offset as librdkafka reports it; negative values are sentinels, not offsets.
+    pub fn from_raw(raw: i64) -> Option<Offset> {
+        (raw >= 0).then_some(Offset(raw))
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Offset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// An error a broker (or librdkafka on its behalf) returned for one partition, one group or
+/// one request, kept as data so one bad partition never hides the answers for the others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokerError {
+    /// librdkafka's error code (negative codes are client-side, positive ones are Kafka's).
+    pub code: i32,
+    /// The code's symbolic name, e.g. `LEADER_NOT_AVAILABLE` or `_TIMED_OUT`.
+    pub name: String,
+    /// Human-readable detail.
+    pub message: String,
+}
+
+impl fmt::Display for BrokerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.message.is_empty() || self.message == self.name {
+            write!(f, "{}", self.name)
+        } else {
+            write!(f, "{}: {}", self.name, self.message)
+        }
+    }
+}
+
+impl std::error::Error for BrokerError {}

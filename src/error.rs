@@ -86,3 +86,46 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::BrokerError;
+
+    #[test]
+    fn unreachable_renders_cause_and_hint_and_exits_3() {
+        let err = Error::Unreachable {
+            role: Role::Destination,
+            what: "a metadata request",
+            source: BrokerError {
+                code: -185,
+                name: "_TIMED_OUT".into(),
+                message: "Local: Timed out".into(),
+            },
+        };
+        assert_eq!(err.exit_code(), exit::UNREACHABLE);
+        let text = err.render();
+        assert!(
+            text.starts_with("error: the destination cluster did not answer a metadata request")
+        );
+        assert!(
+            text.contains("caused by: _TIMED_OUT: Local: Timed out"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nhint: check that the destination cluster's bootstrap.servers"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn usage_errors_exit_2() {
+        assert_eq!(Error::Config("x".into()).exit_code(), exit::USAGE);
+        let e = Error::ClientConfig {
+            role: Role::Origin,
+            message: "bad".into(),
+        };
+        assert_eq!(e.exit_code(), exit::USAGE);
+        assert!(e.render().contains("[origin]"));
+    }
+}

@@ -117,3 +117,30 @@ impl fmt::Display for BrokerError {
 }
 
 impl std::error::Error for BrokerError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negative_raw_offsets_are_sentinels_not_offsets() {
+        assert_eq!(Offset::from_raw(0), Some(Offset(0)));
+        assert_eq!(Offset::from_raw(42), Some(Offset(42)));
+        assert_eq!(Offset::from_raw(-1), None);
+        assert_eq!(Offset::from_raw(-1001), None);
+    }
+
+    #[test]
+    fn partitions_order_by_topic_then_number() {
+        let mut v = [
+            TopicPartition::new("b", 0),
+            TopicPartition::new("a", 10),
+            TopicPartition::new("a", 2),
+        ];
+        v.sort();
+        assert_eq!(
+            v.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["a-2", "a-10", "b-0"]
+        );
+    }
+}

@@ -189,3 +189,73 @@ pub trait Cluster: Send + Sync {
     /// Every group the cluster knows.
     async fn list_groups(&self) -> Result<GroupList>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn described(state: GroupState, members: usize, error: Option<&str>) -> GroupDescription {
+        GroupDescription {
+            group: GroupId::new("g"),
+            state,
+            protocol: GroupProtocol::Consumer,
+            simple: false,
+            partition_assignor: None,
+            coordinator: Some(1),
+            members: (0..members)
+                .map(|i| GroupMember {
+                    member_id: format!("m{i}"),
+                    client_id: "app".into(),
+                    group_instance_id: None,
+                    host: "/127.0.0.1".into(),
+                    assignment: vec![],
+                    target_assignment: None,
+                })
+                .collect(),
+            error: error.map(|name| BrokerError {
+                code: 69,
+                name: name.into(),
+                message: String::new(),
+            }),
+        }
+    }
+
+    #[test]
+    fn presence_is_decided_from_members_not_from_the_state_name() {
+        // librdkafka reports some KIP-848 states as UNKNOWN: a member still means active.
+        let cases = [
+            (GroupState::Unknown, 1, None, GroupPresence::Active),
+            (GroupState::Stable, 2, None, GroupPresence::Active),
+            (
+                GroupState::PreparingRebalance,
+                1,
+                None,
+                GroupPresence::Active,
+            ),
+            (GroupState::Empty, 0, None, GroupPresence::Empty),
+            (GroupState::Unknown, 0, None, GroupPresence::Empty),
+            // A stable state with no members left (a stale read) is not active.
+            (GroupState::Stable, 0, None, GroupPresence::Empty),
+            (GroupState::Dead, 0, None, GroupPresence::NotFound),
+            (
+                GroupState::Unknown,
+                0,
+                Some("GROUP_ID_NOT_FOUND"),
+                GroupPresence::NotFound,
+            ),
+            (
+                GroupState::Unknown,
+                0,
+                Some("COORDINATOR_NOT_AVAILABLE"),
+                GroupPresence::Empty,
+            ),
+        ];
+        for (state, members, error, expected) in cases {
+            assert_eq!(
+                described(state, members, error).presence(),
+                expected,
+                "{state:?} with {members} members and error {error:?}"
+            );
+        }
+    }
+}

@@ -728,3 +728,56 @@ unsafe fn slice<'a, T>(array: *mut *const T, count: usize) -> &'a [*const T] {
         std::slice::from_raw_parts(array, count)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_get_their_librdkafka_names() {
+        assert_eq!(broker_error(5, String::new()).name, "LEADER_NOT_AVAILABLE");
+        assert_eq!(broker_error(-185, String::new()).name, "_TIMED_OUT");
+        assert_eq!(broker_error(69, String::new()).name, "GROUP_ID_NOT_FOUND");
+    }
+
+    #[test]
+    fn a_code_newer_than_the_bindings_is_kept_as_a_number_without_undefined_behaviour() {
+        let err = broker_error(31_337, "from a future broker".into());
+        assert_eq!(err.code, 31_337);
+        assert_eq!(err.message, "from a future broker");
+        assert!(!err.name.is_empty());
+    }
+
+    #[test]
+    fn group_states_and_types_map_from_librdkafka_values() {
+        assert_eq!(group_state(3), GroupState::Stable);
+        assert_eq!(group_state(5), GroupState::Empty);
+        assert_eq!(group_state(4), GroupState::Dead);
+        assert_eq!(group_state(42), GroupState::Unknown);
+        assert_eq!(group_protocol(1), GroupProtocol::Consumer);
+        assert_eq!(group_protocol(2), GroupProtocol::Classic);
+        assert_eq!(group_protocol(7), GroupProtocol::Unknown);
+    }
+
+    #[test]
+    fn partition_lists_carry_the_requested_offset_for_every_partition() {
+        let parts: Vec<_> = (0..3).map(|p| TopicPartition::new("t", p)).collect();
+        let list = partition_list(&parts, -1).unwrap();
+        // SAFETY: the list is live for the duration of the read.
+        let read: Vec<_> = unsafe {
+            list_elems(list.0.as_ptr())
+                .map(|e| (read_partition(e).0, (*e).offset))
+                .collect()
+        };
+        assert_eq!(
+            read,
+            parts.into_iter().map(|tp| (tp, -1)).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_name_with_a_nul_byte_is_refused_not_truncated() {
+        let err = c_string("orders\0evil").expect_err("NUL is not allowed");
+        assert!(err.message.contains("NUL"));
+    }
+}

@@ -261,8 +261,8 @@ async fn assert_active_then_empty(protocol: Protocol, expected: GroupProtocol) {
         "the group to have no members",
         Duration::from_secs(30),
         || {
-            let d = block_on_adapter(cluster.describe_groups(std::slice::from_ref(&id)))
-                .remove(&id)?;
+            let d =
+                block_on_adapter(cluster.describe_groups(std::slice::from_ref(&id))).remove(&id)?;
             (d.presence() != GroupPresence::Active).then_some(d)
         },
     );

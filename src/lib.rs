@@ -7,4 +7,5 @@
 pub mod cli;
 pub mod error;
 pub mod kafka;
+pub mod link;
 pub mod model;

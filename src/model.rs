@@ -106,6 +106,44 @@ pub struct BrokerError {
     pub message: String,
 }
 
+impl BrokerError {
+    /// True for errors that describe a passing state of the cluster (leadership moving, a
+    /// topic still being created, a timeout), where asking again shortly can succeed.
+    pub fn is_retriable(&self) -> bool {
+        matches!(
+            self.code,
+            3 // UNKNOWN_TOPIC_OR_PART: metadata not yet propagated
+            | 5 // LEADER_NOT_AVAILABLE
+            | 6 // NOT_LEADER_FOR_PARTITION
+            | 7 // REQUEST_TIMED_OUT
+            | 9 // REPLICA_NOT_AVAILABLE
+            | 56 // KAFKA_STORAGE_ERROR
+            | 74 // FENCED_LEADER_EPOCH
+            | 75 // UNKNOWN_LEADER_EPOCH
+            | 78 // OFFSET_NOT_AVAILABLE
+            | -185 // _TIMED_OUT
+            | -187 // _ALL_BROKERS_DOWN
+            | -195 // _TRANSPORT
+        )
+    }
+}
+
+impl BrokerError {
+    /// True for client-side errors that mean the cluster could not be reached at all
+    /// (as opposed to a broker answering with an error).
+    pub fn is_connectivity(&self) -> bool {
+        matches!(
+            self.code,
+            -185 // _TIMED_OUT
+            | -187 // _ALL_BROKERS_DOWN
+            | -193 // _RESOLVE
+            | -195 // _TRANSPORT
+            | -169 // _AUTHENTICATION
+            | -181 // _SSL
+        )
+    }
+}
+
 impl fmt::Display for BrokerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.message.is_empty() || self.message == self.name {

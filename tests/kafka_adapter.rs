@@ -100,6 +100,17 @@ async fn a_partition_that_does_not_exist_gets_its_own_error_and_the_others_still
         err.name.contains("UNKNOWN"),
         "unexpected error for a missing topic: {err}"
     );
+
+    // A request naming only partitions that have no leader is still answered per partition.
+    let only_ghosts = origin()
+        .list_offsets(
+            &[tp(&ghost_topic, 0), tp(&ghost_topic, 1)],
+            OffsetSpec::Latest,
+        )
+        .await
+        .expect("a missing topic is not an unreachable cluster");
+    assert_eq!(only_ghosts.len(), 2);
+    assert!(only_ghosts.values().all(|a| a.is_err()), "{only_ghosts:?}");
 }
 
 #[tokio::test]
@@ -393,5 +404,62 @@ fn bad_client_properties_are_a_usage_error_naming_the_cluster() {
         err.render().contains("no.such.property"),
         "{}",
         err.render()
+    );
+}
+
+#[tokio::test]
+async fn admin_offset_commits_land_on_an_empty_group_and_are_refused_for_an_active_one() {
+    let topic = unique("admin-commit");
+    create_topic(&lab().origin, &topic, 2).await;
+    produce(&lab().origin, &topic, &[(0, 10), (1, 10)]).await;
+    let cluster = origin();
+
+    let empty = GroupId::new(unique("admin-empty"));
+    let written = cluster
+        .commit_offsets_as_admin(
+            &empty,
+            &[(tp(&topic, 0), Offset(4)), (tp(&topic, 1), Offset(9))],
+        )
+        .await
+        .unwrap()
+        .expect("no group error");
+    assert!(written.values().all(|r| r.is_ok()), "{written:?}");
+    let read = cluster
+        .committed_offsets(std::slice::from_ref(&empty))
+        .await
+        .unwrap();
+    let read = read[&empty].as_ref().unwrap();
+    assert_eq!(read[&tp(&topic, 0)], Ok(Offset(4)));
+    assert_eq!(read[&tp(&topic, 1)], Ok(Offset(9)));
+
+    let active = unique("admin-active");
+    let member = Member::start(
+        &lab().origin,
+        &active,
+        Protocol::Consumer,
+        "app",
+        &topic,
+        2,
+        &[(0, 1), (1, 1)],
+    );
+    let refused = cluster
+        .commit_offsets_as_admin(&GroupId::new(&active), &[(tp(&topic, 0), Offset(7))])
+        .await
+        .unwrap();
+    let refused_partition = match &refused {
+        Ok(per_partition) => per_partition[&tp(&topic, 0)]
+            .clone()
+            .expect_err("an active group refuses"),
+        Err(group_error) => group_error.clone(),
+    };
+    assert_eq!(refused_partition.name, "UNKNOWN_MEMBER_ID", "{refused:?}");
+    member.stop();
+    let after = cluster
+        .committed_offsets(&[GroupId::new(&active)])
+        .await
+        .unwrap();
+    assert_eq!(
+        after[&GroupId::new(&active)].as_ref().unwrap()[&tp(&topic, 0)],
+        Ok(Offset(1))
     );
 }

@@ -358,25 +358,51 @@ impl RawAdmin {
             let Some(&group_result) = slice(groups, count).first() else {
                 return Err(client_error(format!("no result for group {group}")));
             };
-            if let Some(err) = read_error(sys::rd_kafka_group_result_error(group_result)) {
-                return Ok(Err(err));
+            Ok(read_group_offsets(group_result))
+        }
+    }
+
+    /// Commits offsets for one group through the admin API (AlterConsumerGroupOffsets), as
+    /// a cluster link's offset sync does. The coordinator accepts it only while the group has
+    /// no members; otherwise each partition comes back with `UNKNOWN_MEMBER_ID`.
+    pub(crate) async fn alter_committed_offsets(
+        &self,
+        group: &GroupId,
+        offsets: &[(TopicPartition, Offset)],
+    ) -> RequestResult<GroupOffsets> {
+        let rx = {
+            let options = self
+                .options(sys::rd_kafka_admin_op_t::RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS)?;
+            let list = build_list(offsets.len(), offsets.iter().map(|(tp, o)| (tp, o.get())))?;
+            let name = c_string(group.as_str())?;
+            // SAFETY: `name` and `list` outlive the calls; librdkafka copies both into the
+            // request and copies the request when issued, so it is destroyed right after.
+            unsafe {
+                let mut request =
+                    sys::rd_kafka_AlterConsumerGroupOffsets_new(name.as_ptr(), list.0.as_ptr());
+                let rx = self.attach(&options);
+                sys::rd_kafka_AlterConsumerGroupOffsets(
+                    self.rk(),
+                    &mut request,
+                    1,
+                    options.0.as_ptr(),
+                    self.queue(),
+                );
+                sys::rd_kafka_AlterConsumerGroupOffsets_destroy(request);
+                rx
             }
-            let mut offsets = std::collections::BTreeMap::new();
-            for elem in list_elems(sys::rd_kafka_group_result_partitions(group_result)) {
-                let (tp, result) = read_partition(elem);
-                match result {
-                    Ok(raw) => {
-                        // −1: the group has no committed offset for this partition.
-                        if let Some(offset) = Offset::from_raw(raw) {
-                            offsets.insert(tp, Ok(offset));
-                        }
-                    }
-                    Err(err) => {
-                        offsets.insert(tp, Err(err));
-                    }
-                }
-            }
-            Ok(Ok(offsets))
+        };
+        let event = self.wait(rx).await?;
+        event.check(sys::RD_KAFKA_EVENT_ALTERCONSUMERGROUPOFFSETS_RESULT)?;
+        // SAFETY: the event is a live AlterConsumerGroupOffsets result; all reads are copied.
+        unsafe {
+            let result = sys::rd_kafka_event_AlterConsumerGroupOffsets_result(event.ptr());
+            let mut count = 0usize;
+            let groups = sys::rd_kafka_AlterConsumerGroupOffsets_result_groups(result, &mut count);
+            let Some(&group_result) = slice(groups, count).first() else {
+                return Err(client_error(format!("no result for group {group}")));
+            };
+            Ok(read_group_offsets(group_result))
         }
     }
 
@@ -528,14 +554,21 @@ fn route(raw: *mut sys::rd_kafka_event_t, in_flight: &AtomicUsize) {
 }
 
 fn partition_list(partitions: &[TopicPartition], offset: i64) -> RequestResult<PartitionList> {
-    let size = c_int::try_from(partitions.len())
+    build_list(partitions.len(), partitions.iter().map(|tp| (tp, offset)))
+}
+
+fn build_list<'a>(
+    len: usize,
+    entries: impl Iterator<Item = (&'a TopicPartition, i64)>,
+) -> RequestResult<PartitionList> {
+    let size = c_int::try_from(len)
         .map_err(|_| client_error("too many partitions in one request".into()))?;
     // SAFETY: creates an empty list we own.
     let raw = unsafe { sys::rd_kafka_topic_partition_list_new(size) };
     let list = PartitionList(
         NonNull::new(raw).expect("rd_kafka_topic_partition_list_new never returns null"),
     );
-    for tp in partitions {
+    for (tp, offset) in entries {
         let topic = c_string(&tp.topic)?;
         // SAFETY: the list is live; `add` copies the topic name and returns a pointer to the new
         // element inside the list, valid until the list changes again.
@@ -549,6 +582,32 @@ fn partition_list(partitions: &[TopicPartition], offset: i64) -> RequestResult<P
         }
     }
     Ok(list)
+}
+
+/// Reads a group result: its error, or every partition with an offset (−1, "no committed
+/// offset", is left out) or a partition error.
+///
+/// # Safety
+/// `group_result` must point to a live group result owned by a live event.
+unsafe fn read_group_offsets(group_result: *const sys::rd_kafka_group_result_t) -> GroupOffsets {
+    if let Some(err) = read_error(sys::rd_kafka_group_result_error(group_result)) {
+        return Err(err);
+    }
+    let mut offsets = std::collections::BTreeMap::new();
+    for elem in list_elems(sys::rd_kafka_group_result_partitions(group_result)) {
+        let (tp, result) = read_partition(elem);
+        match result {
+            Ok(raw) => {
+                if let Some(offset) = Offset::from_raw(raw) {
+                    offsets.insert(tp, Ok(offset));
+                }
+            }
+            Err(err) => {
+                offsets.insert(tp, Err(err));
+            }
+        }
+    }
+    Ok(offsets)
 }
 
 /// Reads one element of a result partition list: the partition and its offset or error.

@@ -12,6 +12,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::stream::{self, StreamExt, TryStreamExt};
+
+type RequestResult =
+    std::result::Result<Vec<(TopicPartition, PartitionResult<Offset>)>, BrokerError>;
 use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -34,6 +37,13 @@ pub const OFFSET_REQUESTS_IN_FLIGHT: usize = 8;
 pub const GROUP_FETCHES_IN_FLIGHT: usize = 32;
 /// Groups per DescribeConsumerGroups call.
 pub const GROUPS_PER_DESCRIBE: usize = 100;
+
+/// Pauses before asking again for partitions that answered with a retriable error.
+const LIST_OFFSETS_BACKOFF: [Duration; 3] = [
+    Duration::from_millis(100),
+    Duration::from_millis(300),
+    Duration::from_millis(900),
+];
 
 /// Default bound on one admin request.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -72,6 +82,21 @@ impl RdKafkaCluster {
             admin,
             request_timeout,
         })
+    }
+
+    /// Writes a group's committed offsets through the admin API, the way a cluster link's
+    /// offset sync does. The coordinator accepts it only while the group has no members;
+    /// otherwise every partition answers `UNKNOWN_MEMBER_ID`. Not part of [`Cluster`]: the
+    /// agent never writes offsets, only the link (and its emulator) does.
+    pub async fn commit_offsets_as_admin(
+        &self,
+        group: &GroupId,
+        offsets: &[(TopicPartition, Offset)],
+    ) -> Result<GroupOffsets> {
+        self.admin
+            .alter_committed_offsets(group, offsets)
+            .await
+            .map_err(|e| self.unreachable("an AlterConsumerGroupOffsets request", e))
     }
 
     fn unreachable(&self, what: &'static str, source: BrokerError) -> Error {
@@ -137,14 +162,58 @@ impl Cluster for RdKafkaCluster {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let chunks: Vec<Vec<(TopicPartition, PartitionResult<Offset>)>> =
-            stream::iter(owned_chunks(&distinct, OFFSETS_PER_REQUEST))
-                .map(|chunk| async move { self.admin.list_offsets(&chunk, spec).await })
-                .buffer_unordered(OFFSET_REQUESTS_IN_FLIGHT)
-                .try_collect()
-                .await
-                .map_err(|e| self.unreachable("a ListOffsets request", e))?;
-        let mut answers: BTreeMap<_, _> = chunks.into_iter().flatten().collect();
+        let mut answers = BTreeMap::new();
+        let mut pending = distinct.clone();
+        // Partitions whose leader is moving or not yet known get a few more tries; whatever
+        // is still failing after that is reported for that partition alone.
+        for (attempt, backoff) in LIST_OFFSETS_BACKOFF
+            .iter()
+            .map(Some)
+            .chain([None])
+            .enumerate()
+        {
+            let chunks: Vec<(Vec<TopicPartition>, RequestResult)> =
+                stream::iter(owned_chunks(&pending, OFFSETS_PER_REQUEST))
+                    .map(|chunk| async move {
+                        let result = self.admin.list_offsets(&chunk, spec).await;
+                        (chunk, result)
+                    })
+                    .buffer_unordered(OFFSET_REQUESTS_IN_FLIGHT)
+                    .collect()
+                    .await;
+            pending.clear();
+            for (chunk, result) in chunks {
+                match result {
+                    Ok(partitions) => {
+                        for (tp, answer) in partitions {
+                            if backoff.is_some()
+                                && answer.as_ref().is_err_and(BrokerError::is_retriable)
+                            {
+                                pending.push(tp.clone());
+                            }
+                            answers.insert(tp, answer);
+                        }
+                    }
+                    // Nothing answered at all on the first try: the cluster is unreachable.
+                    Err(e) if attempt == 0 && e.is_connectivity() => {
+                        return Err(self.unreachable("a ListOffsets request", e));
+                    }
+                    // A request-level error that is not about reaching the cluster, such as
+                    // librdkafka's "no leaders found" for a batch of partitions that all
+                    // lack a leader, belongs to each partition of the batch. On a retry the
+                    // earlier per-partition answers stand.
+                    Err(e) => {
+                        for tp in chunk {
+                            answers.entry(tp).or_insert_with(|| Err(e.clone()));
+                        }
+                    }
+                }
+            }
+            match backoff {
+                Some(delay) if !pending.is_empty() => tokio::time::sleep(*delay).await,
+                _ => break,
+            }
+        }
         // Every requested partition gets an answer, even one librdkafka left out.
         for tp in distinct {
             answers.entry(tp).or_insert_with_key(|tp| {

@@ -1,0 +1,281 @@
+//! The cluster link's filter language: `consumer.offset.group.filters` and
+//! `auto.create.mirror.topics.filters`.
+//!
+//! Both are JSON strings stored in link configs: `{"groupFilters": [...]}` and
+//! `{"topicFilters": [...]}`, each entry `{"name", "patternType", "filterType"}`. A name is
+//! matched when at least one filter matches it and none of the matching filters is `EXCLUDE`:
+//! exclude wins, whatever the order or specificity. `"*"` with `LITERAL` matches everything.
+//! No filter (or an empty string) matches nothing. Pattern and filter types are read
+//! case-insensitively, as the link does (`shared/reference/cluster-linking.md` §2.2).
+//!
+//! The emulator, the simulator and the agent's exclusion step all use this one evaluator, so
+//! they cannot disagree about which groups the link syncs.
+
+use serde::{Deserialize, Serialize};
+
+/// How a filter's name is compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PatternType {
+    Literal,
+    Prefixed,
+}
+
+/// Whether a matching filter includes or excludes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FilterType {
+    Include,
+    Exclude,
+}
+
+/// One filter entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filter {
+    pub name: String,
+    #[serde(rename = "patternType")]
+    pub pattern_type: PatternType,
+    #[serde(rename = "filterType")]
+    pub filter_type: FilterType,
+}
+
+impl Filter {
+    pub fn new(
+        name: impl Into<String>,
+        pattern_type: PatternType,
+        filter_type: FilterType,
+    ) -> Self {
+        Filter {
+            name: name.into(),
+            pattern_type,
+            filter_type,
+        }
+    }
+
+    pub fn matches(&self, candidate: &str) -> bool {
+        match self.pattern_type {
+            PatternType::Literal => self.name == "*" || self.name == candidate,
+            PatternType::Prefixed => candidate.starts_with(&self.name),
+        }
+    }
+}
+
+/// Which of the two filter documents a value holds; it names the JSON key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterKind {
+    /// `consumer.offset.group.filters`: `{"groupFilters": [...]}`.
+    Group,
+    /// `auto.create.mirror.topics.filters`: `{"topicFilters": [...]}`.
+    Topic,
+}
+
+impl FilterKind {
+    fn key(self) -> &'static str {
+        match self {
+            FilterKind::Group => "groupFilters",
+            FilterKind::Topic => "topicFilters",
+        }
+    }
+}
+
+/// A parsed filter document.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Filters {
+    pub filters: Vec<Filter>,
+}
+
+/// A filter document that could not be read, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {key} JSON: {reason}")]
+pub struct FilterError {
+    pub key: &'static str,
+    pub reason: String,
+}
+
+impl Filters {
+    /// Parses a link config value. An empty or blank value is no filters.
+    pub fn parse(kind: FilterKind, value: &str) -> Result<Filters, FilterError> {
+        let key = kind.key();
+        let err = |reason: String| FilterError { key, reason };
+        if value.trim().is_empty() {
+            return Ok(Filters::default());
+        }
+        let doc: serde_json::Value = serde_json::from_str(value).map_err(|e| err(e.to_string()))?;
+        let Some(entries) = doc.get(key) else {
+            return Err(err(format!("missing the \"{key}\" array")));
+        };
+        let entries = entries
+            .as_array()
+            .ok_or_else(|| err(format!("\"{key}\" is not an array")))?;
+        let filters = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| parse_entry(e).map_err(|reason| err(format!("entry {i}: {reason}"))))
+            .collect::<Result<_, _>>()?;
+        Ok(Filters { filters })
+    }
+
+    /// True when the link acts on `name`: some filter matches and no matching filter excludes.
+    pub fn includes(&self, name: &str) -> bool {
+        let mut matched = false;
+        for f in self.filters.iter().filter(|f| f.matches(name)) {
+            if f.filter_type == FilterType::Exclude {
+                return false;
+            }
+            matched = true;
+        }
+        matched
+    }
+
+    /// Serialises back into the link config value.
+    pub fn to_json(&self, kind: FilterKind) -> String {
+        serde_json::json!({ kind.key(): self.filters }).to_string()
+    }
+}
+
+fn parse_entry(entry: &serde_json::Value) -> Result<Filter, String> {
+    let field = |k: &str| -> Result<&str, String> {
+        entry
+            .get(k)
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| format!("\"{k}\" must be a string"))
+    };
+    let name = field("name")?.to_string();
+    if name.is_empty() {
+        return Err("\"name\" is empty".into());
+    }
+    let pattern_type = match field("patternType")?.to_ascii_uppercase().as_str() {
+        "LITERAL" => PatternType::Literal,
+        "PREFIXED" => PatternType::Prefixed,
+        other => return Err(format!("patternType {other:?} is not LITERAL or PREFIXED")),
+    };
+    // The link's 2020 code defaulted a missing filterType to include.
+    let filter_type = match entry.get("filterType").and_then(|v| v.as_str()) {
+        None => FilterType::Include,
+        Some(t) => match t.to_ascii_uppercase().as_str() {
+            "INCLUDE" | "WHITELIST" => FilterType::Include,
+            "EXCLUDE" | "BLACKLIST" => FilterType::Exclude,
+            other => return Err(format!("filterType {other:?} is not INCLUDE or EXCLUDE")),
+        },
+    };
+    Ok(Filter {
+        name,
+        pattern_type,
+        filter_type,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn groups(json: &str) -> Filters {
+        Filters::parse(FilterKind::Group, json).expect("valid filters")
+    }
+
+    #[test]
+    fn inclusion_follows_the_links_rules() {
+        let all =
+            r#"{"groupFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"}]}"#;
+        let cases: &[(&str, &str, bool)] = &[
+            (all, "anything", true),
+            ("", "anything", false),
+            (r#"{"groupFilters":[]}"#, "anything", false),
+            (
+                r#"{"groupFilters":[{"name":"pay-","patternType":"PREFIXED","filterType":"INCLUDE"}]}"#,
+                "pay-eu",
+                true,
+            ),
+            (
+                r#"{"groupFilters":[{"name":"pay-","patternType":"PREFIXED","filterType":"INCLUDE"}]}"#,
+                "orders",
+                false,
+            ),
+            // A literal only matches the whole name.
+            (
+                r#"{"groupFilters":[{"name":"pay","patternType":"LITERAL","filterType":"INCLUDE"}]}"#,
+                "pay-eu",
+                false,
+            ),
+            // Exclude wins, before or after the include, however specific.
+            (
+                r#"{"groupFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"},{"name":"g1","patternType":"LITERAL","filterType":"EXCLUDE"}]}"#,
+                "g1",
+                false,
+            ),
+            (
+                r#"{"groupFilters":[{"name":"g","patternType":"PREFIXED","filterType":"EXCLUDE"},{"name":"g1","patternType":"LITERAL","filterType":"INCLUDE"}]}"#,
+                "g1",
+                false,
+            ),
+            (
+                r#"{"groupFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"},{"name":"g1","patternType":"LITERAL","filterType":"EXCLUDE"}]}"#,
+                "g2",
+                true,
+            ),
+            // Only excludes: nothing is included.
+            (
+                r#"{"groupFilters":[{"name":"g1","patternType":"LITERAL","filterType":"EXCLUDE"}]}"#,
+                "g2",
+                false,
+            ),
+            // Types are case-insensitive; a missing filterType includes.
+            (
+                r#"{"groupFilters":[{"name":"g","patternType":"prefixed"}]}"#,
+                "g9",
+                true,
+            ),
+        ];
+        for (json, name, expected) in cases {
+            assert_eq!(
+                groups(json).includes(name),
+                *expected,
+                "{name} under {json}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_documents_are_rejected_with_the_reason() {
+        let cases = [
+            ("not json", "expected"),
+            (
+                r#"{"topicFilters":[]}"#,
+                "missing the \"groupFilters\" array",
+            ),
+            (r#"{"groupFilters":{}}"#, "is not an array"),
+            (
+                r#"{"groupFilters":[{"name":"g","patternType":"REGEX","filterType":"INCLUDE"}]}"#,
+                "REGEX",
+            ),
+            (
+                r#"{"groupFilters":[{"name":"g","patternType":"LITERAL","filterType":"MAYBE"}]}"#,
+                "MAYBE",
+            ),
+            (
+                r#"{"groupFilters":[{"patternType":"LITERAL"}]}"#,
+                "\"name\" must be a string",
+            ),
+        ];
+        for (json, reason) in cases {
+            let err = Filters::parse(FilterKind::Group, json).expect_err(json);
+            assert!(err.to_string().contains(reason), "{json}: {err}");
+        }
+    }
+
+    #[test]
+    fn filters_round_trip_through_the_config_value() {
+        let f = Filters {
+            filters: vec![
+                Filter::new("*", PatternType::Literal, FilterType::Include),
+                Filter::new("g1", PatternType::Literal, FilterType::Exclude),
+            ],
+        };
+        let json = f.to_json(FilterKind::Group);
+        assert_eq!(
+            json,
+            r#"{"groupFilters":[{"filterType":"INCLUDE","name":"*","patternType":"LITERAL"},{"filterType":"EXCLUDE","name":"g1","patternType":"LITERAL"}]}"#
+        );
+        assert_eq!(groups(&json), f);
+    }
+}

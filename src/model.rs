@@ -123,6 +123,8 @@ impl BrokerError {
             | 78 // OFFSET_NOT_AVAILABLE
             | -185 // _TIMED_OUT
             | -187 // _ALL_BROKERS_DOWN
+            | -188 // _UNKNOWN_TOPIC: the client's metadata cache is older than the topic
+            | -190 // _UNKNOWN_PARTITION: ... or than a partition added since
             | -195 // _TRANSPORT
         )
     }

@@ -463,3 +463,36 @@ async fn admin_offset_commits_land_on_an_empty_group_and_are_refused_for_an_acti
         Ok(Offset(1))
     );
 }
+
+#[tokio::test]
+async fn a_partition_added_after_the_client_cached_the_topic_is_answered() {
+    let topic = unique("grown");
+    create_topic(&lab().origin, &topic, 1).await;
+    let cluster = origin();
+    assert_eq!(
+        cluster
+            .list_offsets(&[tp(&topic, 0)], OffsetSpec::Latest)
+            .await
+            .unwrap()[&tp(&topic, 0)],
+        Ok(Offset(0))
+    );
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &lab().origin)
+        .create()
+        .unwrap();
+    admin
+        .create_partitions(
+            [&rdkafka::admin::NewPartitions::new(&topic, 2)],
+            &AdminOptions::new(),
+        )
+        .await
+        .unwrap();
+    common::wait_for_leaders(&lab().origin, &topic, 2);
+    produce(&lab().origin, &topic, &[(1, 4)]).await;
+
+    let answers = cluster
+        .list_offsets(&[tp(&topic, 1)], OffsetSpec::Latest)
+        .await
+        .unwrap();
+    assert_eq!(answers[&tp(&topic, 1)], Ok(Offset(4)));
+}

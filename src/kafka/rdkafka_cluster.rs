@@ -15,7 +15,10 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 
 type RequestResult =
     std::result::Result<Vec<(TopicPartition, PartitionResult<Offset>)>, BrokerError>;
-use rdkafka::admin::AdminClient;
+use rdkafka::admin::{
+    AdminClient, AdminOptions, ConfigSource, NewPartitions, NewTopic, ResourceSpecifier,
+    TopicReplication, TopicResult,
+};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::KafkaError;
@@ -97,6 +100,99 @@ impl RdKafkaCluster {
             .alter_committed_offsets(group, offsets)
             .await
             .map_err(|e| self.unreachable("an AlterConsumerGroupOffsets request", e))
+    }
+
+    /// The cluster's id, from a metadata request.
+    pub async fn cluster_id(&self) -> Result<String> {
+        let client = self.client.clone();
+        let timeout = self.request_timeout;
+        tokio::task::spawn_blocking(move || client.inner().fetch_cluster_id(timeout))
+            .await
+            .expect("the metadata task does not panic")
+            .ok_or_else(|| {
+                self.unreachable(
+                    "a metadata request for its cluster id",
+                    broker_error(-185, "no cluster id returned".into()),
+                )
+            })
+    }
+
+    /// Creates a topic. The outer error means the cluster did not answer; the inner one is
+    /// the broker's answer for this topic (for example `TOPIC_ALREADY_EXISTS`).
+    pub async fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i32,
+        configs: &[(String, String)],
+    ) -> Result<std::result::Result<(), BrokerError>> {
+        let mut topic = NewTopic::new(
+            name,
+            partitions,
+            TopicReplication::Fixed(replication_factor),
+        );
+        for (k, v) in configs {
+            topic = topic.set(k, v);
+        }
+        let results = self
+            .client
+            .create_topics([&topic], &self.admin_options())
+            .await
+            .map_err(|e| self.unreachable("a CreateTopics request", kafka_error(&e)))?;
+        Ok(first_topic_result(results))
+    }
+
+    /// Raises a topic's partition count to `total`.
+    pub async fn create_partitions(
+        &self,
+        name: &str,
+        total: usize,
+    ) -> Result<std::result::Result<(), BrokerError>> {
+        let request = NewPartitions::new(name, total);
+        let results = self
+            .client
+            .create_partitions([&request], &self.admin_options())
+            .await
+            .map_err(|e| self.unreachable("a CreatePartitions request", kafka_error(&e)))?;
+        Ok(first_topic_result(results))
+    }
+
+    /// A topic's configs that differ from the broker's defaults.
+    pub async fn topic_overrides(&self, name: &str) -> Result<Vec<(String, String)>> {
+        let results = self
+            .client
+            .describe_configs([&ResourceSpecifier::Topic(name)], &self.admin_options())
+            .await
+            .map_err(|e| self.unreachable("a DescribeConfigs request", kafka_error(&e)))?;
+        let Some(Ok(resource)) = results.into_iter().next() else {
+            return Ok(Vec::new());
+        };
+        Ok(resource
+            .entries
+            .into_iter()
+            .filter(|e| !e.is_default && !e.is_read_only && !e.is_sensitive)
+            .filter(|e| e.source == ConfigSource::DynamicTopic)
+            .filter_map(|e| e.value.map(|v| (e.name, v)))
+            .collect())
+    }
+
+    /// Refreshes librdkafka's metadata cache for the topics of `partitions`, so partitions
+    /// created after the cache was filled (it refreshes on its own only every few minutes)
+    /// become known.
+    async fn refresh_metadata(&self, partitions: &[TopicPartition]) {
+        let topics: BTreeSet<String> = partitions.iter().map(|tp| tp.topic.clone()).collect();
+        let client = self.client.clone();
+        let timeout = self.request_timeout;
+        let _ = tokio::task::spawn_blocking(move || {
+            for topic in topics {
+                let _ = client.inner().fetch_metadata(Some(&topic), timeout);
+            }
+        })
+        .await;
+    }
+
+    fn admin_options(&self) -> AdminOptions {
+        AdminOptions::new().request_timeout(Some(self.request_timeout))
     }
 
     fn unreachable(&self, what: &'static str, source: BrokerError) -> Error {
@@ -199,10 +295,14 @@ impl Cluster for RdKafkaCluster {
                         return Err(self.unreachable("a ListOffsets request", e));
                     }
                     // A request-level error that is not about reaching the cluster, such as
-                    // librdkafka's "no leaders found" for a batch of partitions that all
-                    // lack a leader, belongs to each partition of the batch. On a retry the
-                    // earlier per-partition answers stand.
+                    // librdkafka's "no leaders found" for a batch whose partitions all lack a
+                    // known leader (or are newer than its metadata cache), belongs to each
+                    // partition of the batch, and is asked again like a partition error.
                     Err(e) => {
+                        if backoff.is_some() {
+                            pending.extend(chunk.iter().cloned());
+                        }
+                        // An earlier, per-partition answer is more precise: keep it.
                         for tp in chunk {
                             answers.entry(tp).or_insert_with(|| Err(e.clone()));
                         }
@@ -210,7 +310,10 @@ impl Cluster for RdKafkaCluster {
                 }
             }
             match backoff {
-                Some(delay) if !pending.is_empty() => tokio::time::sleep(*delay).await,
+                Some(delay) if !pending.is_empty() => {
+                    tokio::time::sleep(*delay).await;
+                    self.refresh_metadata(&pending).await;
+                }
                 _ => break,
             }
         }
@@ -282,6 +385,14 @@ impl Cluster for RdKafkaCluster {
 /// (`async_trait` needs them to be `'static` in the chunk's lifetime).
 fn owned_chunks<T: Clone>(items: &[T], size: usize) -> Vec<Vec<T>> {
     items.chunks(size).map(<[T]>::to_vec).collect()
+}
+
+fn first_topic_result(results: Vec<TopicResult>) -> std::result::Result<(), BrokerError> {
+    match results.into_iter().next() {
+        Some(Ok(_)) => Ok(()),
+        Some(Err((_, code))) => Err(broker_error(code as i32, String::new())),
+        None => Err(broker_error(-1, "no result for the topic".into())),
+    }
 }
 
 fn kafka_error(e: &KafkaError) -> BrokerError {

@@ -8,4 +8,5 @@ pub mod cli;
 pub mod error;
 pub mod kafka;
 pub mod link;
+pub mod linksim;
 pub mod model;

@@ -55,8 +55,11 @@ pub fn lab() -> &'static Lab {
 
 /// Runs the lab launcher; panics with its output when it fails.
 pub fn run_lab(args: &[&str]) -> String {
+    // The emulator binary cargo built for this test run: the lab must not run cargo itself
+    // while cargo is running the tests.
     let out = Command::new(lab_script())
         .args(args)
+        .env("CUTOVER_LINKSIM_BIN", env!("CARGO_BIN_EXE_cutover-linksim"))
         .output()
         .unwrap_or_else(|e| panic!("cannot run tests/lab/lab: {e}"));
     if !out.status.success() {
@@ -314,4 +317,227 @@ pub fn commit_as_member(
         offsets,
     )
     .stop();
+}
+
+/// One record as a consumer sees it, for exact comparisons.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rec {
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+    pub timestamp: Option<i64>,
+}
+
+/// Reads every record of `partitions` partitions of `topic` up to each partition's log end.
+pub fn read_all(bootstrap: &str, topic: &str, partitions: i32) -> BTreeMap<i32, Vec<Rec>> {
+    use rdkafka::message::{Headers, Message};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", unique("reader"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("reader");
+    let mut ends = BTreeMap::new();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        let (_, high) = consumer
+            .fetch_watermarks(topic, p, Duration::from_secs(10))
+            .expect("watermarks");
+        ends.insert(p, high);
+        tpl.add_partition_offset(topic, p, RdOffset::Beginning)
+            .expect("offset");
+    }
+    consumer.assign(&tpl).expect("assign");
+    let mut out: BTreeMap<i32, Vec<Rec>> = (0..partitions).map(|p| (p, Vec::new())).collect();
+    let done = |out: &BTreeMap<i32, Vec<Rec>>| {
+        ends.iter()
+            .all(|(p, end)| *end == 0 || out[p].last().is_some_and(|r| r.offset + 1 >= *end))
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !done(&out) {
+        assert!(Instant::now() < deadline, "reading {topic} timed out");
+        let Some(m) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let m = m.expect("consume");
+        let headers = m
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.get_mut(&m.partition()).expect("partition").push(Rec {
+            offset: m.offset(),
+            key: m.key().map(<[u8]>::to_vec),
+            value: m.payload().map(<[u8]>::to_vec),
+            headers,
+            timestamp: m.timestamp().to_millis(),
+        });
+    }
+    out
+}
+
+/// A link emulator started in-process for one test, with a REST client.
+pub struct Sim {
+    pub sim: cutover::linksim::LinkSim,
+    pub http: reqwest::Client,
+    pub link: String,
+}
+
+impl Sim {
+    pub async fn start(configs: &[(&str, &str)]) -> Sim {
+        Sim::start_with(configs, None).await
+    }
+
+    pub async fn start_with(configs: &[(&str, &str)], basic_auth: Option<(&str, &str)>) -> Sim {
+        let link = unique("link");
+        let options = cutover::linksim::LinkSimOptions {
+            link_name: link.clone(),
+            origin: props(&lab().origin),
+            destination: props(&lab().destination),
+            listen: "127.0.0.1:0".parse().expect("address"),
+            basic_auth: basic_auth.map(|(u, p)| (u.to_string(), p.to_string())),
+            configs: configs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let sim = cutover::linksim::LinkSim::start(options)
+            .await
+            .expect("emulator starts");
+        Sim {
+            sim,
+            http: reqwest::Client::new(),
+            link,
+        }
+    }
+
+    /// `{rest}/clusters/{id}/links/{link}{path}`.
+    pub fn link_url(&self, path: &str) -> String {
+        format!(
+            "{}/clusters/{}/links/{}{path}",
+            self.sim.rest_url(),
+            self.sim.cluster_id(),
+            self.link
+        )
+    }
+
+    pub async fn get(&self, url: &str) -> (u16, serde_json::Value) {
+        let r = self.http.get(url).send().await.expect("GET");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let r = self
+            .http
+            .request(method, url)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn create_mirror(&self, topic: &str) {
+        let (status, body) = self
+            .send(
+                reqwest::Method::POST,
+                &self.link_url("/mirrors"),
+                serde_json::json!({ "source_topic_name": topic }),
+            )
+            .await;
+        assert_eq!(status, 204, "create mirror {topic}: {body}");
+    }
+
+    pub async fn mirror(&self, topic: &str) -> serde_json::Value {
+        let (status, body) = self
+            .get(&self.link_url(&format!(
+                "/mirrors/{topic}?include_state_transition_errors=true"
+            )))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    pub async fn alter(&self, action: &str, topic: &str) -> serde_json::Value {
+        let (status, body) = self
+            .send(
+                reqwest::Method::POST,
+                &self.link_url(&format!("/mirrors:{action}")),
+                serde_json::json!({ "mirror_topic_names": [topic] }),
+            )
+            .await;
+        assert_eq!(status, 200, "{action}: {body}");
+        body["data"][0].clone()
+    }
+
+    pub async fn faults(&self, faults: serde_json::Value) {
+        let r = self
+            .http
+            .put(format!("{}/faults", self.sim.admin_url()))
+            .json(&faults)
+            .send()
+            .await
+            .expect("faults");
+        assert_eq!(r.status().as_u16(), 204);
+    }
+
+    pub async fn set_config(&self, name: &str, value: &str) {
+        let (status, body) = self
+            .send(
+                reqwest::Method::PUT,
+                &self.link_url(&format!("/configs/{name}")),
+                serde_json::json!({ "value": value }),
+            )
+            .await;
+        assert_eq!(status, 204, "{name}={value}: {body}");
+    }
+
+    /// Waits until the emulator reports the mirror caught up (lag 0 on every partition) and
+    /// both clusters agree.
+    pub async fn wait_caught_up(&self, topic: &str, partitions: i32) {
+        use cutover::kafka::{Cluster, OffsetSpec, RdKafkaCluster};
+        let origin = RdKafkaCluster::connect(
+            cutover::model::Role::Origin,
+            &props(&lab().origin),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        let dest = RdKafkaCluster::connect(
+            cutover::model::Role::Destination,
+            &props(&lab().destination),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        let tps: Vec<_> = (0..partitions)
+            .map(|p| cutover::model::TopicPartition::new(topic, p))
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let o = origin.list_offsets(&tps, OffsetSpec::Latest).await.unwrap();
+            let d = dest.list_offsets(&tps, OffsetSpec::Latest).await.unwrap();
+            let m = self.mirror(topic).await;
+            let lags_zero = m["mirror_lags"]
+                .as_array()
+                .is_some_and(|l| l.iter().all(|x| x["lag"] == 0));
+            if o == d && lags_zero {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{topic} never caught up: origin {o:?} mirror {d:?} rest {m}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
 }

@@ -358,7 +358,6 @@ fn config_json(shared: &Shared, state: &crate::linksim::state::LinkState, name: 
         },
         "cluster_id": shared.cluster_id(),
         "link_name": state.link_name,
-        "link_id": state.link_id,
         "name": name,
         "value": state.config(name),
         "default": !set,

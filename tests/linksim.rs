@@ -620,3 +620,44 @@ async fn injected_rest_failures_basic_auth_and_error_bodies() {
         body["error_code"].is_i64() && body["message"].as_str().unwrap().contains("not-this-one")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_whose_log_no_longer_starts_at_zero_is_mirrored_with_the_same_log_start() {
+    let topic = unique("log-start");
+    create_topic(&lab().origin, &topic, 2).await;
+    common::produce(&lab().origin, &topic, &[(0, 30), (1, 5)]).await;
+    let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
+        ClientConfig::new()
+            .set("bootstrap.servers", &lab().origin)
+            .create()
+            .unwrap();
+    let mut cut = rdkafka::TopicPartitionList::new();
+    cut.add_partition_offset(&topic, 0, rdkafka::Offset::Offset(12))
+        .unwrap();
+    admin
+        .delete_records(&cut, &rdkafka::admin::AdminOptions::new())
+        .await
+        .unwrap();
+    let sim = Sim::start(&[]).await;
+
+    sim.create_mirror(&topic).await;
+    common::produce(&lab().origin, &topic, &[(0, 3)]).await;
+    sim.wait_caught_up(&topic, 2).await;
+
+    let starts = cluster(Role::Destination)
+        .list_offsets(
+            &[
+                TopicPartition::new(&topic, 0),
+                TopicPartition::new(&topic, 1),
+            ],
+            cutover::kafka::OffsetSpec::Earliest,
+        )
+        .await
+        .unwrap();
+    assert_eq!(starts[&TopicPartition::new(&topic, 0)], Ok(Offset(12)));
+    assert_eq!(starts[&TopicPartition::new(&topic, 1)], Ok(Offset(0)));
+    let origin = read_all(&lab().origin, &topic, 2);
+    let mirror = read_all(&lab().destination, &topic, 2);
+    assert_eq!(origin[&0].first().map(|r| r.offset), Some(12));
+    assert_eq!(origin, mirror);
+}

@@ -157,6 +157,29 @@ impl RdKafkaCluster {
         Ok(first_topic_result(results))
     }
 
+    /// Moves a partition's log start up to `offset` (DeleteRecords).
+    pub async fn delete_records_before(
+        &self,
+        tp: &TopicPartition,
+        offset: Offset,
+    ) -> Result<std::result::Result<(), BrokerError>> {
+        let mut tpl = rdkafka::TopicPartitionList::new();
+        tpl.add_partition(&tp.topic, tp.partition)
+            .set_offset(rdkafka::Offset::Offset(offset.get()))
+            .expect("a concrete offset is always accepted");
+        let result = self
+            .client
+            .delete_records(&tpl, &self.admin_options())
+            .await
+            .map_err(|e| self.unreachable("a DeleteRecords request", kafka_error(&e)))?;
+        let answer = result
+            .elements()
+            .first()
+            .map(|e| e.error())
+            .unwrap_or(Ok(()));
+        Ok(answer.map_err(|e| kafka_error(&e)))
+    }
+
     /// A topic's configs that differ from the broker's defaults.
     pub async fn topic_overrides(&self, name: &str) -> Result<Vec<(String, String)>> {
         let results = self

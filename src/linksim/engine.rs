@@ -189,6 +189,13 @@ impl Engine {
                 .iter()
                 .map(|(tp, w)| TopicPartition::new(&w.mirror, tp.partition))
                 .collect();
+            let origin_tps: Vec<TopicPartition> = new.iter().map(|(tp, _)| tp.clone()).collect();
+            let starts = self
+                .shared
+                .origin
+                .list_offsets(&origin_tps, OffsetSpec::Earliest)
+                .await
+                .unwrap_or_default();
             match self
                 .shared
                 .destination
@@ -202,6 +209,15 @@ impl Engine {
                         else {
                             continue; // not created yet, try on the next reconcile
                         };
+                        if let Some(Ok(start)) = starts.get(tp) {
+                            if start > end {
+                                let reason = format!(
+                                    "origin partition {tp} now starts at offset {start} but the mirror ends at {end}: the records in between were deleted before they were copied"
+                                );
+                                fail(&self.shared, &w.mirror, "UNEXPECTED_TRUNCATION", reason);
+                                continue;
+                            }
+                        }
                         tpl.add_partition(&tp.topic, tp.partition)
                             .set_offset(RdOffset::Offset(end.get()))
                             .expect("a concrete offset is always accepted");

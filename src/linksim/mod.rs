@@ -50,6 +50,8 @@ pub(crate) struct Shared {
     pub(crate) origin: RdKafkaCluster,
     pub(crate) destination: RdKafkaCluster,
     pub(crate) basic_auth: Option<(String, String)>,
+    /// librdkafka properties of the destination, for short-lived producers.
+    pub(crate) destination_properties: BTreeMap<String, String>,
     pub(crate) wake: tokio::sync::Notify,
     base_url: String,
     cluster_id: String,
@@ -113,6 +115,7 @@ impl LinkSim {
             origin,
             destination,
             basic_auth: options.basic_auth.clone(),
+            destination_properties: options.destination.clone(),
             wake: tokio::sync::Notify::new(),
             base_url: format!("http://{addr}"),
             cluster_id: cluster_id.clone(),

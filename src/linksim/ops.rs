@@ -8,7 +8,7 @@ use crate::kafka::{Cluster, OffsetSpec};
 use crate::linksim::rest::not_a_mirror;
 use crate::linksim::state::{Mirror, MirrorStatus, PartitionLag, Refusal};
 use crate::linksim::Shared;
-use crate::model::TopicPartition;
+use crate::model::{Offset, TopicPartition};
 
 /// Topic configs a mirror takes from its source (when the source overrides them).
 const COPIED_CONFIGS: &[&str] = &[
@@ -68,6 +68,29 @@ pub(crate) async fn create_mirror(
     configs.extend(extra_configs);
     // Records keep the origin's timestamps, whatever the source's timestamp type.
     configs.insert("message.timestamp.type".into(), "CreateTime".into());
+    // Where the source's log no longer starts at 0, the mirror must start at the same offset.
+    let origin_tps: Vec<TopicPartition> = (0..partitions)
+        .map(|p| TopicPartition::new(source, p))
+        .collect();
+    let starts = shared
+        .origin
+        .list_offsets(&origin_tps, OffsetSpec::Earliest)
+        .await
+        .map_err(unavailable)?;
+    let mut log_starts = Vec::new();
+    for tp in &origin_tps {
+        match starts.get(tp) {
+            Some(Ok(start)) if start.get() > MAX_FILLER => {
+                return Err(Refusal::bad_request(format!(
+                    "Source partition {tp} starts at offset {start}: cutover-linksim can align a mirror's log start only up to offset {MAX_FILLER}"
+                )))
+            }
+            Some(Ok(start)) if start.get() > 0 => log_starts.push((tp.partition, *start)),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(Refusal::bad_request(format!("Cannot read the log start of {tp}: {e}"))),
+            None => return Err(Refusal::bad_request(format!("Cannot read the log start of {tp}"))),
+        }
+    }
     if validate_only {
         return Ok(());
     }
@@ -85,6 +108,14 @@ pub(crate) async fn create_mirror(
         .map_err(|e| {
             Refusal::bad_request(format!("Cannot create mirror topic '{mirror_topic}': {e}"))
         })?;
+    for (partition, start) in log_starts {
+        align_log_start(
+            shared,
+            &TopicPartition::new(&mirror_topic, partition),
+            start,
+        )
+        .await?;
+    }
     {
         let mut state = shared.lock();
         state.mirrors.insert(
@@ -94,6 +125,67 @@ pub(crate) async fn create_mirror(
     }
     tracing::info!(source, mirror = %mirror_topic, partitions, "mirror created");
     shared.wake.notify_waiters();
+    Ok(())
+}
+
+/// The highest source log start a new mirror can be aligned to (by writing that many filler
+/// records and deleting them).
+const MAX_FILLER: i64 = 5_000_000;
+
+/// Makes an empty mirror partition start at `start`, the source's log start, so that offsets
+/// stay identical: writes `start` filler records, then deletes them (DeleteRecords). Nobody
+/// reads the mirror before it exists in the link's state, and afterwards the fillers are gone.
+async fn align_log_start(
+    shared: &Arc<Shared>,
+    tp: &TopicPartition,
+    start: Offset,
+) -> Result<(), Refusal> {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let mut config = ClientConfig::new();
+    for (k, v) in &shared.destination_properties {
+        config.set(k, v);
+    }
+    let failed = |what: String| {
+        Refusal::bad_request(format!(
+            "Cannot align the log start of mirror partition {tp}: {what}"
+        ))
+    };
+    let producer: FutureProducer = config
+        .set("linger.ms", "20")
+        .set("batch.num.messages", "10000")
+        .set("enable.idempotence", "true")
+        .create()
+        .map_err(|e| failed(e.to_string()))?;
+    // In batches well below librdkafka's local queue limit, each awaited before the next.
+    let mut written = 0;
+    while written < start.get() {
+        let batch = (start.get() - written).min(10_000);
+        let mut pending = Vec::with_capacity(batch as usize);
+        for _ in 0..batch {
+            let record = FutureRecord::<[u8], [u8]>::to(&tp.topic)
+                .partition(tp.partition)
+                .payload(&[]);
+            pending.push(
+                producer
+                    .send_result(record)
+                    .map_err(|(e, _)| failed(e.to_string()))?,
+            );
+        }
+        for f in pending {
+            f.await
+                .map_err(|_| failed("producer closed".into()))?
+                .map_err(|(e, _)| failed(e.to_string()))?;
+        }
+        written += batch;
+    }
+    shared
+        .destination
+        .delete_records_before(tp, start)
+        .await
+        .map_err(unavailable)?
+        .map_err(|e| failed(e.to_string()))?;
+    tracing::info!(partition = %tp, start = start.get(), "mirror log start aligned with the source");
     Ok(())
 }
 

@@ -41,6 +41,24 @@ pub enum Error {
     #[error("cannot create a client for the {role} cluster: {message}")]
     ClientConfig { role: Role, message: String },
 
+    #[error("invalid configuration:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    ConfigProblems(Vec<String>),
+
+    #[error("the link {link} did not answer {what}: {detail}")]
+    LinkUnreachable {
+        link: String,
+        what: String,
+        detail: String,
+    },
+
+    #[error("the link {link} refused {what}: HTTP {status}: {message}")]
+    LinkRefused {
+        link: String,
+        what: String,
+        status: u16,
+        message: String,
+    },
+
     #[error("the {role} cluster did not answer {what}: {source}")]
     Unreachable {
         role: Role,
@@ -53,8 +71,13 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::NotBuilt { .. } | Error::Config(_) | Error::ClientConfig { .. } => exit::USAGE,
-            Error::Unreachable { .. } => exit::UNREACHABLE,
+            Error::NotBuilt { .. }
+            | Error::Config(_)
+            | Error::ConfigProblems(_)
+            | Error::ClientConfig { .. } => exit::USAGE,
+            Error::Unreachable { .. }
+            | Error::LinkUnreachable { .. }
+            | Error::LinkRefused { .. } => exit::UNREACHABLE,
         }
     }
 
@@ -62,7 +85,16 @@ impl Error {
     pub fn hint(&self) -> String {
         match self {
             Error::NotBuilt { hint, .. } => (*hint).to_string(),
-            Error::Config(_) => "fix the configuration and run the command again".into(),
+            Error::Config(_) | Error::ConfigProblems(_) => {
+                "fix the configuration (cutover.toml or CUTOVER_* variables) and run the command again".into()
+            }
+            Error::LinkUnreachable { .. } => {
+                "check [link] rest-url (it ends in /kafka/v3) and that the REST endpoint is reachable from here".into()
+            }
+            Error::LinkRefused { status: 401 | 403, .. } => {
+                "check the link's REST credentials ([link] username-env / password-env) and their permissions".into()
+            }
+            Error::LinkRefused { .. } => "check [link] name and cluster-id against the destination cluster's links".into(),
             Error::ClientConfig { role, .. } => format!(
                 "check the librdkafka properties of the [{role}] section (bootstrap.servers, security.protocol, sasl.*, ssl.*)"
             ),

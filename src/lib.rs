@@ -5,6 +5,7 @@
 //! vocabulary and the phases; the README's architecture section maps it onto these modules.
 
 pub mod cli;
+pub mod config;
 pub mod error;
 pub mod kafka;
 pub mod link;

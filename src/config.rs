@@ -1,0 +1,1 @@
+//! Configuration: `cutover.toml` and `CUTOVER_*` environment variables. (Being written.)

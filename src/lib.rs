@@ -11,3 +11,4 @@ pub mod kafka;
 pub mod link;
 pub mod linksim;
 pub mod model;
+pub mod rule;

@@ -341,9 +341,16 @@ pub fn read_all(bootstrap: &str, topic: &str, partitions: i32) -> BTreeMap<i32, 
     let mut ends = BTreeMap::new();
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
-        let (_, high) = consumer
-            .fetch_watermarks(topic, p, Duration::from_secs(10))
-            .expect("watermarks");
+        // A topic created moments ago may not have its leader yet: ask until it answers.
+        let (_, high) = wait_for(
+            &format!("watermarks of {topic}-{p}"),
+            Duration::from_secs(30),
+            || {
+                consumer
+                    .fetch_watermarks(topic, p, Duration::from_secs(5))
+                    .ok()
+            },
+        );
         ends.insert(p, high);
         tpl.add_partition_offset(topic, p, RdOffset::Beginning)
             .expect("offset");

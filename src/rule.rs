@@ -1,0 +1,700 @@
+//! The rule: from offsets observed on both clusters, can a group start on the destination now
+//! without re-reading or skipping a message?
+//!
+//! Pure functions of observations, nothing else: no I/O, no clock. Per partition the rule is
+//! **consumer lag ≥ mirror lag**, i.e. `origin_committed ≤ mirror_end`: everything the group
+//! has yet to read is already on the mirror. Equality is safe (the group resumes exactly at
+//! the mirror's end and waits for new data). Around it: the committed offset must still exist
+//! on the mirror (`≥ mirror log start`), the link must have copied it to the destination
+//! (`destination_committed = origin_committed`), the topic must be mirrored by an active
+//! mirror, and the group must not be running anywhere.
+//!
+//! One verdict per partition, the most urgent that applies, in this order:
+//! `OFFSETS_UNAVAILABLE`, `NOT_MIRRORED`, `NO_COMMITTED_OFFSET`, `BELOW_MIRROR_START`,
+//! `CONSUMER_AHEAD_OF_MIRROR`, `MIRROR_NOT_ACTIVE`, `NOT_SYNCED`, `SAFE`. Lags are reported as
+//! measured, negative ones included (reads of two clusters are not atomic): never hidden.
+
+use serde::Serialize;
+
+use crate::link::MirrorState;
+use crate::model::{GroupId, Offset, TopicPartition};
+
+/// A partition's verdict. The names are API: JSON output and exit codes depend on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Verdict {
+    /// Every record the group has yet to read is on the mirror and the destination has the
+    /// group's exact offset.
+    Safe,
+    /// `origin_committed > mirror_end`: the destination would reset the group.
+    ConsumerAheadOfMirror,
+    /// `destination_committed ≠ origin_committed`: the link has not copied the final offset.
+    NotSynced,
+    /// No committed offset: a restart would apply `auto.offset.reset`.
+    NoCommittedOffset,
+    /// `origin_committed` is older than the mirror's log start: the records are gone.
+    BelowMirrorStart,
+    /// The topic (or this partition) is not mirrored by the link.
+    NotMirrored,
+    /// The mirror is paused, failed, stopped or in a state that is not `ACTIVE`.
+    MirrorNotActive,
+    /// An offset needed for the decision could not be read.
+    OffsetsUnavailable,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Safe => "SAFE",
+            Verdict::ConsumerAheadOfMirror => "CONSUMER_AHEAD_OF_MIRROR",
+            Verdict::NotSynced => "NOT_SYNCED",
+            Verdict::NoCommittedOffset => "NO_COMMITTED_OFFSET",
+            Verdict::BelowMirrorStart => "BELOW_MIRROR_START",
+            Verdict::NotMirrored => "NOT_MIRRORED",
+            Verdict::MirrorNotActive => "MIRROR_NOT_ACTIVE",
+            Verdict::OffsetsUnavailable => "OFFSETS_UNAVAILABLE",
+        }
+    }
+}
+
+/// What is known of the mirror of a partition's topic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MirrorOf {
+    pub mirror_topic: String,
+    pub state: MirrorState,
+    pub partitions: i32,
+}
+
+/// Everything observed for one partition of a group. `Err` holds why a value could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionObservation {
+    /// The partition on the origin (source topic name).
+    pub tp: TopicPartition,
+    pub mirror: Option<MirrorOf>,
+    pub origin_committed: Result<Option<Offset>, String>,
+    pub destination_committed: Result<Option<Offset>, String>,
+    pub origin_end: Result<Offset, String>,
+    /// `None` when the topic is not mirrored (nothing to read).
+    pub mirror_end: Option<Result<Offset, String>>,
+    pub mirror_start: Option<Result<Offset, String>>,
+}
+
+/// The judgement of one partition, with the figures behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PartitionJudgement {
+    pub topic: String,
+    pub partition: i32,
+    pub mirror_topic: Option<String>,
+    pub mirror_status: Option<String>,
+    pub origin_committed: Option<i64>,
+    pub destination_committed: Option<i64>,
+    pub origin_end: Option<i64>,
+    pub mirror_end: Option<i64>,
+    pub mirror_start: Option<i64>,
+    /// `origin_end − origin_committed`.
+    pub consumer_lag: Option<i64>,
+    /// `origin_end − mirror_end`.
+    pub mirror_lag: Option<i64>,
+    pub verdict: Verdict,
+    /// Why, in words, when the verdict is not plain `SAFE` (or `SAFE` with a caveat).
+    pub notes: Vec<String>,
+}
+
+/// Whether a group runs on a cluster: decided from members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Presence {
+    Active,
+    Empty,
+    NotFound,
+}
+
+/// Group-level findings. The names are API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FindingKind {
+    GroupActiveOnOrigin,
+    GroupActiveOnDestination,
+    GroupNotFound,
+    GroupNotExcluded,
+    MirrorStatusUnknown,
+    NegativeLag,
+}
+
+/// A group-level finding, with its detail and whether it forbids a restart now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub kind: FindingKind,
+    pub blocking: bool,
+    pub detail: String,
+}
+
+/// Everything observed for one group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupObservation {
+    pub group: GroupId,
+    pub origin: Presence,
+    pub destination: Presence,
+    /// Members on each side (client ids and hosts), for the report.
+    pub origin_members: Vec<String>,
+    pub destination_members: Vec<String>,
+    /// Whether the link's offset sync still includes the group (`None`: unknown).
+    pub synced_by_link: Option<bool>,
+    pub partitions: Vec<PartitionObservation>,
+}
+
+/// The judgement of one group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupJudgement {
+    pub group: GroupId,
+    /// True only when no finding blocks and every partition is `SAFE`.
+    pub safe: bool,
+    pub origin_state: Presence,
+    pub destination_state: Presence,
+    pub origin_members: Vec<String>,
+    pub destination_members: Vec<String>,
+    pub findings: Vec<Finding>,
+    pub partitions: Vec<PartitionJudgement>,
+}
+
+fn ok_offset(r: &Result<Offset, String>) -> Option<i64> {
+    r.as_ref().ok().map(|o| o.get())
+}
+
+/// Judges one partition.
+pub fn judge_partition(o: &PartitionObservation) -> PartitionJudgement {
+    let origin_committed = o
+        .origin_committed
+        .as_ref()
+        .ok()
+        .copied()
+        .flatten()
+        .map(Offset::get);
+    let destination_committed = o
+        .destination_committed
+        .as_ref()
+        .ok()
+        .copied()
+        .flatten()
+        .map(Offset::get);
+    let origin_end = ok_offset(&o.origin_end);
+    let mirror_end = o.mirror_end.as_ref().and_then(ok_offset);
+    let mirror_start = o.mirror_start.as_ref().and_then(ok_offset);
+    let consumer_lag = origin_end.zip(origin_committed).map(|(h, c)| h - c);
+    let mirror_lag = origin_end.zip(mirror_end).map(|(h, m)| h - m);
+    let mut notes = Vec::new();
+    let verdict = decide(o, &mut notes);
+    if consumer_lag.is_some_and(|l| l < 0) || mirror_lag.is_some_and(|l| l < 0) {
+        notes.push(
+            "negative lag: the offsets were read moments apart while the log or the group moved; the verdict uses origin_committed ≤ mirror_end directly".into(),
+        );
+    }
+    PartitionJudgement {
+        topic: o.tp.topic.clone(),
+        partition: o.tp.partition,
+        mirror_topic: o.mirror.as_ref().map(|m| m.mirror_topic.clone()),
+        mirror_status: o.mirror.as_ref().map(|m| m.state.as_str().to_string()),
+        origin_committed,
+        destination_committed,
+        origin_end,
+        mirror_end,
+        mirror_start,
+        consumer_lag,
+        mirror_lag,
+        verdict,
+        notes,
+    }
+}
+
+fn decide(o: &PartitionObservation, notes: &mut Vec<String>) -> Verdict {
+    let Some(mirror) = &o.mirror else {
+        notes.push(format!("topic {} has no mirror on this link", o.tp.topic));
+        return Verdict::NotMirrored;
+    };
+    if o.tp.partition >= mirror.partitions {
+        notes.push(format!(
+            "the origin gained partition {} after the mirror {} was created with {} partitions; the link has not added it yet",
+            o.tp.partition, mirror.mirror_topic, mirror.partitions
+        ));
+        return Verdict::NotMirrored;
+    }
+    let unreadable: Vec<String> = [
+        ("origin committed offset", o.origin_committed.as_ref().err()),
+        (
+            "destination committed offset",
+            o.destination_committed.as_ref().err(),
+        ),
+        ("origin end offset", o.origin_end.as_ref().err()),
+        (
+            "mirror end offset",
+            o.mirror_end.as_ref().and_then(|r| r.as_ref().err()),
+        ),
+        (
+            "mirror log start",
+            o.mirror_start.as_ref().and_then(|r| r.as_ref().err()),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(what, e)| e.map(|e| format!("{what}: {e}")))
+    .collect();
+    let (
+        Ok(origin_committed),
+        Ok(destination_committed),
+        Some(Ok(mirror_end)),
+        Some(Ok(mirror_start)),
+    ) = (
+        &o.origin_committed,
+        &o.destination_committed,
+        &o.mirror_end,
+        &o.mirror_start,
+    )
+    else {
+        notes.extend(unreadable);
+        return Verdict::OffsetsUnavailable;
+    };
+    if !unreadable.is_empty() {
+        notes.extend(unreadable);
+        return Verdict::OffsetsUnavailable;
+    }
+    let Some(c_o) = origin_committed else {
+        if mirror_start == mirror_end && o.origin_end.as_ref().is_ok_and(|h| h == mirror_end) {
+            notes.push(
+                "no committed offset, but the partition holds no record: auto.offset.reset lands on the same offset either way".into(),
+            );
+            return if destination_committed.is_some() {
+                notes.push("the destination has an offset the origin does not".into());
+                Verdict::NotSynced
+            } else {
+                mirror_gate(mirror, notes, Verdict::Safe)
+            };
+        }
+        notes.push(
+            "the group has no committed offset here: a restart applies auto.offset.reset".into(),
+        );
+        return Verdict::NoCommittedOffset;
+    };
+    if c_o < mirror_start {
+        notes.push(format!(
+            "committed offset {c_o} is older than the mirror's log start {mirror_start}: those records are gone from the mirror"
+        ));
+        return Verdict::BelowMirrorStart;
+    }
+    if c_o > mirror_end {
+        notes.push(format!(
+            "committed offset {c_o} is beyond the mirror's end {mirror_end}: the mirror lacks {} record(s) the group already read past",
+            c_o.get() - mirror_end.get()
+        ));
+        return Verdict::ConsumerAheadOfMirror;
+    }
+    let after_gate = mirror_gate(mirror, notes, Verdict::Safe);
+    if after_gate != Verdict::Safe {
+        return after_gate;
+    }
+    if destination_committed != &Some(*c_o) {
+        notes.push(match destination_committed {
+            None => "the destination has no committed offset for the group yet".to_string(),
+            Some(c_d) => format!("destination has {c_d}, origin has {c_o}: not synced yet"),
+        });
+        return Verdict::NotSynced;
+    }
+    if c_o == mirror_end {
+        notes.push("equal to the mirror's end: safe, the group waits there for new records".into());
+    }
+    Verdict::Safe
+}
+
+/// A mirror that is not `ACTIVE` turns an otherwise acceptable verdict into
+/// `MIRROR_NOT_ACTIVE`; an unknown status (no REST access) is let through with a note.
+fn mirror_gate(mirror: &MirrorOf, notes: &mut Vec<String>, verdict: Verdict) -> Verdict {
+    match &mirror.state {
+        MirrorState::Active => verdict,
+        MirrorState::Unknown => {
+            notes.push("mirror status unknown (no access to the link's REST API)".into());
+            verdict
+        }
+        other => {
+            notes.push(format!(
+                "mirror {} is {}",
+                mirror.mirror_topic,
+                other.as_str()
+            ));
+            Verdict::MirrorNotActive
+        }
+    }
+}
+
+/// Judges a group: its partitions, then the group-level findings.
+pub fn judge_group(o: &GroupObservation) -> GroupJudgement {
+    let partitions: Vec<PartitionJudgement> = o.partitions.iter().map(judge_partition).collect();
+    let mut findings = Vec::new();
+    let mut find = |kind, blocking, detail: String| {
+        findings.push(Finding {
+            kind,
+            blocking,
+            detail,
+        })
+    };
+    if o.origin == Presence::NotFound
+        && o.partitions
+            .iter()
+            .all(|p| !matches!(p.origin_committed, Ok(Some(_))))
+    {
+        find(
+            FindingKind::GroupNotFound,
+            true,
+            format!("group {} is unknown on the origin", o.group),
+        );
+    }
+    if o.origin == Presence::Active {
+        find(
+            FindingKind::GroupActiveOnOrigin,
+            true,
+            format!(
+                "{} member(s) still consume on the origin: {}",
+                o.origin_members.len(),
+                o.origin_members.join(", ")
+            ),
+        );
+    }
+    if o.destination == Presence::Active {
+        find(
+            FindingKind::GroupActiveOnDestination,
+            true,
+            format!(
+                "{} member(s) already consume on the destination: {}",
+                o.destination_members.len(),
+                o.destination_members.join(", ")
+            ),
+        );
+    }
+    if o.synced_by_link == Some(true) {
+        find(
+            FindingKind::GroupNotExcluded,
+            false,
+            "the link still syncs this group's offsets: exclude it before it commits on the destination".into(),
+        );
+    }
+    if partitions
+        .iter()
+        .any(|p| p.mirror_status.as_deref() == Some("UNKNOWN"))
+    {
+        find(
+            FindingKind::MirrorStatusUnknown,
+            false,
+            "mirror status is unknown (no REST access to the link): offsets were checked, the mirrors' state was not".into(),
+        );
+    }
+    if partitions
+        .iter()
+        .any(|p| p.consumer_lag.is_some_and(|l| l < 0) || p.mirror_lag.is_some_and(|l| l < 0))
+    {
+        find(
+            FindingKind::NegativeLag,
+            false,
+            "some lag is negative because the clusters were read moments apart; run again for a settled view".into(),
+        );
+    }
+    let safe = !partitions.is_empty()
+        && partitions.iter().all(|p| p.verdict == Verdict::Safe)
+        && !findings.iter().any(|f| f.blocking);
+    GroupJudgement {
+        group: o.group.clone(),
+        safe,
+        origin_state: o.origin,
+        destination_state: o.destination,
+        origin_members: o.origin_members.clone(),
+        destination_members: o.destination_members.clone(),
+        findings,
+        partitions,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn active(partitions: i32) -> Option<MirrorOf> {
+        Some(MirrorOf {
+            mirror_topic: "t".into(),
+            state: MirrorState::Active,
+            partitions,
+        })
+    }
+
+    /// A partition with: origin committed, destination committed, origin end, mirror end,
+    /// mirror start (all present unless overridden).
+    fn obs(
+        c_o: Option<i64>,
+        c_d: Option<i64>,
+        h_o: i64,
+        m: i64,
+        start: i64,
+    ) -> PartitionObservation {
+        PartitionObservation {
+            tp: TopicPartition::new("t", 0),
+            mirror: active(1),
+            origin_committed: Ok(c_o.map(Offset)),
+            destination_committed: Ok(c_d.map(Offset)),
+            origin_end: Ok(Offset(h_o)),
+            mirror_end: Some(Ok(Offset(m))),
+            mirror_start: Some(Ok(Offset(start))),
+        }
+    }
+
+    #[test]
+    fn verdicts_for_every_case() {
+        let with_state = |state: MirrorState, o: PartitionObservation| PartitionObservation {
+            mirror: Some(MirrorOf {
+                mirror_topic: "t".into(),
+                state,
+                partitions: 1,
+            }),
+            ..o
+        };
+        let cases: Vec<(&str, PartitionObservation, Verdict)> = vec![
+            (
+                "behind the mirror, synced",
+                obs(Some(5), Some(5), 10, 10, 0),
+                Verdict::Safe,
+            ),
+            (
+                "equal to the mirror end",
+                obs(Some(10), Some(10), 12, 10, 0),
+                Verdict::Safe,
+            ),
+            (
+                "one past the mirror end",
+                obs(Some(11), Some(11), 12, 10, 0),
+                Verdict::ConsumerAheadOfMirror,
+            ),
+            (
+                "ahead even when synced",
+                obs(Some(12), Some(12), 12, 10, 0),
+                Verdict::ConsumerAheadOfMirror,
+            ),
+            (
+                "destination behind",
+                obs(Some(5), Some(4), 10, 10, 0),
+                Verdict::NotSynced,
+            ),
+            (
+                "destination ahead",
+                obs(Some(5), Some(6), 10, 10, 0),
+                Verdict::NotSynced,
+            ),
+            (
+                "never synced",
+                obs(Some(5), None, 10, 10, 0),
+                Verdict::NotSynced,
+            ),
+            (
+                "no committed offset",
+                obs(None, None, 10, 10, 0),
+                Verdict::NoCommittedOffset,
+            ),
+            (
+                "no commit, empty partition",
+                obs(None, None, 0, 0, 0),
+                Verdict::Safe,
+            ),
+            (
+                "no commit, records all deleted",
+                obs(None, None, 7, 7, 7),
+                Verdict::Safe,
+            ),
+            (
+                "no commit on origin, one on destination",
+                obs(None, Some(3), 0, 0, 0),
+                Verdict::NotSynced,
+            ),
+            (
+                "below the mirror's log start",
+                obs(Some(3), Some(3), 10, 10, 4),
+                Verdict::BelowMirrorStart,
+            ),
+            (
+                "at the mirror's log start",
+                obs(Some(4), Some(4), 10, 10, 4),
+                Verdict::Safe,
+            ),
+            (
+                "committed zero, empty",
+                obs(Some(0), Some(0), 0, 0, 0),
+                Verdict::Safe,
+            ),
+            (
+                "paused, behind",
+                with_state(MirrorState::Paused, obs(Some(5), Some(5), 10, 10, 0)),
+                Verdict::MirrorNotActive,
+            ),
+            (
+                "paused, ahead",
+                with_state(MirrorState::Paused, obs(Some(11), Some(11), 12, 10, 0)),
+                Verdict::ConsumerAheadOfMirror,
+            ),
+            (
+                "failed",
+                with_state(MirrorState::Failed, obs(Some(5), Some(5), 10, 10, 0)),
+                Verdict::MirrorNotActive,
+            ),
+            (
+                "stopped",
+                with_state(MirrorState::Stopped, obs(Some(5), Some(5), 10, 10, 0)),
+                Verdict::MirrorNotActive,
+            ),
+            (
+                "unknown future state",
+                with_state(
+                    MirrorState::Other("LINK_PAUSED".into()),
+                    obs(Some(5), Some(5), 10, 10, 0),
+                ),
+                Verdict::MirrorNotActive,
+            ),
+            (
+                "status unknown without REST",
+                with_state(MirrorState::Unknown, obs(Some(5), Some(5), 10, 10, 0)),
+                Verdict::Safe,
+            ),
+            (
+                "not mirrored",
+                PartitionObservation {
+                    mirror: None,
+                    mirror_end: None,
+                    mirror_start: None,
+                    ..obs(Some(5), None, 10, 0, 0)
+                },
+                Verdict::NotMirrored,
+            ),
+            (
+                "partition gained after the mirror was created",
+                PartitionObservation {
+                    tp: TopicPartition::new("t", 3),
+                    mirror: active(3),
+                    ..obs(Some(5), Some(5), 10, 10, 0)
+                },
+                Verdict::NotMirrored,
+            ),
+            (
+                "mirror end unreadable",
+                PartitionObservation {
+                    mirror_end: Some(Err("LEADER_NOT_AVAILABLE".into())),
+                    ..obs(Some(5), Some(5), 10, 10, 0)
+                },
+                Verdict::OffsetsUnavailable,
+            ),
+            (
+                "origin committed unreadable",
+                PartitionObservation {
+                    origin_committed: Err("COORDINATOR_NOT_AVAILABLE".into()),
+                    ..obs(Some(5), Some(5), 10, 10, 0)
+                },
+                Verdict::OffsetsUnavailable,
+            ),
+            // Non-atomic reads: the origin end was read before the group's last commit.
+            (
+                "negative consumer lag",
+                obs(Some(12), Some(12), 11, 12, 0),
+                Verdict::Safe,
+            ),
+        ];
+        for (name, o, expected) in cases {
+            let j = judge_partition(&o);
+            assert_eq!(j.verdict, expected, "{name}: {j:?}");
+            if expected != Verdict::Safe || name.contains("equal") || name.contains("empty") {
+                assert!(
+                    !j.notes.is_empty(),
+                    "{name}: a non-plain verdict explains itself"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn lags_are_reported_as_measured_negative_included() {
+        let j = judge_partition(&obs(Some(12), Some(12), 11, 12, 0));
+        assert_eq!(j.consumer_lag, Some(-1));
+        assert_eq!(j.mirror_lag, Some(-1));
+        assert!(j.notes.iter().any(|n| n.contains("negative lag")));
+        let j = judge_partition(&obs(Some(5), Some(5), 10, 8, 0));
+        assert_eq!((j.consumer_lag, j.mirror_lag), (Some(5), Some(2)));
+    }
+
+    #[test]
+    fn the_rule_is_consumer_lag_at_least_mirror_lag() {
+        // Exhaustive over a small grid: SAFE or NOT_SYNCED-free verdicts agree with the rule.
+        for h in 0..6 {
+            for m in 0..=h {
+                for c in 0..=h {
+                    let j = judge_partition(&obs(Some(c), Some(c), h, m, 0));
+                    let rule_holds = (h - c) >= (h - m);
+                    assert_eq!(
+                        j.verdict == Verdict::Safe,
+                        rule_holds,
+                        "h={h} m={m} c={c}: {:?}",
+                        j.verdict
+                    );
+                }
+            }
+        }
+    }
+
+    fn group(
+        origin: Presence,
+        destination: Presence,
+        partitions: Vec<PartitionObservation>,
+    ) -> GroupObservation {
+        GroupObservation {
+            group: GroupId::new("g"),
+            origin,
+            destination,
+            origin_members: if origin == Presence::Active {
+                vec!["app@/10.0.0.1".into()]
+            } else {
+                vec![]
+            },
+            destination_members: if destination == Presence::Active {
+                vec!["app@/10.0.0.2".into()]
+            } else {
+                vec![]
+            },
+            synced_by_link: None,
+            partitions,
+        }
+    }
+
+    #[test]
+    fn group_findings_and_safety() {
+        let safe_p = || obs(Some(5), Some(5), 10, 10, 0);
+        let g = judge_group(&group(Presence::Empty, Presence::NotFound, vec![safe_p()]));
+        assert!(g.safe && g.findings.is_empty(), "{g:?}");
+
+        let g = judge_group(&group(Presence::Active, Presence::NotFound, vec![safe_p()]));
+        assert!(!g.safe);
+        assert_eq!(g.findings[0].kind, FindingKind::GroupActiveOnOrigin);
+        assert!(g.findings[0].detail.contains("app@/10.0.0.1"));
+
+        let g = judge_group(&group(Presence::Empty, Presence::Active, vec![safe_p()]));
+        assert!(!g.safe);
+        assert_eq!(g.findings[0].kind, FindingKind::GroupActiveOnDestination);
+
+        let g = judge_group(&group(Presence::NotFound, Presence::NotFound, vec![]));
+        assert!(!g.safe);
+        assert_eq!(g.findings[0].kind, FindingKind::GroupNotFound);
+
+        // Still included in the link's sync: reported, not blocking for a read-only check.
+        let mut o = group(Presence::Empty, Presence::NotFound, vec![safe_p()]);
+        o.synced_by_link = Some(true);
+        let g = judge_group(&o);
+        assert!(g.safe);
+        assert_eq!(g.findings[0].kind, FindingKind::GroupNotExcluded);
+        assert!(!g.findings[0].blocking);
+
+        // One unsafe partition makes the group unsafe.
+        let g = judge_group(&group(
+            Presence::Empty,
+            Presence::NotFound,
+            vec![safe_p(), obs(Some(11), Some(11), 12, 10, 0)],
+        ));
+        assert!(!g.safe);
+    }
+}

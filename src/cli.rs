@@ -5,9 +5,19 @@
 
 use std::path::PathBuf;
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::error::{Error, Result};
+use crate::audit;
+use crate::config::Config;
+use crate::error::{exit, Error, Result};
+use crate::kafka::{Cluster, RdKafkaCluster};
+use crate::link::{ConfluentRestLink, KafkaOnlyLink, Link};
+use crate::model::{GroupId, Role};
+use crate::report;
+use crate::verify::{self, Selection, VerifyReport};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -75,7 +85,11 @@ pub enum Command {
         rollback: bool,
     },
     /// Pre-promotion audit of every mirror topic and group (read-only).
-    Audit,
+    Audit {
+        /// How long to watch the origin's log ends for producers still writing.
+        #[arg(long, value_name = "DURATION", default_value = "5s")]
+        window: String,
+    },
     /// Promote mirror topics once their mirror lag is zero.
     Promote {
         #[arg(required = true)]
@@ -105,7 +119,7 @@ impl Command {
         match self {
             Command::Verify { .. } => "verify",
             Command::Group { .. } => "group",
-            Command::Audit => "audit",
+            Command::Audit { .. } => "audit",
             Command::Promote { .. } => "promote",
             Command::Watch => "watch",
             Command::Run { .. } => "run",
@@ -117,8 +131,8 @@ impl Command {
     /// Where the command stands: every command is planned, none is built in this release.
     fn not_built_hint(&self) -> &'static str {
         match self {
-            Command::Verify { .. } | Command::Audit => {
-                "offset verification is planned (issue #4); until then compare `kafka-consumer-groups --describe` on both clusters with the link's mirror lag by hand"
+            Command::Verify { .. } | Command::Audit { .. } => {
+                "see `cutover verify --help` and `cutover audit --help`"
             }
             Command::Scenario { .. } => "the simulator is planned (issue #5)",
             Command::Group { .. } | Command::Report { .. } => {
@@ -133,8 +147,224 @@ impl Command {
 
 /// Runs a parsed command line and returns the process exit code.
 pub async fn run(cli: Cli) -> Result<i32> {
-    Err(Error::NotBuilt {
-        command: cli.command.name(),
-        hint: cli.command.not_built_hint(),
+    match &cli.command {
+        Command::Verify {
+            groups,
+            all_groups,
+            wait,
+        } => {
+            let wait = wait.as_deref().map(parse_duration_arg).transpose()?;
+            let selection = if *all_groups {
+                Selection::AllGroups
+            } else {
+                Selection::Groups(groups.iter().map(GroupId::new).collect())
+            };
+            let ctx = Context::open(&cli).await?;
+            let report = verify_until(&ctx, &selection, wait).await?;
+            print(
+                cli.format,
+                &report,
+                report::verify_table,
+                report::verify_markdown,
+            )?;
+            Ok(if report.safe { exit::OK } else { exit::UNSAFE })
+        }
+        Command::Audit { window } => {
+            let window = parse_duration_arg(window)?;
+            let ctx = Context::open(&cli).await?;
+            let progress = Progress::start(&format!(
+                "watching the origin's log ends for {}",
+                humantime(window)
+            ));
+            let report = audit::audit(
+                ctx.origin.as_ref(),
+                ctx.destination.as_ref(),
+                ctx.link.as_ref(),
+                window,
+            )
+            .await;
+            progress.finish();
+            let report = report?;
+            print(
+                cli.format,
+                &report,
+                report::audit_table,
+                report::audit_markdown,
+            )?;
+            Ok(if report.promotion_safe {
+                exit::OK
+            } else {
+                exit::UNSAFE
+            })
+        }
+        other => Err(Error::NotBuilt {
+            command: other.name(),
+            hint: other.not_built_hint(),
+        }),
+    }
+}
+
+/// The clusters and the link, from the configuration.
+struct Context {
+    origin: Arc<dyn Cluster>,
+    destination: Arc<dyn Cluster>,
+    link: Box<dyn Link>,
+    poll_interval: Duration,
+}
+
+impl Context {
+    async fn open(cli: &Cli) -> Result<Context> {
+        let env = crate::config::process_env();
+        let config = Config::load(cli.config.as_deref(), &env)?;
+        let timeout = config.link.timeout();
+        let origin: Arc<dyn Cluster> = Arc::new(RdKafkaCluster::connect(
+            Role::Origin,
+            &config.origin.properties,
+            timeout,
+        )?);
+        let destination: Arc<dyn Cluster> = Arc::new(RdKafkaCluster::connect(
+            Role::Destination,
+            &config.destination.properties,
+            timeout,
+        )?);
+        let link: Box<dyn Link> = match config.link.rest_options() {
+            Some(options) => Box::new(ConfluentRestLink::connect(options).await?),
+            None => Box::new(KafkaOnlyLink::new(
+                config.link.name.clone(),
+                config.link.prefix.clone(),
+                origin.clone(),
+                destination.clone(),
+            )),
+        };
+        Ok(Context {
+            origin,
+            destination,
+            link,
+            poll_interval: config.defaults.poll_interval,
+        })
+    }
+}
+
+/// Verifies, and with a deadline, verifies again until every group is safe or time is up.
+async fn verify_until(
+    ctx: &Context,
+    selection: &Selection,
+    wait: Option<Duration>,
+) -> Result<VerifyReport> {
+    let deadline = wait.map(|w| Instant::now() + w);
+    let progress = deadline.map(|_| Progress::start("verifying"));
+    loop {
+        let report = verify::verify(
+            ctx.origin.as_ref(),
+            ctx.destination.as_ref(),
+            ctx.link.as_ref(),
+            selection,
+        )
+        .await;
+        let report = match report {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some(p) = &progress {
+                    p.clone().finish();
+                }
+                return Err(e);
+            }
+        };
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        match (&progress, left) {
+            (Some(p), Some(left)) if !report.safe && !left.is_zero() => {
+                let safe = report.groups.iter().filter(|g| g.safe).count();
+                p.update(&format!(
+                    "{safe}/{} group(s) safe; checking again in {} ({} left)",
+                    report.groups.len(),
+                    humantime(ctx.poll_interval),
+                    humantime(left)
+                ));
+                tokio::time::sleep(ctx.poll_interval.min(left)).await;
+            }
+            _ => {
+                if let Some(p) = progress {
+                    p.finish();
+                }
+                return Ok(report);
+            }
+        }
+    }
+}
+
+fn print<T: serde::Serialize>(
+    format: Format,
+    report: &T,
+    table: fn(&T) -> String,
+    markdown: fn(&T) -> String,
+) -> Result<()> {
+    let text = match format {
+        Format::Table => table(report),
+        Format::Json => report::json(report),
+        Format::Markdown => markdown(report),
+        Format::Html => {
+            return Err(Error::Config(
+                "--format html is for cutover reports; use table, json or markdown here".into(),
+            ))
+        }
+    };
+    println!("{}", text.trim_end());
+    Ok(())
+}
+
+fn parse_duration_arg(s: &str) -> Result<Duration> {
+    crate::config::parse_duration(s).map_err(|e| {
+        Error::Config(format!(
+            "invalid duration {s:?}: {e} (write e.g. 90s, 5m, 1500ms)"
+        ))
     })
+}
+
+fn humantime(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else if s > 0 {
+        format!("{s}s")
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+/// Progress on stderr: a spinner on a terminal, plain lines otherwise (logs, CI).
+#[derive(Clone)]
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    what: String,
+}
+
+impl Progress {
+    fn start(what: &str) -> Progress {
+        let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar.set_message(what.to_string());
+            bar
+        });
+        if bar.is_none() {
+            eprintln!("cutover: {what}");
+        }
+        Progress {
+            bar,
+            what: what.to_string(),
+        }
+    }
+
+    fn update(&self, message: &str) {
+        match &self.bar {
+            Some(bar) => bar.set_message(format!("{}: {message}", self.what)),
+            None => eprintln!("cutover: {}: {message}", self.what),
+        }
+    }
+
+    fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }

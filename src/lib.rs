@@ -4,6 +4,7 @@
 //! The crate is a library with a thin binary (`src/main.rs`). See `DESIGN.md` for the
 //! vocabulary and the phases; the README's architecture section maps it onto these modules.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -11,4 +12,6 @@ pub mod kafka;
 pub mod link;
 pub mod linksim;
 pub mod model;
+pub mod report;
 pub mod rule;
+pub mod verify;

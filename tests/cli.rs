@@ -30,9 +30,7 @@ fn help_lists_every_planned_command_and_the_exit_codes() {
 #[test]
 fn a_command_not_built_yet_says_so_on_stderr_prints_nothing_on_stdout_and_exits_2() {
     for args in [
-        &["verify", "orders"][..],
-        &["audit"],
-        &["group", "orders", "--dry-run"],
+        &["group", "orders", "--dry-run"][..],
         &["promote", "orders"],
         &["watch"],
         &["run", "runbook.toml"],
@@ -54,12 +52,15 @@ fn a_command_not_built_yet_says_so_on_stderr_prints_nothing_on_stdout_and_exits_
 
 #[test]
 fn json_format_reports_the_refusal_as_versioned_json() {
-    let out = cutover(&["--format", "json", "verify", "orders"]);
+    let out = cutover(&["--format", "json", "promote", "orders"]);
     assert_eq!(out.status.code(), Some(2));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
     assert_eq!(doc["schema_version"], 1);
     assert_eq!(doc["error"]["exit_code"], 2);
-    assert!(doc["error"]["message"].as_str().unwrap().contains("verify"));
+    assert!(doc["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("promote"));
 }
 
 #[test]

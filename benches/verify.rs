@@ -1,0 +1,180 @@
+//! `cutover verify --all-groups` (both clusters, every partition judged) against Kafka's own
+//! `kafka-consumer-groups --describe --all-groups` (origin only), side by side in one run on
+//! the lab, with the ratio. Run: `cargo bench --bench verify`.
+//!
+//! The world: `CUTOVER_BENCH_GROUPS` groups (default 200) each committed on every partition
+//! of `CUTOVER_BENCH_TOPICS` topics × `CUTOVER_BENCH_PARTITIONS` partitions (default 5 × 100),
+//! i.e. 100,000 group-partitions, all mirrored by a link emulator, with the destination's
+//! committed offsets equal to the origin's (as after a completed sync). It uses its own lab
+//! state folder so the groups of other runs do not count.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use cutover::kafka::{Cluster, RdKafkaCluster};
+use cutover::model::{GroupId, Offset, Role, TopicPartition};
+use futures::stream::{self, StreamExt};
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+#[tokio::main]
+async fn main() {
+    if std::env::var_os("CUTOVER_LAB_STATE").is_none() {
+        std::env::set_var(
+            "CUTOVER_LAB_STATE",
+            std::env::temp_dir().join("cutover-bench-lab"),
+        );
+    }
+    let groups_n = env_or("CUTOVER_BENCH_GROUPS", 200);
+    let topics_n = env_or("CUTOVER_BENCH_TOPICS", 5);
+    let parts_n = env_or("CUTOVER_BENCH_PARTITIONS", 100) as i32;
+    let lab = common::lab();
+    let prefix = common::unique("bench");
+    eprintln!(
+        "bench: {groups_n} groups × {topics_n} topics × {parts_n} partitions = {} group-partitions",
+        groups_n * topics_n * parts_n as usize
+    );
+
+    let topics: Vec<String> = (0..topics_n).map(|i| format!("{prefix}-t{i}")).collect();
+    for t in &topics {
+        common::create_topic(&lab.origin, t, parts_n).await;
+        let counts: Vec<(i32, usize)> = (0..parts_n).map(|p| (p, 3)).collect();
+        common::produce(&lab.origin, t, &counts).await;
+    }
+    let sim = common::Sim::start(&[]).await;
+    for t in &topics {
+        sim.create_mirror(t).await;
+    }
+    for t in &topics {
+        sim.wait_caught_up(t, parts_n).await;
+    }
+    let props = |b: &str| common::props(b);
+    let origin =
+        RdKafkaCluster::connect(Role::Origin, &props(&lab.origin), Duration::from_secs(30))
+            .unwrap();
+    let dest = RdKafkaCluster::connect(
+        Role::Destination,
+        &props(&lab.destination),
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    let offsets: Vec<(TopicPartition, Offset)> = topics
+        .iter()
+        .flat_map(|t| {
+            (0..parts_n).map(move |p| (TopicPartition::new(t, p), Offset(i64::from(p % 4))))
+        })
+        .collect();
+    let groups: Vec<GroupId> = (0..groups_n)
+        .map(|i| GroupId::new(format!("{prefix}-g{i}")))
+        .collect();
+    eprintln!("bench: committing offsets on both clusters");
+    stream::iter(groups.iter())
+        .for_each_concurrent(16, |g| {
+            let (origin, dest, offsets) = (&origin, &dest, &offsets);
+            async move {
+                origin
+                    .commit_offsets_as_admin(g, offsets)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                dest.commit_offsets_as_admin(g, offsets)
+                    .await
+                    .unwrap()
+                    .unwrap();
+            }
+        })
+        .await;
+    let check = dest.committed_offsets(&groups[..1]).await.unwrap();
+    assert_eq!(check[&groups[0]].as_ref().unwrap().len(), offsets.len());
+
+    let run_cutover = || {
+        let t = Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_cutover"))
+            .args(["verify", "--all-groups", "--format", "json"])
+            .env("CUTOVER_ORIGIN_BOOTSTRAP", &lab.origin)
+            .env("CUTOVER_DESTINATION_BOOTSTRAP", &lab.destination)
+            .env("CUTOVER_LINK_NAME", &sim.link)
+            .env("CUTOVER_LINK_REST_URL", sim.sim.rest_url())
+            .env("CUTOVER_DESTINATION_CLUSTER_ID", sim.sim.cluster_id())
+            .output()
+            .expect("cutover runs");
+        let elapsed = t.elapsed();
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let judged: usize = doc["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["partitions"].as_array().unwrap().len())
+            .sum();
+        (elapsed, judged)
+    };
+    let lib = common::lab_script().parent().unwrap().join("target/lib/*");
+    let run_peer = || {
+        let t = Instant::now();
+        let out = Command::new("java")
+            .args(["-Xmx512m", "-cp"])
+            .arg(&lib)
+            .args([
+                "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+                "--bootstrap-server",
+                &lab.origin,
+                "--describe",
+                "--all-groups",
+            ])
+            .output()
+            .expect("kafka-consumer-groups runs");
+        let elapsed = t.elapsed();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rows = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with(&prefix))
+            .count();
+        (elapsed, rows)
+    };
+
+    let reps = 3;
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let (mut judged, mut rows) = (0, 0);
+    for i in 0..reps {
+        eprintln!("bench: round {}/{reps}", i + 1);
+        let (t, n) = run_cutover();
+        ours.push(t);
+        judged = n;
+        let (t, n) = run_peer();
+        theirs.push(t);
+        rows = n;
+    }
+    let (a, b) = (median(ours), median(theirs));
+    println!("verify {groups_n} groups, {} group-partitions, on the lab (one broker per cluster, loopback), median of {reps}:", judged);
+    println!("  cutover verify --all-groups (origin + destination + link)   {:>8.2} s   {judged} partitions judged", a.as_secs_f64());
+    println!(
+        "  kafka-consumer-groups --describe --all-groups (origin only) {:>8.2} s   {rows} rows",
+        b.as_secs_f64()
+    );
+    println!(
+        "  ratio: cutover is {:.1}x faster",
+        b.as_secs_f64() / a.as_secs_f64()
+    );
+}

@@ -1,0 +1,376 @@
+//! `cutover verify` and `cutover audit` as an operator runs them: the real binary, configured
+//! only through `CUTOVER_*` variables, against the lab's two Kafka clusters and a link
+//! emulator of the test's own.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{commit_as_member, create_topic, lab, produce, unique, Protocol, Sim};
+use serde_json::{json, Value};
+
+/// Runs the cutover binary against the lab and `sim`, returning (exit code, stdout, stderr).
+async fn cutover(sim: &Sim, args: &[&str]) -> (i32, String, String) {
+    cutover_with(sim, args, &[]).await
+}
+
+async fn cutover_with(sim: &Sim, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_cutover"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CUTOVER_ORIGIN_BOOTSTRAP", &lab().origin)
+        .env("CUTOVER_DESTINATION_BOOTSTRAP", &lab().destination)
+        .env("CUTOVER_LINK_NAME", &sim.link)
+        .env("CUTOVER_LINK_REST_URL", sim.sim.rest_url())
+        .env("CUTOVER_DESTINATION_CLUSTER_ID", sim.sim.cluster_id())
+        .current_dir(std::env::temp_dir());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().await.expect("run cutover");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn verify_json(sim: &Sim, group: &str, extra: &[&str]) -> (i32, Value) {
+    let mut args = vec!["verify", group, "--format", "json"];
+    args.extend_from_slice(extra);
+    let (code, stdout, stderr) = cutover(sim, &args).await;
+    let doc = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}\nstderr: {stderr}"));
+    (code, doc)
+}
+
+/// A link that syncs offsets of groups starting with `prefix` every second.
+async fn syncing_sim(prefix: &str, exclude: Option<&str>) -> Sim {
+    let mut filters =
+        vec![json!({ "name": prefix, "patternType": "PREFIXED", "filterType": "INCLUDE" })];
+    if let Some(g) = exclude {
+        filters.push(json!({ "name": g, "patternType": "LITERAL", "filterType": "EXCLUDE" }));
+    }
+    let filters = json!({ "groupFilters": filters }).to_string();
+    Sim::start(&[
+        ("consumer.offset.sync.enable", "true"),
+        ("consumer.offset.sync.ms", "1000"),
+        ("consumer.offset.group.filters", &filters),
+    ])
+    .await
+}
+
+fn partition(doc: &Value, p: i64) -> &Value {
+    doc["groups"][0]["partitions"]
+        .as_array()
+        .expect("partitions")
+        .iter()
+        .find(|x| x["partition"] == p)
+        .unwrap_or_else(|| panic!("no partition {p} in {doc}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_group_behind_the_mirror_is_safe_with_exact_figures() {
+    let prefix = unique("v-safe");
+    let topic = format!("{prefix}-topic");
+    let group = format!("{prefix}-group");
+    create_topic(&lab().origin, &topic, 2).await;
+    produce(&lab().origin, &topic, &[(0, 10), (1, 20)]).await;
+    let sim = syncing_sim(&prefix, None).await;
+    sim.create_mirror(&topic).await;
+    sim.wait_caught_up(&topic, 2).await;
+    commit_as_member(
+        &lab().origin,
+        &group,
+        Protocol::Consumer,
+        &topic,
+        2,
+        &[(0, 4), (1, 20)],
+    );
+
+    let (code, doc) = verify_json(&sim, &group, &["--wait", "20s"]).await;
+
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["groups"][0]["group"], json!(group));
+    assert_eq!(doc["groups"][0]["safe"], true);
+    let p0 = partition(&doc, 0);
+    for (field, want) in [
+        ("origin_committed", 4),
+        ("destination_committed", 4),
+        ("origin_end", 10),
+        ("mirror_end", 10),
+        ("consumer_lag", 6),
+        ("mirror_lag", 0),
+    ] {
+        assert_eq!(p0[field], want, "{field} in {p0}");
+    }
+    assert_eq!(p0["verdict"], "SAFE");
+    let p1 = partition(&doc, 1);
+    assert_eq!(
+        (
+            p1["origin_committed"].clone(),
+            p1["consumer_lag"].clone(),
+            p1["verdict"].clone()
+        ),
+        (json!(20), json!(0), json!("SAFE"))
+    );
+
+    // The human table and Markdown say the same.
+    let (code, table, _) = cutover(&sim, &["verify", &group]).await;
+    assert_eq!(code, 0);
+    assert!(
+        table.contains("SAFE to start on the destination") && table.contains(&topic),
+        "{table}"
+    );
+    let (code, md, _) = cutover(&sim, &["verify", &group, "--format", "markdown"]).await;
+    assert_eq!(code, 0);
+    assert!(
+        md.starts_with("# cutover verify: SAFE") && md.contains("| topic | partition |"),
+        "{md}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_ahead_of_a_paused_mirror_is_refused_and_becomes_safe_after_resume() {
+    let prefix = unique("v-ahead");
+    let topic = format!("{prefix}-topic");
+    let group = format!("{prefix}-group");
+    create_topic(&lab().origin, &topic, 1).await;
+    produce(&lab().origin, &topic, &[(0, 10)]).await;
+    let sim = syncing_sim(&prefix, None).await;
+    sim.create_mirror(&topic).await;
+    sim.wait_caught_up(&topic, 1).await;
+    assert_eq!(sim.alter("pause", &topic).await["error_code"], Value::Null);
+    produce(&lab().origin, &topic, &[(0, 15)]).await;
+    commit_as_member(
+        &lab().origin,
+        &group,
+        Protocol::Classic,
+        &topic,
+        1,
+        &[(0, 22)],
+    );
+
+    let (code, doc) = verify_json(&sim, &group, &[]).await;
+    assert_eq!(code, 1, "{doc:#}");
+    let p0 = partition(&doc, 0);
+    assert_eq!(p0["verdict"], "CONSUMER_AHEAD_OF_MIRROR", "{p0}");
+    assert_eq!(
+        (p0["mirror_end"].clone(), p0["mirror_lag"].clone()),
+        (json!(10), json!(15))
+    );
+
+    assert_eq!(sim.alter("resume", &topic).await["error_code"], Value::Null);
+    let t0 = Instant::now();
+    let (code, doc) = verify_json(&sim, &group, &["--wait", "30s"]).await;
+    assert_eq!(code, 0, "after resume: {doc:#}");
+    assert_eq!(partition(&doc, 0)["verdict"], "SAFE");
+    assert!(t0.elapsed() < Duration::from_secs(30));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_excluded_never_synced_group_is_not_synced() {
+    let prefix = unique("v-excl");
+    let topic = format!("{prefix}-topic");
+    let group = format!("{prefix}-group");
+    create_topic(&lab().origin, &topic, 1).await;
+    produce(&lab().origin, &topic, &[(0, 5)]).await;
+    let sim = syncing_sim(&prefix, Some(&group)).await;
+    sim.create_mirror(&topic).await;
+    sim.wait_caught_up(&topic, 1).await;
+    commit_as_member(
+        &lab().origin,
+        &group,
+        Protocol::Consumer,
+        &topic,
+        1,
+        &[(0, 3)],
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await; // two sync intervals
+
+    let (code, doc) = verify_json(&sim, &group, &[]).await;
+    assert_eq!(code, 1);
+    let p0 = partition(&doc, 0);
+    assert_eq!(p0["verdict"], "NOT_SYNCED", "{p0}");
+    assert_eq!(p0["destination_committed"], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_without_a_mirror_is_not_mirrored() {
+    let prefix = unique("v-unmirrored");
+    let mirrored = format!("{prefix}-a");
+    let plain = format!("{prefix}-b");
+    let group = format!("{prefix}-group");
+    create_topic(&lab().origin, &mirrored, 1).await;
+    create_topic(&lab().origin, &plain, 1).await;
+    produce(&lab().origin, &plain, &[(0, 4)]).await;
+    let sim = syncing_sim(&prefix, None).await;
+    sim.create_mirror(&mirrored).await;
+    commit_as_member(
+        &lab().origin,
+        &group,
+        Protocol::Classic,
+        &plain,
+        1,
+        &[(0, 2)],
+    );
+
+    let (code, doc) = verify_json(&sim, &group, &[]).await;
+    assert_eq!(code, 1);
+    let p = &doc["groups"][0]["partitions"][0];
+    assert_eq!(
+        (p["topic"].clone(), p["verdict"].clone()),
+        (json!(plain), json!("NOT_MIRRORED"))
+    );
+    assert_eq!(p["origin_end"], 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_survives_the_link_answering_5xx_twice() {
+    let prefix = unique("v-5xx");
+    let topic = format!("{prefix}-topic");
+    let group = format!("{prefix}-group");
+    create_topic(&lab().origin, &topic, 1).await;
+    produce(&lab().origin, &topic, &[(0, 3)]).await;
+    let sim = syncing_sim(&prefix, None).await;
+    sim.create_mirror(&topic).await;
+    sim.wait_caught_up(&topic, 1).await;
+    commit_as_member(
+        &lab().origin,
+        &group,
+        Protocol::Classic,
+        &topic,
+        1,
+        &[(0, 3)],
+    );
+    let (code, _) = verify_json(&sim, &group, &["--wait", "20s"]).await;
+    assert_eq!(code, 0);
+
+    sim.http
+        .put(format!("{}/faults/rest", sim.sim.admin_url()))
+        .json(&json!({ "remaining": 2, "kind": "status", "status": 503 }))
+        .send()
+        .await
+        .unwrap();
+    let (code, doc) = verify_json(&sim, &group, &[]).await;
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(doc["groups"][0]["safe"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_clusters_and_links_exit_3_and_bad_usage_exits_2() {
+    let sim = Sim::start(&[]).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let closed = format!("127.0.0.1:{closed}");
+
+    let (code, _, stderr) = cutover_with(
+        &sim,
+        &["verify", "g"],
+        &[
+            ("CUTOVER_DESTINATION_BOOTSTRAP", &closed),
+            ("CUTOVER_LINK_TIMEOUT", "2s"),
+        ],
+    )
+    .await;
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("destination") && stderr.contains("hint:"),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = cutover_with(
+        &sim,
+        &["verify", "g"],
+        &[
+            (
+                "CUTOVER_LINK_REST_URL",
+                &format!("http://{closed}/kafka/v3"),
+            ),
+            ("CUTOVER_LINK_TIMEOUT", "2s"),
+            ("CUTOVER_LINK_RETRIES", "0"),
+        ],
+    )
+    .await;
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains(&sim.link), "{stderr}");
+
+    let (code, _, stderr) =
+        cutover_with(&sim, &["verify", "g"], &[("CUTOVER_ORIGIN_BOOTSTRAP", "")]).await;
+    assert_eq!(code, 2, "{stderr}");
+    let (code, _, _) = cutover(&sim, &["verify", "g", "--wait", "soon"]).await;
+    assert_eq!(code, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_fails_while_the_origin_is_written_and_passes_once_writes_stop_and_lag_drains() {
+    let prefix = unique("audit");
+    let topic = format!("{prefix}-topic");
+    let group = format!("{prefix}-group");
+    create_topic(&lab().origin, &topic, 2).await;
+    produce(&lab().origin, &topic, &[(0, 10), (1, 10)]).await;
+    let sim = syncing_sim(&prefix, None).await;
+    sim.create_mirror(&topic).await;
+    sim.wait_caught_up(&topic, 2).await;
+    commit_as_member(
+        &lab().origin,
+        &group,
+        Protocol::Consumer,
+        &topic,
+        2,
+        &[(0, 10), (1, 5)],
+    );
+
+    // A producer keeps writing to the origin while the audit watches.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, topic) = (stop.clone(), topic.clone());
+        tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                produce(&lab().origin, &topic, &[(0, 1)]).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let (code, stdout, stderr) =
+        cutover(&sim, &["audit", "--window", "2s", "--format", "json"]).await;
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["promotion_safe"], false);
+    let kinds: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"ORIGIN_STILL_WRITTEN"), "{kinds:?}");
+    assert!(doc["origin_moving"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["topic"] == json!(topic)));
+
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.await.unwrap();
+    sim.wait_caught_up(&topic, 2).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await; // the group's final offsets sync
+    let (code, stdout, stderr) =
+        cutover(&sim, &["audit", "--window", "1s", "--format", "json"]).await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["promotion_safe"], true);
+    assert_eq!(doc["mirrors"][0]["mirror_topic"], json!(topic));
+    assert_eq!(doc["mirrors"][0]["max_lag"], 0);
+    let g = doc["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["group"] == json!(group))
+        .expect("the group is audited");
+    assert_eq!(g["classification"], "synced_and_safe");
+}

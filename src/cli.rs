@@ -159,19 +159,21 @@ pub async fn run(cli: Cli) -> Result<i32> {
             } else {
                 Selection::Groups(groups.iter().map(GroupId::new).collect())
             };
-            let ctx = Context::open(&cli).await?;
-            let report = verify_until(&ctx, &selection, wait).await?;
+            let ctx = Context::open(&cli).await?.leak_at_exit();
+            let report = verify_until(ctx, &selection, wait).await?;
+            let printing = Instant::now();
             print(
                 cli.format,
                 &report,
                 report::verify_table,
                 report::verify_markdown,
             )?;
+            tracing::debug!(elapsed = ?printing.elapsed(), "printed the report");
             Ok(if report.safe { exit::OK } else { exit::UNSAFE })
         }
         Command::Audit { window } => {
             let window = parse_duration_arg(window)?;
-            let ctx = Context::open(&cli).await?;
+            let ctx = Context::open(&cli).await?.leak_at_exit();
             let progress = Progress::start(&format!(
                 "watching the origin's log ends for {}",
                 humantime(window)
@@ -216,6 +218,7 @@ impl Context {
     async fn open(cli: &Cli) -> Result<Context> {
         let env = crate::config::process_env();
         let config = Config::load(cli.config.as_deref(), &env)?;
+        tracing::debug!("configuration loaded");
         let timeout = config.link.timeout();
         let origin: Arc<dyn Cluster> = Arc::new(RdKafkaCluster::connect(
             Role::Origin,
@@ -242,6 +245,15 @@ impl Context {
             link,
             poll_interval: config.defaults.poll_interval,
         })
+    }
+}
+
+impl Context {
+    /// The process exits right after the command: closing the Kafka clients would only make
+    /// the operator wait (librdkafka's shutdown takes a few hundred milliseconds), and nothing
+    /// is left to flush (cutover never produces or commits). The OS reclaims everything.
+    fn leak_at_exit(self) -> &'static Context {
+        Box::leak(Box::new(self))
     }
 }
 
@@ -300,7 +312,17 @@ fn print<T: serde::Serialize>(
 ) -> Result<()> {
     let text = match format {
         Format::Table => table(report),
-        Format::Json => report::json(report),
+        Format::Json => {
+            // Straight to stdout, compact: a cluster-wide report can hold 100,000 partitions.
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            serde_json::to_writer(&mut out, report)
+                .map_err(|e| Error::Config(format!("cannot write the report: {e}")))?;
+            std::io::Write::write_all(&mut out, b"\n")
+                .and_then(|_| std::io::Write::flush(&mut out))
+                .map_err(|e| Error::Config(format!("cannot write the report: {e}")))?;
+            return Ok(());
+        }
         Format::Markdown => markdown(report),
         Format::Html => {
             return Err(Error::Config(

@@ -15,7 +15,10 @@ fn main() {
             std::process::exit(cutover::error::exit::USAGE);
         }
     };
-    let code = match runtime.block_on(cli::run(cli)) {
+    let started = std::time::Instant::now();
+    let outcome = runtime.block_on(cli::run(cli));
+    tracing::debug!(elapsed = ?started.elapsed(), "command finished");
+    let code = match outcome {
         Ok(code) => code,
         Err(err) => {
             if format == Format::Json {

@@ -117,6 +117,7 @@ pub enum FindingKind {
     GroupActiveOnDestination,
     GroupNotFound,
     GroupNotExcluded,
+    OffsetsUnavailable,
     MirrorStatusUnknown,
     NegativeLag,
 }
@@ -140,6 +141,8 @@ pub struct GroupObservation {
     pub destination_members: Vec<String>,
     /// Whether the link's offset sync still includes the group (`None`: unknown).
     pub synced_by_link: Option<bool>,
+    /// Why the group's committed offsets could not be listed at all, if they could not.
+    pub offsets_error: Option<String>,
     pub partitions: Vec<PartitionObservation>,
 }
 
@@ -308,10 +311,8 @@ fn decide(o: &PartitionObservation, notes: &mut Vec<String>) -> Verdict {
 fn mirror_gate(mirror: &MirrorOf, notes: &mut Vec<String>, verdict: Verdict) -> Verdict {
     match &mirror.state {
         MirrorState::Active => verdict,
-        MirrorState::Unknown => {
-            notes.push("mirror status unknown (no access to the link's REST API)".into());
-            verdict
-        }
+        // Said once per group (MIRROR_STATUS_UNKNOWN), not on every partition.
+        MirrorState::Unknown => verdict,
         other => {
             notes.push(format!(
                 "mirror {} is {}",
@@ -334,7 +335,11 @@ pub fn judge_group(o: &GroupObservation) -> GroupJudgement {
             detail,
         })
     };
-    if o.origin == Presence::NotFound
+    if let Some(e) = &o.offsets_error {
+        find(FindingKind::OffsetsUnavailable, true, e.clone());
+    }
+    if o.offsets_error.is_none()
+        && o.origin == Presence::NotFound
         && o.partitions
             .iter()
             .all(|p| !matches!(p.origin_committed, Ok(Some(_))))
@@ -658,6 +663,7 @@ mod tests {
                 vec![]
             },
             synced_by_link: None,
+            offsets_error: None,
             partitions,
         }
     }
@@ -688,6 +694,13 @@ mod tests {
         assert!(g.safe);
         assert_eq!(g.findings[0].kind, FindingKind::GroupNotExcluded);
         assert!(!g.findings[0].blocking);
+
+        // Offsets that could not be listed at all block, with the reason.
+        let mut o = group(Presence::Empty, Presence::NotFound, vec![]);
+        o.offsets_error = Some("GROUP_AUTHORIZATION_FAILED".into());
+        let g = judge_group(&o);
+        assert!(!g.safe);
+        assert_eq!(g.findings[0].kind, FindingKind::OffsetsUnavailable);
 
         // One unsafe partition makes the group unsafe.
         let g = judge_group(&group(

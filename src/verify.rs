@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::kafka::{Cluster, GroupPresence, OffsetSpec, PartitionResult};
+use crate::kafka::{Cluster, GroupPresence, GroupState, OffsetSpec, PartitionResult};
 use crate::link::filters::{FilterKind, Filters};
 use crate::link::{Link, MirrorDescription, MirrorState};
 use crate::model::{GroupId, Offset, TopicPartition};
@@ -132,30 +132,40 @@ pub async fn verify(
     link: &dyn Link,
     selection: &Selection,
 ) -> Result<VerifyReport> {
-    let mirrors = Mirrors::read(link).await?;
-    let offsets = MirrorOffsets::read(origin, destination, &mirrors).await?;
-    let groups = match selection {
-        Selection::Groups(g) => g.clone(),
-        Selection::AllGroups => origin
-            .list_groups()
-            .await?
-            .groups
-            .into_iter()
-            .map(|l| l.group)
-            .collect(),
+    let t0 = std::time::Instant::now();
+    // The group list does not take part in the read order: fetch it while the mirrors are read.
+    let listing = async {
+        match selection {
+            Selection::Groups(g) => Ok(g.clone()),
+            Selection::AllGroups => Ok(origin
+                .list_groups()
+                .await?
+                .groups
+                .into_iter()
+                .map(|l| l.group)
+                .collect()),
+        }
     };
+    let mirrors_and_ends = async {
+        let mirrors = Mirrors::read(link).await?;
+        let offsets = MirrorOffsets::read(origin, destination, &mirrors).await?;
+        Ok::<_, crate::error::Error>((mirrors, offsets))
+    };
+    let (groups, (mirrors, offsets)) = tokio::try_join!(listing, mirrors_and_ends)?;
+    tracing::debug!(elapsed = ?t0.elapsed(), partitions = offsets.mirror_end.len(), groups = groups.len(), "read the mirrors, their ends and the group list");
     let observations =
         observe_groups(origin, destination, link, &mirrors, &offsets, &groups).await?;
-    let judged: Vec<GroupJudgement> = observations
+    let kept: Vec<&GroupObservation> = observations
         .iter()
         .filter(|o| match selection {
             // Every named group is reported, even one without offsets (GROUP_NOT_FOUND).
             Selection::Groups(_) => true,
             Selection::AllGroups => o.partitions.iter().any(|p| p.mirror.is_some()),
         })
-        .map(rule::judge_group)
         .collect();
+    let judged: Vec<GroupJudgement> = parallel_map(&kept, |o| rule::judge_group(o));
     let safe = !judged.is_empty() && judged.iter().all(|g| g.safe);
+    tracing::debug!(elapsed = ?t0.elapsed(), "judged");
     Ok(VerifyReport {
         schema_version: SCHEMA_VERSION,
         link: link.name().to_string(),
@@ -184,103 +194,211 @@ pub(crate) async fn observe_groups(
     offsets: &MirrorOffsets,
     groups: &[GroupId],
 ) -> Result<Vec<GroupObservation>> {
-    let (origin_committed, destination_committed) = tokio::try_join!(
+    let t0 = std::time::Instant::now();
+    // Metadata and the link's sync filter do not take part in the read order: fetch them
+    // alongside the committed offsets.
+    let (origin_committed, destination_committed, origin_topics, sync_filter) = tokio::try_join!(
         origin.committed_offsets(groups),
-        destination.committed_offsets(groups)
+        destination.committed_offsets(groups),
+        origin.topics(),
+        async { Ok(sync_filter(link).await) },
     )?;
-    // Partitions of unmirrored topics still need their origin end, and partitions a group
-    // never committed on (of topics it consumes) need to be listed.
-    let origin_topics = origin.topics().await?;
-    let mut wanted: BTreeMap<GroupId, BTreeSet<TopicPartition>> = BTreeMap::new();
-    for g in groups {
-        let mut set = BTreeSet::new();
-        if let Some(Ok(map)) = origin_committed.get(g) {
-            set.extend(map.keys().cloned());
-        }
-        if let Some(Ok(map)) = destination_committed.get(g) {
-            for tp in map.keys() {
-                let source = mirrors.source_of(&tp.topic).unwrap_or(&tp.topic);
-                set.insert(TopicPartition::new(source, tp.partition));
-            }
-        }
-        let topics: BTreeSet<String> = set.iter().map(|tp| tp.topic.clone()).collect();
-        for t in topics {
-            if let Some(meta) = origin_topics.get(&t) {
-                set.extend(
-                    meta.partitions
-                        .iter()
-                        .map(|p| TopicPartition::new(&t, p.partition)),
-                );
-            }
-        }
-        wanted.insert(g.clone(), set);
-    }
-    let missing_ends: Vec<TopicPartition> = wanted
-        .values()
-        .flatten()
-        .filter(|tp| !offsets.origin_end.contains_key(*tp))
-        .cloned()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let extra_ends = origin
-        .list_offsets(&missing_ends, OffsetSpec::Latest)
-        .await?;
-    let sync_filter = sync_filter(link).await;
-    // Membership last: a member that joined during the reads is seen.
-    let (origin_desc, destination_desc) = tokio::try_join!(
-        origin.describe_groups(groups),
-        destination.describe_groups(groups)
-    )?;
+    tracing::debug!(elapsed = ?t0.elapsed(), groups = groups.len(), "read committed offsets, metadata and the sync filter");
+    let origin_ends = by_topic(&offsets.origin_end);
+    let mirror_ends = by_topic(&offsets.mirror_end);
+    let mirror_starts = by_topic(&offsets.mirror_start);
 
-    let mut out = Vec::with_capacity(groups.len());
+    // Per group: every partition of every topic it has an offset for, on either side (a
+    // partition it never committed on would be reset on a restart).
+    struct Wanted<'a> {
+        origin: BTreeMap<&'a str, BTreeMap<i32, &'a PartitionResult<Offset>>>,
+        destination: BTreeMap<&'a str, BTreeMap<i32, &'a PartitionResult<Offset>>>,
+        partitions: BTreeMap<String, BTreeSet<i32>>,
+    }
+    /// A group's wanted partitions, or which side failed to list its offsets and why.
+    type WantedOrError<'a> = Result<Wanted<'a>, (String, String)>;
+    let mut wanted: Vec<WantedOrError<'_>> = Vec::with_capacity(groups.len());
+    let mut unmirrored: BTreeSet<TopicPartition> = BTreeSet::new();
     for g in groups {
-        let o_committed = origin_committed.get(g);
-        let d_committed = destination_committed.get(g);
-        let partitions = wanted[g]
-            .iter()
-            .map(|tp| {
-                let mirror = mirrors.of(&tp.topic);
-                let mirror_tp = mirror
-                    .as_ref()
-                    .map(|m| TopicPartition::new(&m.mirror_topic, tp.partition));
-                let origin_end = offsets
-                    .origin_end
-                    .get(tp)
-                    .or_else(|| extra_ends.get(tp))
-                    .map(|r| r.clone().map_err(|e| e.to_string()))
-                    .unwrap_or_else(|| Err("not read".into()));
-                PartitionObservation {
-                    tp: tp.clone(),
-                    origin_committed: committed_at(o_committed, tp),
-                    destination_committed: match &mirror_tp {
-                        Some(mtp) => committed_at(d_committed, mtp),
-                        None => Ok(None),
-                    },
-                    origin_end,
-                    mirror_end: mirror_tp.as_ref().map(|m| read_at(&offsets.mirror_end, m)),
-                    mirror_start: mirror_tp
-                        .as_ref()
-                        .map(|m| read_at(&offsets.mirror_start, m)),
-                    mirror,
+        let o = origin_committed.get(g);
+        let d = destination_committed.get(g);
+        let (o_map, d_map) = match (o, d) {
+            (Some(Err(e)), _) => {
+                wanted.push(Err(("origin".into(), e.to_string())));
+                continue;
+            }
+            (_, Some(Err(e))) => {
+                wanted.push(Err(("destination".into(), e.to_string())));
+                continue;
+            }
+            (o, d) => (
+                o.and_then(|r| r.as_ref().ok())
+                    .map(by_topic)
+                    .unwrap_or_default(),
+                d.and_then(|r| r.as_ref().ok())
+                    .map(by_topic)
+                    .unwrap_or_default(),
+            ),
+        };
+        let mut partitions: BTreeMap<String, BTreeSet<i32>> = BTreeMap::new();
+        for (topic, parts) in &o_map {
+            partitions
+                .entry(topic.to_string())
+                .or_default()
+                .extend(parts.keys());
+        }
+        for (topic, parts) in &d_map {
+            let source = mirrors.source_of(topic).unwrap_or(topic);
+            partitions
+                .entry(source.to_string())
+                .or_default()
+                .extend(parts.keys());
+        }
+        for (topic, set) in partitions.iter_mut() {
+            if let Some(meta) = origin_topics.get(topic) {
+                set.extend(meta.partitions.iter().map(|p| p.partition));
+            }
+            if !mirrors.by_source.contains_key(topic) {
+                unmirrored.extend(set.iter().map(|p| TopicPartition::new(topic, *p)));
+            }
+        }
+        wanted.push(Ok(Wanted {
+            origin: o_map,
+            destination: d_map,
+            partitions,
+        }));
+    }
+    // Topics without a mirror still get their origin end, for the report.
+    let unmirrored: Vec<TopicPartition> = unmirrored.into_iter().collect();
+    let extra = origin.list_offsets(&unmirrored, OffsetSpec::Latest).await?;
+    let extra_ends = by_topic(&extra);
+    // Membership last: a member that joined during the reads is seen.
+    let (origin_presence, destination_presence) =
+        tokio::try_join!(membership(origin, groups), membership(destination, groups))?;
+    tracing::debug!(elapsed = ?t0.elapsed(), "read membership on both clusters");
+
+    let pairs: Vec<(&GroupId, &WantedOrError<'_>)> = groups.iter().zip(&wanted).collect();
+    let build = |&(g, wanted): &(&GroupId, &WantedOrError<'_>)| {
+        let offsets_error = wanted.as_ref().err().map(|(side, e)| {
+            format!("the {side} cluster could not list the group's committed offsets: {e}")
+        });
+        let partitions = match wanted {
+            // The group's offsets could not be read at all: a finding says so.
+            Err(_) => Vec::new(),
+            Ok(w) => {
+                let mut list = Vec::new();
+                for (topic, parts) in &w.partitions {
+                    let mirror = mirrors.of(topic);
+                    let mirror_topic = mirror.as_ref().map(|m| m.mirror_topic.as_str());
+                    for &p in parts {
+                        let origin_end = lookup(&origin_ends, topic, p)
+                            .or_else(|| lookup(&extra_ends, topic, p))
+                            .map(|r| r.clone().map_err(|e| e.to_string()))
+                            .unwrap_or_else(|| Err("not read".into()));
+                        list.push(PartitionObservation {
+                            tp: TopicPartition::new(topic, p),
+                            origin_committed: committed(&w.origin, topic, p),
+                            destination_committed: match mirror_topic {
+                                Some(m) => committed(&w.destination, m, p),
+                                None => Ok(None),
+                            },
+                            origin_end,
+                            mirror_end: mirror_topic.map(|m| read(&mirror_ends, m, p)),
+                            mirror_start: mirror_topic.map(|m| read(&mirror_starts, m, p)),
+                            mirror: mirror.clone(),
+                        });
+                    }
                 }
-            })
-            .collect();
-        let (origin_presence, origin_members) = presence(origin_desc.get(g));
-        let (destination_presence, destination_members) = presence(destination_desc.get(g));
-        out.push(GroupObservation {
+                list
+            }
+        };
+        let (origin_state, origin_members) = origin_presence
+            .get(g)
+            .cloned()
+            .unwrap_or((Presence::NotFound, Vec::new()));
+        let (destination_state, destination_members) = destination_presence
+            .get(g)
+            .cloned()
+            .unwrap_or((Presence::NotFound, Vec::new()));
+        GroupObservation {
             group: g.clone(),
-            origin: origin_presence,
-            destination: destination_presence,
+            origin: origin_state,
+            destination: destination_state,
             origin_members,
             destination_members,
             synced_by_link: sync_filter
                 .as_ref()
                 .map(|f| f.as_ref().is_some_and(|f| f.includes(g.as_str()))),
+            offsets_error,
             partitions,
-        });
-    }
+        }
+    };
+    // Assembling 100,000 partition observations is plain CPU work: spread it over the cores.
+    let out = parallel_map(&pairs, build);
+    tracing::debug!(elapsed = ?t0.elapsed(), "assembled the observations");
     Ok(out)
+}
+
+/// Maps `f` over `items` on all cores (scoped threads, order kept). For the pure,
+/// CPU-bound assembly and judging of large reports; small inputs stay on this thread.
+pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || items.len() < 64 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let f = &f;
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("the assembly of a report does not panic"))
+            .collect()
+    })
+}
+
+type ByTopic<'a> = BTreeMap<&'a str, BTreeMap<i32, &'a PartitionResult<Offset>>>;
+
+/// A partition-keyed map regrouped by topic, borrowing: lookups then need no allocation.
+fn by_topic(map: &BTreeMap<TopicPartition, PartitionResult<Offset>>) -> ByTopic<'_> {
+    let mut out: ByTopic<'_> = BTreeMap::new();
+    for (tp, v) in map {
+        out.entry(tp.topic.as_str())
+            .or_default()
+            .insert(tp.partition, v);
+    }
+    out
+}
+
+fn lookup<'a>(
+    map: &ByTopic<'a>,
+    topic: &str,
+    partition: i32,
+) -> Option<&'a PartitionResult<Offset>> {
+    map.get(topic).and_then(|m| m.get(&partition)).copied()
+}
+
+fn committed(
+    map: &ByTopic<'_>,
+    topic: &str,
+    partition: i32,
+) -> std::result::Result<Option<Offset>, String> {
+    match lookup(map, topic, partition) {
+        None => Ok(None),
+        Some(Ok(o)) => Ok(Some(*o)),
+        Some(Err(e)) => Err(e.to_string()),
+    }
+}
+
+fn read(map: &ByTopic<'_>, topic: &str, partition: i32) -> std::result::Result<Offset, String> {
+    match lookup(map, topic, partition) {
+        Some(Ok(o)) => Ok(*o),
+        Some(Err(e)) => Err(e.to_string()),
+        None => Err("not read".into()),
+    }
 }
 
 /// The link's sync filter: `Some(None)` when sync is off, `None` when it cannot be read.
@@ -299,30 +417,39 @@ async fn sync_filter(link: &dyn Link) -> Option<Option<Filters>> {
     Some(Filters::parse(FilterKind::Group, &raw).ok())
 }
 
-fn committed_at(
-    offsets: Option<&crate::kafka::GroupOffsets>,
-    tp: &TopicPartition,
-) -> std::result::Result<Option<Offset>, String> {
-    match offsets {
-        None => Ok(None),
-        Some(Err(e)) => Err(e.to_string()),
-        Some(Ok(map)) => match map.get(tp) {
-            None => Ok(None),
-            Some(Ok(o)) => Ok(Some(*o)),
-            Some(Err(e)) => Err(e.to_string()),
-        },
+/// Whether each group runs on `cluster`, and its members. One ListConsumerGroups answers
+/// for every group whose state proves it has no member (`Empty`) or does not exist; only the
+/// others are described (one request per group), so a cluster-wide check stays a handful of
+/// requests. States librdkafka cannot name (`UNKNOWN`, such as KIP-848's `Assigning`) are
+/// described, and activity is decided from the members found.
+async fn membership(
+    cluster: &dyn Cluster,
+    groups: &[GroupId],
+) -> Result<BTreeMap<GroupId, (Presence, Vec<String>)>> {
+    let listed = cluster.list_groups().await?;
+    // A listing that missed a broker cannot prove a group empty or absent.
+    let complete = listed.errors.is_empty();
+    let states: BTreeMap<&GroupId, GroupState> =
+        listed.groups.iter().map(|l| (&l.group, l.state)).collect();
+    let mut out = BTreeMap::new();
+    let mut describe = Vec::new();
+    for g in groups {
+        match states.get(g) {
+            Some(GroupState::Empty) if complete => {
+                out.insert(g.clone(), (Presence::Empty, Vec::new()));
+            }
+            None | Some(GroupState::Dead) if complete => {
+                out.insert(g.clone(), (Presence::NotFound, Vec::new()));
+            }
+            _ => describe.push(g.clone()),
+        }
     }
-}
-
-fn read_at(
-    map: &BTreeMap<TopicPartition, PartitionResult<Offset>>,
-    tp: &TopicPartition,
-) -> std::result::Result<Offset, String> {
-    match map.get(tp) {
-        Some(Ok(o)) => Ok(*o),
-        Some(Err(e)) => Err(e.to_string()),
-        None => Err("not read".into()),
+    let described = cluster.describe_groups(&describe).await?;
+    for g in describe {
+        let p = presence(described.get(&g));
+        out.insert(g, p);
     }
+    Ok(out)
 }
 
 fn presence(desc: Option<&crate::kafka::GroupDescription>) -> (Presence, Vec<String>) {

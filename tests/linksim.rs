@@ -661,3 +661,91 @@ async fn a_source_whose_log_no_longer_starts_at_zero_is_mirrored_with_the_same_l
     assert_eq!(origin[&0].first().map(|r| r.offset), Some(12));
     assert_eq!(origin, mirror);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttle_and_a_stopped_offset_sync_hold_back_copying_and_syncing() {
+    let topic = unique("knobs");
+    let group = unique("knobs-grp");
+    create_topic(&lab().origin, &topic, 1).await;
+    let filters = json!({ "groupFilters": [{ "name": group, "patternType": "LITERAL", "filterType": "INCLUDE" }] }).to_string();
+    let sim = Sim::start(&[
+        ("consumer.offset.sync.enable", "true"),
+        ("consumer.offset.sync.ms", "1000"),
+        ("consumer.offset.group.filters", &filters),
+    ])
+    .await;
+    sim.create_mirror(&topic).await;
+    sim.faults(json!({ "throttle_records_per_sec": 20, "offset_sync_stopped": true }))
+        .await;
+
+    common::produce(&lab().origin, &topic, &[(0, 80)]).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let copied = read_all(&lab().destination, &topic, 1)[&0].len();
+    assert!(
+        copied < 80,
+        "the throttle let {copied} records through in about a second"
+    );
+    commit_as_member(
+        &lab().origin,
+        &group,
+        Protocol::Classic,
+        &topic,
+        1,
+        &[(0, 7)],
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(
+        committed(Role::Destination, &group).await.is_empty(),
+        "the stopped sync wrote offsets"
+    );
+
+    sim.faults(json!({})).await;
+    sim.wait_caught_up(&topic, 1).await;
+    wait_committed(
+        Role::Destination,
+        &group,
+        &offsets(&topic, &[(0, 7)]),
+        Duration::from_secs(5),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_takes_its_sources_cleanup_and_retention_settings() {
+    let topic = unique("configs");
+    common::create_topic_with(
+        &lab().origin,
+        rdkafka::admin::NewTopic::new(&topic, 2, rdkafka::admin::TopicReplication::Fixed(1))
+            .set("retention.ms", "3600000")
+            .set("cleanup.policy", "delete")
+            .set("max.message.bytes", "2000000"),
+    )
+    .await;
+    common::wait_for_leaders(&lab().origin, &topic, 2);
+    let sim = Sim::start(&[]).await;
+    sim.create_mirror(&topic).await;
+
+    let overrides: BTreeMap<String, String> = cluster(Role::Destination)
+        .topic_overrides(&topic)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(
+        overrides.get("retention.ms").map(String::as_str),
+        Some("3600000"),
+        "{overrides:?}"
+    );
+    assert_eq!(
+        overrides.get("max.message.bytes").map(String::as_str),
+        Some("2000000"),
+        "{overrides:?}"
+    );
+    assert_eq!(
+        overrides.get("message.timestamp.type").map(String::as_str),
+        Some("CreateTime"),
+        "{overrides:?}"
+    );
+    let meta = cluster(Role::Destination).topics().await.unwrap();
+    assert_eq!(meta[&topic].partition_count(), 2);
+}

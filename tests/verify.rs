@@ -374,3 +374,57 @@ async fn audit_fails_while_the_origin_is_written_and_passes_once_writes_stop_and
         .expect("the group is audited");
     assert_eq!(g["classification"], "synced_and_safe");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_rest_access_mirror_status_is_reported_unknown_and_offsets_still_decide() {
+    let prefix = unique("v-norest");
+    let topic = format!("{prefix}-topic");
+    let group = format!("{prefix}-group");
+    create_topic(&lab().origin, &topic, 1).await;
+    produce(&lab().origin, &topic, &[(0, 8)]).await;
+    let sim = syncing_sim(&prefix, None).await;
+    sim.create_mirror(&topic).await;
+    sim.wait_caught_up(&topic, 1).await;
+    commit_as_member(
+        &lab().origin,
+        &group,
+        Protocol::Classic,
+        &topic,
+        1,
+        &[(0, 8)],
+    );
+    let (code, _) = verify_json(&sim, &group, &["--wait", "20s"]).await;
+    assert_eq!(code, 0);
+
+    let (code, stdout, stderr) = cutover_with(
+        &sim,
+        &["verify", &group, "--format", "json"],
+        &[("CUTOVER_LINK_REST_URL", "")],
+    )
+    .await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        doc["mirror_status_source"]
+            .as_str()
+            .unwrap()
+            .starts_with("unknown"),
+        "{doc}"
+    );
+    assert_eq!(partition(&doc, 0)["mirror_status"], "UNKNOWN");
+    assert_eq!(partition(&doc, 0)["verdict"], "SAFE");
+    let kinds: Vec<&str> = doc["groups"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"MIRROR_STATUS_UNKNOWN"), "{kinds:?}");
+
+    let (_, table, _) =
+        cutover_with(&sim, &["verify", &group], &[("CUTOVER_LINK_REST_URL", "")]).await;
+    assert!(
+        table.contains("mirror status") && table.contains("unknown"),
+        "{table}"
+    );
+}

@@ -61,6 +61,30 @@ async fn syncing_sim(prefix: &str, exclude: Option<&str>) -> Sim {
     .await
 }
 
+/// A one-partition topic with `records` records, mirrored by a syncing link, and a stopped
+/// group committed at `committed` whose offset the link has synced (verify exits 0).
+async fn synced_group(label: &str, records: usize, committed: i64) -> (Sim, String) {
+    let prefix = unique(label);
+    let topic = format!("{prefix}-topic");
+    let group = format!("{prefix}-group");
+    create_topic(&lab().origin, &topic, 1).await;
+    produce(&lab().origin, &topic, &[(0, records)]).await;
+    let sim = syncing_sim(&prefix, None).await;
+    sim.create_mirror(&topic).await;
+    sim.wait_caught_up(&topic, 1).await;
+    commit_as_member(
+        &lab().origin,
+        &group,
+        Protocol::Classic,
+        &topic,
+        1,
+        &[(0, committed)],
+    );
+    let (code, doc) = verify_json(&sim, &group, &["--wait", "20s"]).await;
+    assert_eq!(code, 0, "the group is synced and safe: {doc:#}");
+    (sim, group)
+}
+
 fn partition(doc: &Value, p: i64) -> &Value {
     doc["groups"][0]["partitions"]
         .as_array()
@@ -229,24 +253,7 @@ async fn a_topic_without_a_mirror_is_not_mirrored() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verification_survives_the_link_answering_5xx_twice() {
-    let prefix = unique("v-5xx");
-    let topic = format!("{prefix}-topic");
-    let group = format!("{prefix}-group");
-    create_topic(&lab().origin, &topic, 1).await;
-    produce(&lab().origin, &topic, &[(0, 3)]).await;
-    let sim = syncing_sim(&prefix, None).await;
-    sim.create_mirror(&topic).await;
-    sim.wait_caught_up(&topic, 1).await;
-    commit_as_member(
-        &lab().origin,
-        &group,
-        Protocol::Classic,
-        &topic,
-        1,
-        &[(0, 3)],
-    );
-    let (code, _) = verify_json(&sim, &group, &["--wait", "20s"]).await;
-    assert_eq!(code, 0);
+    let (sim, group) = synced_group("v-5xx", 3, 3).await;
 
     sim.http
         .put(format!("{}/faults/rest", sim.sim.admin_url()))
@@ -377,24 +384,7 @@ async fn audit_fails_while_the_origin_is_written_and_passes_once_writes_stop_and
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_rest_access_mirror_status_is_reported_unknown_and_offsets_still_decide() {
-    let prefix = unique("v-norest");
-    let topic = format!("{prefix}-topic");
-    let group = format!("{prefix}-group");
-    create_topic(&lab().origin, &topic, 1).await;
-    produce(&lab().origin, &topic, &[(0, 8)]).await;
-    let sim = syncing_sim(&prefix, None).await;
-    sim.create_mirror(&topic).await;
-    sim.wait_caught_up(&topic, 1).await;
-    commit_as_member(
-        &lab().origin,
-        &group,
-        Protocol::Classic,
-        &topic,
-        1,
-        &[(0, 8)],
-    );
-    let (code, _) = verify_json(&sim, &group, &["--wait", "20s"]).await;
-    assert_eq!(code, 0);
+    let (sim, group) = synced_group("v-norest", 8, 8).await;
 
     let (code, stdout, stderr) = cutover_with(
         &sim,

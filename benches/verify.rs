@@ -166,7 +166,7 @@ async fn main() {
         (elapsed, rows)
     };
 
-    let reps = 3;
+    let reps = 5;
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     let (mut judged, mut rows) = (0, 0);
     for i in 0..reps {

@@ -25,6 +25,19 @@ fn env_or(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// The JVM options `bin/kafka-run-class.sh` uses when KAFKA_HEAP_OPTS and
+/// KAFKA_JVM_PERFORMANCE_OPTS are unset.
+const KAFKA_RUN_CLASS_OPTS: &[&str] = &[
+    "-Xmx256M",
+    "-server",
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:InitiatingHeapOccupancyPercent=35",
+    "-XX:+ExplicitGCInvokesConcurrent",
+    "-XX:MaxInlineLevel=15",
+    "-Djava.awt.headless=true",
+];
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -141,8 +154,11 @@ async fn main() {
     let lib = common::lab_script().parent().unwrap().join("target/lib/*");
     let run_peer = || {
         let t = Instant::now();
+        // As `bin/kafka-consumer-groups.sh` runs it: kafka-run-class.sh's default heap and
+        // JVM options (KAFKA_HEAP_OPTS, KAFKA_JVM_PERFORMANCE_OPTS).
         let out = Command::new("java")
-            .args(["-Xmx512m", "-cp"])
+            .args(KAFKA_RUN_CLASS_OPTS)
+            .arg("-cp")
             .arg(&lib)
             .args([
                 "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",

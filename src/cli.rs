@@ -67,8 +67,9 @@ pub enum Command {
         /// Verify every group with offsets on mirrored topics.
         #[arg(long, conflicts_with = "groups")]
         all_groups: bool,
-        /// Re-evaluate until every group is safe or this much time has passed (e.g. 90s, 5m).
-        #[arg(long, value_name = "DURATION")]
+        /// Re-evaluate until every group is safe or this much time has passed (e.g. 90s, 5m);
+        /// `--wait` alone waits for [defaults] wait (5m unless configured).
+        #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "")]
         wait: Option<String>,
     },
     /// Cut one group over: stop, prove sync, exclude from sync, restart on the destination.
@@ -153,13 +154,19 @@ pub async fn run(cli: Cli) -> Result<i32> {
             all_groups,
             wait,
         } => {
-            let wait = wait.as_deref().map(parse_duration_arg).transpose()?;
+            // A bad duration is reported before any cluster is contacted.
+            let wait = match wait.as_deref() {
+                None => None,
+                Some("") => Some(None),
+                Some(text) => Some(Some(parse_duration_arg(text)?)),
+            };
             let selection = if *all_groups {
                 Selection::AllGroups
             } else {
                 Selection::Groups(groups.iter().map(GroupId::new).collect())
             };
             let ctx = Context::open(&cli).await?.leak_at_exit();
+            let wait = wait.map(|w| w.unwrap_or(ctx.default_wait));
             let report = verify_until(ctx, &selection, wait).await?;
             let printing = Instant::now();
             print(
@@ -212,6 +219,7 @@ struct Context {
     destination: Arc<dyn Cluster>,
     link: Box<dyn Link>,
     poll_interval: Duration,
+    default_wait: Duration,
 }
 
 impl Context {
@@ -244,6 +252,7 @@ impl Context {
             destination,
             link,
             poll_interval: config.defaults.poll_interval,
+            default_wait: config.defaults.wait,
         })
     }
 }

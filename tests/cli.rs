@@ -4,9 +4,13 @@
 use std::process::{Command, Output};
 
 fn cutover(args: &[&str]) -> Output {
+    // No configuration at all: neither CUTOVER_* variables nor a cutover.toml in the
+    // working directory may leak in from the developer's shell.
     Command::new(env!("CARGO_BIN_EXE_cutover"))
         .args(args)
-        .env_remove("CUTOVER_CONFIG")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(std::env::temp_dir())
         .output()
         .expect("run cutover")
 }
@@ -75,4 +79,19 @@ fn bad_usage_exits_2() {
         cutover(&["--format", "yaml", "audit"]).status.code(),
         Some(2)
     );
+}
+
+#[test]
+fn wait_takes_an_optional_duration_and_rejects_a_bad_one_before_connecting() {
+    // No cluster is configured: a bad duration must be the error reported, with exit 2.
+    let out = cutover(&["verify", "g", "--wait", "soon"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("soon"), "{err}");
+    // `--wait` alone parses (it then needs a configuration, which is missing here: exit 2
+    // naming the missing settings, not a usage error about --wait).
+    let out = cutover(&["verify", "g", "--wait"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bootstrap.servers"), "{err}");
 }

@@ -117,6 +117,9 @@ impl BrokerError {
             | 6 // NOT_LEADER_FOR_PARTITION
             | 7 // REQUEST_TIMED_OUT
             | 9 // REPLICA_NOT_AVAILABLE
+            | 14 // COORDINATOR_LOAD_IN_PROGRESS: a fresh or restarted coordinator
+            | 15 // COORDINATOR_NOT_AVAILABLE
+            | 16 // NOT_COORDINATOR: the group's coordinator moved
             | 56 // KAFKA_STORAGE_ERROR
             | 74 // FENCED_LEADER_EPOCH
             | 75 // UNKNOWN_LEADER_EPOCH
@@ -128,9 +131,7 @@ impl BrokerError {
             | -195 // _TRANSPORT
         )
     }
-}
 
-impl BrokerError {
     /// True for client-side errors that mean the cluster could not be reached at all
     /// (as opposed to a broker answering with an error).
     pub fn is_connectivity(&self) -> bool {

@@ -5,7 +5,7 @@
 //! group would cost a request per partition or a client per group, so this module calls the
 //! C admin API through `rdkafka-sys` instead, and nothing else in the crate does.
 //!
-//! How it works: [`RawAdmin`] owns an rdkafka `AdminClient` (which owns the `rd_kafka_t`
+//! How it works: [`RawAdmin`] owns an rdkafka `BaseConsumer` (which owns the `rd_kafka_t`
 //! handle) and a result queue of its own. Each call boxes a `oneshot::Sender`, hands the raw
 //! box to librdkafka as the request's opaque, and issues the request on that queue. One
 //! thread polls the queue, turns each result event's opaque back into its sender and sends
@@ -34,8 +34,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rdkafka::admin::AdminClient;
-use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka_sys as sys;
 use tokio::sync::oneshot;
 
@@ -151,7 +150,7 @@ impl Drop for PartitionList {
 
 /// The raw admin handle: a client, a result queue, and the thread that routes results.
 pub(crate) struct RawAdmin {
-    client: Arc<AdminClient<DefaultClientContext>>,
+    client: Arc<BaseConsumer>,
     queue: Option<Arc<Queue>>,
     stop: Arc<AtomicBool>,
     in_flight: Arc<AtomicUsize>,
@@ -160,13 +159,10 @@ pub(crate) struct RawAdmin {
 }
 
 impl RawAdmin {
-    pub(crate) fn new(
-        client: Arc<AdminClient<DefaultClientContext>>,
-        request_timeout: Duration,
-    ) -> Self {
+    pub(crate) fn new(client: Arc<BaseConsumer>, request_timeout: Duration) -> Self {
         // SAFETY: the handle is live for as long as `client`, which `RawAdmin` keeps until
         // after the queue is destroyed (see `Drop`).
-        let raw = unsafe { sys::rd_kafka_queue_new(client.inner().native_ptr()) };
+        let raw = unsafe { sys::rd_kafka_queue_new(client.client().native_ptr()) };
         let queue = Arc::new(Queue(
             NonNull::new(raw).expect("rd_kafka_queue_new never returns null (it aborts on OOM)"),
         ));
@@ -190,7 +186,7 @@ impl RawAdmin {
     }
 
     fn rk(&self) -> *mut sys::rd_kafka_t {
-        self.client.inner().native_ptr()
+        self.client.client().native_ptr()
     }
 
     fn queue(&self) -> *mut sys::rd_kafka_queue_t {

@@ -21,6 +21,7 @@ use rdkafka::admin::{
 };
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 
 use crate::error::{Error, Result};
@@ -41,7 +42,7 @@ pub const GROUP_FETCHES_IN_FLIGHT: usize = 32;
 /// Groups per DescribeConsumerGroups call.
 pub const GROUPS_PER_DESCRIBE: usize = 100;
 
-/// Pauses before asking again for partitions that answered with a retriable error.
+/// Pauses before asking again after a retriable error (partitions, or a whole request).
 const LIST_OFFSETS_BACKOFF: [Duration; 3] = [
     Duration::from_millis(100),
     Duration::from_millis(300),
@@ -54,7 +55,11 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// A real Kafka cluster reached through librdkafka.
 pub struct RdKafkaCluster {
     role: Role,
+    /// rdkafka's admin API: topic creation, partitions, configs, records.
     client: Arc<AdminClient<DefaultClientContext>>,
+    /// The handle the raw admin calls run on; metadata is read here too, so that the cache
+    /// those calls use is the one refreshed.
+    reader: Arc<BaseConsumer>,
     admin: RawAdmin,
     request_timeout: Duration,
 }
@@ -78,10 +83,25 @@ impl RdKafkaCluster {
                 message: describe_client_error(&e),
             })?;
         let client = Arc::new(client);
-        let admin = RawAdmin::new(client.clone(), request_timeout);
+        // The raw admin calls run on a consumer handle with a private group that is never
+        // joined (no subscribe, assign or commit): see `RawAdmin::new` for the librdkafka bug
+        // this avoids. The group only ever sees FindCoordinator requests, which create nothing.
+        let group = format!("cutover-admin-{role}-{}", std::process::id());
+        let consumer: BaseConsumer = config
+            .set("group.id", &group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .create()
+            .map_err(|e| Error::ClientConfig {
+                role,
+                message: describe_client_error(&e),
+            })?;
+        let reader = Arc::new(consumer);
+        let admin = RawAdmin::new(reader.clone(), request_timeout);
         Ok(RdKafkaCluster {
             role,
             client,
+            reader,
             admin,
             request_timeout,
         })
@@ -104,9 +124,9 @@ impl RdKafkaCluster {
 
     /// The cluster's id, from a metadata request.
     pub async fn cluster_id(&self) -> Result<String> {
-        let client = self.client.clone();
+        let reader = self.reader.clone();
         let timeout = self.request_timeout;
-        tokio::task::spawn_blocking(move || client.inner().fetch_cluster_id(timeout))
+        tokio::task::spawn_blocking(move || reader.client().fetch_cluster_id(timeout))
             .await
             .expect("the metadata task does not panic")
             .ok_or_else(|| {
@@ -204,11 +224,11 @@ impl RdKafkaCluster {
     /// become known.
     async fn refresh_metadata(&self, partitions: &[TopicPartition]) {
         let topics: BTreeSet<String> = partitions.iter().map(|tp| tp.topic.clone()).collect();
-        let client = self.client.clone();
+        let reader = self.reader.clone();
         let timeout = self.request_timeout;
         let _ = tokio::task::spawn_blocking(move || {
             for topic in topics {
-                let _ = client.inner().fetch_metadata(Some(&topic), timeout);
+                let _ = reader.client().fetch_metadata(Some(&topic), timeout);
             }
         })
         .await;
@@ -234,11 +254,11 @@ impl Cluster for RdKafkaCluster {
     }
 
     async fn topics(&self) -> Result<BTreeMap<String, TopicMetadata>> {
-        let client = self.client.clone();
+        let reader = self.reader.clone();
         let timeout = self.request_timeout;
         // `fetch_metadata` blocks; it is one request for every topic.
         let metadata =
-            tokio::task::spawn_blocking(move || client.inner().fetch_metadata(None, timeout))
+            tokio::task::spawn_blocking(move || reader.client().fetch_metadata(None, timeout))
                 .await
                 .expect("the metadata task does not panic")
                 .map_err(|e| self.unreachable("a metadata request", kafka_error(&e)))?;
@@ -360,7 +380,15 @@ impl Cluster for RdKafkaCluster {
         let distinct: BTreeSet<GroupId> = groups.iter().cloned().collect();
         stream::iter(distinct)
             .map(|group| async move {
-                let offsets = self.admin.committed_offsets(&group).await?;
+                // A coordinator still loading may fail the request or answer for the group.
+                let offsets = retrying(
+                    || self.admin.committed_offsets(&group),
+                    |answer| match answer {
+                        Err(e) | Ok(Err(e)) => passing(e),
+                        Ok(Ok(_)) => false,
+                    },
+                )
+                .await?;
                 Ok((group, offsets))
             })
             .buffer_unordered(GROUP_FETCHES_IN_FLIGHT)
@@ -381,7 +409,9 @@ impl Cluster for RdKafkaCluster {
             .collect();
         let batches: Vec<Vec<GroupDescription>> =
             stream::iter(owned_chunks(&distinct, GROUPS_PER_DESCRIBE))
-                .map(|chunk| async move { self.admin.describe_groups(&chunk).await })
+                .map(|chunk| async move {
+                    retrying(|| self.admin.describe_groups(&chunk), failed_passing).await
+                })
                 .buffer_unordered(4)
                 .try_collect()
                 .await
@@ -394,14 +424,42 @@ impl Cluster for RdKafkaCluster {
     }
 
     async fn list_groups(&self) -> Result<GroupList> {
-        let mut list = self
-            .admin
-            .list_groups()
+        let mut list = retrying(|| self.admin.list_groups(), failed_passing)
             .await
             .map_err(|e| self.unreachable("a ListConsumerGroups request", e))?;
         list.groups.sort_by(|a, b| a.group.cmp(&b.group));
         Ok(list)
     }
+}
+
+/// Runs a request again, after the same pauses as partition retries, while `again` says its
+/// answer reports a passing state of the cluster; the last answer is returned either way.
+async fn retrying<T, F, Fut>(
+    mut request: F,
+    again: impl Fn(&std::result::Result<T, BrokerError>) -> bool,
+) -> std::result::Result<T, BrokerError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, BrokerError>>,
+{
+    for delay in LIST_OFFSETS_BACKOFF {
+        let answer = request().await;
+        if !again(&answer) {
+            return answer;
+        }
+        tokio::time::sleep(delay).await;
+    }
+    request().await
+}
+
+/// An error worth asking again for: retriable, but not "the cluster cannot be reached",
+/// which retries would only delay reporting.
+fn passing(e: &BrokerError) -> bool {
+    e.is_retriable() && !e.is_connectivity()
+}
+
+fn failed_passing<T>(answer: &std::result::Result<T, BrokerError>) -> bool {
+    answer.as_ref().is_err_and(passing)
 }
 
 /// Chunks as owned vectors: the futures that use them must not borrow from a local slice

@@ -255,9 +255,7 @@ impl Context {
             default_wait: config.defaults.wait,
         })
     }
-}
 
-impl Context {
     /// The process exits right after the command: closing the Kafka clients would only make
     /// the operator wait (librdkafka's shutdown takes a few hundred milliseconds), and nothing
     /// is left to flush (cutover never produces or commits). The OS reclaims everything.
@@ -274,43 +272,36 @@ async fn verify_until(
 ) -> Result<VerifyReport> {
     let deadline = wait.map(|w| Instant::now() + w);
     let progress = deadline.map(|_| Progress::start("verifying"));
-    loop {
-        let report = verify::verify(
-            ctx.origin.as_ref(),
-            ctx.destination.as_ref(),
-            ctx.link.as_ref(),
-            selection,
-        )
-        .await;
-        let report = match report {
-            Ok(r) => r,
-            Err(e) => {
-                if let Some(p) = &progress {
-                    p.clone().finish();
+    let outcome = async {
+        loop {
+            let report = verify::verify(
+                ctx.origin.as_ref(),
+                ctx.destination.as_ref(),
+                ctx.link.as_ref(),
+                selection,
+            )
+            .await?;
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            match (&progress, left) {
+                (Some(p), Some(left)) if !report.safe && !left.is_zero() => {
+                    let safe = report.groups.iter().filter(|g| g.safe).count();
+                    p.update(&format!(
+                        "{safe}/{} group(s) safe; checking again in {} ({} left)",
+                        report.groups.len(),
+                        humantime(ctx.poll_interval),
+                        humantime(left)
+                    ));
+                    tokio::time::sleep(ctx.poll_interval.min(left)).await;
                 }
-                return Err(e);
-            }
-        };
-        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        match (&progress, left) {
-            (Some(p), Some(left)) if !report.safe && !left.is_zero() => {
-                let safe = report.groups.iter().filter(|g| g.safe).count();
-                p.update(&format!(
-                    "{safe}/{} group(s) safe; checking again in {} ({} left)",
-                    report.groups.len(),
-                    humantime(ctx.poll_interval),
-                    humantime(left)
-                ));
-                tokio::time::sleep(ctx.poll_interval.min(left)).await;
-            }
-            _ => {
-                if let Some(p) = progress {
-                    p.finish();
-                }
-                return Ok(report);
+                _ => return Ok(report),
             }
         }
     }
+    .await;
+    if let Some(p) = &progress {
+        p.finish();
+    }
+    outcome
 }
 
 fn print<T: serde::Serialize>(
@@ -363,7 +354,6 @@ fn humantime(d: Duration) -> String {
 }
 
 /// Progress on stderr: a spinner on a terminal, plain lines otherwise (logs, CI).
-#[derive(Clone)]
 struct Progress {
     bar: Option<indicatif::ProgressBar>,
     what: String,
@@ -393,8 +383,8 @@ impl Progress {
         }
     }
 
-    fn finish(self) {
-        if let Some(bar) = self.bar {
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
     }

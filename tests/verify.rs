@@ -30,7 +30,10 @@ async fn cutover_with(sim: &Sim, args: &[&str], env: &[(&str, &str)]) -> (i32, S
     }
     let out = cmd.output().await.expect("run cutover");
     (
-        out.status.code().unwrap_or(-1),
+        out.status.code().unwrap_or_else(|| {
+            use std::os::unix::process::ExitStatusExt;
+            -100 - out.status.signal().unwrap_or(0)
+        }),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
@@ -40,8 +43,9 @@ async fn verify_json(sim: &Sim, group: &str, extra: &[&str]) -> (i32, Value) {
     let mut args = vec!["verify", group, "--format", "json"];
     args.extend_from_slice(extra);
     let (code, stdout, stderr) = cutover(sim, &args).await;
-    let doc = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}\nstderr: {stderr}"));
+    let doc = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!("stdout is not JSON ({e}), exit {code}: {stdout}\nstderr: {stderr}")
+    });
     (code, doc)
 }
 
@@ -61,25 +65,44 @@ async fn syncing_sim(prefix: &str, exclude: Option<&str>) -> Sim {
     .await
 }
 
-/// A one-partition topic with `records` records, mirrored by a syncing link, and a stopped
-/// group committed at `committed` whose offset the link has synced (verify exits 0).
-async fn synced_group(label: &str, records: usize, committed: i64) -> (Sim, String) {
+/// A topic with `records[p]` records in partition `p`, mirrored by a link that syncs offsets
+/// every second and caught up, and a stopped group committed at `commits` on the origin.
+/// Returns the link, the topic and the group.
+async fn mirrored_group(
+    label: &str,
+    records: &[usize],
+    commits: &[(i32, i64)],
+    protocol: Protocol,
+) -> (Sim, String, String) {
     let prefix = unique(label);
     let topic = format!("{prefix}-topic");
     let group = format!("{prefix}-group");
-    create_topic(&lab().origin, &topic, 1).await;
-    produce(&lab().origin, &topic, &[(0, records)]).await;
+    let partitions = records.len() as i32;
+    create_topic(&lab().origin, &topic, partitions).await;
+    let counts: Vec<(i32, usize)> = records
+        .iter()
+        .enumerate()
+        .map(|(p, n)| (p as i32, *n))
+        .collect();
+    produce(&lab().origin, &topic, &counts).await;
     let sim = syncing_sim(&prefix, None).await;
     sim.create_mirror(&topic).await;
-    sim.wait_caught_up(&topic, 1).await;
+    sim.wait_caught_up(&topic, partitions).await;
     commit_as_member(
         &lab().origin,
         &group,
-        Protocol::Classic,
+        protocol,
         &topic,
-        1,
-        &[(0, committed)],
+        records.len(),
+        commits,
     );
+    (sim, topic, group)
+}
+
+/// A one-partition [`mirrored_group`] whose offset the link has synced (verify exits 0).
+async fn synced_group(label: &str, records: usize, committed: i64) -> (Sim, String) {
+    let (sim, _, group) =
+        mirrored_group(label, &[records], &[(0, committed)], Protocol::Classic).await;
     let (code, doc) = verify_json(&sim, &group, &["--wait", "20s"]).await;
     assert_eq!(code, 0, "the group is synced and safe: {doc:#}");
     (sim, group)
@@ -96,22 +119,8 @@ fn partition(doc: &Value, p: i64) -> &Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_group_behind_the_mirror_is_safe_with_exact_figures() {
-    let prefix = unique("v-safe");
-    let topic = format!("{prefix}-topic");
-    let group = format!("{prefix}-group");
-    create_topic(&lab().origin, &topic, 2).await;
-    produce(&lab().origin, &topic, &[(0, 10), (1, 20)]).await;
-    let sim = syncing_sim(&prefix, None).await;
-    sim.create_mirror(&topic).await;
-    sim.wait_caught_up(&topic, 2).await;
-    commit_as_member(
-        &lab().origin,
-        &group,
-        Protocol::Consumer,
-        &topic,
-        2,
-        &[(0, 4), (1, 20)],
-    );
+    let (sim, topic, group) =
+        mirrored_group("v-safe", &[10, 20], &[(0, 4), (1, 20)], Protocol::Consumer).await;
 
     let (code, doc) = verify_json(&sim, &group, &["--wait", "20s"]).await;
 
@@ -316,22 +325,8 @@ async fn unreachable_clusters_and_links_exit_3_and_bad_usage_exits_2() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_fails_while_the_origin_is_written_and_passes_once_writes_stop_and_lag_drains() {
-    let prefix = unique("audit");
-    let topic = format!("{prefix}-topic");
-    let group = format!("{prefix}-group");
-    create_topic(&lab().origin, &topic, 2).await;
-    produce(&lab().origin, &topic, &[(0, 10), (1, 10)]).await;
-    let sim = syncing_sim(&prefix, None).await;
-    sim.create_mirror(&topic).await;
-    sim.wait_caught_up(&topic, 2).await;
-    commit_as_member(
-        &lab().origin,
-        &group,
-        Protocol::Consumer,
-        &topic,
-        2,
-        &[(0, 10), (1, 5)],
-    );
+    let (sim, topic, group) =
+        mirrored_group("audit", &[10, 10], &[(0, 10), (1, 5)], Protocol::Consumer).await;
 
     // A producer keeps writing to the origin while the audit watches.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -83,6 +83,19 @@ pub enum AuditFindingKind {
     NoMirrors,
 }
 
+impl AuditFindingKind {
+    /// Every audit finding, in the order of the enum.
+    pub const ALL: [AuditFindingKind; 7] = [
+        AuditFindingKind::MirrorLag,
+        AuditFindingKind::MirrorNotActive,
+        AuditFindingKind::MirrorUnreadable,
+        AuditFindingKind::MirrorStatusUnknown,
+        AuditFindingKind::OriginStillWritten,
+        AuditFindingKind::GroupAtRisk,
+        AuditFindingKind::NoMirrors,
+    ];
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditFinding {
     pub kind: AuditFindingKind,

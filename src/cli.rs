@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::audit;
+use crate::audit::{self, AuditReport};
 use crate::config::Config;
 use crate::error::{exit, Error, Result};
 use crate::kafka::{Cluster, RdKafkaCluster};
@@ -129,13 +129,13 @@ impl Command {
         }
     }
 
-    /// Where the command stands: every command is planned, none is built in this release.
+    /// Where a command that cannot run here stands, for its refusal.
     fn not_built_hint(&self) -> &'static str {
         match self {
             Command::Verify { .. } | Command::Audit { .. } => {
                 "see `cutover verify --help` and `cutover audit --help`"
             }
-            Command::Scenario { .. } => "the simulator is planned (issue #5)",
+            Command::Scenario { .. } => "scenarios run from the command line (`cutover scenario FILE`), not inside a scenario",
             Command::Group { .. } | Command::Report { .. } => {
                 "per-group cutover and its reports are planned (issue #6)"
             }
@@ -148,13 +148,53 @@ impl Command {
 
 /// Runs a parsed command line and returns the process exit code.
 pub async fn run(cli: Cli) -> Result<i32> {
-    match &cli.command {
+    if let Command::Scenario { files } = &cli.command {
+        return crate::sim::run_files_cli(files.clone(), cli.format).await;
+    }
+    // Arguments are checked before any cluster is contacted.
+    let prepared = prepare(&cli.command)?;
+    let ctx = Context::open(&cli).await?.leak_at_exit();
+    let outcome = execute(&prepared, ctx).await?;
+    let printing = Instant::now();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    write_report(cli.format, &outcome.report, &mut out)?;
+    std::io::Write::flush(&mut out).map_err(cannot_write)?;
+    tracing::debug!(elapsed = ?printing.elapsed(), "printed the report");
+    Ok(outcome.exit)
+}
+
+/// A command whose arguments have been validated, ready to run against a [`Context`].
+pub(crate) enum Prepared {
+    Verify {
+        selection: Selection,
+        /// `Some(None)`: wait for the configured default.
+        wait: Option<Option<Duration>>,
+    },
+    Audit {
+        window: Duration,
+    },
+}
+
+/// What a command produced: its report and its exit code.
+pub(crate) struct Outcome {
+    pub exit: i32,
+    pub report: Report,
+}
+
+pub(crate) enum Report {
+    Verify(VerifyReport),
+    Audit(AuditReport),
+}
+
+/// Validates a command's arguments into typed values; commands not built yet say so.
+pub(crate) fn prepare(command: &Command) -> Result<Prepared> {
+    match command {
         Command::Verify {
             groups,
             all_groups,
             wait,
         } => {
-            // A bad duration is reported before any cluster is contacted.
             let wait = match wait.as_deref() {
                 None => None,
                 Some("") => Some(None),
@@ -165,47 +205,11 @@ pub async fn run(cli: Cli) -> Result<i32> {
             } else {
                 Selection::Groups(groups.iter().map(GroupId::new).collect())
             };
-            let ctx = Context::open(&cli).await?.leak_at_exit();
-            let wait = wait.map(|w| w.unwrap_or(ctx.default_wait));
-            let report = verify_until(ctx, &selection, wait).await?;
-            let printing = Instant::now();
-            print(
-                cli.format,
-                &report,
-                report::verify_table,
-                report::verify_markdown,
-            )?;
-            tracing::debug!(elapsed = ?printing.elapsed(), "printed the report");
-            Ok(if report.safe { exit::OK } else { exit::UNSAFE })
+            Ok(Prepared::Verify { selection, wait })
         }
-        Command::Audit { window } => {
-            let window = parse_duration_arg(window)?;
-            let ctx = Context::open(&cli).await?.leak_at_exit();
-            let progress = Progress::start(&format!(
-                "watching the origin's log ends for {}",
-                humantime(window)
-            ));
-            let report = audit::audit(
-                ctx.origin.as_ref(),
-                ctx.destination.as_ref(),
-                ctx.link.as_ref(),
-                window,
-            )
-            .await;
-            progress.finish();
-            let report = report?;
-            print(
-                cli.format,
-                &report,
-                report::audit_table,
-                report::audit_markdown,
-            )?;
-            Ok(if report.promotion_safe {
-                exit::OK
-            } else {
-                exit::UNSAFE
-            })
-        }
+        Command::Audit { window } => Ok(Prepared::Audit {
+            window: parse_duration_arg(window)?,
+        }),
         other => Err(Error::NotBuilt {
             command: other.name(),
             hint: other.not_built_hint(),
@@ -213,13 +217,74 @@ pub async fn run(cli: Cli) -> Result<i32> {
     }
 }
 
+/// Runs a prepared command against the clusters and the link of `ctx` (real or simulated).
+pub(crate) async fn execute(prepared: &Prepared, ctx: &Context) -> Result<Outcome> {
+    match prepared {
+        Prepared::Verify { selection, wait } => {
+            let wait = wait.map(|w| w.unwrap_or(ctx.default_wait));
+            let report = verify_until(ctx, selection, wait).await?;
+            Ok(Outcome {
+                exit: if report.safe { exit::OK } else { exit::UNSAFE },
+                report: Report::Verify(report),
+            })
+        }
+        Prepared::Audit { window } => {
+            let progress = Progress::start(
+                ctx.progress,
+                &format!("watching the origin's log ends for {}", humantime(*window)),
+            );
+            let report = audit::audit(
+                ctx.origin.as_ref(),
+                ctx.destination.as_ref(),
+                ctx.link.as_ref(),
+                *window,
+            )
+            .await;
+            progress.finish();
+            let report = report?;
+            Ok(Outcome {
+                exit: if report.promotion_safe {
+                    exit::OK
+                } else {
+                    exit::UNSAFE
+                },
+                report: Report::Audit(report),
+            })
+        }
+    }
+}
+
+/// Writes a report in the chosen format.
+pub(crate) fn write_report(
+    format: Format,
+    report: &Report,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
+    match report {
+        Report::Verify(r) => write_one(
+            format,
+            r,
+            report::verify_table,
+            report::verify_markdown,
+            out,
+        ),
+        Report::Audit(r) => write_one(format, r, report::audit_table, report::audit_markdown, out),
+    }
+}
+
+fn cannot_write(e: std::io::Error) -> Error {
+    Error::Config(format!("cannot write the report: {e}"))
+}
+
 /// The clusters and the link, from the configuration.
-struct Context {
-    origin: Arc<dyn Cluster>,
-    destination: Arc<dyn Cluster>,
-    link: Box<dyn Link>,
-    poll_interval: Duration,
-    default_wait: Duration,
+pub(crate) struct Context {
+    pub origin: Arc<dyn Cluster>,
+    pub destination: Arc<dyn Cluster>,
+    pub link: Box<dyn Link>,
+    pub poll_interval: Duration,
+    pub default_wait: Duration,
+    /// Whether waits show progress on stderr (the simulator keeps its own transcript).
+    pub progress: bool,
 }
 
 impl Context {
@@ -253,6 +318,7 @@ impl Context {
             link,
             poll_interval: config.defaults.poll_interval,
             default_wait: config.defaults.wait,
+            progress: true,
         })
     }
 
@@ -270,8 +336,9 @@ async fn verify_until(
     selection: &Selection,
     wait: Option<Duration>,
 ) -> Result<VerifyReport> {
-    let deadline = wait.map(|w| Instant::now() + w);
-    let progress = deadline.map(|_| Progress::start("verifying"));
+    // tokio's clock, so the simulator's paused time drives the waits.
+    let deadline = wait.map(|w| tokio::time::Instant::now() + w);
+    let progress = deadline.map(|_| Progress::start(ctx.progress, "verifying"));
     let outcome = async {
         loop {
             let report = verify::verify(
@@ -281,7 +348,7 @@ async fn verify_until(
                 selection,
             )
             .await?;
-            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let left = deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
             match (&progress, left) {
                 (Some(p), Some(left)) if !report.safe && !left.is_zero() => {
                     let safe = report.groups.iter().filter(|g| g.safe).count();
@@ -304,24 +371,20 @@ async fn verify_until(
     outcome
 }
 
-fn print<T: serde::Serialize>(
+fn write_one<T: serde::Serialize>(
     format: Format,
     report: &T,
     table: fn(&T) -> String,
     markdown: fn(&T) -> String,
+    out: &mut dyn std::io::Write,
 ) -> Result<()> {
     let text = match format {
         Format::Table => table(report),
         Format::Json => {
-            // Straight to stdout, compact: a cluster-wide report can hold 100,000 partitions.
-            let stdout = std::io::stdout();
-            let mut out = std::io::BufWriter::new(stdout.lock());
-            serde_json::to_writer(&mut out, report)
+            // Streamed, compact: a cluster-wide report can hold 100,000 partitions.
+            serde_json::to_writer(&mut *out, report)
                 .map_err(|e| Error::Config(format!("cannot write the report: {e}")))?;
-            std::io::Write::write_all(&mut out, b"\n")
-                .and_then(|_| std::io::Write::flush(&mut out))
-                .map_err(|e| Error::Config(format!("cannot write the report: {e}")))?;
-            return Ok(());
+            return out.write_all(b"\n").map_err(cannot_write);
         }
         Format::Markdown => markdown(report),
         Format::Html => {
@@ -330,8 +393,7 @@ fn print<T: serde::Serialize>(
             ))
         }
     };
-    println!("{}", text.trim_end());
-    Ok(())
+    writeln!(out, "{}", text.trim_end()).map_err(cannot_write)
 }
 
 fn parse_duration_arg(s: &str) -> Result<Duration> {
@@ -357,29 +419,32 @@ fn humantime(d: Duration) -> String {
 struct Progress {
     bar: Option<indicatif::ProgressBar>,
     what: String,
+    shown: bool,
 }
 
 impl Progress {
-    fn start(what: &str) -> Progress {
-        let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+    fn start(shown: bool, what: &str) -> Progress {
+        let bar = (shown && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
             let bar = indicatif::ProgressBar::new_spinner();
             bar.enable_steady_tick(Duration::from_millis(120));
             bar.set_message(what.to_string());
             bar
         });
-        if bar.is_none() {
+        if shown && bar.is_none() {
             eprintln!("cutover: {what}");
         }
         Progress {
             bar,
             what: what.to_string(),
+            shown,
         }
     }
 
     fn update(&self, message: &str) {
         match &self.bar {
             Some(bar) => bar.set_message(format!("{}: {message}", self.what)),
-            None => eprintln!("cutover: {}: {message}", self.what),
+            None if self.shown => eprintln!("cutover: {}: {message}", self.what),
+            None => {}
         }
     }
 

@@ -103,13 +103,13 @@ use crate::model::Role;
 /// The file read when no `--config` is given, if it exists in the working directory.
 pub const DEFAULT_FILE: &str = "cutover.toml";
 
-const DEFAULT_WAIT: Duration = Duration::from_secs(5 * 60);
-const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
+pub(crate) const DEFAULT_WAIT: Duration = Duration::from_secs(5 * 60);
+pub(crate) const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
 const DEFAULT_REST_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_REST_RETRIES: u32 = 3;
 const MAX_REST_RETRIES: u32 = 10;
 /// First pause between REST retries; `RestLinkOptions` doubles it each time.
-const REST_BACKOFF: Duration = Duration::from_millis(500);
+pub(crate) const REST_BACKOFF: Duration = Duration::from_millis(500);
 
 const SECTIONS: &[&str] = &["origin", "destination", "link", "defaults"];
 const LINK_KEYS: &[&str] = &[

@@ -44,6 +44,9 @@ pub enum Error {
     #[error("invalid configuration:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
     ConfigProblems(Vec<String>),
 
+    #[error("invalid scenario:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Scenario(Vec<String>),
+
     #[error("the link {link} did not answer {what}: {detail}")]
     LinkUnreachable {
         link: String,
@@ -74,6 +77,7 @@ impl Error {
             Error::NotBuilt { .. }
             | Error::Config(_)
             | Error::ConfigProblems(_)
+            | Error::Scenario(_)
             | Error::ClientConfig { .. } => exit::USAGE,
             Error::Unreachable { .. }
             | Error::LinkUnreachable { .. }
@@ -87,6 +91,9 @@ impl Error {
             Error::NotBuilt { hint, .. } => (*hint).to_string(),
             Error::Config(_) | Error::ConfigProblems(_) => {
                 "fix the configuration (cutover.toml or CUTOVER_* variables) and run the command again".into()
+            }
+            Error::Scenario(_) => {
+                "fix the scenario file (its format is in scenarios/README.md) and run it again".into()
             }
             Error::LinkUnreachable { .. } => {
                 "check [link] rest-url (it ends in /kafka/v3) and that the REST endpoint is reachable from here".into()

@@ -14,4 +14,5 @@ pub mod linksim;
 pub mod model;
 pub mod report;
 pub mod rule;
+pub mod sim;
 pub mod verify;

@@ -43,6 +43,18 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Every verdict, in the order of the enum.
+    pub const ALL: [Verdict; 8] = [
+        Verdict::Safe,
+        Verdict::ConsumerAheadOfMirror,
+        Verdict::NotSynced,
+        Verdict::NoCommittedOffset,
+        Verdict::BelowMirrorStart,
+        Verdict::NotMirrored,
+        Verdict::MirrorNotActive,
+        Verdict::OffsetsUnavailable,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Safe => "SAFE",

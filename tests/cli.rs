@@ -39,7 +39,6 @@ fn a_command_not_built_yet_says_so_on_stderr_prints_nothing_on_stdout_and_exits_
         &["watch"],
         &["run", "runbook.toml"],
         &["report", "journal.jsonl"],
-        &["scenario", "scenarios/x.toml"],
     ] {
         let out = cutover(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -94,4 +93,94 @@ fn wait_takes_an_optional_duration_and_rejects_a_bad_one_before_connecting() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bootstrap.servers"), "{err}");
+}
+
+fn scenario(name: &str) -> String {
+    format!("{}/scenarios/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn scenario_runs_on_the_simulator_prints_the_agent_output_and_exits_0_when_all_pass() {
+    // No configuration, no cluster: the simulator needs neither.
+    let out = cutover(&[
+        "scenario",
+        &scenario("standard-migration.toml"),
+        &scenario("paused-mirror.toml"),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("$ cutover verify billing --wait 2m"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("CONSUMER_AHEAD_OF_MIRROR"), "{stdout}");
+    assert!(stdout.contains("PASS standard-migration"), "{stdout}");
+    assert!(stdout.contains("PASS paused-mirror"), "{stdout}");
+    assert!(stdout.contains("2 of 2 scenario(s) passed"), "{stdout}");
+}
+
+#[test]
+fn a_failing_scenario_exits_1_and_a_malformed_one_exits_2_naming_every_problem() {
+    let dir = std::env::temp_dir().join(format!("cutover-cli-scenario-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let failing = dir.join("failing.toml");
+    let text = std::fs::read_to_string(scenario("unmirrored-topic.toml"))
+        .unwrap()
+        .replace(
+            r#""accounting/orders-0" = "SAFE""#,
+            r#""accounting/orders-0" = "NOT_SYNCED""#,
+        );
+    std::fs::write(&failing, text).unwrap();
+    let out = cutover(&["scenario", failing.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL unmirrored-topic")
+            && stdout.contains("accounting/orders-0: SAFE, expected NOT_SYNCED"),
+        "{stdout}"
+    );
+
+    let broken = dir.join("broken.toml");
+    std::fs::write(
+        &broken,
+        "seed = 1\n[[topics]]\nname = \"t\"\npartitions = 1\n[[timeline]]\nat = \"later\"\ndo = \"stop_app\"\napp = \"x\"\n",
+    )
+    .unwrap();
+    let out = cutover(&["scenario", broken.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        out.stdout.is_empty(),
+        "nothing runs when a file is malformed"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("broken.toml: at: invalid duration \"later\""),
+        "{err}"
+    );
+    assert!(err.contains("scenarios/README.md"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn scenario_json_carries_every_step_report_and_the_app_counts() {
+    let out = cutover(&[
+        "--format",
+        "json",
+        "scenario",
+        &scenario("standard-migration.toml"),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["passed"], true);
+    let s = &doc["scenarios"][0];
+    assert_eq!(s["name"], "standard-migration");
+    assert_eq!(s["apps"]["billing"]["duplicates"], 0);
+    assert_eq!(s["apps"]["billing"]["gaps"], 0);
+    let verify = &s["steps"][1];
+    assert_eq!(verify["command"][0], "verify");
+    assert_eq!(
+        verify["report"]["groups"][0]["partitions"][0]["verdict"],
+        "SAFE"
+    );
 }

@@ -1,10 +1,18 @@
 //! `cutover verify` and `cutover audit` as an operator runs them: the real binary, configured
 //! only through `CUTOVER_*` variables, against the lab's two Kafka clusters and a link
 //! emulator of the test's own.
+//!
+//! Where a scenario covers the same situation on the simulator, the test reads the scenario's
+//! expectation and asserts the real clusters give the same exit code and verdicts, so the
+//! simulator and the real adapters cannot drift apart unnoticed.
 
 mod common;
 
+use std::collections::BTreeSet;
+use std::path::Path;
 use std::time::{Duration, Instant};
+
+use cutover::sim::scenario::{Expect, Scenario, What};
 
 use common::{commit_as_member, create_topic, lab, produce, unique, Protocol, Sim};
 use serde_json::{json, Value};
@@ -108,6 +116,44 @@ async fn synced_group(label: &str, records: usize, committed: i64) -> (Sim, Stri
     (sim, group)
 }
 
+/// What `file`'s timeline entry `entry` (1-based, a command) expects on the simulator.
+fn scenario_expect(file: &str, entry: usize) -> Expect {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(file);
+    let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{}", e.render()));
+    match &s.timeline[entry - 1].what {
+        What::Command { expect, .. } => expect.clone(),
+        other => panic!("{file} entry {entry} is not a command: {other:?}"),
+    }
+}
+
+/// The distinct verdicts of the first group of a verify report.
+fn verdict_set(doc: &Value) -> BTreeSet<String> {
+    doc["groups"][0]["partitions"]
+        .as_array()
+        .expect("partitions")
+        .iter()
+        .map(|p| p["verdict"].as_str().expect("verdict").to_string())
+        .collect()
+}
+
+/// Asserts a lab verify gives the exit code and verdict set the scenario expects for `group`.
+fn assert_same_as_scenario(code: i32, doc: &Value, file: &str, entry: usize, group: &str) {
+    let want = scenario_expect(file, entry);
+    assert_eq!(
+        Some(code),
+        want.exit,
+        "exit code differs from {file} entry {entry}"
+    );
+    let verdicts: BTreeSet<String> = want.verdicts[group].iter().cloned().collect();
+    assert_eq!(
+        verdict_set(doc),
+        verdicts,
+        "verdicts differ from {file} entry {entry}: {doc:#}"
+    );
+}
+
 fn partition(doc: &Value, p: i64) -> &Value {
     doc["groups"][0]["partitions"]
         .as_array()
@@ -188,6 +234,7 @@ async fn a_group_ahead_of_a_paused_mirror_is_refused_and_becomes_safe_after_resu
 
     let (code, doc) = verify_json(&sim, &group, &[]).await;
     assert_eq!(code, 1, "{doc:#}");
+    assert_same_as_scenario(code, &doc, "paused-mirror.toml", 4, "ledger");
     let p0 = partition(&doc, 0);
     assert_eq!(p0["verdict"], "CONSUMER_AHEAD_OF_MIRROR", "{p0}");
     assert_eq!(
@@ -199,6 +246,7 @@ async fn a_group_ahead_of_a_paused_mirror_is_refused_and_becomes_safe_after_resu
     let t0 = Instant::now();
     let (code, doc) = verify_json(&sim, &group, &["--wait", "30s"]).await;
     assert_eq!(code, 0, "after resume: {doc:#}");
+    assert_same_as_scenario(code, &doc, "paused-mirror.toml", 6, "ledger");
     assert_eq!(partition(&doc, 0)["verdict"], "SAFE");
     assert!(t0.elapsed() < Duration::from_secs(30));
 }
@@ -225,6 +273,7 @@ async fn an_excluded_never_synced_group_is_not_synced() {
 
     let (code, doc) = verify_json(&sim, &group, &[]).await;
     assert_eq!(code, 1);
+    assert_same_as_scenario(code, &doc, "excluded-never-synced.toml", 2, "reports");
     let p0 = partition(&doc, 0);
     assert_eq!(p0["verdict"], "NOT_SYNCED", "{p0}");
     assert_eq!(p0["destination_committed"], Value::Null);
@@ -258,6 +307,9 @@ async fn a_topic_without_a_mirror_is_not_mirrored() {
         (json!(plain), json!("NOT_MIRRORED"))
     );
     assert_eq!(p["origin_end"], 4);
+    let want = scenario_expect("unmirrored-topic.toml", 2);
+    assert_eq!(Some(code), want.exit);
+    assert_eq!(p["verdict"], json!(want.partitions["accounting/refunds-0"]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -273,6 +325,7 @@ async fn verification_survives_the_link_answering_5xx_twice() {
     let (code, doc) = verify_json(&sim, &group, &[]).await;
     assert_eq!(code, 0, "{doc:#}");
     assert_eq!(doc["groups"][0]["safe"], true);
+    assert_same_as_scenario(code, &doc, "rest-errors.toml", 3, "indexer");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -351,6 +404,12 @@ async fn audit_fails_while_the_origin_is_written_and_passes_once_writes_stop_and
         .map(|f| f["kind"].as_str().unwrap())
         .collect();
     assert!(kinds.contains(&"ORIGIN_STILL_WRITTEN"), "{kinds:?}");
+    let want = scenario_expect("audit-producer-still-writing.toml", 1);
+    assert_eq!(Some(code), want.exit);
+    assert!(want
+        .audit_findings
+        .unwrap()
+        .contains(&"ORIGIN_STILL_WRITTEN".to_string()));
     assert!(doc["origin_moving"]
         .as_array()
         .unwrap()
@@ -366,6 +425,9 @@ async fn audit_fails_while_the_origin_is_written_and_passes_once_writes_stop_and
     assert_eq!(code, 0, "{stdout}{stderr}");
     let doc: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(doc["promotion_safe"], true);
+    let want = scenario_expect("audit-producer-still-writing.toml", 3);
+    assert_eq!(Some(code), want.exit);
+    assert_eq!(doc["findings"], json!(want.audit_findings.unwrap()));
     assert_eq!(doc["mirrors"][0]["mirror_topic"], json!(topic));
     assert_eq!(doc["mirrors"][0]["max_lag"], 0);
     let g = doc["groups"]
@@ -405,6 +467,9 @@ async fn without_rest_access_mirror_status_is_reported_unknown_and_offsets_still
         .map(|f| f["kind"].as_str().unwrap())
         .collect();
     assert!(kinds.contains(&"MIRROR_STATUS_UNKNOWN"), "{kinds:?}");
+    assert_same_as_scenario(code, &doc, "kafka-only-link.toml", 2, "fraud");
+    assert!(scenario_expect("kafka-only-link.toml", 2).findings["fraud"]
+        .contains(&"MIRROR_STATUS_UNKNOWN".to_string()));
 
     let (_, table, _) =
         cutover_with(&sim, &["verify", &group], &[("CUTOVER_LINK_REST_URL", "")]).await;

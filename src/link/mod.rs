@@ -8,7 +8,7 @@
 
 pub mod filters;
 mod kafka_only;
-mod rest;
+pub(crate) mod rest;
 
 use std::collections::BTreeMap;
 

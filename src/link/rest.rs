@@ -104,7 +104,7 @@ impl fmt::Debug for ConfluentRestLink {
 
 /// Whether a request may be sent again when its outcome is unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Repeat {
+pub(crate) enum Repeat {
     /// GET and PUT: sending twice has the effect of sending once.
     Idempotent,
     /// A mirror action: a second send could act twice (or act on a changed state).
@@ -350,25 +350,42 @@ impl ConfluentRestLink {
     }
 
     fn status_error(&self, what: &str, status: StatusCode, body: &[u8], attempts: u32) -> Error {
-        let message = error_message(status, body);
-        let link = self.options.link_name.clone();
-        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-            let mut detail = format!("HTTP {}: {message}", status.as_u16());
-            if attempts > 1 {
-                detail.push_str(&format!(" (after {attempts} attempts)"));
-            }
-            Error::LinkUnreachable {
-                link,
-                what: what.to_string(),
-                detail,
-            }
-        } else {
-            Error::LinkRefused {
-                link,
-                what: what.to_string(),
-                status: status.as_u16(),
-                message,
-            }
+        answer_error(
+            &self.options.link_name,
+            what,
+            status,
+            error_message(status, body),
+            attempts,
+        )
+    }
+}
+
+/// The error for a non-2xx answer: 5xx and 429 mean the link is not serving (exit 3), other
+/// statuses are a refusal (exit 1).
+pub(crate) fn answer_error(
+    link: &str,
+    what: &str,
+    status: StatusCode,
+    message: String,
+    attempts: u32,
+) -> Error {
+    let link = link.to_string();
+    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+        let mut detail = format!("HTTP {}: {message}", status.as_u16());
+        if attempts > 1 {
+            detail.push_str(&format!(" (after {attempts} attempts)"));
+        }
+        Error::LinkUnreachable {
+            link,
+            what: what.to_string(),
+            detail,
+        }
+    } else {
+        Error::LinkRefused {
+            link,
+            what: what.to_string(),
+            status: status.as_u16(),
+            message,
         }
     }
 }
@@ -484,7 +501,7 @@ async fn exchange(request: reqwest::RequestBuilder) -> Result<Answer, reqwest::E
 
 /// A 503 or 429 says the request was not served, so even a mirror action can be sent again;
 /// other 5xx answers (a 500, a gateway's 502 or 504) leave an action's outcome unknown.
-fn retryable_status(status: StatusCode, repeat: Repeat) -> bool {
+pub(crate) fn retryable_status(status: StatusCode, repeat: Repeat) -> bool {
     match repeat {
         Repeat::Idempotent => status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS,
         Repeat::Once => {
@@ -502,7 +519,11 @@ fn retryable_failure(e: &reqwest::Error, repeat: Repeat) -> bool {
 }
 
 /// `backoff · 2^(attempt−1)`, at least what `Retry-After` asks, at most [`MAX_RETRY_DELAY`].
-fn retry_delay(backoff: Duration, attempt: u32, retry_after: Option<Duration>) -> Duration {
+pub(crate) fn retry_delay(
+    backoff: Duration,
+    attempt: u32,
+    retry_after: Option<Duration>,
+) -> Duration {
     let factor = 1u32 << attempt.saturating_sub(1).min(16);
     let exponential = backoff.saturating_mul(factor);
     exponential

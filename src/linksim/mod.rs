@@ -11,8 +11,8 @@
 mod background;
 mod engine;
 mod ops;
-mod rest;
-mod state;
+pub(crate) mod rest;
+pub(crate) mod state;
 mod sync;
 
 use std::collections::BTreeMap;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::kafka::{Cluster, OffsetSpec};
 use crate::linksim::rest::not_a_mirror;
-use crate::linksim::state::{Mirror, MirrorStatus, PartitionLag, Refusal};
+use crate::linksim::state::{next_status, Action, Mirror, PartitionLag, Refusal};
 use crate::linksim::Shared;
 use crate::model::{Offset, TopicPartition};
 
@@ -189,14 +189,6 @@ async fn align_log_start(
     Ok(())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Action {
-    Promote,
-    Failover,
-    Pause,
-    Resume,
-}
-
 /// Applies an action to each topic; every topic gets its own outcome (the REST call is a 200
 /// either way, with per-topic `error_code` and `error_message`).
 pub(crate) async fn alter_mirrors(
@@ -233,52 +225,19 @@ async fn alter_one(
             state.link_name.clone(),
         )
     };
-    let stopped = matches!(status, MirrorStatus::Stopped | MirrorStatus::PendingStopped);
-    if stopped {
-        return Err(Refusal::bad_request(format!(
-            "Topic '{topic}' has already stopped its mirror from '{link}'"
-        )));
-    }
-    let next = match action {
-        Action::Promote => {
-            if status == MirrorStatus::Failed {
-                return Err(Refusal::bad_request(format!(
-                    "Topic '{topic}' cannot be promoted: its mirror has failed; use failover to stop it"
-                )));
-            }
+    // Promote measures the lag now (it must not trust a cached figure), and only when the
+    // mirror's state lets it get that far.
+    let lags =
+        if action == Action::Promote && next_status(status, action, topic, &link, None).is_ok() {
             let lags = current_lags(shared, &source, topic, partitions).await?;
-            if let Some((p, lag)) = lags
-                .iter()
-                .map(|(p, l)| (p, l.lag()))
-                .find(|(_, lag)| *lag != 0)
-            {
-                if let Some(m) = shared.lock().mirrors.get_mut(topic) {
-                    m.lags = lags.clone();
-                }
-                return Err(Refusal::bad_request(format!(
-                    "Topic '{topic}' cannot be promoted: mirror lag is {lag} on partition {p}; wait until the lag is zero, or use failover"
-                )));
+            if let Some(m) = shared.lock().mirrors.get_mut(topic) {
+                m.lags = lags.clone();
             }
-            MirrorStatus::PendingStopped
-        }
-        Action::Failover => MirrorStatus::PendingStopped,
-        Action::Pause => match status {
-            MirrorStatus::Failed => {
-                return Err(Refusal::bad_request(format!(
-                    "Topic '{topic}' has a failed mirror and cannot be paused"
-                )))
-            }
-            _ => MirrorStatus::Paused,
-        },
-        Action::Resume => match status {
-            MirrorStatus::Failed => {
-                return Err(Refusal::bad_request(format!(
-                    "Topic '{topic}' has a failed mirror and cannot be resumed"
-                )))
-            }
-            _ => MirrorStatus::Active,
-        },
-    };
+            Some(lags)
+        } else {
+            None
+        };
+    let next = next_status(status, action, topic, &link, lags.as_ref())?;
     if !validate_only {
         if let Some(m) = shared.lock().mirrors.get_mut(topic) {
             m.set_status(next);

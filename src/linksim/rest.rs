@@ -204,10 +204,10 @@ async fn links(
                 }
                 [action] if method == Method::POST => {
                     let action = match *action {
-                        "mirrors:promote" => ops::Action::Promote,
-                        "mirrors:failover" => ops::Action::Failover,
-                        "mirrors:pause" => ops::Action::Pause,
-                        "mirrors:resume" => ops::Action::Resume,
+                        "mirrors:promote" => crate::link::MirrorAction::Promote,
+                        "mirrors:failover" => crate::link::MirrorAction::Failover,
+                        "mirrors:pause" => crate::link::MirrorAction::Pause,
+                        "mirrors:resume" => crate::link::MirrorAction::Resume,
                         other => return Err(Refusal::not_found(format!("No such action '{other}'"))),
                     };
                     let req: AlterMirrors = parse_body(body)?;

@@ -493,6 +493,56 @@ impl LinkState {
     }
 }
 
+/// An action on mirror topics, as the REST API names them.
+pub type Action = crate::link::MirrorAction;
+
+/// The state a mirror in `status` moves to under `action`, or why the link refuses it.
+///
+/// Promote needs the lag measured now (`lags`); called without it, promote is only checked
+/// against the mirror's state, which tells a caller whether measuring is worth it.
+pub fn next_status(
+    status: MirrorStatus,
+    action: Action,
+    topic: &str,
+    link: &str,
+    lags: Option<&BTreeMap<i32, PartitionLag>>,
+) -> Result<MirrorStatus, Refusal> {
+    if matches!(status, MirrorStatus::Stopped | MirrorStatus::PendingStopped) {
+        return Err(Refusal::bad_request(format!(
+            "Topic '{topic}' has already stopped its mirror from '{link}'"
+        )));
+    }
+    match action {
+        Action::Promote => {
+            if status == MirrorStatus::Failed {
+                return Err(Refusal::bad_request(format!(
+                    "Topic '{topic}' cannot be promoted: its mirror has failed; use failover to stop it"
+                )));
+            }
+            if let Some((p, lag)) = lags
+                .into_iter()
+                .flatten()
+                .map(|(p, l)| (p, l.lag()))
+                .find(|(_, lag)| *lag != 0)
+            {
+                return Err(Refusal::bad_request(format!(
+                    "Topic '{topic}' cannot be promoted: mirror lag is {lag} on partition {p}; wait until the lag is zero, or use failover"
+                )));
+            }
+            Ok(MirrorStatus::PendingStopped)
+        }
+        Action::Failover => Ok(MirrorStatus::PendingStopped),
+        Action::Pause if status == MirrorStatus::Failed => Err(Refusal::bad_request(format!(
+            "Topic '{topic}' has a failed mirror and cannot be paused"
+        ))),
+        Action::Pause => Ok(MirrorStatus::Paused),
+        Action::Resume if status == MirrorStatus::Failed => Err(Refusal::bad_request(format!(
+            "Topic '{topic}' has a failed mirror and cannot be resumed"
+        ))),
+        Action::Resume => Ok(MirrorStatus::Active),
+    }
+}
+
 pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

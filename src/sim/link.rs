@@ -1,0 +1,277 @@
+//! `SimLink`: the `Link` trait over the simulated link, answering as the Confluent REST client
+//! does against the emulator.
+//!
+//! Each trait call is one REST request. Injected REST faults (`rest_errors` in a scenario, the
+//! emulator's `rest_faults` knob) are taken from the same budget the emulator uses, and the
+//! client's own retry policy decides what happens next: the same retryable statuses, the same
+//! backoff, the same rule that a mirror action is re-sent only after an answer proving it was
+//! not served, and the same errors once retries run out.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::StatusCode;
+
+use crate::error::{Error, Result};
+use crate::link::rest::{answer_error, retry_delay, retryable_status, Repeat};
+use crate::link::{
+    Link, LinkDescription, MirrorAction, MirrorActionResult, MirrorDescription, MirrorState,
+    ReportedLag,
+};
+use crate::linksim::state::{next_status, PartitionLag, Refusal, RestFaultKind, CONFIGS};
+use crate::model::TopicPartition;
+use crate::sim::{SharedWorld, World};
+
+pub struct SimLink {
+    name: String,
+    world: Arc<SharedWorld>,
+    retries: u32,
+    backoff: Duration,
+    timeout: Duration,
+}
+
+impl SimLink {
+    pub fn new(
+        world: Arc<SharedWorld>,
+        retries: u32,
+        backoff: Duration,
+        timeout: Duration,
+    ) -> SimLink {
+        let name = world.lock().link.link_name.clone();
+        SimLink {
+            name,
+            world,
+            retries,
+            backoff,
+            timeout,
+        }
+    }
+
+    /// One REST request: injected faults first, then `serve` on the world.
+    async fn request<T>(
+        &self,
+        what: &str,
+        repeat: Repeat,
+        mut serve: impl FnMut(&mut World) -> std::result::Result<T, Refusal>,
+    ) -> Result<T> {
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            self.world.latency().await;
+            let retries_left = attempt <= self.retries;
+            let fault = self.world.lock().link.take_rest_fault();
+            let Some(fault) = fault else {
+                let mut world = self.world.lock();
+                return serve(&mut world).map_err(|r| {
+                    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
+                    answer_error(
+                        &self.name,
+                        what,
+                        status,
+                        format!("{} (error code {})", r.message, r.error_code),
+                        attempt,
+                    )
+                });
+            };
+            match fault.kind {
+                RestFaultKind::Status => {
+                    let status = StatusCode::from_u16(fault.status.unwrap_or(503))
+                        .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                    if retries_left && retryable_status(status, repeat) {
+                        let delay = retry_delay(self.backoff, attempt, None);
+                        self.world.note(format!(
+                            "the link answered {what} with HTTP {}; the client retries in {delay:?}",
+                            status.as_u16()
+                        ));
+                        tokio::time::sleep(delay).await;
+                        continue;
+                    }
+                    let code = i32::from(status.as_u16()) * 100 + 3;
+                    return Err(answer_error(
+                        &self.name,
+                        what,
+                        status,
+                        format!(
+                            "Injected failure (cutover-linksim fault knob) (error code {code})"
+                        ),
+                        attempt,
+                    ));
+                }
+                RestFaultKind::Timeout => {
+                    let hold = Duration::from_millis(fault.timeout_ms.unwrap_or(60_000));
+                    tokio::time::sleep(hold.min(self.timeout)).await;
+                    if hold < self.timeout {
+                        // The emulator answers 504 when the hold ends before the client gives up.
+                        let status = StatusCode::GATEWAY_TIMEOUT;
+                        if retries_left && retryable_status(status, repeat) {
+                            tokio::time::sleep(retry_delay(self.backoff, attempt, None)).await;
+                            continue;
+                        }
+                        return Err(answer_error(
+                            &self.name,
+                            what,
+                            status,
+                            "Injected timeout (cutover-linksim fault knob) (error code 50400)"
+                                .into(),
+                            attempt,
+                        ));
+                    }
+                    // The client's own timeout: retried only when sending twice is harmless.
+                    if retries_left && repeat == Repeat::Idempotent {
+                        tokio::time::sleep(retry_delay(self.backoff, attempt, None)).await;
+                        continue;
+                    }
+                    let mut detail = format!("no answer within {:?}", self.timeout);
+                    if attempt > 1 {
+                        detail.push_str(&format!(" (after {attempt} attempts)"));
+                    }
+                    if repeat == Repeat::Once {
+                        detail.push_str("; the action may or may not have been applied: describe the mirrors before trying again");
+                    }
+                    return Err(Error::LinkUnreachable {
+                        link: self.name.clone(),
+                        what: what.to_string(),
+                        detail,
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn describe_mirrors(world: &World) -> Vec<MirrorDescription> {
+    world
+        .link
+        .mirrors
+        .values()
+        .map(|m| MirrorDescription {
+            mirror_topic: m.mirror_topic.clone(),
+            source_topic: m.source_topic.clone(),
+            partitions: m.partitions,
+            state: MirrorState::parse(m.status.as_str()),
+            lags: m
+                .lags
+                .iter()
+                .map(|(p, l)| {
+                    (
+                        *p,
+                        ReportedLag {
+                            lag: l.lag(),
+                            last_source_fetch_offset: l.origin_end,
+                        },
+                    )
+                })
+                .collect(),
+            error: m.failure.as_ref().map(|f| f.code.to_string()),
+        })
+        .collect()
+}
+
+/// Lag measured now from both logs, as promote does.
+fn current_lags(world: &World, mirror_topic: &str) -> BTreeMap<i32, PartitionLag> {
+    let Some(m) = world.link.mirrors.get(mirror_topic) else {
+        return BTreeMap::new();
+    };
+    (0..m.partitions)
+        .map(|p| {
+            let end = |role, topic: &str| {
+                world
+                    .cluster(role)
+                    .log(&TopicPartition::new(topic, p))
+                    .map_or(0, |l| l.end)
+            };
+            (
+                p,
+                PartitionLag {
+                    origin_end: end(crate::model::Role::Origin, &m.source_topic),
+                    mirror_end: end(crate::model::Role::Destination, &m.mirror_topic),
+                },
+            )
+        })
+        .collect()
+}
+
+#[async_trait]
+impl Link for SimLink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn reports_status(&self) -> bool {
+        true
+    }
+
+    async fn describe(&self) -> Result<LinkDescription> {
+        self.request("describing the link", Repeat::Idempotent, |w| {
+            Ok(LinkDescription {
+                link_name: w.link.link_name.clone(),
+                source_cluster_id: Some(w.link.source_cluster_id.clone()),
+                mirror_topics: w.link.mirrors.keys().cloned().collect(),
+                state: Some("ACTIVE".into()),
+            })
+        })
+        .await
+    }
+
+    async fn mirrors(&self) -> Result<Vec<MirrorDescription>> {
+        self.request("listing the mirror topics", Repeat::Idempotent, |w| {
+            Ok(describe_mirrors(w))
+        })
+        .await
+    }
+
+    async fn configs(&self) -> Result<BTreeMap<String, String>> {
+        self.request("reading the link configs", Repeat::Idempotent, |w| {
+            Ok(CONFIGS
+                .iter()
+                .map(|c| (c.name.to_string(), w.link.config(c.name)))
+                .collect())
+        })
+        .await
+    }
+
+    async fn alter_configs(&self, changes: &[(String, Option<String>)]) -> Result<()> {
+        self.request("changing the link configs", Repeat::Idempotent, |w| {
+            w.link.apply(changes)
+        })
+        .await
+    }
+
+    async fn alter_mirrors(
+        &self,
+        action: MirrorAction,
+        topics: &[String],
+    ) -> Result<Vec<MirrorActionResult>> {
+        let what = format!("{action:?} of mirror topics").to_lowercase();
+        self.request(&what, Repeat::Once, |w| {
+            let link = w.link.link_name.clone();
+            let mut results = Vec::with_capacity(topics.len());
+            for topic in topics {
+                let lags = (action == MirrorAction::Promote).then(|| current_lags(w, topic));
+                let outcome = match w.link.mirrors.get(topic) {
+                    None => Err(crate::linksim::rest::not_a_mirror(topic, &link)),
+                    Some(m) => next_status(m.status, action, topic, &link, lags.as_ref()),
+                };
+                let error = match outcome {
+                    Ok(next) => {
+                        let now = w.now.as_millis() as i64;
+                        if let Some(m) = w.link.mirrors.get_mut(topic) {
+                            m.set_status(next);
+                            m.state_time_ms = now;
+                        }
+                        None
+                    }
+                    Err(refusal) => Some(refusal.message),
+                };
+                results.push(MirrorActionResult {
+                    mirror_topic: topic.clone(),
+                    error,
+                });
+            }
+            Ok(results)
+        })
+        .await
+    }
+}

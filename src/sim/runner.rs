@@ -1,0 +1,886 @@
+//! Runs scenarios: builds the world, steps it on tokio's paused clock, plays the timeline,
+//! runs the agent's commands through the CLI's own dispatch and checks the outcome.
+//!
+//! Each scenario gets a fresh single-threaded runtime with a paused clock, so virtual time
+//! only moves when every task waits, and the same seed gives the same transcript, byte for
+//! byte.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::cli::{self, Cli, Context, Format, Report};
+use crate::error::{exit, Error, Result};
+use crate::kafka::Cluster;
+use crate::link::filters::{Filter, FilterType, PatternType};
+use crate::link::{KafkaOnlyLink, Link};
+use crate::linksim::state::{
+    LinkState, MirrorStatus, RestFaultKind, RestFaults, GROUP_FILTERS, LINK_PREFIX, SYNC_ENABLE,
+    SYNC_MS,
+};
+use crate::model::{GroupId, Role, TopicPartition};
+use crate::sim::scenario::{AppExpect, Event, Expect, Scenario, What, When};
+use crate::sim::{App, SharedWorld, SimCluster, SimLink, World};
+
+/// How a scenario went.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioResult {
+    pub name: String,
+    pub file: String,
+    pub passed: bool,
+    /// Every expectation that did not hold, and every event that could not be applied.
+    pub failures: Vec<String>,
+    /// Virtual time the scenario covered.
+    pub virtual_ms: u64,
+    pub steps: Vec<StepRecord>,
+    /// Duplicates and gaps per app at the end.
+    pub apps: BTreeMap<String, crate::sim::Consumption>,
+    /// The human transcript: events, commands and their output, with virtual timestamps.
+    #[serde(skip)]
+    pub transcript: String,
+}
+
+/// One command the agent ran.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRecord {
+    pub at_ms: u64,
+    pub command: Vec<String>,
+    pub exit: i32,
+    pub duration_ms: u64,
+    /// The command's JSON report, or its error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Loads and runs one scenario file on its own paused runtime.
+pub fn run_file(path: &Path) -> Result<ScenarioResult> {
+    let scenario = Scenario::load(path)?;
+    let mut result = run_scenario(&scenario)?;
+    result.file = path.display().to_string();
+    Ok(result)
+}
+
+/// Runs a parsed scenario on its own single-threaded runtime with a paused clock.
+pub fn run_scenario(scenario: &Scenario) -> Result<ScenarioResult> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .map_err(|e| Error::Config(format!("cannot start the simulator's runtime: {e}")))?;
+    Ok(runtime.block_on(Runner::new(scenario).run()))
+}
+
+/// `cutover scenario FILE…`: runs each file, prints its transcript (or JSON) and its verdict,
+/// and exits 0 only if every scenario passed.
+pub async fn run_files_cli(files: Vec<PathBuf>, format: Format) -> Result<i32> {
+    // Each scenario builds its own runtime, which cannot start inside this one.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(run_and_print(&files, format));
+    });
+    rx.await
+        .map_err(|_| Error::Config("the simulator stopped unexpectedly".into()))?
+}
+
+fn run_and_print(files: &[PathBuf], format: Format) -> Result<i32> {
+    // Every file is parsed before anything runs: a typo in the fifth file is found first.
+    let mut problems = Vec::new();
+    for f in files {
+        if let Err(e) = Scenario::load(f) {
+            match e {
+                Error::Scenario(p) => problems.extend(p),
+                other => problems.push(other.to_string()),
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Scenario(problems));
+    }
+    let mut results = Vec::new();
+    for f in files {
+        let result = run_file(f)?;
+        if format != Format::Json {
+            print!("{}", result.transcript);
+            println!("{}\n", verdict_line(&result));
+        }
+        results.push(result);
+    }
+    let passed = results.iter().filter(|r| r.passed).count();
+    if format == Format::Json {
+        let doc = serde_json::json!({
+            "schema_version": 1,
+            "passed": passed == results.len(),
+            "scenarios": results,
+        });
+        println!("{doc}");
+    } else if results.len() > 1 {
+        println!("{passed} of {} scenario(s) passed", results.len());
+    }
+    Ok(if passed == results.len() {
+        exit::OK
+    } else {
+        exit::UNSAFE
+    })
+}
+
+/// `PASS name` or `FAIL name` with every failure.
+pub fn verdict_line(r: &ScenarioResult) -> String {
+    let mut line = format!(
+        "{} {} ({} of virtual time)",
+        if r.passed { "PASS" } else { "FAIL" },
+        r.name,
+        clock(Duration::from_millis(r.virtual_ms))
+    );
+    for f in &r.failures {
+        line.push_str(&format!("\n  - {f}"));
+    }
+    line
+}
+
+/// `mm:ss.mmm` of virtual time.
+fn clock(d: Duration) -> String {
+    let ms = d.as_millis();
+    format!(
+        "{:02}:{:02}.{:03}",
+        ms / 60_000,
+        (ms / 1000) % 60,
+        ms % 1000
+    )
+}
+
+struct Runner<'a> {
+    s: &'a Scenario,
+    transcript: String,
+    failures: Vec<String>,
+    steps: Vec<StepRecord>,
+    start: Instant,
+    events_shown: usize,
+}
+
+impl<'a> Runner<'a> {
+    fn new(s: &'a Scenario) -> Runner<'a> {
+        Runner {
+            s,
+            transcript: String::new(),
+            failures: Vec::new(),
+            steps: Vec::new(),
+            start: Instant::now(),
+            events_shown: 0,
+        }
+    }
+
+    fn now(&self) -> Duration {
+        Instant::now() - self.start
+    }
+
+    fn line(&mut self, at: Duration, text: &str) {
+        let _ = writeln!(self.transcript, "[{}] {text}", clock(at));
+    }
+
+    /// Copies what happened inside the world since the last look into the transcript.
+    fn flush_events(&mut self, world: &SharedWorld) {
+        let events: Vec<(Duration, String)> = {
+            let w = world.lock();
+            w.events[self.events_shown..].to_vec()
+        };
+        self.events_shown += events.len();
+        for (at, e) in events {
+            self.line(at, &format!("  · {e}"));
+        }
+    }
+
+    async fn run(mut self) -> ScenarioResult {
+        let s = self.s;
+        let _ = writeln!(self.transcript, "== scenario {} (seed {})", s.name, s.seed);
+        if !s.description.is_empty() {
+            for l in s.description.trim().lines() {
+                let _ = writeln!(self.transcript, "   {}", l.trim());
+            }
+        }
+        self.start = Instant::now();
+        let world = match build_world(s) {
+            Ok(w) => Arc::new(SharedWorld::new(w, s.latency)),
+            Err(e) => {
+                self.failures.push(format!("cannot build the world: {e}"));
+                return self.finish(None);
+            }
+        };
+        let driver = {
+            let world = world.clone();
+            let (start, tick) = (self.start, s.tick);
+            tokio::spawn(async move {
+                let mut next = start;
+                loop {
+                    next += tick;
+                    tokio::time::sleep_until(next).await;
+                    world.lock().step(tick);
+                }
+            })
+        };
+        let origin: Arc<dyn Cluster> = Arc::new(SimCluster::new(Role::Origin, world.clone()));
+        let destination: Arc<dyn Cluster> =
+            Arc::new(SimCluster::new(Role::Destination, world.clone()));
+        let link: Box<dyn Link> = if s.link.rest {
+            Box::new(SimLink::new(
+                world.clone(),
+                s.link.retries,
+                crate::config::REST_BACKOFF,
+                s.link.timeout,
+            ))
+        } else {
+            Box::new(KafkaOnlyLink::new(
+                s.link.name.clone(),
+                s.link.prefix.clone(),
+                origin.clone(),
+                destination.clone(),
+            ))
+        };
+        let ctx = Context {
+            origin,
+            destination,
+            link,
+            poll_interval: crate::config::DEFAULT_POLL_INTERVAL,
+            default_wait: crate::config::DEFAULT_WAIT,
+            progress: false,
+        };
+        let mut previous_end = Duration::ZERO;
+        for (i, entry) in s.timeline.iter().enumerate() {
+            let due = match entry.when {
+                When::At(at) => at,
+                When::After(after) => previous_end + after,
+            };
+            let now = self.now();
+            if due < now {
+                self.failures.push(format!(
+                    "timeline entry {} is due at {} but the entry before it ran until {}; give it `after` instead of `at`",
+                    i + 1,
+                    clock(due),
+                    clock(now)
+                ));
+            } else {
+                tokio::time::sleep_until(self.start + due).await;
+            }
+            self.flush_events(&world);
+            match &entry.what {
+                What::Event(event) => {
+                    let at = self.now();
+                    let outcome = apply(&mut world.lock(), event);
+                    match outcome {
+                        Ok(text) => self.line(at, &text),
+                        Err(e) => {
+                            self.line(at, &format!("cannot apply {event:?}: {e}"));
+                            self.failures.push(format!("timeline entry {}: {e}", i + 1));
+                        }
+                    }
+                }
+                What::Command { args, expect } => {
+                    self.command(i + 1, args, expect, &ctx, &world).await;
+                }
+            }
+            previous_end = self.now();
+        }
+        tokio::time::sleep(s.end.after).await;
+        self.flush_events(&world);
+        driver.abort();
+        self.finish(Some(&world))
+    }
+
+    async fn command(
+        &mut self,
+        entry: usize,
+        args: &[String],
+        expect: &Expect,
+        ctx: &Context,
+        world: &SharedWorld,
+    ) {
+        let at = self.now();
+        self.line(at, &format!("$ cutover {}", args.join(" ")));
+        let mut out: Vec<u8> = Vec::new();
+        let (exit_code, report, error) = match Cli::try_parse_from(
+            std::iter::once("cutover".to_string()).chain(args.iter().cloned()),
+        ) {
+            Err(e) => (exit::USAGE, None, Some(e.to_string())),
+            Ok(parsed) => {
+                let outcome = async {
+                    let prepared = cli::prepare(&parsed.command)?;
+                    cli::execute(&prepared, ctx).await
+                }
+                .await;
+                match outcome {
+                    Ok(o) => {
+                        if let Err(e) = cli::write_report(parsed.format, &o.report, &mut out) {
+                            self.failures.push(format!("entry {entry}: {e}"));
+                        }
+                        (o.exit, Some(o.report), None)
+                    }
+                    Err(e) => (e.exit_code(), None, Some(e.render())),
+                }
+            }
+        };
+        let took = self.now() - at;
+        self.flush_events(world);
+        let mut text = String::from_utf8_lossy(&out).into_owned();
+        if let Some(e) = &error {
+            text.push_str(e);
+        }
+        for l in text.trim_end().lines() {
+            let _ = writeln!(self.transcript, "    {l}");
+        }
+        self.line(
+            self.now(),
+            &format!("exit {exit_code} after {}", clock(took)),
+        );
+        let label = format!("entry {entry} (`cutover {}`)", args.join(" "));
+        let mut problems = Vec::new();
+        check_command(
+            expect,
+            exit_code,
+            report.as_ref(),
+            error.as_deref(),
+            took,
+            &mut problems,
+        );
+        self.failures
+            .extend(problems.into_iter().map(|p| format!("{label}: {p}")));
+        self.steps.push(StepRecord {
+            at_ms: at.as_millis() as u64,
+            command: args.to_vec(),
+            exit: exit_code,
+            duration_ms: took.as_millis() as u64,
+            report: report.as_ref().map(|r| match r {
+                Report::Verify(v) => serde_json::to_value(v).unwrap_or_default(),
+                Report::Audit(a) => serde_json::to_value(a).unwrap_or_default(),
+            }),
+            error,
+        });
+    }
+
+    fn finish(mut self, world: Option<&SharedWorld>) -> ScenarioResult {
+        let mut apps = BTreeMap::new();
+        if let Some(world) = world {
+            let w = world.lock();
+            for app in &w.apps {
+                apps.insert(app.name.clone(), app.consumption());
+            }
+            for (name, expect) in &self.s.end.apps {
+                if let Some(app) = w.apps.iter().find(|a| &a.name == name) {
+                    check_app(app, expect, &mut self.failures);
+                }
+            }
+            for app in &w.apps {
+                let c = app.consumption();
+                let _ = writeln!(
+                    self.transcript,
+                    "[{}] app {}: processed {}, duplicates {}, gaps {}, {}",
+                    clock(Instant::now() - self.start),
+                    app.name,
+                    c.processed,
+                    c.duplicates,
+                    c.gaps,
+                    match app.running_on {
+                        Some(role) => format!("running on the {role}"),
+                        None => "stopped".into(),
+                    }
+                );
+            }
+        }
+        ScenarioResult {
+            name: self.s.name.clone(),
+            file: String::new(),
+            passed: self.failures.is_empty(),
+            failures: self.failures,
+            virtual_ms: (Instant::now() - self.start).as_millis() as u64,
+            steps: self.steps,
+            apps,
+            transcript: self.transcript,
+        }
+    }
+}
+
+fn check_app(app: &App, e: &AppExpect, failures: &mut Vec<String>) {
+    let c = app.consumption();
+    let name = &app.name;
+    if let Some(d) = e.duplicates {
+        if c.duplicates != d {
+            failures.push(format!(
+                "app {name}: {} duplicate(s), expected {d}",
+                c.duplicates
+            ));
+        }
+    }
+    if let Some(g) = e.gaps {
+        if c.gaps != g {
+            failures.push(format!("app {name}: {} gap(s), expected {g}", c.gaps));
+        }
+    }
+    if let Some(min) = e.min_processed {
+        if c.processed < min {
+            failures.push(format!(
+                "app {name}: processed {} record(s), expected at least {min}",
+                c.processed
+            ));
+        }
+    }
+    if let Some(side) = e.running_on {
+        let role: Role = side.into();
+        if app.running_on != Some(role) {
+            failures.push(format!(
+                "app {name}: expected to run on the {role}, it {}",
+                match app.running_on {
+                    Some(r) => format!("runs on the {r}"),
+                    None => "is stopped".into(),
+                }
+            ));
+        }
+    }
+}
+
+fn name_of<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        other => format!("{other:?}"),
+    }
+}
+
+fn set(items: impl IntoIterator<Item = String>) -> BTreeSet<String> {
+    items.into_iter().collect()
+}
+
+fn check_command(
+    e: &Expect,
+    exit_code: i32,
+    report: Option<&Report>,
+    error: Option<&str>,
+    took: Duration,
+    problems: &mut Vec<String>,
+) {
+    if let Some(want) = e.exit {
+        if want != exit_code {
+            problems.push(format!("exit {exit_code}, expected {want}"));
+        }
+    }
+    if let Some(needle) = &e.error_contains {
+        match error {
+            Some(text) if text.contains(needle.as_str()) => {}
+            Some(text) => problems.push(format!("the error does not contain {needle:?}: {text}")),
+            None => problems.push(format!(
+                "expected an error containing {needle:?}, the command succeeded"
+            )),
+        }
+    }
+    for (bound, text) in [(true, &e.min_duration), (false, &e.max_duration)] {
+        let Some(text) = text else { continue };
+        match crate::config::parse_duration(text) {
+            Ok(d) if bound && took < d => {
+                problems.push(format!("ran {}, expected at least {text}", clock(took)))
+            }
+            Ok(d) if !bound && took > d => {
+                problems.push(format!("ran {}, expected at most {text}", clock(took)))
+            }
+            Ok(_) => {}
+            Err(err) => problems.push(format!("invalid duration {text:?}: {err}")),
+        }
+    }
+    let wants_verify = e.safe.is_some()
+        || !e.verdicts.is_empty()
+        || !e.partitions.is_empty()
+        || !e.findings.is_empty();
+    let wants_audit = e.audit_findings.is_some() || !e.classes.is_empty();
+    match report {
+        Some(Report::Verify(r)) => {
+            if wants_audit {
+                problems.push("audit expectations given for a verify command".into());
+            }
+            if let Some(safe) = e.safe {
+                if r.safe != safe {
+                    problems.push(format!("safe is {}, expected {safe}", r.safe));
+                }
+            }
+            let group = |name: &str| r.groups.iter().find(|g| g.group.as_str() == name);
+            for (g, want) in &e.verdicts {
+                let Some(j) = group(g) else {
+                    problems.push(format!("group {g} is not in the report"));
+                    continue;
+                };
+                let got = set(j.partitions.iter().map(|p| p.verdict.as_str().to_string()));
+                if got != set(want.iter().cloned()) {
+                    problems.push(format!(
+                        "group {g}: verdicts {got:?}, expected {:?}",
+                        set(want.iter().cloned())
+                    ));
+                }
+            }
+            for (key, want) in &e.partitions {
+                let found = r.groups.iter().find_map(|g| {
+                    g.partitions
+                        .iter()
+                        .find(|p| format!("{}/{}-{}", g.group, p.topic, p.partition) == *key)
+                });
+                match found {
+                    None => problems.push(format!("partition {key} is not in the report")),
+                    Some(p) if p.verdict.as_str() != want => {
+                        problems.push(format!("{key}: {}, expected {want}", p.verdict.as_str()))
+                    }
+                    Some(_) => {}
+                }
+            }
+            for (g, want) in &e.findings {
+                let Some(j) = group(g) else {
+                    problems.push(format!("group {g} is not in the report"));
+                    continue;
+                };
+                let got = set(j.findings.iter().map(|f| name_of(&f.kind)));
+                if got != set(want.iter().cloned()) {
+                    problems.push(format!(
+                        "group {g}: findings {got:?}, expected {:?}",
+                        set(want.iter().cloned())
+                    ));
+                }
+            }
+        }
+        Some(Report::Audit(r)) => {
+            if wants_verify {
+                problems.push("verify expectations given for an audit command".into());
+            }
+            if let Some(want) = &e.audit_findings {
+                let got = set(r.findings.iter().map(|f| name_of(&f.kind)));
+                if got != set(want.iter().cloned()) {
+                    problems.push(format!(
+                        "audit findings {got:?}, expected {:?}",
+                        set(want.iter().cloned())
+                    ));
+                }
+            }
+            for (g, want) in &e.classes {
+                match r.groups.iter().find(|x| x.group.as_str() == g) {
+                    None => problems.push(format!("group {g} is not in the audit")),
+                    Some(x) if name_of(&x.classification) != *want => problems.push(format!(
+                        "group {g}: classified {}, expected {want}",
+                        name_of(&x.classification)
+                    )),
+                    Some(_) => {}
+                }
+            }
+        }
+        None => {
+            if wants_verify || wants_audit {
+                problems
+                    .push("report expectations given, but the command produced no report".into());
+            }
+        }
+    }
+}
+
+/// The link's group filters from the scenario's include and exclude lists.
+fn group_filters(include: &[String], exclude: &[String]) -> String {
+    let filter = |name: &str, filter_type| {
+        let (name, pattern) = match name.strip_suffix('*') {
+            Some(prefix) if !prefix.is_empty() => (prefix, PatternType::Prefixed),
+            _ => (name, PatternType::Literal),
+        };
+        Filter::new(name, pattern, filter_type)
+    };
+    let filters: Vec<Filter> = include
+        .iter()
+        .map(|n| filter(n, FilterType::Include))
+        .chain(exclude.iter().map(|n| filter(n, FilterType::Exclude)))
+        .collect();
+    serde_json::json!({ "groupFilters": filters }).to_string()
+}
+
+fn build_world(s: &Scenario) -> std::result::Result<World, String> {
+    let mut link = LinkState::new(
+        s.link.name.clone(),
+        "sim-link-0001".into(),
+        "sim-origin-cluster".into(),
+        "origin.sim:9092",
+    );
+    let mut configs = vec![
+        (
+            SYNC_MS.to_string(),
+            s.link.sync_interval.as_millis().to_string(),
+        ),
+        (SYNC_ENABLE.to_string(), s.link.sync_enabled.to_string()),
+    ];
+    if s.link.sync_enabled {
+        configs.push((
+            GROUP_FILTERS.to_string(),
+            group_filters(&s.link.sync_groups, &s.link.exclude_groups),
+        ));
+    }
+    if !s.link.prefix.is_empty() {
+        configs.push((LINK_PREFIX.to_string(), s.link.prefix.clone()));
+    }
+    link.apply_at_creation(&configs).map_err(|r| r.message)?;
+    let mut world = World::new(s.seed, link, s.link.rest, s.link.sync_phase);
+    world.mirror_throughput = s.link.throughput;
+    for t in &s.topics {
+        let log = crate::sim::Log {
+            start: t.log_start,
+            end: t.records,
+        };
+        world
+            .origin
+            .topics
+            .insert(t.name.clone(), vec![log; t.partitions as usize]);
+        if t.produce_rate > 0.0 {
+            world.add_producer(t.name.clone(), t.produce_rate);
+        }
+        if t.mirror {
+            world.create_mirror(&t.name)?;
+        }
+    }
+    for a in &s.apps {
+        world.apps.push(App::new(
+            a.name.clone(),
+            GroupId::new(&a.group),
+            a.topics.clone(),
+            a.partitions.clone(),
+            a.rate,
+            a.commit_interval,
+            a.auto_offset_reset,
+        ));
+    }
+    for a in &s.apps {
+        if let Some(side) = a.start_on {
+            world.start_app(&a.name, side.into())?;
+        }
+    }
+    Ok(world)
+}
+
+/// The mirror topic an event names: a mirror topic, or the source topic it mirrors.
+fn mirror_topic(w: &World, topic: &str) -> std::result::Result<String, String> {
+    if w.link.mirrors.contains_key(topic) {
+        return Ok(topic.to_string());
+    }
+    w.link
+        .mirror_of_source(topic)
+        .map(|m| m.mirror_topic.clone())
+        .ok_or_else(|| format!("topic {topic} has no mirror on the link"))
+}
+
+fn set_status(
+    w: &mut World,
+    topic: &str,
+    status: MirrorStatus,
+) -> std::result::Result<String, String> {
+    let mirror = mirror_topic(w, topic)?;
+    let now = w.now.as_millis() as i64;
+    let m = w.link.mirrors.get_mut(&mirror).expect("found above");
+    m.set_status(status);
+    m.state_time_ms = now;
+    Ok(mirror)
+}
+
+/// Applies one event to the world; returns the transcript line.
+fn apply(w: &mut World, event: &Event) -> std::result::Result<String, String> {
+    Ok(match event {
+        Event::StartApp { app, on } => {
+            let role: Role = (*on).into();
+            w.start_app(app, role)?;
+            format!("app {app} starts on the {role}")
+        }
+        Event::StopApp { app } => {
+            w.stop_app(app, true)?;
+            format!("app {app} stops (commits its offsets and leaves the group)")
+        }
+        Event::KillApp { app } => {
+            w.stop_app(app, false)?;
+            format!("app {app} is killed (no final commit)")
+        }
+        Event::StartProducer { topic } | Event::StopProducer { topic } => {
+            let running = matches!(event, Event::StartProducer { .. });
+            let p = w
+                .producers
+                .iter_mut()
+                .find(|p| &p.topic == topic)
+                .ok_or_else(|| format!("topic {topic} has no producer (give it a produce-rate)"))?;
+            p.running = running;
+            format!(
+                "producer of {topic} {}",
+                if running { "starts" } else { "stops" }
+            )
+        }
+        Event::SetProduceRate { topic, rate } => {
+            match w.producers.iter_mut().find(|p| &p.topic == topic) {
+                Some(p) => p.rate = *rate,
+                None => w.add_producer(topic.clone(), *rate),
+            }
+            format!("producer of {topic} now writes {rate} records/s")
+        }
+        Event::PauseMirror { topic } => {
+            let m = set_status(w, topic, MirrorStatus::Paused)?;
+            format!("mirror {m} is paused")
+        }
+        Event::ResumeMirror { topic } => {
+            let m = set_status(w, topic, MirrorStatus::Active)?;
+            format!("mirror {m} is resumed")
+        }
+        Event::StallMirror { topic } => {
+            let m = mirror_topic(w, topic)?;
+            w.link.faults.stalled_topics.insert(m.clone());
+            format!("mirror {m} stalls (no copying; the link still says ACTIVE)")
+        }
+        Event::UnstallMirror { topic } => {
+            let m = mirror_topic(w, topic)?;
+            w.link.faults.stalled_topics.remove(&m);
+            format!("mirror {m} copies again")
+        }
+        Event::FailMirror { topic, reason } => {
+            let m = mirror_topic(w, topic)?;
+            let reason = reason.clone().unwrap_or_else(|| "injected failure".into());
+            let now = w.now.as_millis() as i64;
+            let mirror = w.link.mirrors.get_mut(&m).expect("found above");
+            mirror.fail("SOURCE_UNAVAILABLE", reason.clone());
+            mirror.state_time_ms = now;
+            format!("mirror {m} fails: {reason}")
+        }
+        Event::CreateMirror { topic } => {
+            let m = w.create_mirror(topic)?;
+            format!("mirror {m} of {topic} is created")
+        }
+        Event::SetMirrorThroughput { rate } => {
+            w.mirror_throughput = *rate;
+            match rate {
+                Some(r) => format!("the link now copies {r} records/s per partition"),
+                None => "the link now copies as fast as it fetches".into(),
+            }
+        }
+        Event::SetLinkConfig { name, value } => {
+            w.link
+                .apply(&[(name.clone(), value.clone())])
+                .map_err(|r| r.message)?;
+            match value {
+                Some(v) => format!("link config {name} = {v}"),
+                None => format!("link config {name} reset to its default"),
+            }
+        }
+        Event::ExcludeGroup { group } => {
+            let mut filters = w.link.group_filters()?;
+            filters.filters.push(Filter::new(
+                group.clone(),
+                PatternType::Literal,
+                FilterType::Exclude,
+            ));
+            let value = serde_json::json!({ "groupFilters": filters.filters }).to_string();
+            w.link
+                .apply(&[(GROUP_FILTERS.to_string(), Some(value))])
+                .map_err(|r| r.message)?;
+            format!("group {group} is excluded from the link's offset sync")
+        }
+        Event::StopOffsetSync {} => {
+            w.link.faults.offset_sync_stopped = true;
+            "the link's offset sync stops writing".into()
+        }
+        Event::StartOffsetSync {} => {
+            w.link.faults.offset_sync_stopped = false;
+            "the link's offset sync writes again".into()
+        }
+        Event::RestErrors {
+            count,
+            status,
+            hold,
+        } => {
+            let hold = hold
+                .as_deref()
+                .map(crate::config::parse_duration)
+                .transpose()?;
+            w.link.rest_faults = RestFaults {
+                remaining: *count,
+                kind: if hold.is_some() {
+                    RestFaultKind::Timeout
+                } else {
+                    RestFaultKind::Status
+                },
+                status: *status,
+                timeout_ms: hold.map(|h| h.as_millis() as u64),
+            };
+            match hold {
+                Some(h) => format!("the link's REST API holds the next {count} call(s) for {h:?}"),
+                None => format!(
+                    "the link's REST API answers the next {count} call(s) with HTTP {}",
+                    status.unwrap_or(503)
+                ),
+            }
+        }
+        Event::Leaderless {
+            on,
+            topic,
+            partition,
+        }
+        | Event::LeaderBack {
+            on,
+            topic,
+            partition,
+        } => {
+            let role: Role = (*on).into();
+            let tp = TopicPartition::new(topic, *partition);
+            let c = w.cluster_mut(role);
+            if c.log(&tp).is_none() {
+                return Err(format!("the {role} has no partition {tp}"));
+            }
+            if matches!(event, Event::Leaderless { .. }) {
+                c.leaderless.insert(tp.clone());
+                format!("{tp} on the {role} loses its leader")
+            } else {
+                c.leaderless.remove(&tp);
+                format!("{tp} on the {role} has a leader again")
+            }
+        }
+        Event::Unreachable { on } | Event::Reachable { on } => {
+            let role: Role = (*on).into();
+            let down = matches!(event, Event::Unreachable { .. });
+            w.cluster_mut(role).unreachable = down;
+            format!(
+                "the {role} cluster is {}",
+                if down {
+                    "unreachable"
+                } else {
+                    "reachable again"
+                }
+            )
+        }
+        Event::DeleteRecords {
+            on,
+            topic,
+            partition,
+            before,
+        } => {
+            let role: Role = (*on).into();
+            let tp = TopicPartition::new(topic, *partition);
+            w.delete_records(role, &tp, *before)?;
+            format!("records of {tp} before {before} are deleted on the {role}")
+        }
+        Event::AddPartitions { topic, count } => {
+            let logs = w
+                .origin
+                .topics
+                .get_mut(topic)
+                .ok_or_else(|| format!("the origin has no topic {topic}"))?;
+            let total = logs.len() + *count as usize;
+            logs.resize(total, crate::sim::Log::default());
+            format!("topic {topic} on the origin grows to {total} partitions")
+        }
+        Event::Commit {
+            on,
+            group,
+            topic,
+            partition,
+            offset,
+        } => {
+            let role: Role = (*on).into();
+            let tp = TopicPartition::new(topic, *partition);
+            w.set_committed(role, &GroupId::new(group), tp.clone(), *offset);
+            format!("group {group} commits {offset} on {tp} on the {role}")
+        }
+    })
+}

@@ -1,0 +1,647 @@
+//! Scenario files: the world, the timeline and the expected outcome (`scenarios/README.md`).
+//!
+//! Parsing is strict: an unknown key, a bad duration, an app naming a topic that does not
+//! exist or a timeline entry with neither an action nor a command is an error naming the file,
+//! the entry and what to write instead, never a silently ignored line.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::parse_duration;
+use crate::error::{Error, Result};
+use crate::sim::AutoOffsetReset;
+
+/// A parsed scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub seed: u64,
+    pub tick: Duration,
+    pub latency: Duration,
+    pub link: LinkSpec,
+    pub topics: Vec<TopicSpec>,
+    pub apps: Vec<AppSpec>,
+    pub timeline: Vec<Entry>,
+    pub end: EndSpec,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    seed: u64,
+    tick: Option<String>,
+    latency: Option<String>,
+    #[serde(default)]
+    link: RawLink,
+    #[serde(default)]
+    topics: Vec<TopicSpec>,
+    #[serde(default)]
+    apps: Vec<RawApp>,
+    #[serde(default)]
+    timeline: Vec<toml::Table>,
+    #[serde(default)]
+    end: RawEnd,
+}
+
+/// The link and how the agent reaches it.
+#[derive(Debug, Clone)]
+pub struct LinkSpec {
+    pub name: String,
+    /// False: the agent has no REST access (Kafka-only link, mirror status unknown).
+    pub rest: bool,
+    pub prefix: String,
+    pub sync_interval: Duration,
+    /// When the first offset-sync tick falls; random (from the seed) when not given.
+    pub sync_phase: Option<Duration>,
+    /// Records per second per partition the link copies; unlimited when not given.
+    pub throughput: Option<f64>,
+    /// Group filters: `INCLUDE` entries; a trailing `*` makes a prefix filter.
+    pub sync_groups: Vec<String>,
+    /// Group filters: `EXCLUDE` entries.
+    pub exclude_groups: Vec<String>,
+    pub sync_enabled: bool,
+    pub retries: u32,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+struct RawLink {
+    name: String,
+    rest: bool,
+    prefix: String,
+    sync_interval: String,
+    sync_phase: Option<String>,
+    throughput: Option<f64>,
+    sync_groups: Vec<String>,
+    exclude_groups: Vec<String>,
+    sync_enabled: bool,
+    retries: u32,
+    timeout: String,
+}
+
+impl Default for RawLink {
+    fn default() -> Self {
+        RawLink {
+            name: "migration".into(),
+            rest: true,
+            prefix: String::new(),
+            sync_interval: "30s".into(),
+            sync_phase: None,
+            throughput: None,
+            sync_groups: vec!["*".into()],
+            exclude_groups: Vec::new(),
+            sync_enabled: true,
+            retries: 3,
+            timeout: "10s".into(),
+        }
+    }
+}
+
+/// An origin topic.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TopicSpec {
+    pub name: String,
+    pub partitions: u32,
+    /// Records per second a producer writes, all partitions together (0: no producer).
+    #[serde(default)]
+    pub produce_rate: f64,
+    /// Records already in each partition at the start.
+    #[serde(default)]
+    pub records: i64,
+    /// The log start offset of each partition at the start (retention already deleted
+    /// older records).
+    #[serde(default)]
+    pub log_start: i64,
+    /// Whether the link mirrors the topic from the start.
+    #[serde(default = "yes")]
+    pub mirror: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A consumer application.
+#[derive(Debug, Clone)]
+pub struct AppSpec {
+    pub name: String,
+    pub group: String,
+    pub topics: Vec<String>,
+    pub partitions: Option<Vec<i32>>,
+    pub rate: f64,
+    pub commit_interval: Duration,
+    pub auto_offset_reset: AutoOffsetReset,
+    pub start_on: Option<Side>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawApp {
+    name: String,
+    group: Option<String>,
+    topics: Vec<String>,
+    partitions: Option<Vec<i32>>,
+    #[serde(default = "default_rate")]
+    rate: f64,
+    #[serde(default = "default_commit_interval")]
+    commit_interval: String,
+    #[serde(default = "default_reset")]
+    auto_offset_reset: AutoOffsetReset,
+    start_on: Option<Side>,
+}
+
+fn default_rate() -> f64 {
+    1000.0
+}
+fn default_commit_interval() -> String {
+    "5s".into()
+}
+fn default_reset() -> AutoOffsetReset {
+    AutoOffsetReset::Latest
+}
+
+/// A side of the link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Origin,
+    Destination,
+}
+
+impl From<Side> for crate::model::Role {
+    fn from(s: Side) -> Self {
+        match s {
+            Side::Origin => crate::model::Role::Origin,
+            Side::Destination => crate::model::Role::Destination,
+        }
+    }
+}
+
+/// When a timeline entry happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// At this virtual time since the start.
+    At(Duration),
+    /// This long after the previous entry finished (a command finishes when it exits).
+    After(Duration),
+}
+
+/// One timeline entry: an event in the world, or a command of the agent.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub when: When,
+    pub what: What,
+}
+
+#[derive(Debug, Clone)]
+pub enum What {
+    Event(Event),
+    Command {
+        /// Arguments after `cutover`.
+        args: Vec<String>,
+        expect: Expect,
+    },
+}
+
+/// Events and faults. The names are the `do` values of the scenario format.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "do", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Event {
+    StartApp {
+        app: String,
+        on: Side,
+    },
+    StopApp {
+        app: String,
+    },
+    /// The app dies without committing.
+    KillApp {
+        app: String,
+    },
+    StartProducer {
+        topic: String,
+    },
+    StopProducer {
+        topic: String,
+    },
+    SetProduceRate {
+        topic: String,
+        rate: f64,
+    },
+    /// Pause or resume through the link (as an operator would over REST).
+    PauseMirror {
+        topic: String,
+    },
+    ResumeMirror {
+        topic: String,
+    },
+    /// The link stops copying while still reporting ACTIVE.
+    StallMirror {
+        topic: String,
+    },
+    UnstallMirror {
+        topic: String,
+    },
+    FailMirror {
+        topic: String,
+        reason: Option<String>,
+    },
+    CreateMirror {
+        topic: String,
+    },
+    SetMirrorThroughput {
+        rate: Option<f64>,
+    },
+    SetLinkConfig {
+        name: String,
+        value: Option<String>,
+    },
+    /// Adds a LITERAL EXCLUDE for the group to the link's group filters.
+    ExcludeGroup {
+        group: String,
+    },
+    StopOffsetSync {},
+    StartOffsetSync {},
+    /// The next `count` REST calls to the link fail.
+    RestErrors {
+        count: u32,
+        status: Option<u16>,
+        /// Hold the call this long instead (then the emulator answers 504).
+        hold: Option<String>,
+    },
+    Leaderless {
+        on: Side,
+        topic: String,
+        partition: i32,
+    },
+    LeaderBack {
+        on: Side,
+        topic: String,
+        partition: i32,
+    },
+    Unreachable {
+        on: Side,
+    },
+    Reachable {
+        on: Side,
+    },
+    DeleteRecords {
+        on: Side,
+        topic: String,
+        partition: i32,
+        before: i64,
+    },
+    AddPartitions {
+        topic: String,
+        count: u32,
+    },
+    Commit {
+        on: Side,
+        group: String,
+        topic: String,
+        partition: i32,
+        offset: i64,
+    },
+}
+
+/// What a command must produce. Every field is optional; what is given must match exactly.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Expect {
+    pub exit: Option<i32>,
+    /// `verify`: the overall decision.
+    pub safe: Option<bool>,
+    /// `verify`: per group, the set of partition verdicts.
+    #[serde(default)]
+    pub verdicts: BTreeMap<String, Vec<String>>,
+    /// `verify`: per `group/topic-partition`, the verdict.
+    #[serde(default)]
+    pub partitions: BTreeMap<String, String>,
+    /// `verify`: per group, the set of finding kinds.
+    #[serde(default)]
+    pub findings: BTreeMap<String, Vec<String>>,
+    /// `audit`: the set of audit finding kinds.
+    pub audit_findings: Option<Vec<String>>,
+    /// `audit`: per group, its classification.
+    #[serde(default)]
+    pub classes: BTreeMap<String, String>,
+    /// The error message (on failure) contains this text.
+    pub error_contains: Option<String>,
+    /// The command ran at least / at most this long in virtual time.
+    pub min_duration: Option<String>,
+    pub max_duration: Option<String>,
+}
+
+/// The end of the scenario: how long the world keeps running after the timeline, and what the
+/// apps must have seen.
+#[derive(Debug, Clone, Default)]
+pub struct EndSpec {
+    pub after: Duration,
+    pub apps: BTreeMap<String, AppExpect>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RawEnd {
+    after: Option<String>,
+    #[serde(default)]
+    apps: BTreeMap<String, AppExpect>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AppExpect {
+    pub duplicates: Option<u64>,
+    pub gaps: Option<u64>,
+    pub min_processed: Option<u64>,
+    pub running_on: Option<Side>,
+}
+
+impl Scenario {
+    pub fn load(path: &Path) -> Result<Scenario> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Config(format!("cannot read scenario {}: {e}", path.display())))?;
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "scenario".into());
+        Scenario::parse(&text, &stem).map_err(|e| match e {
+            Error::Scenario(problems) => Error::Scenario(
+                problems
+                    .into_iter()
+                    .map(|p| format!("{}: {p}", path.display()))
+                    .collect(),
+            ),
+            other => other,
+        })
+    }
+
+    /// Parses a scenario; every problem found is reported at once.
+    pub fn parse(text: &str, default_name: &str) -> Result<Scenario> {
+        let raw: RawScenario =
+            toml::from_str(text).map_err(|e| Error::Scenario(vec![e.to_string()]))?;
+        let problems = std::cell::RefCell::new(Vec::new());
+        let mut duration = |what: &str, s: &str| match parse_duration(s) {
+            Ok(d) => d,
+            Err(e) => {
+                problems
+                    .borrow_mut()
+                    .push(format!("{what}: invalid duration {s:?}: {e}"));
+                Duration::ZERO
+            }
+        };
+        let tick = raw
+            .tick
+            .as_deref()
+            .map_or(Duration::from_millis(100), |t| duration("tick", t));
+        let latency = raw
+            .latency
+            .as_deref()
+            .map_or(Duration::ZERO, |t| duration("latency", t));
+        let link = LinkSpec {
+            sync_interval: duration("link.sync-interval", &raw.link.sync_interval),
+            sync_phase: raw
+                .link
+                .sync_phase
+                .as_deref()
+                .map(|p| duration("link.sync-phase", p)),
+            timeout: duration("link.timeout", &raw.link.timeout),
+            name: raw.link.name,
+            rest: raw.link.rest,
+            prefix: raw.link.prefix,
+            throughput: raw.link.throughput,
+            sync_groups: raw.link.sync_groups,
+            exclude_groups: raw.link.exclude_groups,
+            sync_enabled: raw.link.sync_enabled,
+            retries: raw.link.retries,
+        };
+        let mut apps = Vec::new();
+        for a in raw.apps {
+            apps.push(AppSpec {
+                group: a.group.clone().unwrap_or_else(|| a.name.clone()),
+                commit_interval: duration(
+                    &format!("app {}: commit-interval", a.name),
+                    &a.commit_interval,
+                ),
+                name: a.name,
+                topics: a.topics,
+                partitions: a.partitions,
+                rate: a.rate,
+                auto_offset_reset: a.auto_offset_reset,
+                start_on: a.start_on,
+            });
+        }
+        let end_after = raw
+            .end
+            .after
+            .as_deref()
+            .map_or(Duration::ZERO, |a| duration("end.after", a));
+        let mut timeline = Vec::new();
+        for (i, table) in raw.timeline.into_iter().enumerate() {
+            match parse_entry(table, &mut duration) {
+                Ok(e) => timeline.push(e),
+                Err(e) => problems
+                    .borrow_mut()
+                    .push(format!("timeline entry {}: {e}", i + 1)),
+            }
+        }
+        let mut problems = problems.into_inner();
+        if tick.is_zero() {
+            problems.push("tick must be longer than 0".into());
+        }
+        for t in &raw.topics {
+            if t.partitions == 0 {
+                problems.push(format!("topic {}: partitions must be at least 1", t.name));
+            }
+            if t.log_start > t.records {
+                problems.push(format!(
+                    "topic {}: log-start {} is beyond its {} records",
+                    t.name, t.log_start, t.records
+                ));
+            }
+        }
+        for a in &apps {
+            for t in &a.topics {
+                if !raw.topics.iter().any(|x| &x.name == t) {
+                    problems.push(format!(
+                        "app {}: topic {t} is not one of the scenario's [[topics]]",
+                        a.name
+                    ));
+                }
+            }
+            if apps.iter().filter(|b| b.group == a.group).count() > 1 {
+                problems.push(format!(
+                    "group {}: more than one app uses it; the simulator runs one member per group",
+                    a.group
+                ));
+            }
+        }
+        for name in raw.end.apps.keys() {
+            if !apps.iter().any(|a| &a.name == name) {
+                problems.push(format!("end.apps.{name}: no app has that name"));
+            }
+        }
+        if !problems.is_empty() {
+            problems.dedup();
+            return Err(Error::Scenario(problems));
+        }
+        Ok(Scenario {
+            name: raw.name.unwrap_or_else(|| default_name.to_string()),
+            description: raw.description.unwrap_or_default(),
+            seed: raw.seed,
+            tick,
+            latency,
+            link,
+            topics: raw.topics,
+            apps,
+            timeline,
+            end: EndSpec {
+                after: end_after,
+                apps: raw.end.apps,
+            },
+        })
+    }
+}
+
+fn parse_entry(
+    mut table: toml::Table,
+    duration: &mut impl FnMut(&str, &str) -> Duration,
+) -> std::result::Result<Entry, String> {
+    let text = |v: toml::Value, key: &str| match v {
+        toml::Value::String(s) => Ok(s),
+        other => Err(format!("{key} must be a duration string, not {other}")),
+    };
+    let when = match (table.remove("at"), table.remove("after")) {
+        (Some(_), Some(_)) => return Err("give `at` or `after`, not both".into()),
+        (Some(at), None) => When::At(duration("at", &text(at, "at")?)),
+        (None, Some(after)) => When::After(duration("after", &text(after, "after")?)),
+        (None, None) => When::After(Duration::ZERO),
+    };
+    let run = table.remove("run");
+    let expect = table.remove("expect");
+    let what = match (run, table.contains_key("do")) {
+        (Some(_), true) => return Err("give `do` (an event) or `run` (a command), not both".into()),
+        (None, false) => {
+            return Err("needs `do = \"...\"` (an event) or `run = \"...\"` (a command)".into())
+        }
+        (Some(run), false) => {
+            let args = match run {
+                toml::Value::String(s) => s.split_whitespace().map(str::to_string).collect(),
+                toml::Value::Array(a) => a
+                    .into_iter()
+                    .map(|v| match v {
+                        toml::Value::String(s) => Ok(s),
+                        other => Err(format!("run: {other} is not a string")),
+                    })
+                    .collect::<std::result::Result<Vec<_>, _>>()?,
+                other => return Err(format!("run must be a string or an array, not {other}")),
+            };
+            if let Some(extra) = table.keys().next() {
+                return Err(format!("unknown key {extra:?} beside `run`"));
+            }
+            let expect = match expect {
+                None => Expect::default(),
+                Some(v) => v.try_into().map_err(|e| format!("expect: {e}"))?,
+            };
+            What::Command { args, expect }
+        }
+        (None, true) => {
+            if expect.is_some() {
+                return Err("`expect` belongs to a `run` entry".into());
+            }
+            let event: Event = toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| e.message().to_string())?;
+            What::Event(event)
+        }
+    };
+    Ok(Entry { when, what })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_minimal_scenario_takes_the_defaults() {
+        let s = Scenario::parse(
+            r#"
+            [[topics]]
+            name = "orders"
+            partitions = 2
+            [[apps]]
+            name = "billing"
+            topics = ["orders"]
+            [[timeline]]
+            at = "1m"
+            do = "stop_app"
+            app = "billing"
+            [[timeline]]
+            run = "verify billing"
+            expect = { exit = 0 }
+            "#,
+            "x",
+        )
+        .unwrap();
+        assert_eq!(s.name, "x");
+        assert_eq!(s.link.sync_interval, Duration::from_secs(30));
+        assert_eq!(s.apps[0].group, "billing");
+        assert_eq!(s.timeline[0].when, When::At(Duration::from_secs(60)));
+        assert!(
+            matches!(&s.timeline[1].what, What::Command { args, expect } if args == &["verify", "billing"] && expect.exit == Some(0))
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_with_its_entry() {
+        let err = Scenario::parse(
+            r#"
+            tick = "soon"
+            [[topics]]
+            name = "orders"
+            partitions = 0
+            [[apps]]
+            name = "billing"
+            topics = ["payments"]
+            [[timeline]]
+            do = "stop_ap"
+            app = "billing"
+            [[timeline]]
+            at = "1m"
+            "#,
+            "x",
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        for needle in [
+            "tick: invalid duration \"soon\"",
+            "topic orders: partitions must be at least 1",
+            "app billing: topic payments is not one of",
+            "timeline entry 1: unknown variant `stop_ap`",
+            "timeline entry 2: needs `do",
+        ] {
+            assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = Scenario::parse("[link]\nsync-intervall = \"5s\"\n", "x").unwrap_err();
+        assert!(err.to_string().contains("sync-intervall"), "{err}");
+        let err = Scenario::parse(
+            "[[timeline]]\ndo = \"stop_app\"\napp = \"a\"\ncolor = 1\n",
+            "x",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("color"), "{err}");
+    }
+}

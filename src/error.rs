@@ -47,6 +47,15 @@ pub enum Error {
     #[error("invalid scenario:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
     Scenario(Vec<String>),
 
+    #[error("journal: {0}")]
+    Journal(String),
+
+    #[error("another cutover agent is driving group {group} (it holds {})", .lock.display())]
+    Locked {
+        group: String,
+        lock: std::path::PathBuf,
+    },
+
     #[error("the link {link} did not answer {what}: {detail}")]
     LinkUnreachable {
         link: String,
@@ -78,7 +87,9 @@ impl Error {
             | Error::Config(_)
             | Error::ConfigProblems(_)
             | Error::Scenario(_)
+            | Error::Journal(_)
             | Error::ClientConfig { .. } => exit::USAGE,
+            Error::Locked { .. } => exit::RESUME_NEEDED,
             Error::Unreachable { .. }
             | Error::LinkUnreachable { .. }
             | Error::LinkRefused { .. } => exit::UNREACHABLE,
@@ -95,6 +106,12 @@ impl Error {
             Error::Scenario(_) => {
                 "fix the scenario file (its format is in scenarios/README.md) and run it again".into()
             }
+            Error::Journal(_) => {
+                "check that the journal directory ([defaults] journal-dir, --journal-dir) is writable and on a local disk".into()
+            }
+            Error::Locked { group, .. } => format!(
+                "wait for the other agent to finish, or check `cutover report` on the group's journal; once no agent runs, `cutover group {group} --resume` continues"
+            ),
             Error::LinkUnreachable { .. } => {
                 "check [link] rest-url (it ends in /kafka/v3) and that the REST endpoint is reachable from here".into()
             }

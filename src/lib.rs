@@ -8,6 +8,8 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod hooks;
+pub mod journal;
 pub mod kafka;
 pub mod link;
 pub mod linksim;

@@ -1,0 +1,431 @@
+//! The cutover journal: one JSON line per record, append-only, synced to disk before the
+//! side effect it announces.
+//!
+//! Every record carries the format version (`v`), a sequence number, the wall-clock time and
+//! the run. A cutover writes an `intent` before each side effect and an `outcome` after it, a
+//! `phase` checkpoint (the phase machine's state) after every transition, `observation`s of
+//! the offsets it based its decisions on, and `finished` at the end. `--resume` reads the
+//! journal back and continues from the last checkpoint, re-verifying any intent that has no
+//! outcome. A torn last line (the agent killed mid-write) is tolerated: it is reported and
+//! cut off before the journal is appended to again.
+//!
+//! One journal per group (`<dir>/<group>.jsonl`), guarded by an exclusive lock on
+//! `<dir>/<group>.lock` that the operating system releases when the agent dies, so two agents
+//! cannot drive the same group and a killed agent never leaves a stale lock behind.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::GroupId;
+
+/// The journal format version; readers refuse a newer one.
+pub const JOURNAL_VERSION: u32 = 1;
+
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub v: u32,
+    pub seq: u64,
+    /// Wall-clock time, milliseconds since the Unix epoch.
+    pub ts_ms: i64,
+    pub run_id: String,
+    pub group: String,
+    #[serde(flatten)]
+    pub record: Record,
+}
+
+/// What a line records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Record {
+    /// A run began (or resumed).
+    Started {
+        command: Vec<String>,
+        /// `host:pid` of the agent.
+        agent: String,
+        resumed: bool,
+        /// Settings the run uses (deadlines, hooks with their substituted arguments); never
+        /// secrets.
+        settings: serde_json::Value,
+    },
+    /// The phase machine's state after a transition (a checkpoint `--resume` starts from).
+    Phase {
+        phase: String,
+        state: serde_json::Value,
+    },
+    /// A side effect is about to happen.
+    Intent {
+        effect: String,
+        detail: serde_json::Value,
+    },
+    /// What a side effect did.
+    Outcome {
+        effect: String,
+        ok: bool,
+        detail: serde_json::Value,
+    },
+    /// Offsets and membership the agent observed, for the report's chart.
+    Observation {
+        phase: String,
+        origin_active: bool,
+        destination_active: bool,
+        partitions: Vec<PartitionSample>,
+    },
+    /// A note for the operator (a wait that started, a check that failed and will be retried).
+    Note { message: String },
+    /// The run ended.
+    Finished {
+        /// `done`, `rolled_back`, `refused` or `needs_operator`.
+        outcome: String,
+        reason: Option<String>,
+        timings: Timings,
+    },
+}
+
+/// One partition's offsets at one observation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionSample {
+    pub topic: String,
+    pub partition: i32,
+    pub origin_committed: Option<i64>,
+    pub destination_committed: Option<i64>,
+    pub origin_end: Option<i64>,
+    pub mirror_end: Option<i64>,
+}
+
+/// Where the time went, in wall-clock milliseconds since the epoch (and durations).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timings {
+    pub started_ms: Option<i64>,
+    /// The group was seen stopped on the origin with steady offsets.
+    pub stop_done_ms: Option<i64>,
+    /// The destination had the final offsets.
+    pub synced_ms: Option<i64>,
+    /// The restart hook was about to run.
+    pub restart_begun_ms: Option<i64>,
+    pub finished_ms: Option<i64>,
+    /// stop done → restart begun: how long the group consumed nowhere.
+    pub downtime_ms: Option<i64>,
+    /// stop done → synced: the wait for the link's offset sync.
+    pub sync_wait_ms: Option<i64>,
+}
+
+/// An open journal, holding the group's lock.
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+    next_seq: u64,
+    run_id: String,
+    group: String,
+    /// Held for the journal's lifetime; the OS releases it if the process dies.
+    _lock: File,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal")
+            .field("path", &self.path)
+            .field("next_seq", &self.next_seq)
+            .finish()
+    }
+}
+
+/// A journal read back: its entries, and whether a torn last line was cut off.
+#[derive(Debug, Clone)]
+pub struct ReadBack {
+    pub entries: Vec<Entry>,
+    pub torn_tail: Option<String>,
+}
+
+impl ReadBack {
+    /// The run's outcome, if it finished.
+    pub fn finished(&self) -> Option<&Entry> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|e| matches!(e.record, Record::Finished { .. }))
+            .filter(|e| Some(*e) == self.entries.last())
+    }
+
+    pub fn run_id(&self) -> Option<&str> {
+        self.entries.last().map(|e| e.run_id.as_str())
+    }
+}
+
+/// File names are group ids with anything outside `[A-Za-z0-9._-]` escaped, so any group id
+/// maps to one file and never to a path outside the directory.
+pub fn file_stem(group: &GroupId) -> String {
+    let mut out = String::new();
+    for b in group.as_str().bytes() {
+        if b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if out.starts_with('.') {
+        out.replace_range(0..1, "%2E");
+    }
+    out
+}
+
+pub fn path_for(dir: &Path, group: &GroupId) -> PathBuf {
+    dir.join(format!("{}.jsonl", file_stem(group)))
+}
+
+fn io_error(what: &str, path: &Path, e: std::io::Error) -> Error {
+    Error::Journal(format!("cannot {what} {}: {e}", path.display()))
+}
+
+impl Journal {
+    /// Opens (creating) the group's journal and takes its lock. Fails with exit 5 when another
+    /// agent holds the lock.
+    pub fn open(dir: &Path, group: &GroupId, run_id: &str) -> Result<(Journal, ReadBack)> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| io_error("create the journal directory", dir, e))?;
+        let path = path_for(dir, group);
+        let lock_path = path.with_extension("lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| io_error("open the lock file", &lock_path, e))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::Locked {
+                    group: group.to_string(),
+                    lock: lock_path,
+                })
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(io_error("lock", &lock_path, e));
+            }
+        }
+        let back = if path.exists() {
+            read(&path)?
+        } else {
+            ReadBack {
+                entries: Vec::new(),
+                torn_tail: None,
+            }
+        };
+        if back.torn_tail.is_some() {
+            // Cut the torn line off so the next record starts on a line of its own.
+            truncate_after_last_newline(&path)?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| io_error("open", &path, e))?;
+        let next_seq = back.entries.last().map_or(1, |e| e.seq + 1);
+        Ok((
+            Journal {
+                path,
+                file,
+                next_seq,
+                run_id: run_id.to_string(),
+                group: group.to_string(),
+                _lock: lock,
+            },
+            back,
+        ))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// Uses the run id of a run being resumed.
+    pub fn continue_run(&mut self, run_id: &str) {
+        self.run_id = run_id.to_string();
+    }
+
+    /// Appends a record and syncs it to disk before returning.
+    pub fn append(&mut self, record: Record, ts_ms: i64) -> Result<Entry> {
+        let entry = Entry {
+            v: JOURNAL_VERSION,
+            seq: self.next_seq,
+            ts_ms,
+            run_id: self.run_id.clone(),
+            group: self.group.clone(),
+            record,
+        };
+        let mut line = serde_json::to_vec(&entry)
+            .map_err(|e| Error::Journal(format!("cannot encode a journal record: {e}")))?;
+        line.push(b'\n');
+        self.file
+            .write_all(&line)
+            .and_then(|_| self.file.sync_data())
+            .map_err(|e| io_error("write", &self.path, e))?;
+        self.next_seq += 1;
+        Ok(entry)
+    }
+}
+
+fn truncate_after_last_newline(path: &Path) -> Result<()> {
+    let bytes = std::fs::read(path).map_err(|e| io_error("read", path, e))?;
+    let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| io_error("open", path, e))?;
+    file.set_len(keep as u64)
+        .and_then(|_| file.sync_data())
+        .map_err(|e| io_error("truncate", path, e))
+}
+
+/// Reads a journal. A last line that does not parse (or lacks its newline) is the torn tail of
+/// a killed write and is returned apart; a bad line before the last is an error naming it.
+pub fn read(path: &Path) -> Result<ReadBack> {
+    let file = File::open(path).map_err(|e| io_error("open", path, e))?;
+    let mut reader = BufReader::new(file);
+    let mut entries = Vec::new();
+    let mut torn_tail = None;
+    let mut line = String::new();
+    let mut number = 0;
+    loop {
+        line.clear();
+        let n = reader
+            .read_line(&mut line)
+            .map_err(|e| io_error("read", path, e))?;
+        if n == 0 {
+            break;
+        }
+        number += 1;
+        let complete = line.ends_with('\n');
+        match serde_json::from_str::<Entry>(line.trim_end()) {
+            Ok(entry) if complete => {
+                if entry.v > JOURNAL_VERSION {
+                    return Err(Error::Journal(format!(
+                        "{} line {number} has journal version {}; this cutover reads up to {JOURNAL_VERSION}: use a newer cutover",
+                        path.display(),
+                        entry.v
+                    )));
+                }
+                entries.push(entry);
+            }
+            result => {
+                // Only the last line may be torn.
+                let mut rest = String::new();
+                let more = reader
+                    .read_line(&mut rest)
+                    .map_err(|e| io_error("read", path, e))?;
+                if more > 0 {
+                    let why = match result {
+                        Err(e) => e.to_string(),
+                        Ok(_) => "no line end".into(),
+                    };
+                    return Err(Error::Journal(format!(
+                        "{} line {number} is not a journal record ({why}); the journal is damaged: keep it for the investigation and roll the group back by hand",
+                        path.display()
+                    )));
+                }
+                torn_tail = Some(line.clone());
+                break;
+            }
+        }
+    }
+    Ok(ReadBack { entries, torn_tail })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("cutover-journal-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    fn note(m: &str) -> Record {
+        Record::Note {
+            message: m.to_string(),
+        }
+    }
+
+    #[test]
+    fn records_are_numbered_synced_and_read_back() {
+        let d = dir("basic");
+        let g = GroupId::new("billing");
+        let (mut j, back) = Journal::open(&d, &g, "r1").unwrap();
+        assert!(back.entries.is_empty());
+        j.append(note("a"), 1).unwrap();
+        j.append(note("b"), 2).unwrap();
+        drop(j);
+        let back = read(&path_for(&d, &g)).unwrap();
+        assert_eq!(
+            back.entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        assert_eq!(back.entries[1].record, note("b"));
+        let (mut j, back) = Journal::open(&d, &g, "r1").unwrap();
+        assert_eq!(back.entries.len(), 2);
+        assert_eq!(j.append(note("c"), 3).unwrap().seq, 3);
+    }
+
+    #[test]
+    fn a_torn_last_line_is_tolerated_and_cut_off() {
+        let d = dir("torn");
+        let g = GroupId::new("g");
+        let (mut j, _) = Journal::open(&d, &g, "r").unwrap();
+        j.append(note("kept"), 1).unwrap();
+        drop(j);
+        let path = path_for(&d, &g);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(br#"{"v":1,"seq":2,"ts_ms":2,"run_id":"r","gro"#)
+            .unwrap();
+        drop(f);
+        let back = read(&path).unwrap();
+        assert_eq!(back.entries.len(), 1);
+        assert!(back.torn_tail.is_some());
+        let (mut j, back) = Journal::open(&d, &g, "r").unwrap();
+        assert!(back.torn_tail.is_some());
+        assert_eq!(j.append(note("next"), 3).unwrap().seq, 2);
+        drop(j);
+        let back = read(&path).unwrap();
+        assert!(back.torn_tail.is_none());
+        assert_eq!(back.entries.len(), 2);
+    }
+
+    #[test]
+    fn a_damaged_line_before_the_last_is_an_error() {
+        let d = dir("damaged");
+        std::fs::create_dir_all(&d).unwrap();
+        let path = d.join("x.jsonl");
+        std::fs::write(&path, "garbage\n{\"also\": \"bad\"}\n").unwrap();
+        let err = read(&path).unwrap_err().to_string();
+        assert!(err.contains("line 1 is not a journal record"), "{err}");
+    }
+
+    #[test]
+    fn a_second_agent_cannot_take_the_lock() {
+        let d = dir("lock");
+        let g = GroupId::new("g");
+        let (_j, _) = Journal::open(&d, &g, "r").unwrap();
+        let err = Journal::open(&d, &g, "r2").unwrap_err();
+        assert!(matches!(err, Error::Locked { .. }), "{err}");
+        assert_eq!(err.exit_code(), crate::error::exit::RESUME_NEEDED);
+    }
+
+    #[test]
+    fn group_ids_map_to_safe_file_names() {
+        assert_eq!(
+            file_stem(&GroupId::new("billing-v2.prod")),
+            "billing-v2.prod"
+        );
+        assert_eq!(file_stem(&GroupId::new("../etc/x y")), "%2E.%2Fetc%2Fx%20y");
+        assert_eq!(file_stem(&GroupId::new(".hidden")), "%2Ehidden");
+    }
+}

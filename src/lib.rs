@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod cutover;
 pub mod error;
 pub mod hooks;
 pub mod journal;

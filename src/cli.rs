@@ -16,6 +16,11 @@ use crate::error::{exit, Error, Result};
 use crate::kafka::{Cluster, RdKafkaCluster};
 use crate::link::{ConfluentRestLink, KafkaOnlyLink, Link};
 use crate::model::{GroupId, Role};
+use crate::cutover;
+use crate::cutover::driver::{Clock, Mode, Plan, Summary};
+use crate::cutover::machine::{Outcome as CutoverOutcome, Phase};
+use crate::hooks::Hooks;
+use crate::progress::Progress;
 use crate::report;
 use crate::verify::{self, Selection, VerifyReport};
 
@@ -79,10 +84,10 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
         /// Continue an interrupted cutover from its journal.
-        #[arg(long, conflicts_with = "rollback")]
+        #[arg(long, conflicts_with_all = ["rollback", "dry_run"])]
         resume: bool,
         /// Roll an interrupted cutover back to the origin.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "dry_run")]
         rollback: bool,
     },
     /// Pre-promotion audit of every mirror topic and group (read-only).
@@ -174,6 +179,12 @@ pub(crate) enum Prepared {
     Audit {
         window: Duration,
     },
+    Group {
+        group: GroupId,
+        dry_run: bool,
+        mode: Mode,
+        command: Vec<String>,
+    },
 }
 
 /// What a command produced: its report and its exit code.
@@ -185,6 +196,8 @@ pub(crate) struct Outcome {
 pub(crate) enum Report {
     Verify(VerifyReport),
     Audit(AuditReport),
+    Plan(Box<Plan>),
+    Cutover(Summary),
 }
 
 /// Validates a command's arguments into typed values; commands not built yet say so.
@@ -210,6 +223,23 @@ pub(crate) fn prepare(command: &Command) -> Result<Prepared> {
         Command::Audit { window } => Ok(Prepared::Audit {
             window: parse_duration_arg(window)?,
         }),
+        Command::Group {
+            group,
+            dry_run,
+            resume,
+            rollback,
+        } => Ok(Prepared::Group {
+            group: GroupId::new(group),
+            dry_run: *dry_run,
+            mode: if *resume {
+                Mode::Resume
+            } else if *rollback {
+                Mode::Rollback
+            } else {
+                Mode::Start
+            },
+            command: std::env::args().collect(),
+        }),
         other => Err(Error::NotBuilt {
             command: other.name(),
             hint: other.not_built_hint(),
@@ -226,6 +256,44 @@ pub(crate) async fn execute(prepared: &Prepared, ctx: &Context) -> Result<Outcom
             Ok(Outcome {
                 exit: if report.safe { exit::OK } else { exit::UNSAFE },
                 report: Report::Verify(report),
+            })
+        }
+        Prepared::Group {
+            group,
+            dry_run,
+            mode,
+            command,
+        } => {
+            let env = cutover::driver::Env {
+                origin: ctx.origin.as_ref(),
+                destination: ctx.destination.as_ref(),
+                link: ctx.link.as_ref(),
+                hooks: ctx.hooks.as_ref(),
+                options: &ctx.cutover,
+                clock: ctx.clock,
+                progress: ctx.progress,
+                phase_watch: ctx.phase_watch.as_ref(),
+                command: command.clone(),
+            };
+            if *dry_run {
+                let plan = cutover::driver::plan(&env, group).await?;
+                return Ok(Outcome {
+                    exit: if plan.refusal.is_some() {
+                        exit::UNSAFE
+                    } else {
+                        exit::OK
+                    },
+                    report: Report::Plan(Box::new(plan)),
+                });
+            }
+            let summary = cutover::driver::run(&env, group, *mode).await?;
+            Ok(Outcome {
+                exit: match summary.outcome {
+                    CutoverOutcome::Done => exit::OK,
+                    CutoverOutcome::RolledBack | CutoverOutcome::Refused => exit::UNSAFE,
+                    CutoverOutcome::NeedsOperator => exit::RESUME_NEEDED,
+                },
+                report: Report::Cutover(summary),
             })
         }
         Prepared::Audit { window } => {
@@ -269,6 +337,20 @@ pub(crate) fn write_report(
             out,
         ),
         Report::Audit(r) => write_one(format, r, report::audit_table, report::audit_markdown, out),
+        Report::Plan(p) => write_one(
+            format,
+            p.as_ref(),
+            report::plan_text,
+            report::plan_markdown,
+            out,
+        ),
+        Report::Cutover(s) => write_one(
+            format,
+            s,
+            report::cutover_summary_text,
+            report::cutover_summary_markdown,
+            out,
+        ),
     }
 }
 
@@ -285,6 +367,11 @@ pub(crate) struct Context {
     pub default_wait: Duration,
     /// Whether waits show progress on stderr (the simulator keeps its own transcript).
     pub progress: bool,
+    pub hooks: Arc<dyn Hooks>,
+    pub cutover: cutover::driver::Options,
+    pub clock: Clock,
+    /// Told each phase a cutover enters (the simulator's `kill-at`).
+    pub phase_watch: Option<tokio::sync::watch::Sender<Phase>>,
 }
 
 impl Context {
@@ -415,42 +502,3 @@ fn humantime(d: Duration) -> String {
     }
 }
 
-/// Progress on stderr: a spinner on a terminal, plain lines otherwise (logs, CI).
-struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-    what: String,
-    shown: bool,
-}
-
-impl Progress {
-    fn start(shown: bool, what: &str) -> Progress {
-        let bar = (shown && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
-            let bar = indicatif::ProgressBar::new_spinner();
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar.set_message(what.to_string());
-            bar
-        });
-        if shown && bar.is_none() {
-            eprintln!("cutover: {what}");
-        }
-        Progress {
-            bar,
-            what: what.to_string(),
-            shown,
-        }
-    }
-
-    fn update(&self, message: &str) {
-        match &self.bar {
-            Some(bar) => bar.set_message(format!("{}: {message}", self.what)),
-            None if self.shown => eprintln!("cutover: {}: {message}", self.what),
-            None => {}
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
-}

@@ -56,6 +56,13 @@ pub enum Error {
         lock: std::path::PathBuf,
     },
 
+    #[error("a cutover of group {group} was interrupted in phase {phase} ({})", .journal.display())]
+    InProgress {
+        group: String,
+        phase: String,
+        journal: std::path::PathBuf,
+    },
+
     #[error("the link {link} did not answer {what}: {detail}")]
     LinkUnreachable {
         link: String,
@@ -89,7 +96,7 @@ impl Error {
             | Error::Scenario(_)
             | Error::Journal(_)
             | Error::ClientConfig { .. } => exit::USAGE,
-            Error::Locked { .. } => exit::RESUME_NEEDED,
+            Error::Locked { .. } | Error::InProgress { .. } => exit::RESUME_NEEDED,
             Error::Unreachable { .. }
             | Error::LinkUnreachable { .. }
             | Error::LinkRefused { .. } => exit::UNREACHABLE,
@@ -111,6 +118,9 @@ impl Error {
             }
             Error::Locked { group, .. } => format!(
                 "wait for the other agent to finish, or check `cutover report` on the group's journal; once no agent runs, `cutover group {group} --resume` continues"
+            ),
+            Error::InProgress { group, .. } => format!(
+                "continue it with `cutover group {group} --resume`, or undo it with `cutover group {group} --rollback`"
             ),
             Error::LinkUnreachable { .. } => {
                 "check [link] rest-url (it ends in /kafka/v3) and that the REST endpoint is reachable from here".into()

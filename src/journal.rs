@@ -251,6 +251,29 @@ impl Journal {
         self.run_id = run_id.to_string();
     }
 
+    /// Moves a finished journal aside (`<group>.<run id>.jsonl`, kept for its report) and
+    /// starts an empty one, keeping the lock. Returns where the old journal went.
+    pub fn archive(&mut self, finished_run: &str) -> Result<PathBuf> {
+        let stem = self
+            .path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let safe_run: String = finished_run
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .collect();
+        let archived = self.path.with_file_name(format!("{stem}.{safe_run}.jsonl"));
+        std::fs::rename(&self.path, &archived).map_err(|e| io_error("archive", &self.path, e))?;
+        self.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| io_error("open", &self.path, e))?;
+        self.next_seq = 1;
+        Ok(archived)
+    }
+
     /// Appends a record and syncs it to disk before returning.
     pub fn append(&mut self, record: Record, ts_ms: i64) -> Result<Entry> {
         let entry = Entry {

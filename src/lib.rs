@@ -15,6 +15,7 @@ pub mod kafka;
 pub mod link;
 pub mod linksim;
 pub mod model;
+pub mod progress;
 pub mod report;
 pub mod rule;
 pub mod sim;

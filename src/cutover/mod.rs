@@ -2,3 +2,4 @@
 //! its effects against the clusters, the link, the hooks and the journal (`driver`).
 
 pub mod machine;
+pub mod driver;

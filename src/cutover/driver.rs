@@ -1,0 +1,792 @@
+//! The async driver: performs the phase machine's effects against the clusters, the link,
+//! the hooks and the journal.
+//!
+//! Order of every side effect: checkpoint the machine, journal the intent (synced), act,
+//! journal the outcome, feed the outcome back. A killed agent therefore always leaves a
+//! journal that says what it was about to do, and `--resume` re-verifies that by observation
+//! (see `Machine::resume`). Observations go through the same `verify` code as
+//! `cutover verify`, so the cutover and the read-only check cannot judge differently.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::cutover::machine::{Action, Effect, Input, Machine, Observation, Outcome, Phase, Settings, State};
+use crate::error::{Error, Result};
+use crate::hooks::{HookContext, HookKind, Hooks};
+use crate::journal::{self, Journal, PartitionSample, ReadBack, Record, Timings};
+use crate::kafka::Cluster;
+use crate::link::filters::{Filter, FilterKind, FilterType, Filters, PatternType};
+use crate::link::Link;
+use crate::model::{GroupId, TopicPartition};
+use crate::progress::Progress;
+use crate::rule::{GroupJudgement, Presence};
+use crate::verify::{self, Selection, VerifyReport};
+
+const GROUP_FILTERS: &str = "consumer.offset.group.filters";
+const SYNC_ENABLE: &str = "consumer.offset.sync.enable";
+const SYNC_MS: &str = "consumer.offset.sync.ms";
+
+/// Wall-clock time for the journal and the machine: the system clock, or the simulator's
+/// virtual clock (a fixed epoch plus tokio's paused time).
+#[derive(Debug, Clone, Copy)]
+pub enum Clock {
+    System,
+    Virtual {
+        epoch_ms: i64,
+        start: tokio::time::Instant,
+    },
+}
+
+impl Clock {
+    pub fn now_ms(&self) -> i64 {
+        match self {
+            Clock::System => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0),
+            Clock::Virtual { epoch_ms, start } => {
+                epoch_ms + (tokio::time::Instant::now() - *start).as_millis() as i64
+            }
+        }
+    }
+
+    async fn sleep_until_ms(&self, at_ms: i64) {
+        let wait = at_ms - self.now_ms();
+        if wait > 0 {
+            tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+        }
+    }
+}
+
+/// Settings of a cutover that come from the configuration (`[cutover]`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Options {
+    pub journal_dir: PathBuf,
+    /// Used when the link cannot report `consumer.offset.sync.ms`.
+    pub sync_interval: Option<Duration>,
+    pub sync_timeout_factor: u32,
+    pub stop_timeout: Duration,
+    pub mirror_timeout: Duration,
+    pub restart_timeout: Duration,
+    pub restart_window: Duration,
+    pub stable_reads: u32,
+    pub poll_interval: Duration,
+}
+
+/// What a cutover runs against.
+pub struct Env<'a> {
+    pub origin: &'a dyn Cluster,
+    pub destination: &'a dyn Cluster,
+    pub link: &'a dyn Link,
+    pub hooks: &'a dyn Hooks,
+    pub options: &'a Options,
+    pub clock: Clock,
+    /// Show waits on stderr.
+    pub progress: bool,
+    /// Told every phase the machine enters (the simulator uses it to kill the agent mid-phase).
+    pub phase_watch: Option<&'a tokio::sync::watch::Sender<Phase>>,
+    /// The command line, for the journal.
+    pub command: Vec<String>,
+}
+
+/// How `cutover group` was asked to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Start,
+    Resume,
+    Rollback,
+}
+
+/// The result of `cutover group`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub schema_version: u32,
+    pub group: GroupId,
+    pub run_id: String,
+    pub outcome: Outcome,
+    pub phase: Phase,
+    pub reason: String,
+    pub timings: Timings,
+    /// The final offsets the group stopped at on the origin, if it got that far.
+    pub snapshot: Vec<PartitionSample>,
+    pub journal: PathBuf,
+    /// What to run next, when anything.
+    pub next: Option<String>,
+}
+
+/// What `--dry-run` prints: the hooks that would run and the current verdicts.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub schema_version: u32,
+    pub group: GroupId,
+    pub steps: Vec<PlanStep>,
+    pub sync_interval_ms: i64,
+    pub sync_interval_source: String,
+    pub settings: Settings,
+    pub verify: VerifyReport,
+    /// Why the cutover would be refused right now, if it would.
+    pub refusal: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanStep {
+    pub phase: Phase,
+    pub action: String,
+    pub check: String,
+}
+
+fn hook_context(group: &GroupId, topics: Vec<String>, run_id: &str, link: &str) -> HookContext {
+    HookContext {
+        group: group.clone(),
+        topics,
+        run_id: run_id.to_string(),
+        link: link.to_string(),
+    }
+}
+
+/// The link's offset-sync interval, and where it came from.
+async fn sync_interval(link: &dyn Link, options: &Options) -> (i64, String) {
+    if link.reports_status() {
+        if let Ok(configs) = link.configs().await {
+            if let Some(ms) = configs.get(SYNC_MS).and_then(|v| v.parse::<i64>().ok()) {
+                return (ms, format!("the link's {SYNC_MS}"));
+            }
+        }
+    }
+    match options.sync_interval {
+        Some(d) => (d.as_millis() as i64, "[cutover] sync-interval".into()),
+        None => (
+            30_000,
+            format!("the link's default {SYNC_MS} (the link cannot be asked; set [cutover] sync-interval)"),
+        ),
+    }
+}
+
+fn settings(options: &Options, sync_interval_ms: i64) -> Settings {
+    let ms = |d: Duration| d.as_millis() as i64;
+    Settings {
+        poll_ms: ms(options.poll_interval).max(1),
+        sync_interval_ms,
+        sync_timeout_factor: options.sync_timeout_factor,
+        stop_timeout_ms: ms(options.stop_timeout),
+        mirror_timeout_ms: ms(options.mirror_timeout),
+        restart_timeout_ms: ms(options.restart_timeout),
+        restart_window_ms: ms(options.restart_window),
+        stable_reads: options.stable_reads,
+    }
+}
+
+/// Whether the link's offset sync excludes the group; `None` when the link cannot be asked.
+async fn excluded(link: &dyn Link, group: &GroupId) -> Option<bool> {
+    if !link.reports_status() {
+        return None;
+    }
+    let configs = link.configs().await.ok()?;
+    let enabled = configs
+        .get(SYNC_ENABLE)
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    if !enabled {
+        return Some(true);
+    }
+    let filters = Filters::parse(
+        FilterKind::Group,
+        configs.get(GROUP_FILTERS).map_or("", String::as_str),
+    )
+    .ok()?;
+    Some(!filters.includes(group.as_str()))
+}
+
+/// One observation of the group, through the same code as `cutover verify`.
+async fn observe(env: &Env<'_>, group: &GroupId) -> Result<(Observation, GroupJudgement, VerifyReport)> {
+    let selection = Selection::Groups(vec![group.clone()]);
+    let (report, excluded) = tokio::join!(
+        verify::verify(env.origin, env.destination, env.link, &selection),
+        excluded(env.link, group)
+    );
+    let report = report?;
+    let judgement = report
+        .groups
+        .first()
+        .cloned()
+        .ok_or_else(|| Error::Config(format!("verify returned no result for group {group}")))?;
+    let mut o = Observation {
+        origin_active: judgement.origin_state == Presence::Active,
+        destination_active: judgement.destination_state == Presence::Active,
+        excluded,
+        ..Observation::default()
+    };
+    for p in &judgement.partitions {
+        let tp = TopicPartition::new(&p.topic, p.partition);
+        if let Some(c) = p.origin_committed {
+            o.origin_committed.insert(tp.clone(), c);
+        }
+        if let Some(c) = p.destination_committed {
+            o.destination_committed.insert(tp.clone(), c);
+        }
+        if let Some(m) = p.mirror_end {
+            o.mirror_end.insert(tp.clone(), m);
+        }
+        o.verdicts.insert(tp, p.verdict);
+    }
+    Ok((o, judgement, report))
+}
+
+fn samples(j: &GroupJudgement) -> Vec<PartitionSample> {
+    j.partitions
+        .iter()
+        .map(|p| PartitionSample {
+            topic: p.topic.clone(),
+            partition: p.partition,
+            origin_committed: p.origin_committed,
+            destination_committed: p.destination_committed,
+            origin_end: p.origin_end,
+            mirror_end: p.mirror_end,
+        })
+        .collect()
+}
+
+/// `--dry-run`: observes once and describes what would happen; changes nothing.
+pub async fn plan(env: &Env<'_>, group: &GroupId) -> Result<Plan> {
+    let (sync_ms, source) = sync_interval(env.link, env.options).await;
+    let settings = settings(env.options, sync_ms);
+    let (observation, judgement, report) = observe(env, group).await?;
+    let topics: Vec<String> = topics_of(&observation);
+    let ctx = hook_context(group, topics, "dry-run", env.link.name());
+    let describe = |kind: HookKind| {
+        env.hooks
+            .describe(kind, &ctx)
+            .unwrap_or_else(|| format!("no {} hook configured: set [hooks.{}]", kind.as_str(), kind.as_str()))
+    };
+    let exclude = if env.hooks.exclude_is_builtin(group) {
+        format!(
+            "read-modify-write of the link's {GROUP_FILTERS}: add a LITERAL EXCLUDE for {group}, read it back"
+        )
+    } else {
+        describe(HookKind::Exclude)
+    };
+    let s = &settings;
+    let steps = vec![
+        PlanStep {
+            phase: Phase::Stopping,
+            action: describe(HookKind::Stop),
+            check: format!(
+                "no members on the origin and committed offsets unchanged across {} reads, within {} ms; snapshot them",
+                s.stable_reads, s.stop_timeout_ms
+            ),
+        },
+        PlanStep {
+            phase: Phase::AwaitingSync,
+            action: "wait".into(),
+            check: format!(
+                "destination committed = snapshot on every partition, within {} × {} ms",
+                s.sync_timeout_factor, s.sync_interval_ms
+            ),
+        },
+        PlanStep {
+            phase: Phase::AwaitingMirror,
+            action: "wait".into(),
+            check: format!("mirror end ≥ snapshot on every partition, within {} ms", s.mirror_timeout_ms),
+        },
+        PlanStep {
+            phase: Phase::Excluding,
+            action: exclude,
+            check: format!(
+                "the filters exclude the group and the destination's offsets hold still for one sync tick ({} ms)",
+                s.sync_interval_ms
+            ),
+        },
+        PlanStep {
+            phase: Phase::Restarting,
+            action: describe(HookKind::Restart),
+            check: format!(
+                "every partition SAFE before; then active on the destination within {} ms, committed never below the snapshot, until it advances or {} ms pass",
+                s.restart_timeout_ms, s.restart_window_ms
+            ),
+        },
+        PlanStep {
+            phase: Phase::RollingBack,
+            action: describe(HookKind::Rollback),
+            check: "on a failure before the restart: undo the exclusion, start the group on the origin, see it active there".into(),
+        },
+    ];
+    // The machine's own plan check, on a throwaway copy.
+    let (mut m, _) = Machine::start(env.clock.now_ms(), settings.clone());
+    let refusal = m
+        .step(Input::Observed {
+            now: env.clock.now_ms(),
+            observation,
+        })
+        .into_iter()
+        .find_map(|e| match e {
+            Effect::Finish { reason, .. } => Some(reason),
+            _ => None,
+        });
+    let _ = judgement;
+    Ok(Plan {
+        schema_version: 1,
+        group: group.clone(),
+        steps,
+        sync_interval_ms: sync_ms,
+        sync_interval_source: source,
+        settings,
+        verify: report,
+        refusal,
+    })
+}
+
+fn topics_of(o: &Observation) -> Vec<String> {
+    let mut topics: Vec<String> = o
+        .origin_committed
+        .keys()
+        .chain(o.verdicts.keys())
+        .map(|tp| tp.topic.clone())
+        .collect();
+    topics.sort();
+    topics.dedup();
+    topics
+}
+
+/// The last checkpoint of a journal, and the run it belongs to.
+fn last_checkpoint(back: &ReadBack) -> Option<(String, State)> {
+    back.entries.iter().rev().find_map(|e| match &e.record {
+        Record::Phase { state, .. } => serde_json::from_value::<State>(state.clone())
+            .ok()
+            .map(|s| (e.run_id.clone(), s)),
+        _ => None,
+    })
+}
+
+fn new_run_id(clock: &Clock, group: &GroupId) -> String {
+    let now = clock.now_ms();
+    let mut hash: u32 = 2166136261;
+    for b in group.as_str().bytes().chain(std::process::id().to_le_bytes()) {
+        hash = (hash ^ u32::from(b)).wrapping_mul(16777619);
+    }
+    format!("{now}-{hash:08x}")
+}
+
+/// Runs (or resumes, or rolls back) one group's cutover to its end.
+pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> {
+    let run_id = new_run_id(&env.clock, group);
+    let (mut journal, back) = Journal::open(&env.options.journal_dir, group, &run_id)?;
+    let checkpoint = last_checkpoint(&back);
+    let finished = back.finished().is_some();
+    let unfinished_phase = (!back.entries.is_empty() && !finished).then(|| {
+        checkpoint
+            .as_ref()
+            .map_or("plan".to_string(), |(_, s)| s.phase.as_str().to_string())
+    });
+    let now = env.clock.now_ms();
+    let (mut machine, mut effects) = match mode {
+        Mode::Start => {
+            if let Some(phase) = unfinished_phase {
+                return Err(Error::InProgress {
+                    group: group.to_string(),
+                    phase,
+                    journal: journal.path().to_path_buf(),
+                });
+            }
+            if finished {
+                if let Some(old) = back.run_id() {
+                    let archived = journal.archive(old)?;
+                    tracing::info!(archived = %archived.display(), "archived the journal of the previous cutover");
+                }
+            }
+            let (sync_ms, _) = sync_interval(env.link, env.options).await;
+            Machine::start(now, settings(env.options, sync_ms))
+        }
+        Mode::Resume | Mode::Rollback => {
+            if unfinished_phase.is_none() {
+                return Err(Error::Config(format!(
+                    "no interrupted cutover of group {group} to {}: {} {}",
+                    if mode == Mode::Resume { "resume" } else { "roll back" },
+                    journal.path().display(),
+                    if finished { "records a finished cutover" } else { "is empty" }
+                )));
+            }
+            match checkpoint {
+                // Killed before the first checkpoint: nothing was done yet.
+                None => {
+                    if mode == Mode::Rollback {
+                        return Err(Error::Config(format!(
+                            "the cutover of group {group} was interrupted before it changed anything: nothing to roll back"
+                        )));
+                    }
+                    let (sync_ms, _) = sync_interval(env.link, env.options).await;
+                    Machine::start(now, settings(env.options, sync_ms))
+                }
+                Some((old_run, state)) => {
+                    journal.continue_run(&old_run);
+                    if mode == Mode::Rollback {
+                        if matches!(state.phase, Phase::Restarting | Phase::AwaitingRestart) {
+                            return Err(Error::Config(format!(
+                                "group {group} was interrupted in phase {}: the restart on the destination may have begun, and rolling back would need stopping it there; resume with `cutover group {group} --resume`",
+                                state.phase.as_str()
+                            )));
+                        }
+                        Machine::rollback_from(now, state, "rollback requested by the operator".into())
+                    } else {
+                        Machine::resume(now, state)
+                    }
+                }
+            }
+        }
+    };
+    let builtin_exclude = env.hooks.exclude_is_builtin(group);
+    journal.append(
+        Record::Started {
+            command: env.command.clone(),
+            agent: format!(
+                "{}:{}",
+                std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into()),
+                std::process::id()
+            ),
+            resumed: mode != Mode::Start,
+            settings: json!({
+                "machine": machine.state.settings,
+                "journal_dir": env.options.journal_dir,
+                "builtin_exclude": builtin_exclude,
+                "link": env.link.name(),
+            }),
+        },
+        now,
+    )?;
+    let mut driver = Driver {
+        env,
+        group,
+        journal,
+        builtin_exclude,
+        last_checkpoint: None,
+        topics: Vec::new(),
+        filters_before: None,
+        progress: Progress::start(env.progress, &format!("cutover of {group}")),
+        observe_failures: 0,
+    };
+    driver.checkpoint(&machine)?;
+    let mut queue: VecDeque<Effect> = effects.drain(..).collect();
+    while let Some(effect) = queue.pop_front() {
+        let input = match effect {
+            Effect::Observe { at_ms } => {
+                driver.show_wait(&machine, at_ms);
+                env.clock.sleep_until_ms(at_ms).await;
+                match driver.observe().await {
+                    Ok(o) => Input::Observed {
+                        now: env.clock.now_ms(),
+                        observation: o,
+                    },
+                    Err(e) => {
+                        driver.observation_failed(&machine, e)?;
+                        queue.push_back(Effect::Observe {
+                            at_ms: env.clock.now_ms() + machine.state.settings.poll_ms,
+                        });
+                        continue;
+                    }
+                }
+            }
+            Effect::Run(action) => driver.act(&machine, action).await?,
+            Effect::Finish { outcome, reason } => {
+                driver.progress.finish();
+                let summary = driver.finish(&machine, outcome, reason)?;
+                return Ok(summary);
+            }
+        };
+        let next = machine.step(input);
+        driver.checkpoint(&machine)?;
+        queue.extend(next);
+    }
+    Err(Error::Config(
+        "the cutover stopped without an outcome (a bug: the journal has the state; resume with --resume)".into(),
+    ))
+}
+
+struct Driver<'e, 'a> {
+    env: &'e Env<'a>,
+    group: &'e GroupId,
+    journal: Journal,
+    builtin_exclude: bool,
+    last_checkpoint: Option<serde_json::Value>,
+    topics: Vec<String>,
+    filters_before: Option<String>,
+    progress: Progress,
+    observe_failures: u32,
+}
+
+impl Driver<'_, '_> {
+    fn now(&self) -> i64 {
+        self.env.clock.now_ms()
+    }
+
+    /// Journals the machine's state when the phase, a pending action or the rollback changed.
+    fn checkpoint(&mut self, m: &Machine) -> Result<()> {
+        let key = json!([m.state.phase, m.state.pending, m.state.rollback, m.state.exclusion_attempted]);
+        if self.last_checkpoint.as_ref() == Some(&key) {
+            return Ok(());
+        }
+        let state = serde_json::to_value(&m.state)
+            .map_err(|e| Error::Journal(format!("cannot encode the cutover state: {e}")))?;
+        self.journal.append(
+            Record::Phase {
+                phase: m.state.phase.as_str().into(),
+                state,
+            },
+            self.now(),
+        )?;
+        let entered = self
+            .last_checkpoint
+            .as_ref()
+            .is_none_or(|k| k[0] != key[0]);
+        self.last_checkpoint = Some(key);
+        if entered {
+            tracing::info!(group = %self.group, phase = m.state.phase.as_str(), "phase");
+            if let Some(w) = self.env.phase_watch {
+                let _ = w.send(m.state.phase);
+            }
+        }
+        Ok(())
+    }
+
+    fn show_wait(&self, m: &Machine, at_ms: i64) {
+        let now = self.now();
+        let phase = m.state.phase.as_str();
+        let left = m
+            .state
+            .deadline_ms
+            .map(|d| format!(", {} s left before giving up", ((d - now).max(0) + 999) / 1000))
+            .unwrap_or_default();
+        let since = (now - m.state.phase_since_ms) / 1000;
+        let what = match m.state.phase {
+            Phase::AwaitingStop => "the group to leave the origin with steady offsets",
+            Phase::AwaitingSync => "the link's offset sync to copy the final offsets",
+            Phase::AwaitingMirror => "the mirror to reach the final offsets",
+            Phase::ConfirmingExclusion => "one sync tick with the destination's offsets unchanged",
+            Phase::AwaitingRestart => "the group to consume on the destination",
+            Phase::RollingBack => "the group to consume on the origin again",
+            _ => "",
+        };
+        if at_ms > now && !what.is_empty() {
+            self.progress
+                .update(&format!("{phase}: waiting for {what} ({since} s so far{left})"));
+        }
+    }
+
+    async fn observe(&mut self) -> Result<Observation> {
+        let (o, judgement, _) = observe(self.env, self.group).await?;
+        self.observe_failures = 0;
+        if self.topics.is_empty() {
+            self.topics = topics_of(&o);
+        }
+        self.journal.append(
+            Record::Observation {
+                phase: String::new(),
+                origin_active: o.origin_active,
+                destination_active: o.destination_active,
+                partitions: samples(&judgement),
+            },
+            self.now(),
+        )?;
+        Ok(o)
+    }
+
+    /// An observation failed (a cluster or the link did not answer): journal it and try again,
+    /// up to a bound; past it, stop with the state journaled so `--resume` continues.
+    fn observation_failed(&mut self, m: &Machine, e: Error) -> Result<()> {
+        self.observe_failures += 1;
+        self.journal.append(
+            Record::Note {
+                message: format!("observation failed in {}: {e}", m.state.phase.as_str()),
+            },
+            self.now(),
+        )?;
+        let budget = (m.state.settings.restart_timeout_ms / m.state.settings.poll_ms).max(5);
+        if i64::from(self.observe_failures) >= budget {
+            self.progress.finish();
+            return Err(e);
+        }
+        self.progress.update(&format!(
+            "{}: cannot observe ({e}); retrying",
+            m.state.phase.as_str()
+        ));
+        Ok(())
+    }
+
+    async fn act(&mut self, m: &Machine, action: Action) -> Result<Input> {
+        let effect = action.effect_name(self.builtin_exclude);
+        let ctx = hook_context(self.group, self.topics.clone(), self.journal.run_id(), self.env.link.name());
+        let kind = match action {
+            Action::StopHook => Some(HookKind::Stop),
+            Action::RestartHook => Some(HookKind::Restart),
+            Action::RollbackHook => Some(HookKind::Rollback),
+            Action::Exclude if !self.builtin_exclude => Some(HookKind::Exclude),
+            Action::Exclude | Action::Unexclude => None,
+        };
+        let description = kind
+            .and_then(|k| self.env.hooks.describe(k, &ctx))
+            .unwrap_or_else(|| effect.to_string());
+        self.journal.append(
+            Record::Intent {
+                effect: effect.into(),
+                detail: json!({ "description": description, "phase": m.state.phase.as_str() }),
+            },
+            self.now(),
+        )?;
+        self.progress
+            .update(&format!("{}: {description}", m.state.phase.as_str()));
+        let (ok, error, detail) = match (action, kind) {
+            (_, Some(kind)) => {
+                let report = self.env.hooks.run(kind, &ctx).await;
+                let detail = serde_json::to_value(&report).unwrap_or_default();
+                (report.ok, report.error.clone(), detail)
+            }
+            (Action::Exclude, None) => match self.exclude().await {
+                Ok(detail) => (true, None, detail),
+                Err(e) => (false, Some(e.clone()), json!({ "error": e })),
+            },
+            (_, None) => match self.unexclude().await {
+                Ok(detail) => (true, None, detail),
+                Err(e) => (false, Some(e.clone()), json!({ "error": e })),
+            },
+        };
+        self.journal.append(
+            Record::Outcome {
+                effect: effect.into(),
+                ok,
+                detail,
+            },
+            self.now(),
+        )?;
+        Ok(Input::Done {
+            now: self.now(),
+            action,
+            ok,
+            error,
+        })
+    }
+
+    async fn read_filters(&self) -> std::result::Result<(String, Filters), String> {
+        let configs = self
+            .env
+            .link
+            .configs()
+            .await
+            .map_err(|e| e.to_string())?;
+        let raw = configs.get(GROUP_FILTERS).cloned().unwrap_or_default();
+        let filters = Filters::parse(FilterKind::Group, &raw).map_err(|e| e.to_string())?;
+        Ok((raw, filters))
+    }
+
+    /// The built-in exclusion: add a LITERAL EXCLUDE for the group to the link's group
+    /// filters, then read them back.
+    async fn exclude(&mut self) -> std::result::Result<serde_json::Value, String> {
+        let (before, mut filters) = self.read_filters().await?;
+        self.filters_before = Some(before.clone());
+        let group = self.group.as_str();
+        if filters.includes(group) {
+            filters
+                .filters
+                .push(Filter::new(group, PatternType::Literal, FilterType::Exclude));
+            let value = filters.to_json(FilterKind::Group);
+            self.env
+                .link
+                .alter_configs(&[(GROUP_FILTERS.to_string(), Some(value))])
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let (after, back) = self.read_filters().await?;
+        if back.includes(group) {
+            return Err(format!(
+                "the link's {GROUP_FILTERS}, read back, still include the group: {after}"
+            ));
+        }
+        Ok(json!({ "filters_before": before, "filters_after": after }))
+    }
+
+    /// Undoes the built-in exclusion: removes the LITERAL EXCLUDE of the group (other changes
+    /// made to the filters meanwhile are kept), then reads them back.
+    async fn unexclude(&mut self) -> std::result::Result<serde_json::Value, String> {
+        let (_, mut filters) = self.read_filters().await?;
+        let group = self.group.as_str();
+        let ours = |f: &Filter| {
+            f.name == group
+                && f.pattern_type == PatternType::Literal
+                && f.filter_type == FilterType::Exclude
+        };
+        if filters.filters.iter().any(ours) {
+            filters.filters.retain(|f| !ours(f));
+            let value = filters.to_json(FilterKind::Group);
+            self.env
+                .link
+                .alter_configs(&[(GROUP_FILTERS.to_string(), Some(value))])
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let (restored, back) = self.read_filters().await?;
+        if back.filters.iter().any(ours) {
+            return Err(format!("the exclusion is still in {GROUP_FILTERS}: {restored}"));
+        }
+        Ok(json!({ "filters_restored": restored }))
+    }
+
+    fn finish(&mut self, m: &Machine, outcome: Outcome, reason: String) -> Result<Summary> {
+        let timings = m.state.timings.clone();
+        self.journal.append(
+            Record::Finished {
+                outcome: outcome.as_str().into(),
+                reason: Some(reason.clone()),
+                timings: timings.clone(),
+            },
+            self.now(),
+        )?;
+        let journal = self.journal.path().to_path_buf();
+        let group = self.group;
+        let next = match outcome {
+            Outcome::Done => None,
+            Outcome::Refused | Outcome::RolledBack => Some(format!(
+                "fix the cause, then `cutover group {group}` again; the report: `cutover report {}`",
+                journal.display()
+            )),
+            Outcome::NeedsOperator => Some(format!(
+                "the group needs a decision (see the reason); the report: `cutover report {}`",
+                journal.display()
+            )),
+        };
+        let snapshot = m
+            .state
+            .snapshot
+            .as_ref()
+            .map(|s: &BTreeMap<TopicPartition, i64>| {
+                s.iter()
+                    .map(|(tp, o)| PartitionSample {
+                        topic: tp.topic.clone(),
+                        partition: tp.partition,
+                        origin_committed: Some(*o),
+                        destination_committed: None,
+                        origin_end: None,
+                        mirror_end: None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Summary {
+            schema_version: 1,
+            group: group.clone(),
+            run_id: self.journal.run_id().to_string(),
+            outcome,
+            phase: m.state.phase,
+            reason,
+            timings,
+            snapshot,
+            journal,
+            next,
+        })
+    }
+}
+
+/// Reads a journal's last state, for `cutover group --resume` hints and reports.
+pub fn journal_state(path: &std::path::Path) -> Result<Option<State>> {
+    let back = journal::read(path)?;
+    Ok(last_checkpoint(&back).map(|(_, s)| s))
+}

@@ -12,14 +12,14 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::audit::{self, AuditReport};
 use crate::config::Config;
-use crate::error::{exit, Error, Result};
-use crate::kafka::{Cluster, RdKafkaCluster};
-use crate::link::{ConfluentRestLink, KafkaOnlyLink, Link};
-use crate::model::{GroupId, Role};
 use crate::cutover;
 use crate::cutover::driver::{Clock, Mode, Plan, Summary};
 use crate::cutover::machine::{Outcome as CutoverOutcome, Phase};
+use crate::error::{exit, Error, Result};
 use crate::hooks::Hooks;
+use crate::kafka::{Cluster, RdKafkaCluster};
+use crate::link::{ConfluentRestLink, KafkaOnlyLink, Link};
+use crate::model::{GroupId, Role};
 use crate::progress::Progress;
 use crate::report;
 use crate::verify::{self, Selection, VerifyReport};
@@ -406,6 +406,21 @@ impl Context {
             poll_interval: config.defaults.poll_interval,
             default_wait: config.defaults.wait,
             progress: true,
+            // Replaced by the configured hooks when [hooks] is parsed (branch `hooks`).
+            hooks: Arc::new(crate::hooks::Unconfigured),
+            cutover: cutover::driver::Options {
+                journal_dir: "cutover-journal".into(),
+                sync_interval: None,
+                sync_timeout_factor: 3,
+                stop_timeout: Duration::from_secs(120),
+                mirror_timeout: Duration::from_secs(300),
+                restart_timeout: Duration::from_secs(120),
+                restart_window: Duration::from_secs(60),
+                stable_reads: 2,
+                poll_interval: config.defaults.poll_interval,
+            },
+            clock: Clock::System,
+            phase_watch: None,
         })
     }
 
@@ -501,4 +516,3 @@ fn humantime(d: Duration) -> String {
         format!("{}ms", d.as_millis())
     }
 }
-

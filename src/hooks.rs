@@ -84,3 +84,32 @@ pub trait Hooks: Send + Sync {
     /// Runs a hook, with its timeout and bounded retries.
     async fn run(&self, kind: HookKind, ctx: &HookContext) -> HookReport;
 }
+
+/// Temporary: no hooks configured.
+pub struct Unconfigured;
+
+#[async_trait]
+impl Hooks for Unconfigured {
+    fn describe(&self, _kind: HookKind, _ctx: &HookContext) -> Option<String> {
+        None
+    }
+
+    fn exclude_is_builtin(&self, _group: &GroupId) -> bool {
+        true
+    }
+
+    async fn run(&self, kind: HookKind, _ctx: &HookContext) -> HookReport {
+        HookReport {
+            kind,
+            description: String::new(),
+            attempts: 0,
+            ok: false,
+            error: Some(format!("no {} hook is configured", kind.as_str())),
+            exit_code: None,
+            http_status: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            duration_ms: 0,
+        }
+    }
+}

@@ -261,7 +261,13 @@ impl Journal {
             .unwrap_or_default();
         let safe_run: String = finished_run
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let archived = self.path.with_file_name(format!("{stem}.{safe_run}.jsonl"));
         std::fs::rename(&self.path, &archived).map_err(|e| io_error("archive", &self.path, e))?;

@@ -20,7 +20,9 @@ use crate::link::MirrorState;
 use crate::model::{GroupId, Offset, TopicPartition};
 
 /// A partition's verdict. The names are API: JSON output and exit codes depend on them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Verdict {
     /// Every record the group has yet to read is on the mirror and the destination has the

@@ -14,7 +14,9 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::cutover::machine::{Action, Effect, Input, Machine, Observation, Outcome, Phase, Settings, State};
+use crate::cutover::machine::{
+    Action, Effect, Input, Machine, Observation, Outcome, Phase, Settings, State,
+};
 use crate::error::{Error, Result};
 use crate::hooks::{HookContext, HookKind, Hooks};
 use crate::journal::{self, Journal, PartitionSample, ReadBack, Record, Timings};
@@ -201,7 +203,10 @@ async fn excluded(link: &dyn Link, group: &GroupId) -> Option<bool> {
 }
 
 /// One observation of the group, through the same code as `cutover verify`.
-async fn observe(env: &Env<'_>, group: &GroupId) -> Result<(Observation, GroupJudgement, VerifyReport)> {
+async fn observe(
+    env: &Env<'_>,
+    group: &GroupId,
+) -> Result<(Observation, GroupJudgement, VerifyReport)> {
     let selection = Selection::Groups(vec![group.clone()]);
     let (report, excluded) = tokio::join!(
         verify::verify(env.origin, env.destination, env.link, &selection),
@@ -257,9 +262,13 @@ pub async fn plan(env: &Env<'_>, group: &GroupId) -> Result<Plan> {
     let topics: Vec<String> = topics_of(&observation);
     let ctx = hook_context(group, topics, "dry-run", env.link.name());
     let describe = |kind: HookKind| {
-        env.hooks
-            .describe(kind, &ctx)
-            .unwrap_or_else(|| format!("no {} hook configured: set [hooks.{}]", kind.as_str(), kind.as_str()))
+        env.hooks.describe(kind, &ctx).unwrap_or_else(|| {
+            format!(
+                "no {} hook configured: set [hooks.{}]",
+                kind.as_str(),
+                kind.as_str()
+            )
+        })
     };
     let exclude = if env.hooks.exclude_is_builtin(group) {
         format!(
@@ -363,7 +372,11 @@ fn last_checkpoint(back: &ReadBack) -> Option<(String, State)> {
 fn new_run_id(clock: &Clock, group: &GroupId) -> String {
     let now = clock.now_ms();
     let mut hash: u32 = 2166136261;
-    for b in group.as_str().bytes().chain(std::process::id().to_le_bytes()) {
+    for b in group
+        .as_str()
+        .bytes()
+        .chain(std::process::id().to_le_bytes())
+    {
         hash = (hash ^ u32::from(b)).wrapping_mul(16777619);
     }
     format!("{now}-{hash:08x}")
@@ -403,9 +416,17 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
             if unfinished_phase.is_none() {
                 return Err(Error::Config(format!(
                     "no interrupted cutover of group {group} to {}: {} {}",
-                    if mode == Mode::Resume { "resume" } else { "roll back" },
+                    if mode == Mode::Resume {
+                        "resume"
+                    } else {
+                        "roll back"
+                    },
                     journal.path().display(),
-                    if finished { "records a finished cutover" } else { "is empty" }
+                    if finished {
+                        "records a finished cutover"
+                    } else {
+                        "is empty"
+                    }
                 )));
             }
             match checkpoint {
@@ -428,7 +449,11 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
                                 state.phase.as_str()
                             )));
                         }
-                        Machine::rollback_from(now, state, "rollback requested by the operator".into())
+                        Machine::rollback_from(
+                            now,
+                            state,
+                            "rollback requested by the operator".into(),
+                        )
                     } else {
                         Machine::resume(now, state)
                     }
@@ -496,6 +521,11 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
         };
         let next = machine.step(input);
         driver.checkpoint(&machine)?;
+        if env.phase_watch.is_some() {
+            // Let whoever watches the phases act before the next effect (the simulator kills
+            // the agent here, as a SIGKILL between two steps would).
+            tokio::task::yield_now().await;
+        }
         queue.extend(next);
     }
     Err(Error::Config(
@@ -522,7 +552,12 @@ impl Driver<'_, '_> {
 
     /// Journals the machine's state when the phase, a pending action or the rollback changed.
     fn checkpoint(&mut self, m: &Machine) -> Result<()> {
-        let key = json!([m.state.phase, m.state.pending, m.state.rollback, m.state.exclusion_attempted]);
+        let key = json!([
+            m.state.phase,
+            m.state.pending,
+            m.state.rollback,
+            m.state.exclusion_attempted
+        ]);
         if self.last_checkpoint.as_ref() == Some(&key) {
             return Ok(());
         }
@@ -535,10 +570,7 @@ impl Driver<'_, '_> {
             },
             self.now(),
         )?;
-        let entered = self
-            .last_checkpoint
-            .as_ref()
-            .is_none_or(|k| k[0] != key[0]);
+        let entered = self.last_checkpoint.as_ref().is_none_or(|k| k[0] != key[0]);
         self.last_checkpoint = Some(key);
         if entered {
             tracing::info!(group = %self.group, phase = m.state.phase.as_str(), "phase");
@@ -555,7 +587,12 @@ impl Driver<'_, '_> {
         let left = m
             .state
             .deadline_ms
-            .map(|d| format!(", {} s left before giving up", ((d - now).max(0) + 999) / 1000))
+            .map(|d| {
+                format!(
+                    ", {} s left before giving up",
+                    ((d - now).max(0) + 999) / 1000
+                )
+            })
             .unwrap_or_default();
         let since = (now - m.state.phase_since_ms) / 1000;
         let what = match m.state.phase {
@@ -568,8 +605,9 @@ impl Driver<'_, '_> {
             _ => "",
         };
         if at_ms > now && !what.is_empty() {
-            self.progress
-                .update(&format!("{phase}: waiting for {what} ({since} s so far{left})"));
+            self.progress.update(&format!(
+                "{phase}: waiting for {what} ({since} s so far{left})"
+            ));
         }
     }
 
@@ -615,7 +653,12 @@ impl Driver<'_, '_> {
 
     async fn act(&mut self, m: &Machine, action: Action) -> Result<Input> {
         let effect = action.effect_name(self.builtin_exclude);
-        let ctx = hook_context(self.group, self.topics.clone(), self.journal.run_id(), self.env.link.name());
+        let ctx = hook_context(
+            self.group,
+            self.topics.clone(),
+            self.journal.run_id(),
+            self.env.link.name(),
+        );
         let kind = match action {
             Action::StopHook => Some(HookKind::Stop),
             Action::RestartHook => Some(HookKind::Restart),
@@ -667,12 +710,7 @@ impl Driver<'_, '_> {
     }
 
     async fn read_filters(&self) -> std::result::Result<(String, Filters), String> {
-        let configs = self
-            .env
-            .link
-            .configs()
-            .await
-            .map_err(|e| e.to_string())?;
+        let configs = self.env.link.configs().await.map_err(|e| e.to_string())?;
         let raw = configs.get(GROUP_FILTERS).cloned().unwrap_or_default();
         let filters = Filters::parse(FilterKind::Group, &raw).map_err(|e| e.to_string())?;
         Ok((raw, filters))
@@ -685,9 +723,11 @@ impl Driver<'_, '_> {
         self.filters_before = Some(before.clone());
         let group = self.group.as_str();
         if filters.includes(group) {
-            filters
-                .filters
-                .push(Filter::new(group, PatternType::Literal, FilterType::Exclude));
+            filters.filters.push(Filter::new(
+                group,
+                PatternType::Literal,
+                FilterType::Exclude,
+            ));
             let value = filters.to_json(FilterKind::Group);
             self.env
                 .link
@@ -725,7 +765,9 @@ impl Driver<'_, '_> {
         }
         let (restored, back) = self.read_filters().await?;
         if back.filters.iter().any(ours) {
-            return Err(format!("the exclusion is still in {GROUP_FILTERS}: {restored}"));
+            return Err(format!(
+                "the exclusion is still in {GROUP_FILTERS}: {restored}"
+            ));
         }
         Ok(json!({ "filters_restored": restored }))
     }

@@ -259,8 +259,16 @@ impl Settings {
 /// Input to the machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
-    Observed { now: i64, observation: Observation },
-    Done { now: i64, action: Action, ok: bool, error: Option<String> },
+    Observed {
+        now: i64,
+        observation: Observation,
+    },
+    Done {
+        now: i64,
+        action: Action,
+        ok: bool,
+        error: Option<String>,
+    },
 }
 
 /// A rollback in progress.
@@ -497,7 +505,13 @@ impl Machine {
         }
     }
 
-    fn on_done(&mut self, now: i64, action: Action, ok: bool, error: Option<String>) -> Vec<Effect> {
+    fn on_done(
+        &mut self,
+        now: i64,
+        action: Action,
+        ok: bool,
+        error: Option<String>,
+    ) -> Vec<Effect> {
         self.state.pending = None;
         let error = error.unwrap_or_else(|| "failed".into());
         match action {
@@ -514,8 +528,9 @@ impl Machine {
                 if ok {
                     self.enter(now, Phase::ConfirmingExclusion);
                     // Wait out one offset-sync tick: the destination must not change.
-                    self.state.confirm_until_ms =
-                        Some(now + self.state.settings.sync_interval_ms + self.state.settings.poll_ms);
+                    self.state.confirm_until_ms = Some(
+                        now + self.state.settings.sync_interval_ms + self.state.settings.poll_ms,
+                    );
                     vec![Effect::Observe { at_ms: now }]
                 } else {
                     self.begin_rollback(now, format!("excluding the group failed: {error}"))
@@ -535,7 +550,12 @@ impl Machine {
                     self.enter(now, Phase::AwaitingRestart);
                     vec![Effect::Observe { at_ms: now }]
                 } else {
-                    let snapshot = self.state.snapshot.as_ref().map(offsets_text).unwrap_or_default();
+                    let snapshot = self
+                        .state
+                        .snapshot
+                        .as_ref()
+                        .map(offsets_text)
+                        .unwrap_or_default();
                     self.needs_operator(
                         now,
                         format!(
@@ -575,10 +595,14 @@ impl Machine {
     /// the origin with the snapshot's offsets, and nobody may start it on the destination.
     fn interference(&self, o: &Observation) -> Option<String> {
         if o.destination_active {
-            return Some("the group became active on the destination, started outside cutover".into());
+            return Some(
+                "the group became active on the destination, started outside cutover".into(),
+            );
         }
         if o.origin_active {
-            return Some("the group was restarted on the origin by someone else during the cutover".into());
+            return Some(
+                "the group was restarted on the origin by someone else during the cutover".into(),
+            );
         }
         let snapshot = self.state.snapshot.as_ref()?;
         let moved: Vec<String> = snapshot
@@ -740,7 +764,9 @@ impl Machine {
             .map(|(tp, s)| {
                 format!(
                     "{tp}: mirror end {} < {s}",
-                    o.mirror_end.get(tp).map_or("unknown".into(), |m| m.to_string())
+                    o.mirror_end
+                        .get(tp)
+                        .map_or("unknown".into(), |m| m.to_string())
                 )
             })
             .collect();
@@ -768,7 +794,8 @@ impl Machine {
         if o.excluded == Some(false) {
             return self.begin_rollback(
                 now,
-                "the link's consumer.offset.group.filters, read back, still include the group".into(),
+                "the link's consumer.offset.group.filters, read back, still include the group"
+                    .into(),
             );
         }
         let snapshot = self.state.snapshot.clone().unwrap_or_default();
@@ -793,7 +820,10 @@ impl Machine {
             if !unsafe_.is_empty() {
                 return self.begin_rollback(
                     now,
-                    format!("not every partition is SAFE before the restart: {}", unsafe_.join(", ")),
+                    format!(
+                        "not every partition is SAFE before the restart: {}",
+                        unsafe_.join(", ")
+                    ),
                 );
             }
             self.state.timings.restart_begun_ms = Some(now);
@@ -943,7 +973,10 @@ mod tests {
     }
 
     fn observed(m: &mut Machine, now: i64, o: Observation) -> Vec<Effect> {
-        m.step(Input::Observed { now, observation: o })
+        m.step(Input::Observed {
+            now,
+            observation: o,
+        })
     }
 
     fn done(m: &mut Machine, now: i64, action: Action, ok: bool) -> Vec<Effect> {
@@ -957,8 +990,14 @@ mod tests {
 
     /// Drives a machine to the exclusion: stop, steady, synced, mirrored.
     fn to_exclusion(m: &mut Machine) {
-        assert_eq!(observed(m, 0, obs(true, 90, Some(80), 100, false)), [Effect::Run(Action::StopHook)]);
-        assert_eq!(done(m, 1000, Action::StopHook, true), [Effect::Observe { at_ms: 1000 }]);
+        assert_eq!(
+            observed(m, 0, obs(true, 90, Some(80), 100, false)),
+            [Effect::Run(Action::StopHook)]
+        );
+        assert_eq!(
+            done(m, 1000, Action::StopHook, true),
+            [Effect::Observe { at_ms: 1000 }]
+        );
         observed(m, 1000, obs(false, 95, Some(80), 100, false));
         assert_eq!(m.phase(), Phase::AwaitingStop);
         let e = observed(m, 2000, obs(false, 95, Some(80), 100, false));
@@ -974,11 +1013,17 @@ mod tests {
         let (mut m, e) = Machine::start(0, settings());
         assert_eq!(e, [Effect::Observe { at_ms: 0 }]);
         to_exclusion(&mut m);
-        assert_eq!(done(&mut m, 21_000, Action::Exclude, true), [Effect::Observe { at_ms: 21_000 }]);
+        assert_eq!(
+            done(&mut m, 21_000, Action::Exclude, true),
+            [Effect::Observe { at_ms: 21_000 }]
+        );
         let mut safe = obs(false, 95, Some(95), 100, false);
         safe.excluded = Some(true);
         // The destination must hold still for one sync tick after the exclusion.
-        assert_eq!(observed(&mut m, 21_000, safe.clone()), [Effect::Observe { at_ms: 22_000 }]);
+        assert_eq!(
+            observed(&mut m, 21_000, safe.clone()),
+            [Effect::Observe { at_ms: 22_000 }]
+        );
         let e = observed(&mut m, 52_000, safe.clone());
         assert_eq!(e, [Effect::Run(Action::RestartHook)]);
         assert_eq!(m.state.timings.downtime_ms, Some(50_000));
@@ -987,7 +1032,16 @@ mod tests {
         let mut running = obs(false, 95, Some(97), 100, true);
         running.excluded = Some(true);
         let e = observed(&mut m, 55_000, running);
-        assert!(matches!(&e[..], [Effect::Finish { outcome: Outcome::Done, .. }]), "{e:?}");
+        assert!(
+            matches!(
+                &e[..],
+                [Effect::Finish {
+                    outcome: Outcome::Done,
+                    ..
+                }]
+            ),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -1023,8 +1077,14 @@ mod tests {
         done(&mut m, deadline + 1000, Action::RollbackHook, true);
         let e = observed(&mut m, deadline + 2000, obs(true, 96, Some(80), 100, false));
         match &e[..] {
-            [Effect::Finish { outcome: Outcome::RolledBack, reason }] => {
-                assert!(reason.contains("did not receive the group's final offsets"), "{reason}")
+            [Effect::Finish {
+                outcome: Outcome::RolledBack,
+                reason,
+            }] => {
+                assert!(
+                    reason.contains("did not receive the group's final offsets"),
+                    "{reason}"
+                )
             }
             other => panic!("{other:?}"),
         }
@@ -1038,11 +1098,26 @@ mod tests {
         // Someone restarts the group on the origin while the exclusion is confirmed.
         let e = observed(&mut m, 22_000, obs(true, 99, Some(95), 100, false));
         assert_eq!(e, [Effect::Run(Action::Unexclude)]);
-        assert!(m.state.rollback.as_ref().unwrap().reason.contains("restarted on the origin"));
+        assert!(m
+            .state
+            .rollback
+            .as_ref()
+            .unwrap()
+            .reason
+            .contains("restarted on the origin"));
         done(&mut m, 22_500, Action::Unexclude, true);
         // Already consuming on the origin: no rollback hook runs.
         let e = observed(&mut m, 23_000, obs(true, 99, Some(95), 100, false));
-        assert!(matches!(&e[..], [Effect::Finish { outcome: Outcome::RolledBack, .. }]), "{e:?}");
+        assert!(
+            matches!(
+                &e[..],
+                [Effect::Finish {
+                    outcome: Outcome::RolledBack,
+                    ..
+                }]
+            ),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -1050,11 +1125,21 @@ mod tests {
         let (mut m, _) = Machine::start(0, settings());
         observed(&mut m, 0, obs(true, 90, Some(80), 100, false));
         let e = done(&mut m, 1000, Action::StopHook, false);
-        assert_eq!(e, [Effect::Observe { at_ms: 1000 }], "no unexclude: nothing was excluded");
+        assert_eq!(
+            e,
+            [Effect::Observe { at_ms: 1000 }],
+            "no unexclude: nothing was excluded"
+        );
         let e = observed(&mut m, 1000, obs(true, 91, Some(80), 100, false));
         match &e[..] {
-            [Effect::Finish { outcome: Outcome::RolledBack, reason }] => {
-                assert!(reason.contains("the stop hook failed: exit code 1"), "{reason}")
+            [Effect::Finish {
+                outcome: Outcome::RolledBack,
+                reason,
+            }] => {
+                assert!(
+                    reason.contains("the stop hook failed: exit code 1"),
+                    "{reason}"
+                )
             }
             other => panic!("{other:?}"),
         }
@@ -1066,13 +1151,28 @@ mod tests {
         let mut o = obs(true, 90, Some(80), 100, false);
         o.verdicts.insert(tp(1), Verdict::NotMirrored);
         let e = observed(&mut m, 0, o);
-        assert!(matches!(&e[..], [Effect::Finish { outcome: Outcome::Refused, reason }] if reason.contains("orders-1: NOT_MIRRORED")), "{e:?}");
+        assert!(
+            matches!(&e[..], [Effect::Finish { outcome: Outcome::Refused, reason }] if reason.contains("orders-1: NOT_MIRRORED")),
+            "{e:?}"
+        );
         let (mut m, _) = Machine::start(0, settings());
         let e = observed(&mut m, 0, obs(false, 90, Some(90), 100, true));
-        assert!(matches!(&e[..], [Effect::Finish { outcome: Outcome::Refused, .. }]), "{e:?}");
+        assert!(
+            matches!(
+                &e[..],
+                [Effect::Finish {
+                    outcome: Outcome::Refused,
+                    ..
+                }]
+            ),
+            "{e:?}"
+        );
         let (mut m, _) = Machine::start(0, settings());
         let e = observed(&mut m, 0, Observation::default());
-        assert!(matches!(&e[..], [Effect::Finish { outcome: Outcome::Refused, reason }] if reason.contains("no committed offsets")), "{e:?}");
+        assert!(
+            matches!(&e[..], [Effect::Finish { outcome: Outcome::Refused, reason }] if reason.contains("no committed offsets")),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -1084,7 +1184,10 @@ mod tests {
         assert_eq!(e, [Effect::Run(Action::Unexclude)]);
         done(&mut m, 22_100, Action::Unexclude, true);
         let e = observed(&mut m, 22_200, obs(false, 95, Some(95), 100, true));
-        assert!(matches!(&e[..], [Effect::Finish { outcome: Outcome::NeedsOperator, reason }] if reason.contains("not started on the origin too")), "{e:?}");
+        assert!(
+            matches!(&e[..], [Effect::Finish { outcome: Outcome::NeedsOperator, reason }] if reason.contains("not started on the origin too")),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -1097,7 +1200,10 @@ mod tests {
         observed(&mut m, 52_000, safe);
         done(&mut m, 53_000, Action::RestartHook, true);
         let e = observed(&mut m, 54_000, obs(false, 95, Some(3), 100, true));
-        assert!(matches!(&e[..], [Effect::Finish { outcome: Outcome::NeedsOperator, reason }] if reason.contains("orders-0: 3 < 95")), "{e:?}");
+        assert!(
+            matches!(&e[..], [Effect::Finish { outcome: Outcome::NeedsOperator, reason }] if reason.contains("orders-0: 3 < 95")),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! One group's cutover: the pure phase machine (`machine`) and the async driver that performs
 //! its effects against the clusters, the link, the hooks and the journal (`driver`).
 
-pub mod machine;
 pub mod driver;
+pub mod machine;

@@ -1,8 +1,10 @@
 //! Renderers: one report model, shown as a terminal table, JSON or Markdown. Renderers decide
 //! nothing; they only lay out what the report already says.
 
+mod group;
 mod tables;
 
+pub use group::{cutover_summary_markdown, cutover_summary_text, plan_markdown, plan_text};
 pub use tables::{audit_markdown, audit_table, verify_markdown, verify_table};
 
 /// Pretty JSON of any report (which carries its own `schema_version`).

@@ -9,6 +9,7 @@
 //! time, and the same seed gives byte-identical output.
 
 mod cluster;
+mod hooks;
 mod link;
 mod runner;
 pub mod scenario;
@@ -18,6 +19,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 pub use cluster::SimCluster;
+pub use hooks::SimHooks;
 pub use link::SimLink;
 pub use runner::{run_file, run_files_cli, run_scenario, verdict_line, ScenarioResult, StepRecord};
 pub use world::{App, AutoOffsetReset, Consumption, Log, SimGroup, SimKafka, World};

@@ -16,6 +16,8 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::cli::{self, Cli, Context, Format, Report};
+use crate::cutover::driver::Clock;
+use crate::cutover::machine::Phase;
 use crate::error::{exit, Error, Result};
 use crate::kafka::Cluster;
 use crate::link::filters::{Filter, FilterType, PatternType};
@@ -26,7 +28,7 @@ use crate::linksim::state::{
 };
 use crate::model::{GroupId, Role, TopicPartition};
 use crate::sim::scenario::{AppExpect, Event, Expect, Scenario, What, When};
-use crate::sim::{App, SharedWorld, SimCluster, SimLink, World};
+use crate::sim::{App, SharedWorld, SimCluster, SimHooks, SimLink, World};
 
 /// How a scenario went.
 #[derive(Debug, Clone, Serialize)]
@@ -163,6 +165,9 @@ struct Runner<'a> {
     steps: Vec<StepRecord>,
     start: Instant,
     events_shown: usize,
+    /// The scenario's temporary journal directory, shown as `<journal-dir>` in the transcript
+    /// so that the output does not depend on where it ran.
+    journal_dir: String,
 }
 
 impl<'a> Runner<'a> {
@@ -174,6 +179,7 @@ impl<'a> Runner<'a> {
             steps: Vec::new(),
             start: Instant::now(),
             events_shown: 0,
+            journal_dir: String::new(),
         }
     }
 
@@ -243,6 +249,10 @@ impl<'a> Runner<'a> {
                 destination.clone(),
             ))
         };
+        let journal_dir = journal_dir();
+        let mut options = s.cutover.options.clone();
+        options.journal_dir = journal_dir.clone();
+        let (phase_tx, _) = tokio::sync::watch::channel(Phase::Plan);
         let ctx = Context {
             origin,
             destination,
@@ -250,6 +260,39 @@ impl<'a> Runner<'a> {
             poll_interval: crate::config::DEFAULT_POLL_INTERVAL,
             default_wait: crate::config::DEFAULT_WAIT,
             progress: false,
+            hooks: Arc::new(SimHooks::new(
+                world.clone(),
+                s.hooks.builtin_exclude,
+                s.hooks.retries,
+                s.hooks.latency,
+            )),
+            cutover: options,
+            clock: Clock::Virtual {
+                epoch_ms: SIM_EPOCH_MS,
+                start: self.start,
+            },
+            phase_watch: Some(phase_tx),
+        };
+        self.journal_dir = journal_dir.display().to_string();
+        let background = {
+            let world = world.clone();
+            let start = self.start;
+            let events = s.background.clone();
+            tokio::spawn(async move {
+                let mut errors = Vec::new();
+                for (i, (at, event)) in events.into_iter().enumerate() {
+                    tokio::time::sleep_until(start + at).await;
+                    let outcome = apply(&mut world.lock(), &event);
+                    match outcome {
+                        Ok(text) => world.note(format!("(background) {text}")),
+                        Err(e) => {
+                            world.note(format!("(background) cannot apply {event:?}: {e}"));
+                            errors.push(format!("background entry {}: {e}", i + 1));
+                        }
+                    }
+                }
+                errors
+            })
         };
         let mut previous_end = Duration::ZERO;
         for (i, entry) in s.timeline.iter().enumerate() {
@@ -281,8 +324,13 @@ impl<'a> Runner<'a> {
                         }
                     }
                 }
-                What::Command { args, expect } => {
-                    self.command(i + 1, args, expect, &ctx, &world).await;
+                What::Command {
+                    args,
+                    expect,
+                    kill_at,
+                } => {
+                    self.command(i + 1, args, expect, *kill_at, &ctx, &world)
+                        .await;
                 }
             }
             previous_end = self.now();
@@ -290,6 +338,21 @@ impl<'a> Runner<'a> {
         tokio::time::sleep(s.end.after).await;
         self.flush_events(&world);
         driver.abort();
+        if background.is_finished() {
+            match background.await {
+                Ok(errors) => self.failures.extend(errors),
+                Err(e) => self
+                    .failures
+                    .push(format!("the background events stopped: {e}")),
+            }
+        } else {
+            background.abort();
+            self.failures.push(
+                "some background entries fall after the end of the scenario and never ran".into(),
+            );
+        }
+        drop(ctx);
+        let _ = std::fs::remove_dir_all(&journal_dir);
         self.finish(Some(&world))
     }
 
@@ -298,38 +361,75 @@ impl<'a> Runner<'a> {
         entry: usize,
         args: &[String],
         expect: &Expect,
+        kill_at: Option<Phase>,
         ctx: &Context,
         world: &SharedWorld,
     ) {
         let at = self.now();
-        self.line(at, &format!("$ cutover {}", args.join(" ")));
+        self.line(
+            at,
+            &match kill_at {
+                Some(p) => format!(
+                    "$ cutover {}   (killed when it enters {})",
+                    args.join(" "),
+                    p.as_str()
+                ),
+                None => format!("$ cutover {}", args.join(" ")),
+            },
+        );
         let mut out: Vec<u8> = Vec::new();
+        let mut killed = false;
         let (exit_code, report, error) = match Cli::try_parse_from(
             std::iter::once("cutover".to_string()).chain(args.iter().cloned()),
         ) {
             Err(e) => (exit::USAGE, None, Some(e.to_string())),
             Ok(parsed) => {
-                let outcome = async {
+                let run = async {
                     let prepared = cli::prepare(&parsed.command)?;
                     cli::execute(&prepared, ctx).await
-                }
-                .await;
+                };
+                let outcome = match (kill_at, &ctx.phase_watch) {
+                    (Some(phase), Some(tx)) => {
+                        let mut rx = tx.subscribe();
+                        rx.mark_unchanged();
+                        // Dropping the command's future mid-await is what SIGKILL does to the
+                        // agent: no cleanup runs, the journal keeps what was synced.
+                        tokio::select! {
+                            biased;
+                            _ = rx.wait_for(|p| *p == phase) => None,
+                            outcome = run => Some(outcome),
+                        }
+                    }
+                    _ => Some(run.await),
+                };
                 match outcome {
-                    Ok(o) => {
+                    None => {
+                        killed = true;
+                        (KILLED, None, Some("killed (SIGKILL)".to_string()))
+                    }
+                    Some(Ok(o)) => {
                         if let Err(e) = cli::write_report(parsed.format, &o.report, &mut out) {
                             self.failures.push(format!("entry {entry}: {e}"));
                         }
                         (o.exit, Some(o.report), None)
                     }
-                    Err(e) => (e.exit_code(), None, Some(e.render())),
+                    Some(Err(e)) => (e.exit_code(), None, Some(e.render())),
                 }
             }
         };
+        if kill_at.is_some() && !killed && expect.killed != Some(false) {
+            self.failures.push(format!(
+                "entry {entry}: the command finished before entering its kill-at phase"
+            ));
+        }
         let took = self.now() - at;
         self.flush_events(world);
         let mut text = String::from_utf8_lossy(&out).into_owned();
         if let Some(e) = &error {
             text.push_str(e);
+        }
+        if !self.journal_dir.is_empty() {
+            text = text.replace(&self.journal_dir, "<journal-dir>");
         }
         for l in text.trim_end().lines() {
             let _ = writeln!(self.transcript, "    {l}");
@@ -348,6 +448,11 @@ impl<'a> Runner<'a> {
             took,
             &mut problems,
         );
+        if let Some(want) = expect.killed {
+            if want != killed {
+                problems.push(format!("killed is {killed}, expected {want}"));
+            }
+        }
         self.failures
             .extend(problems.into_iter().map(|p| format!("{label}: {p}")));
         self.steps.push(StepRecord {
@@ -355,9 +460,16 @@ impl<'a> Runner<'a> {
             command: args.to_vec(),
             exit: exit_code,
             duration_ms: took.as_millis() as u64,
-            report: report.as_ref().map(|r| match r {
-                Report::Verify(v) => serde_json::to_value(v).unwrap_or_default(),
-                Report::Audit(a) => serde_json::to_value(a).unwrap_or_default(),
+            report: report.as_ref().map(|r| {
+                let value = match r {
+                    Report::Verify(v) => serde_json::to_value(v),
+                    Report::Audit(a) => serde_json::to_value(a),
+                    Report::Plan(p) => serde_json::to_value(p),
+                    Report::Cutover(c) => serde_json::to_value(c),
+                };
+                let mut value = value.unwrap_or_default();
+                scrub_path(&mut value, &self.journal_dir);
+                value
             }),
             error,
         });
@@ -494,6 +606,11 @@ fn check_command(
         || !e.partitions.is_empty()
         || !e.findings.is_empty();
     let wants_audit = e.audit_findings.is_some() || !e.classes.is_empty();
+    let wants_cutover = e.outcome.is_some() || e.reason_contains.is_some();
+    if wants_cutover && !matches!(report, Some(Report::Cutover(_)) | Some(Report::Plan(_))) {
+        problems
+            .push("cutover expectations given, but the command produced no cutover result".into());
+    }
     match report {
         Some(Report::Verify(r)) => {
             if wants_audit {
@@ -567,6 +684,41 @@ fn check_command(
                         name_of(&x.classification)
                     )),
                     Some(_) => {}
+                }
+            }
+        }
+        Some(Report::Cutover(c)) => {
+            if wants_verify || wants_audit {
+                problems.push("verify or audit expectations given for a group command".into());
+            }
+            if let Some(want) = &e.outcome {
+                if c.outcome.as_str() != want {
+                    problems.push(format!(
+                        "outcome {}, expected {want} (reason: {})",
+                        c.outcome.as_str(),
+                        c.reason
+                    ));
+                }
+            }
+            if let Some(needle) = &e.reason_contains {
+                if !c.reason.contains(needle.as_str()) {
+                    problems.push(format!(
+                        "the reason does not contain {needle:?}: {}",
+                        c.reason
+                    ));
+                }
+            }
+        }
+        Some(Report::Plan(p)) => {
+            if wants_verify || wants_audit {
+                problems.push("verify or audit expectations given for a dry run".into());
+            }
+            if let Some(needle) = &e.reason_contains {
+                match &p.refusal {
+                    Some(r) if r.contains(needle.as_str()) => {}
+                    other => problems.push(format!(
+                        "the plan's refusal {other:?} does not contain {needle:?}"
+                    )),
                 }
             }
         }
@@ -870,6 +1022,15 @@ fn apply(w: &mut World, event: &Event) -> std::result::Result<String, String> {
             logs.resize(total, crate::sim::Log::default());
             format!("topic {topic} on the origin grows to {total} partitions")
         }
+        Event::HookFails { hook, count } => {
+            if !["stop", "exclude", "restart", "rollback"].contains(&hook.as_str()) {
+                return Err(format!(
+                    "hook {hook:?} is not one of stop, exclude, restart, rollback"
+                ));
+            }
+            w.hook_failures.insert(hook.clone(), *count);
+            format!("the next {count} attempt(s) of the {hook} hook fail")
+        }
         Event::Commit {
             on,
             group,
@@ -883,4 +1044,30 @@ fn apply(w: &mut World, event: &Event) -> std::result::Result<String, String> {
             format!("group {group} commits {offset} on {tp} on the {role}")
         }
     })
+}
+
+/// The virtual clock's epoch: 2026-01-01T00:00:00Z.
+const SIM_EPOCH_MS: i64 = 1_767_225_600_000;
+
+/// A fresh journal directory for one scenario run.
+fn journal_dir() -> PathBuf {
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    std::env::temp_dir().join(format!("cutover-sim-{}-{n}", std::process::id()))
+}
+
+/// The exit code shown for a command killed mid-run (128 + SIGKILL).
+const KILLED: i32 = 137;
+
+/// Replaces the run's temporary journal directory in a JSON report.
+fn scrub_path(v: &mut serde_json::Value, dir: &str) {
+    if dir.is_empty() {
+        return;
+    }
+    match v {
+        serde_json::Value::String(s) if s.contains(dir) => *s = s.replace(dir, "<journal-dir>"),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| scrub_path(x, dir)),
+        serde_json::Value::Object(o) => o.values_mut().for_each(|x| scrub_path(x, dir)),
+        _ => {}
+    }
 }

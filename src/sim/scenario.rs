@@ -26,7 +26,73 @@ pub struct Scenario {
     pub topics: Vec<TopicSpec>,
     pub apps: Vec<AppSpec>,
     pub timeline: Vec<Entry>,
+    /// Events at fixed times that happen whatever the timeline is doing (while a command
+    /// runs, for instance).
+    pub background: Vec<(Duration, Event)>,
     pub end: EndSpec,
+    pub hooks: HooksSpec,
+    pub cutover: CutoverSpec,
+}
+
+/// How the agent's hooks act on the simulated apps.
+#[derive(Debug, Clone)]
+pub struct HooksSpec {
+    /// True: the built-in link exclusion; false: an exclude hook.
+    pub builtin_exclude: bool,
+    pub retries: u32,
+    pub latency: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+struct RawHooks {
+    exclude: String,
+    retries: u32,
+    latency: String,
+}
+
+impl Default for RawHooks {
+    fn default() -> Self {
+        RawHooks {
+            exclude: "link".into(),
+            retries: 2,
+            latency: "1s".into(),
+        }
+    }
+}
+
+/// The agent's `[cutover]` settings.
+#[derive(Debug, Clone)]
+pub struct CutoverSpec {
+    pub options: crate::cutover::driver::Options,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+struct RawCutover {
+    sync_interval: Option<String>,
+    sync_timeout_factor: u32,
+    stop_timeout: String,
+    mirror_timeout: String,
+    restart_timeout: String,
+    restart_window: String,
+    stable_reads: u32,
+    poll_interval: String,
+}
+
+impl Default for RawCutover {
+    fn default() -> Self {
+        RawCutover {
+            sync_interval: None,
+            sync_timeout_factor: 3,
+            stop_timeout: "2m".into(),
+            mirror_timeout: "5m".into(),
+            restart_timeout: "2m".into(),
+            restart_window: "1m".into(),
+            stable_reads: 2,
+            poll_interval: "2s".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -47,7 +113,13 @@ struct RawScenario {
     #[serde(default)]
     timeline: Vec<toml::Table>,
     #[serde(default)]
+    background: Vec<toml::Table>,
+    #[serde(default)]
     end: RawEnd,
+    #[serde(default)]
+    hooks: RawHooks,
+    #[serde(default)]
+    cutover: RawCutover,
 }
 
 /// The link and how the agent reaches it.
@@ -209,6 +281,9 @@ pub enum What {
         /// Arguments after `cutover`.
         args: Vec<String>,
         expect: Expect,
+        /// Kill the agent (drop it mid-await, as SIGKILL would) when its cutover enters this
+        /// phase.
+        kill_at: Option<crate::cutover::machine::Phase>,
     },
 }
 
@@ -311,6 +386,11 @@ pub enum Event {
         partition: i32,
         offset: i64,
     },
+    /// The next `count` attempts of a hook (`stop`, `exclude`, `restart`, `rollback`) fail.
+    HookFails {
+        hook: String,
+        count: u32,
+    },
 }
 
 /// What a command must produce. Every field is optional; what is given must match exactly.
@@ -336,6 +416,12 @@ pub struct Expect {
     pub classes: BTreeMap<String, String>,
     /// The error message (on failure) contains this text.
     pub error_contains: Option<String>,
+    /// `group`: how the cutover ended (`done`, `rolled_back`, `refused`, `needs_operator`).
+    pub outcome: Option<String>,
+    /// `group`: the reason it gives contains this text.
+    pub reason_contains: Option<String>,
+    /// The command was killed at its `kill-at` phase.
+    pub killed: Option<bool>,
     /// The command ran at least / at most this long in virtual time.
     pub min_duration: Option<String>,
     pub max_duration: Option<String>,
@@ -445,6 +531,37 @@ impl Scenario {
             .after
             .as_deref()
             .map_or(Duration::ZERO, |a| duration("end.after", a));
+        let hooks = HooksSpec {
+            builtin_exclude: match raw.hooks.exclude.as_str() {
+                "link" => true,
+                "hook" => false,
+                other => {
+                    problems.borrow_mut().push(format!(
+                        "hooks.exclude: {other:?} is neither \"link\" (the built-in action) nor \"hook\""
+                    ));
+                    true
+                }
+            },
+            retries: raw.hooks.retries,
+            latency: duration("hooks.latency", &raw.hooks.latency),
+        };
+        let c = &raw.cutover;
+        let cutover = CutoverSpec {
+            options: crate::cutover::driver::Options {
+                journal_dir: std::path::PathBuf::new(),
+                sync_interval: c
+                    .sync_interval
+                    .as_deref()
+                    .map(|d| duration("cutover.sync-interval", d)),
+                sync_timeout_factor: c.sync_timeout_factor,
+                stop_timeout: duration("cutover.stop-timeout", &c.stop_timeout),
+                mirror_timeout: duration("cutover.mirror-timeout", &c.mirror_timeout),
+                restart_timeout: duration("cutover.restart-timeout", &c.restart_timeout),
+                restart_window: duration("cutover.restart-window", &c.restart_window),
+                stable_reads: c.stable_reads,
+                poll_interval: duration("cutover.poll-interval", &c.poll_interval),
+            },
+        };
         let mut timeline = Vec::new();
         for (i, table) in raw.timeline.into_iter().enumerate() {
             match parse_entry(table, &mut duration) {
@@ -452,6 +569,22 @@ impl Scenario {
                 Err(e) => problems
                     .borrow_mut()
                     .push(format!("timeline entry {}: {e}", i + 1)),
+            }
+        }
+        let mut background = Vec::new();
+        for (i, table) in raw.background.into_iter().enumerate() {
+            match parse_entry(table, &mut duration) {
+                Ok(Entry {
+                    when: When::At(at),
+                    what: What::Event(e),
+                }) => background.push((at, e)),
+                Ok(_) => problems.borrow_mut().push(format!(
+                    "background entry {}: needs `at` and `do` (an event, not a command)",
+                    i + 1
+                )),
+                Err(e) => problems
+                    .borrow_mut()
+                    .push(format!("background entry {}: {e}", i + 1)),
             }
         }
         let mut problems = problems.into_inner();
@@ -504,10 +637,13 @@ impl Scenario {
             topics: raw.topics,
             apps,
             timeline,
+            background,
             end: EndSpec {
                 after: end_after,
                 apps: raw.end.apps,
             },
+            hooks,
+            cutover,
         })
     }
 }
@@ -528,6 +664,22 @@ fn parse_entry(
     };
     let run = table.remove("run");
     let expect = table.remove("expect");
+    let kill_at = match table.remove("kill-at") {
+        None => None,
+        Some(toml::Value::String(p)) => {
+            Some(crate::cutover::machine::Phase::parse(&p).ok_or_else(|| {
+                format!(
+                    "kill-at: unknown phase {p:?} (one of {})",
+                    crate::cutover::machine::Phase::ALL
+                        .iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?)
+        }
+        Some(other) => return Err(format!("kill-at must be a phase name, not {other}")),
+    };
     let what = match (run, table.contains_key("do")) {
         (Some(_), true) => return Err("give `do` (an event) or `run` (a command), not both".into()),
         (None, false) => {
@@ -552,9 +704,16 @@ fn parse_entry(
                 None => Expect::default(),
                 Some(v) => v.try_into().map_err(|e| format!("expect: {e}"))?,
             };
-            What::Command { args, expect }
+            What::Command {
+                args,
+                expect,
+                kill_at,
+            }
         }
         (None, true) => {
+            if kill_at.is_some() {
+                return Err("`kill-at` belongs to a `run` entry".into());
+            }
             if expect.is_some() {
                 return Err("`expect` belongs to a `run` entry".into());
             }
@@ -597,7 +756,7 @@ mod tests {
         assert_eq!(s.apps[0].group, "billing");
         assert_eq!(s.timeline[0].when, When::At(Duration::from_secs(60)));
         assert!(
-            matches!(&s.timeline[1].what, What::Command { args, expect } if args == &["verify", "billing"] && expect.exit == Some(0))
+            matches!(&s.timeline[1].what, What::Command { args, expect, .. } if args == &["verify", "billing"] && expect.exit == Some(0))
         );
     }
 

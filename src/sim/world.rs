@@ -250,6 +250,8 @@ pub struct World {
     pub mirror_throughput: Option<f64>,
     pub producers: Vec<Producer>,
     pub apps: Vec<App>,
+    /// Injected hook failures left, per hook kind (`stop`, `restart`, …).
+    pub hook_failures: BTreeMap<String, u32>,
     /// What happened inside the world worth showing in the transcript (sync ticks that wrote,
     /// resets, mirrors failing), with the virtual time.
     pub events: Vec<(Duration, String)>,
@@ -280,6 +282,7 @@ impl World {
             producers: Vec::new(),
             apps: Vec::new(),
             events: Vec::new(),
+            hook_failures: BTreeMap::new(),
             rng,
             mirror_carry: BTreeMap::new(),
             next_sync: phase,

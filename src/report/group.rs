@@ -1,0 +1,136 @@
+//! What `cutover group` prints: the plan of `--dry-run`, and the summary at the end of a run.
+//! The full audit of a cutover is `cutover report JOURNAL` (see `report::cutover`).
+
+use std::fmt::Write as _;
+
+use crate::cutover::driver::{Plan, Summary};
+use crate::cutover::machine::Outcome;
+
+fn ms(v: Option<i64>) -> String {
+    match v {
+        Some(ms) if ms >= 1000 => format!("{:.1} s", ms as f64 / 1000.0),
+        Some(ms) => format!("{ms} ms"),
+        None => "–".into(),
+    }
+}
+
+fn headline(s: &Summary) -> &'static str {
+    match s.outcome {
+        Outcome::Done => {
+            "DONE: the group consumes on the destination from exactly where it stopped"
+        }
+        Outcome::RolledBack => "ROLLED BACK: the group consumes on the origin again",
+        Outcome::Refused => "REFUSED: nothing was changed",
+        Outcome::NeedsOperator => "NEEDS THE OPERATOR: the agent stopped where only you can decide",
+    }
+}
+
+pub fn cutover_summary_text(s: &Summary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "cutover of {}: {}", s.group, headline(s));
+    let _ = writeln!(out, "  reason:    {}", s.reason);
+    let _ = writeln!(out, "  phase:     {}", s.phase.as_str());
+    let _ = writeln!(
+        out,
+        "  downtime:  {} (stop done → restart begun) · sync wait {}",
+        ms(s.timings.downtime_ms),
+        ms(s.timings.sync_wait_ms)
+    );
+    if !s.snapshot.is_empty() {
+        let offsets: Vec<String> = s
+            .snapshot
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}-{}={}",
+                    p.topic,
+                    p.partition,
+                    p.origin_committed.unwrap_or_default()
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "  stopped at: {}", offsets.join(", "));
+    }
+    let _ = writeln!(out, "  journal:   {}", s.journal.display());
+    if let Some(next) = &s.next {
+        let _ = writeln!(out, "  next:      {next}");
+    }
+    out
+}
+
+pub fn cutover_summary_markdown(s: &Summary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# cutover of `{}`: {}\n", s.group, headline(s));
+    let _ = writeln!(out, "| | |\n|---|---|");
+    let _ = writeln!(out, "| outcome | `{}` |", s.outcome.as_str());
+    let _ = writeln!(out, "| reason | {} |", s.reason.replace('|', "\\|"));
+    let _ = writeln!(out, "| phase | `{}` |", s.phase.as_str());
+    let _ = writeln!(out, "| downtime | {} |", ms(s.timings.downtime_ms));
+    let _ = writeln!(out, "| sync wait | {} |", ms(s.timings.sync_wait_ms));
+    let _ = writeln!(out, "| journal | `{}` |", s.journal.display());
+    if let Some(next) = &s.next {
+        let _ = writeln!(out, "\nNext: {next}");
+    }
+    out
+}
+
+pub fn plan_text(p: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "plan for the cutover of {} (dry run: nothing was changed)",
+        p.group
+    );
+    let _ = writeln!(
+        out,
+        "  offset-sync interval: {} ms, from {}",
+        p.sync_interval_ms, p.sync_interval_source
+    );
+    for (i, step) in p.steps.iter().enumerate() {
+        let _ = writeln!(out, "  {}. {}", i + 1, step.phase.as_str());
+        let _ = writeln!(out, "       do:    {}", step.action);
+        let _ = writeln!(out, "       check: {}", step.check);
+    }
+    match &p.refusal {
+        Some(r) => {
+            let _ = writeln!(out, "  it would be REFUSED now: {r}");
+        }
+        None => {
+            let _ = writeln!(out, "  the pre-check passes now");
+        }
+    }
+    out.push('\n');
+    out.push_str(&crate::report::verify_table(&p.verify));
+    out
+}
+
+pub fn plan_markdown(p: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# Plan: cutover of `{}` (dry run)\n", p.group);
+    let _ = writeln!(
+        out,
+        "Offset-sync interval: {} ms, from {}.\n",
+        p.sync_interval_ms, p.sync_interval_source
+    );
+    let _ = writeln!(out, "| # | phase | action | check |\n|---|---|---|---|");
+    for (i, s) in p.steps.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {} | {} |",
+            i + 1,
+            s.phase.as_str(),
+            s.action.replace('|', "\\|"),
+            s.check.replace('|', "\\|")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{}\n",
+        match &p.refusal {
+            Some(r) => format!("**Would be refused now:** {r}"),
+            None => "The pre-check passes now.".into(),
+        }
+    );
+    out.push_str(&crate::report::verify_markdown(&p.verify));
+    out
+}

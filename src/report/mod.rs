@@ -1,6 +1,8 @@
-//! Renderers: one report model, shown as a terminal table, JSON or Markdown. Renderers decide
-//! nothing; they only lay out what the report already says.
+//! Renderers: one report model, shown as a terminal table, JSON, Markdown or (for cutovers)
+//! self-contained HTML. Renderers decide nothing; they only lay out what the report already
+//! says.
 
+pub mod cutover;
 mod group;
 mod tables;
 

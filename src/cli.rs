@@ -111,8 +111,11 @@ pub enum Command {
         #[arg(long)]
         resume: bool,
     },
-    /// Render the audit report of a cutover journal.
-    Report { journal: PathBuf },
+    /// Render the audit report of cutover journals (several: with downtime percentiles).
+    Report {
+        #[arg(required = true, value_name = "JOURNAL")]
+        journals: Vec<PathBuf>,
+    },
     /// Run scenario files on the built-in simulator (no clusters needed).
     Scenario {
         #[arg(required = true)]
@@ -142,10 +145,10 @@ impl Command {
             }
             Command::Scenario { .. } => "scenarios run from the command line (`cutover scenario FILE`), not inside a scenario",
             Command::Group { .. } | Command::Report { .. } => {
-                "per-group cutover and its reports are planned (issue #6)"
+                "cutovers and their reports run from the command line, not inside a scenario"
             }
             Command::Promote { .. } | Command::Watch | Command::Run { .. } => {
-                "promotion, watching and runbooks are planned after per-group cutover (issue #6)"
+                "promotion, watching and runbooks are planned after per-group cutover"
             }
         }
     }
@@ -155,6 +158,9 @@ impl Command {
 pub async fn run(cli: Cli) -> Result<i32> {
     if let Command::Scenario { files } = &cli.command {
         return crate::sim::run_files_cli(files.clone(), cli.format).await;
+    }
+    if let Command::Report { journals } = &cli.command {
+        return render_journals(journals, cli.format);
     }
     // Arguments are checked before any cluster is contacted.
     let prepared = prepare(&cli.command)?;
@@ -352,6 +358,25 @@ pub(crate) fn write_report(
             out,
         ),
     }
+}
+
+/// `cutover report JOURNAL…`: reads only the journals, never a cluster.
+fn render_journals(journals: &[PathBuf], format: Format) -> Result<i32> {
+    let reports = journals
+        .iter()
+        .map(|j| report::cutover::load(j))
+        .collect::<Result<Vec<_>>>()?;
+    let text = match format {
+        Format::Table => report::cutover::table(&reports),
+        Format::Markdown => report::cutover::markdown(&reports),
+        Format::Html => report::cutover::html(&reports),
+        Format::Json => report::cutover::json_document(&reports).to_string(),
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    std::io::Write::write_all(&mut out, format!("{}\n", text.trim_end()).as_bytes())
+        .map_err(cannot_write)?;
+    Ok(exit::OK)
 }
 
 fn cannot_write(e: std::io::Error) -> Error {

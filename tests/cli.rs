@@ -34,11 +34,9 @@ fn help_lists_every_planned_command_and_the_exit_codes() {
 #[test]
 fn a_command_not_built_yet_says_so_on_stderr_prints_nothing_on_stdout_and_exits_2() {
     for args in [
-        &["group", "orders", "--dry-run"][..],
-        &["promote", "orders"],
+        &["promote", "orders"][..],
         &["watch"],
         &["run", "runbook.toml"],
-        &["report", "journal.jsonl"],
     ] {
         let out = cutover(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");

@@ -16,7 +16,7 @@ use crate::cutover;
 use crate::cutover::driver::{Clock, Mode, Plan, Summary};
 use crate::cutover::machine::{Outcome as CutoverOutcome, Phase};
 use crate::error::{exit, Error, Result};
-use crate::hooks::Hooks;
+use crate::hooks::{ConfiguredHooks, Hooks};
 use crate::kafka::{Cluster, RdKafkaCluster};
 use crate::link::{ConfluentRestLink, KafkaOnlyLink, Link};
 use crate::model::{GroupId, Role};
@@ -431,17 +431,16 @@ impl Context {
             poll_interval: config.defaults.poll_interval,
             default_wait: config.defaults.wait,
             progress: true,
-            // Replaced by the configured hooks when [hooks] is parsed (branch `hooks`).
-            hooks: Arc::new(crate::hooks::Unconfigured),
+            hooks: Arc::new(ConfiguredHooks::new(&config.hooks)),
             cutover: cutover::driver::Options {
-                journal_dir: "cutover-journal".into(),
-                sync_interval: None,
-                sync_timeout_factor: 3,
-                stop_timeout: Duration::from_secs(120),
-                mirror_timeout: Duration::from_secs(300),
-                restart_timeout: Duration::from_secs(120),
-                restart_window: Duration::from_secs(60),
-                stable_reads: 2,
+                journal_dir: config.cutover.journal_dir.clone(),
+                sync_interval: config.cutover.sync_interval,
+                sync_timeout_factor: config.cutover.sync_timeout_factor,
+                stop_timeout: config.cutover.stop_timeout,
+                mirror_timeout: config.cutover.mirror_timeout,
+                restart_timeout: config.cutover.restart_timeout,
+                restart_window: config.cutover.restart_window,
+                stable_reads: config.cutover.stable_reads,
                 poll_interval: config.defaults.poll_interval,
             },
             clock: Clock::System,

@@ -5,9 +5,9 @@
 //! stops at the first mistake: every problem found is collected and returned together as
 //! [`Error::ConfigProblems`] (exit code 2), so an operator fixes a config in one round. This
 //! module performs no network I/O; it reads only the config file, a `.properties` file it names
-//! and checks that `ca-file` is readable. It must never log, print or `Debug`-format a secret:
-//! values of secret-looking properties are masked ([`ClusterConfig::redacted`]) and the REST
-//! password is a [`Secret`].
+//! and checks that each `ca-file` is readable. It must never log, print or `Debug`-format a
+//! secret: values of secret-looking properties are masked ([`ClusterConfig::redacted`]); the
+//! REST password and the hooks' `env-from` and `headers-env` values are [`Secret`]s.
 //!
 //! # The file
 //!
@@ -37,6 +37,27 @@
 //! [defaults]
 //! wait = "5m"          # default for --wait
 //! poll-interval = "2s"
+//!
+//! [cutover]                     # how a cutover paces and bounds its phases
+//! journal-dir = "cutover-journal"
+//! sync-interval = "30s"         # only when the link cannot report consumer.offset.sync.ms
+//! sync-timeout-factor = 3       # await sync gives up after 3 sync intervals (1 to 20)
+//! stop-timeout = "2m"
+//! mirror-timeout = "5m"
+//! restart-timeout = "2m"
+//! restart-window = "1m"
+//! stable-reads = 2              # 2 to 10
+//!
+//! [hooks.stop]                  # the default hook of a kind: stop, exclude, restart, rollback
+//! exec = ["kubectl", "scale", "deploy/{group}", "--replicas=0"]
+//! timeout = "60s"
+//! retries = 2
+//!
+//! [hooks]
+//! exclude = "link"              # the default: the built-in link action
+//!
+//! [groups."orders app".hooks.restart]   # replaces [hooks.restart] for this group only
+//! http = { url = "https://deploy.example/groups/{group}/start", headers-env = { Authorization = "DEPLOY_TOKEN" } }
 //! ```
 //!
 //! - `[origin]` and `[destination]` hold librdkafka properties. Quoted (`"bootstrap.servers"`)
@@ -53,6 +74,18 @@
 //! - `properties-file` and `ca-file` are relative to the TOML file's folder (to the working
 //!   directory when they come from the environment). Paths inside librdkafka properties are
 //!   passed unchanged, so they are relative to the working directory.
+//! - `[cutover]`: `journal-dir` is relative to the TOML file's folder when set there (the
+//!   default and `CUTOVER_JOURNAL_DIR` are relative to the working directory); every duration
+//!   is more than zero.
+//! - `[hooks.<kind>]` and `[groups."<group id>".hooks.<kind>]`: exactly one of `exec` (an argv
+//!   array), `shell` (a script), `http` (a table: `method`, `url`, `headers`, `headers-env`,
+//!   `body`, `expect-status`, `ca-file`) or, for exclude only, `builtin = "link"`; plus
+//!   `timeout`, `retries` (0 to 10), `env` and `env-from` (exec and shell only). A group's hook
+//!   replaces the default of its kind entirely. Placeholders (`{group}`, `{cluster}`,
+//!   `{topics}`, `{run_id}`, `{link}`) are checked here; an unknown one is a problem, and so is
+//!   a placeholder where a value would be read as code or choose what runs: an exec program,
+//!   the script of `sh -c`, shell text, a URL's host. `hooks.rs` says how values are
+//!   substituted and the README's Hooks section is the reference.
 //! - Any other key is a problem (typo protection), named with its section.
 //!
 //! Without `--config`, `./cutover.toml` is read when it exists; otherwise the environment alone
@@ -71,6 +104,7 @@
 //! | `CUTOVER_DESTINATION_CLUSTER_ID` | `[link]` `cluster-id` |
 //! | `CUTOVER_LINK_USERNAME`, `CUTOVER_LINK_PASSWORD` | the REST credentials themselves (instead of `username-env`, `password-env`) |
 //! | `CUTOVER_WAIT`, `CUTOVER_POLL_INTERVAL` | `[defaults]` `wait`, `poll-interval` |
+//! | `CUTOVER_JOURNAL_DIR` | `[cutover]` `journal-dir` |
 //!
 //! `CUTOVER_ORIGIN_CLUSTER_ID`, `CUTOVER_LINK_ADMIN_URL`, `CUTOVER_LAB_*`, `CUTOVER_CONFIG` and
 //! `CUTOVER_LOG` are not configuration and are ignored here.
@@ -97,8 +131,12 @@ use std::time::Duration;
 use toml::{Table, Value};
 
 use crate::error::{Error, Result};
+use crate::hooks::{
+    hook_section, toml_key, HookAction, HookConfig, HookKind, HooksConfig, HttpHook,
+    DEFAULT_HOOK_RETRIES, DEFAULT_HOOK_TIMEOUT, HOOK_VARIABLES, MAX_HOOK_RETRIES, PLACEHOLDERS,
+};
 use crate::link::RestLinkOptions;
-use crate::model::Role;
+use crate::model::{GroupId, Role};
 
 /// The file read when no `--config` is given, if it exists in the working directory.
 pub const DEFAULT_FILE: &str = "cutover.toml";
@@ -111,7 +149,15 @@ const MAX_REST_RETRIES: u32 = 10;
 /// First pause between REST retries; `RestLinkOptions` doubles it each time.
 pub(crate) const REST_BACKOFF: Duration = Duration::from_millis(500);
 
-const SECTIONS: &[&str] = &["origin", "destination", "link", "defaults"];
+const SECTIONS: &[&str] = &[
+    "origin",
+    "destination",
+    "link",
+    "defaults",
+    "cutover",
+    "hooks",
+    "groups",
+];
 const LINK_KEYS: &[&str] = &[
     "name",
     "rest-url",
@@ -124,6 +170,46 @@ const LINK_KEYS: &[&str] = &[
     "prefix",
 ];
 const DEFAULTS_KEYS: &[&str] = &["wait", "poll-interval"];
+const CUTOVER_KEYS: &[&str] = &[
+    "journal-dir",
+    "sync-interval",
+    "sync-timeout-factor",
+    "stop-timeout",
+    "mirror-timeout",
+    "restart-timeout",
+    "restart-window",
+    "stable-reads",
+];
+const HOOKS_KEYS: &[&str] = &["stop", "exclude", "restart", "rollback"];
+const HOOK_KEYS: &[&str] = &[
+    "exec", "shell", "http", "builtin", "timeout", "retries", "env", "env-from",
+];
+const HOOK_ACTIONS: &[&str] = &["exec", "shell", "http", "builtin"];
+const HTTP_KEYS: &[&str] = &[
+    "method",
+    "url",
+    "headers",
+    "headers-env",
+    "body",
+    "expect-status",
+    "ca-file",
+];
+const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+const GROUP_KEYS: &[&str] = &["hooks"];
+/// Programs whose `-c` argument is shell text: an exec hook must not put a placeholder there.
+const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox"];
+
+/// `[cutover] journal-dir` when unset: relative to the working directory.
+pub(crate) const DEFAULT_JOURNAL_DIR: &str = "cutover-journal";
+const DEFAULT_SYNC_TIMEOUT_FACTOR: u32 = 3;
+const MAX_SYNC_TIMEOUT_FACTOR: u32 = 20;
+const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(2 * 60);
+const DEFAULT_MIRROR_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+const DEFAULT_RESTART_TIMEOUT: Duration = Duration::from_secs(2 * 60);
+const DEFAULT_RESTART_WINDOW: Duration = Duration::from_secs(60);
+const DEFAULT_STABLE_READS: u32 = 2;
+const MIN_STABLE_READS: u32 = 2;
+const MAX_STABLE_READS: u32 = 10;
 
 /// The environment as a map, so that loading is a function of its inputs (tests pass their
 /// own). Build it with [`process_env`].
@@ -143,6 +229,8 @@ pub struct Config {
     pub destination: ClusterConfig,
     pub link: LinkConfig,
     pub defaults: Defaults,
+    pub cutover: CutoverSettings,
+    pub hooks: HooksConfig,
 }
 
 /// One cluster's final librdkafka client properties (file, `.properties` import, `*-env`
@@ -200,6 +288,45 @@ impl Default for Defaults {
         Defaults {
             wait: DEFAULT_WAIT,
             poll_interval: DEFAULT_POLL_INTERVAL,
+        }
+    }
+}
+
+/// How a cutover paces and bounds its phases (`[cutover]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CutoverSettings {
+    /// Where journals and locks live (`journal-dir`, `CUTOVER_JOURNAL_DIR`). A relative path in
+    /// the file is relative to the file's folder; the default and the variable's value are
+    /// relative to the working directory.
+    pub journal_dir: PathBuf,
+    /// The link's offset-sync interval, used only when the link cannot report
+    /// `consumer.offset.sync.ms` (Kafka-only mode).
+    pub sync_interval: Option<Duration>,
+    /// Await sync gives up after this many sync intervals (1 to 20).
+    pub sync_timeout_factor: u32,
+    /// Bound on the stop phase: the group has no members and its offsets stopped moving.
+    pub stop_timeout: Duration,
+    /// Bound on waiting for the mirror to reach the group's committed offsets.
+    pub mirror_timeout: Duration,
+    /// Bound on waiting for the group to become active on the destination.
+    pub restart_timeout: Duration,
+    /// How long the restarted group's offsets are watched for a reset or a rewind.
+    pub restart_window: Duration,
+    /// Identical consecutive reads that make offsets "stopped moving" (2 to 10).
+    pub stable_reads: u32,
+}
+
+impl Default for CutoverSettings {
+    fn default() -> Self {
+        CutoverSettings {
+            journal_dir: PathBuf::from(DEFAULT_JOURNAL_DIR),
+            sync_interval: None,
+            sync_timeout_factor: DEFAULT_SYNC_TIMEOUT_FACTOR,
+            stop_timeout: DEFAULT_STOP_TIMEOUT,
+            mirror_timeout: DEFAULT_MIRROR_TIMEOUT,
+            restart_timeout: DEFAULT_RESTART_TIMEOUT,
+            restart_window: DEFAULT_RESTART_WINDOW,
+            stable_reads: DEFAULT_STABLE_READS,
         }
     }
 }
@@ -309,6 +436,8 @@ impl fmt::Debug for Config {
             .field("destination", &self.destination)
             .field("link", &self.link)
             .field("defaults", &self.defaults)
+            .field("cutover", &self.cutover)
+            .field("hooks", &self.hooks)
             .finish()
     }
 }
@@ -440,6 +569,19 @@ impl Config {
         );
         let link = link_config(sections.get("link").copied(), &base_dir, env, &mut problems);
         let defaults = defaults(sections.get("defaults").copied(), env, &mut problems);
+        let cutover = cutover_settings(
+            sections.get("cutover").copied(),
+            &base_dir,
+            env,
+            &mut problems,
+        );
+        let hooks = hooks_config(
+            sections.get("hooks").copied(),
+            sections.get("groups").copied(),
+            &base_dir,
+            env,
+            &mut problems,
+        );
 
         if problems.0.is_empty() {
             Ok(Config {
@@ -447,6 +589,8 @@ impl Config {
                 destination,
                 link,
                 defaults,
+                cutover,
+                hooks,
             })
         } else {
             Err(Error::ConfigProblems(problems.0))
@@ -857,19 +1001,9 @@ fn link_config(
     let timeout = get("timeout", "CUTOVER_LINK_TIMEOUT", problems)
         .and_then(|s| positive_duration(&s, problems))
         .unwrap_or(DEFAULT_REST_TIMEOUT);
-    let retries = match get("retries", "CUTOVER_LINK_RETRIES", problems) {
-        None => DEFAULT_REST_RETRIES,
-        Some(s) => match s.value.trim().parse::<u32>() {
-            Ok(n) if n <= MAX_REST_RETRIES => n,
-            _ => {
-                problems.push(format!(
-                    "{}: \"{}\" is not a number of retries from 0 to {MAX_REST_RETRIES}",
-                    s.from, s.value
-                ));
-                DEFAULT_REST_RETRIES
-            }
-        },
-    };
+    let retries = get("retries", "CUTOVER_LINK_RETRIES", problems)
+        .and_then(|s| bounded(&s, 0, MAX_REST_RETRIES, "a number of retries", problems))
+        .unwrap_or(DEFAULT_REST_RETRIES);
     let prefix = get("prefix", "CUTOVER_LINK_PREFIX", problems)
         .map(|s| s.value)
         .unwrap_or_default();
@@ -924,6 +1058,20 @@ fn defaults(section: Option<&Table>, env: &Env, problems: &mut Problems) -> Defa
     }
 }
 
+/// A whole number from `min` to `max`; a problem naming `what` otherwise.
+fn bounded(s: &Setting, min: u32, max: u32, what: &str, problems: &mut Problems) -> Option<u32> {
+    match s.value.trim().parse::<u32>() {
+        Ok(n) if (min..=max).contains(&n) => Some(n),
+        _ => {
+            problems.push(format!(
+                "{}: \"{}\" is not {what} from {min} to {max}",
+                s.from, s.value
+            ));
+            None
+        }
+    }
+}
+
 fn positive_duration(s: &Setting, problems: &mut Problems) -> Option<Duration> {
     match parse_duration(&s.value) {
         Ok(d) if d.is_zero() => {
@@ -935,6 +1083,722 @@ fn positive_duration(s: &Setting, problems: &mut Problems) -> Option<Duration> {
             problems.push(format!("{}: {e}", s.from));
             None
         }
+    }
+}
+
+fn cutover_settings(
+    section: Option<&Table>,
+    base_dir: &Path,
+    env: &Env,
+    problems: &mut Problems,
+) -> CutoverSettings {
+    let empty = Table::new();
+    let table = section.unwrap_or(&empty);
+    check_known_keys("[cutover]", table, CUTOVER_KEYS, problems);
+    let get = |key: &str, var: Option<&str>, problems: &mut Problems| {
+        setting(table, "[cutover]", key, var, env, problems)
+    };
+    let duration = |key: &str, default: Duration, problems: &mut Problems| {
+        get(key, None, problems)
+            .and_then(|s| positive_duration(&s, problems))
+            .unwrap_or(default)
+    };
+    let defaults = CutoverSettings::default();
+
+    let journal_dir = match get("journal-dir", Some("CUTOVER_JOURNAL_DIR"), problems) {
+        None => defaults.journal_dir,
+        Some(s) if s.value.trim().is_empty() => {
+            problems.push(format!("{}: the journal folder is empty", s.from));
+            defaults.journal_dir
+        }
+        Some(s) if s.in_file => base_dir.join(&s.value),
+        Some(s) => PathBuf::from(&s.value),
+    };
+    let sync_interval =
+        get("sync-interval", None, problems).and_then(|s| positive_duration(&s, problems));
+    let sync_timeout_factor = get("sync-timeout-factor", None, problems)
+        .and_then(|s| bounded(&s, 1, MAX_SYNC_TIMEOUT_FACTOR, "a factor", problems))
+        .unwrap_or(defaults.sync_timeout_factor);
+    let stable_reads = get("stable-reads", None, problems)
+        .and_then(|s| {
+            bounded(
+                &s,
+                MIN_STABLE_READS,
+                MAX_STABLE_READS,
+                "a number of reads",
+                problems,
+            )
+        })
+        .unwrap_or(defaults.stable_reads);
+    CutoverSettings {
+        journal_dir,
+        sync_interval,
+        sync_timeout_factor,
+        stop_timeout: duration("stop-timeout", defaults.stop_timeout, problems),
+        mirror_timeout: duration("mirror-timeout", defaults.mirror_timeout, problems),
+        restart_timeout: duration("restart-timeout", defaults.restart_timeout, problems),
+        restart_window: duration("restart-window", defaults.restart_window, problems),
+        stable_reads,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hooks
+
+/// `[hooks]` (the default hook of each kind) and `[groups."<id>".hooks]` (per-group
+/// overrides).
+fn hooks_config(
+    hooks: Option<&Table>,
+    groups: Option<&Table>,
+    base_dir: &Path,
+    env: &Env,
+    problems: &mut Problems,
+) -> HooksConfig {
+    let mut config = HooksConfig::default();
+    if let Some(table) = hooks {
+        config.defaults = hook_set(table, None, base_dir, env, problems);
+    }
+    for (id, value) in groups.into_iter().flatten() {
+        let section = format!("[groups.{}]", toml_key(id));
+        if id.trim().is_empty() {
+            problems.push(format!("{section}: a group id cannot be empty"));
+            continue;
+        }
+        let Some(table) = value.as_table() else {
+            problems.push(format!(
+                "{section} must be a section: write {section} or [groups.{}.hooks.stop]",
+                toml_key(id)
+            ));
+            continue;
+        };
+        check_known_keys(&section, table, GROUP_KEYS, problems);
+        let Some(hooks) = table.get("hooks") else {
+            continue;
+        };
+        let group = GroupId::new(id.clone());
+        match hooks.as_table() {
+            Some(hooks) => {
+                let set = hook_set(hooks, Some(&group), base_dir, env, problems);
+                if !set.is_empty() {
+                    config.groups.insert(group, set);
+                }
+            }
+            None => problems.push(format!(
+                "{section} hooks: expected a table ([groups.{}.hooks.stop], ...), found {}",
+                toml_key(id),
+                a(hooks.type_str())
+            )),
+        }
+    }
+    config
+}
+
+/// The hooks of one `[hooks]` table, the defaults' (`group` is `None`) or a group's.
+fn hook_set(
+    table: &Table,
+    group: Option<&GroupId>,
+    base_dir: &Path,
+    env: &Env,
+    problems: &mut Problems,
+) -> BTreeMap<HookKind, HookConfig> {
+    let section = match group {
+        None => "[hooks]".to_string(),
+        Some(g) => format!("[groups.{}.hooks]", toml_key(g.as_str())),
+    };
+    check_known_keys(&section, table, HOOKS_KEYS, problems);
+    let mut out = BTreeMap::new();
+    for kind in [
+        HookKind::Stop,
+        HookKind::Exclude,
+        HookKind::Restart,
+        HookKind::Rollback,
+    ] {
+        let Some(value) = table.get(kind.as_str()) else {
+            continue;
+        };
+        let key = hook_section(group, kind);
+        let hook = match value {
+            Value::Table(t) => hook_config(kind, t, &key, base_dir, env, problems),
+            // The shorthand `[hooks] exclude = "link"`.
+            Value::String(s) if kind == HookKind::Exclude && s == "link" => Some(HookConfig {
+                key,
+                action: HookAction::BuiltinLink,
+                timeout: DEFAULT_HOOK_TIMEOUT,
+                retries: 0,
+                env: BTreeMap::new(),
+                secret_env: BTreeMap::new(),
+            }),
+            Value::String(s) if kind == HookKind::Exclude => {
+                problems.push(format!(
+                    "{section} exclude: \"{s}\" is not a hook: write exclude = \"link\" for the built-in link action, or configure {key}"
+                ));
+                None
+            }
+            other => {
+                problems.push(format!(
+                    "{section} {}: expected a table ({key}), found {}",
+                    kind.as_str(),
+                    a(other.type_str())
+                ));
+                None
+            }
+        };
+        if let Some(hook) = hook {
+            out.insert(kind, hook);
+        }
+    }
+    out
+}
+
+/// One hook's table. Every key is checked even when the action is already known to be bad,
+/// so that one round of fixes is enough.
+fn hook_config(
+    kind: HookKind,
+    table: &Table,
+    key: &str,
+    base_dir: &Path,
+    env: &Env,
+    problems: &mut Problems,
+) -> Option<HookConfig> {
+    check_known_keys(key, table, HOOK_KEYS, problems);
+    let choices = if kind == HookKind::Exclude {
+        "exec, shell, http or builtin"
+    } else {
+        "exec, shell or http"
+    };
+    let present: Vec<&str> = HOOK_ACTIONS
+        .iter()
+        .copied()
+        .filter(|k| table.contains_key(*k))
+        .collect();
+    let mut action = None;
+    for name in &present {
+        let value = &table[*name];
+        let parsed = match *name {
+            "exec" => exec_action(value, key, problems),
+            "shell" => shell_action(value, key, problems),
+            "http" => http_action(value, key, base_dir, env, problems),
+            _ => builtin_action(kind, value, key, problems),
+        };
+        if present.len() == 1 {
+            action = parsed;
+        }
+    }
+    match present.as_slice() {
+        [] => problems.push(format!("{key}: set one of {choices}")),
+        [_] => {}
+        many => problems.push(format!(
+            "{key}: set only one of {choices} (found {})",
+            many.join(" and ")
+        )),
+    }
+
+    let is_process = present.iter().all(|k| matches!(*k, "exec" | "shell"));
+    let is_builtin = present.contains(&"builtin");
+    if is_builtin {
+        for k in ["timeout", "retries", "env", "env-from"] {
+            if table.contains_key(k) {
+                problems.push(format!(
+                    "{key} {k}: the built-in link action takes no {k} (the link's requests follow [link] timeout and retries): remove it"
+                ));
+            }
+        }
+    } else if !is_process {
+        for k in ["env", "env-from"] {
+            if table.contains_key(k) {
+                problems.push(format!(
+                    "{key} {k}: only exec and shell hooks get variables: an HTTP hook's secrets go in headers-env"
+                ));
+            }
+        }
+    }
+
+    let timeout = setting(table, key, "timeout", None, env, problems)
+        .and_then(|s| positive_duration(&s, problems))
+        .unwrap_or(DEFAULT_HOOK_TIMEOUT);
+    let retries = setting(table, key, "retries", None, env, problems)
+        .and_then(|s| bounded(&s, 0, MAX_HOOK_RETRIES, "a number of retries", problems))
+        .unwrap_or(DEFAULT_HOOK_RETRIES);
+    let mut plain_env = BTreeMap::new();
+    for (name, value) in string_table(table, key, "env", problems) {
+        let from = format!("{key} env.{}", toml_key(&name));
+        if check_variable_name(&name, &from, problems) {
+            plain_env.insert(name, value);
+        }
+    }
+    let mut secret_env = BTreeMap::new();
+    for (name, var) in string_table(table, key, "env-from", problems) {
+        let from = format!("{key} env-from.{}", toml_key(&name));
+        if !check_variable_name(&name, &from, problems) {
+            continue;
+        }
+        if plain_env.contains_key(&name) {
+            problems.push(format!(
+                "{key} sets {name} in both env and env-from: keep one"
+            ));
+            continue;
+        }
+        if let Some(value) = indirect(env, &from, &var, problems) {
+            secret_env.insert(name, Secret(value));
+        }
+    }
+
+    let action = action?;
+    let (timeout, retries) = if action == HookAction::BuiltinLink {
+        (DEFAULT_HOOK_TIMEOUT, 0)
+    } else {
+        (timeout, retries)
+    };
+    Some(HookConfig {
+        key: key.to_string(),
+        action,
+        timeout,
+        retries,
+        env: plain_env,
+        secret_env,
+    })
+}
+
+/// A table of strings (`env`, `env-from`, `headers`, `headers-env`): integers and booleans are
+/// taken as text, anything else is a problem.
+fn string_table(
+    table: &Table,
+    section: &str,
+    key: &str,
+    problems: &mut Problems,
+) -> Vec<(String, String)> {
+    let Some(value) = table.get(key) else {
+        return Vec::new();
+    };
+    let Some(entries) = value.as_table() else {
+        problems.push(format!(
+            "{section} {key}: expected a table ({key} = {{ NAME = \"value\" }}), found {}",
+            a(value.type_str())
+        ));
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (name, value) in entries {
+        match value {
+            Value::String(s) => out.push((name.clone(), s.clone())),
+            Value::Integer(i) => out.push((name.clone(), i.to_string())),
+            Value::Boolean(b) => out.push((name.clone(), b.to_string())),
+            other => problems.push(format!(
+                "{section} {key}.{}: expected a string, found {}",
+                toml_key(name),
+                a(other.type_str())
+            )),
+        }
+    }
+    out
+}
+
+/// Whether `name` can be a hook's variable; a problem otherwise.
+fn check_variable_name(name: &str, from: &str, problems: &mut Problems) -> bool {
+    if name.is_empty() || name.contains(['=', '\0']) {
+        problems.push(format!(
+            "{from}: not a variable name (empty, or holding = or NUL)"
+        ));
+        false
+    } else if HOOK_VARIABLES.contains(&name) {
+        problems.push(format!(
+            "{from}: cutover sets {name} itself, for every hook"
+        ));
+        false
+    } else {
+        true
+    }
+}
+
+/// A problem for each unknown placeholder of a template.
+fn check_placeholders(text: &str, from: &str, problems: &mut Problems) {
+    for name in crate::hooks::unknown_placeholders(text) {
+        let known: Vec<String> = PLACEHOLDERS.iter().map(|p| format!("{{{p}}}")).collect();
+        problems.push(format!(
+            "{from}: unknown placeholder {{{name}}} (known: {}; write {{{{{name}}}}} for the text {{{name}}})",
+            known.join(", ")
+        ));
+    }
+}
+
+fn exec_action(value: &Value, key: &str, problems: &mut Problems) -> Option<HookAction> {
+    let items = match value {
+        Value::Array(items) => items,
+        Value::String(_) => {
+            problems.push(format!(
+                "{key} exec: expected an array, found a string: exec is an argv, not a command line; write exec = [\"program\", \"arg\", ...], or shell = \"...\" to ask for a shell"
+            ));
+            return None;
+        }
+        other => {
+            problems.push(format!(
+                "{key} exec: expected an array of strings, found {}",
+                a(other.type_str())
+            ));
+            return None;
+        }
+    };
+    if items.is_empty() {
+        problems.push(format!(
+            "{key} exec: the argv is empty: give at least the program, exec = [\"program\", \"arg\", ...]"
+        ));
+        return None;
+    }
+    let mut argv = Vec::new();
+    let mut valid = true;
+    for (i, item) in items.iter().enumerate() {
+        let from = format!("{key} exec[{i}]");
+        match item.as_str() {
+            Some(arg) => {
+                check_placeholders(arg, &from, problems);
+                argv.push(arg.to_string());
+            }
+            None => {
+                problems.push(format!(
+                    "{from}: expected a string, found {}",
+                    a(item.type_str())
+                ));
+                valid = false;
+            }
+        }
+    }
+    if let Some(program) = argv.first() {
+        if program.trim().is_empty() {
+            problems.push(format!("{key} exec[0]: the program is empty"));
+            valid = false;
+        } else if crate::hooks::has_placeholder(program) {
+            problems.push(format!(
+                "{key} exec[0]: the program cannot hold a placeholder: a group id must never choose what runs"
+            ));
+            valid = false;
+        }
+    }
+    if let Some(i) = shell_script_index(&argv) {
+        if crate::hooks::has_placeholder(&argv[i]) {
+            problems.push(format!(
+                "{key} exec[{i}]: a placeholder in the script of `{} -c` would be spliced into shell text: pass the value as an argument after the script (\"$1\"), or use shell = \"...\" with \"$CUTOVER_GROUP\"",
+                argv[0]
+            ));
+            valid = false;
+        }
+    }
+    valid.then_some(HookAction::Exec { argv })
+}
+
+/// The index of the script in an argv like `["bash", "-ec", "<script>", ...]`.
+fn shell_script_index(argv: &[String]) -> Option<usize> {
+    let program = argv.first()?;
+    let name = program.rsplit('/').next().unwrap_or(program);
+    if !SHELLS.contains(&name) {
+        return None;
+    }
+    // busybox runs the applet named by its first argument.
+    let start = if name == "busybox" { 2 } else { 1 };
+    let mut saw_c = false;
+    for (i, arg) in argv.iter().enumerate().skip(start) {
+        match arg.strip_prefix('-') {
+            Some(flags) if !flags.starts_with('-') && !flags.is_empty() => {
+                saw_c |= flags.contains('c');
+            }
+            Some(_) => {}
+            None => return saw_c.then_some(i),
+        }
+    }
+    None
+}
+
+fn shell_action(value: &Value, key: &str, problems: &mut Problems) -> Option<HookAction> {
+    let Some(script) = value.as_str() else {
+        problems.push(format!(
+            "{key} shell: expected a string (the script), found {}",
+            a(value.type_str())
+        ));
+        return None;
+    };
+    if script.trim().is_empty() {
+        problems.push(format!("{key} shell: the script is empty"));
+        return None;
+    }
+    let spliced = crate::hooks::placeholders_in_shell_text(script);
+    for name in &spliced {
+        problems.push(format!(
+            "{key} shell: {{{name}}} is not substituted in shell text (values reach a shell only as variables): write \"${}\"",
+            crate::hooks::placeholder_variable(name)
+        ));
+    }
+    spliced.is_empty().then(|| HookAction::Shell {
+        script: script.to_string(),
+    })
+}
+
+fn builtin_action(
+    kind: HookKind,
+    value: &Value,
+    key: &str,
+    problems: &mut Problems,
+) -> Option<HookAction> {
+    if kind != HookKind::Exclude {
+        problems.push(format!(
+            "{key} builtin: only the exclude hook has a built-in action (builtin = \"link\" in [hooks.exclude])"
+        ));
+        return None;
+    }
+    match value.as_str() {
+        Some("link") => Some(HookAction::BuiltinLink),
+        Some(other) => {
+            problems.push(format!(
+                "{key} builtin: \"{other}\" is not a built-in: the one built-in is \"link\""
+            ));
+            None
+        }
+        None => {
+            problems.push(format!(
+                "{key} builtin: expected the string \"link\", found {}",
+                a(value.type_str())
+            ));
+            None
+        }
+    }
+}
+
+fn http_action(
+    value: &Value,
+    key: &str,
+    base_dir: &Path,
+    env: &Env,
+    problems: &mut Problems,
+) -> Option<HookAction> {
+    let Some(table) = value.as_table() else {
+        problems.push(format!(
+            "{key} http: expected a table (http = {{ url = \"...\" }}), found {}",
+            a(value.type_str())
+        ));
+        return None;
+    };
+    // `[hooks.stop.http]`: the table's own header, whether it was written inline or not.
+    let section = format!("{}.http]", key.trim_end_matches(']'));
+    check_known_keys(&section, table, HTTP_KEYS, problems);
+    let mut valid = true;
+
+    let method = match setting(table, &section, "method", None, env, problems) {
+        None => "POST".to_string(),
+        Some(s) => {
+            let method = s.value.trim().to_ascii_uppercase();
+            if !HTTP_METHODS.contains(&method.as_str()) {
+                problems.push(format!(
+                    "{}: \"{}\" is not an HTTP method (known: {})",
+                    s.from,
+                    s.value,
+                    HTTP_METHODS.join(", ")
+                ));
+                valid = false;
+            }
+            method
+        }
+    };
+
+    let url = match table.get("url") {
+        None => {
+            problems.push(format!("{section}: url is missing"));
+            None
+        }
+        Some(Value::String(url)) => {
+            let from = format!("{section} url");
+            check_placeholders(url, &from, problems);
+            match check_hook_url(url) {
+                Ok(()) => Some(url.trim().to_string()),
+                Err(e) => {
+                    problems.push(format!("{from}: {e}"));
+                    None
+                }
+            }
+        }
+        Some(other) => {
+            problems.push(format!(
+                "{section} url: expected a string, found {}",
+                a(other.type_str())
+            ));
+            None
+        }
+    };
+
+    let mut headers = BTreeMap::new();
+    let mut seen = BTreeMap::new();
+    for (name, value) in string_table(table, &section, "headers", problems) {
+        let from = format!("{section} headers.{}", toml_key(&name));
+        check_placeholders(&value, &from, problems);
+        let name_ok = check_header_name(&name, &from, problems);
+        if reqwest::header::HeaderValue::from_str(&crate::hooks::with_sample_values(&value))
+            .is_err()
+        {
+            problems.push(format!(
+                "{from}: the value is not valid in an HTTP header (it holds a control character)"
+            ));
+            valid = false;
+        }
+        if name_ok {
+            seen.insert(name.to_ascii_lowercase(), from);
+            headers.insert(name, value);
+        } else {
+            valid = false;
+        }
+    }
+    let mut secret_headers = BTreeMap::new();
+    for (name, var) in string_table(table, &section, "headers-env", problems) {
+        let from = format!("{section} headers-env.{}", toml_key(&name));
+        if !check_header_name(&name, &from, problems) {
+            valid = false;
+            continue;
+        }
+        if let Some(other) = seen.get(&name.to_ascii_lowercase()) {
+            problems.push(format!("{from} and {other} set the same header: keep one"));
+            valid = false;
+            continue;
+        }
+        let Some(value) = indirect(env, &from, &var, problems) else {
+            valid = false;
+            continue;
+        };
+        // The message never repeats the value: it is a secret.
+        if reqwest::header::HeaderValue::from_str(&value).is_err() {
+            problems.push(format!(
+                "{from}: the value of {var} is not valid in an HTTP header (it holds a control character or a line break)"
+            ));
+            valid = false;
+            continue;
+        }
+        secret_headers.insert(name, Secret(value));
+    }
+
+    let body = match table.get("body") {
+        None => None,
+        Some(Value::Table(_)) => Some(toml_to_json(
+            &table["body"],
+            &format!("{section} body"),
+            problems,
+        )),
+        Some(other) => {
+            problems.push(format!(
+                "{section} body: expected a table (sent as a JSON object), found {}",
+                a(other.type_str())
+            ));
+            valid = false;
+            None
+        }
+    };
+
+    let expect_status = match table.get("expect-status") {
+        None => None,
+        Some(Value::Integer(code)) if (100..=599).contains(code) => u16::try_from(*code).ok(),
+        Some(other) => {
+            problems.push(format!(
+                "{section} expect-status: expected an HTTP status code from 100 to 599, found {}",
+                match other {
+                    Value::Integer(i) => i.to_string(),
+                    other => a(other.type_str()),
+                }
+            ));
+            valid = false;
+            None
+        }
+    };
+
+    let ca_file = setting(table, &section, "ca-file", None, env, problems).and_then(|s| {
+        let path = base_dir.join(&s.value);
+        match fs::File::open(&path) {
+            Ok(_) => Some(path),
+            Err(e) => {
+                problems.push(format!("{}: cannot read {}: {e}", s.from, path.display()));
+                valid = false;
+                None
+            }
+        }
+    });
+
+    let url = url?;
+    valid.then_some(HookAction::Http(HttpHook {
+        method,
+        url,
+        headers,
+        secret_headers,
+        body,
+        expect_status,
+        ca_file,
+    }))
+}
+
+fn check_header_name(name: &str, from: &str, problems: &mut Problems) -> bool {
+    let ok = reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_ok();
+    if !ok {
+        problems.push(format!("{from}: \"{name}\" is not an HTTP header name"));
+    }
+    ok
+}
+
+/// Checks an HTTP hook's URL template. Placeholders may stand in the path, the query and the
+/// fragment, never in the scheme or the host: a group id must not choose where a request goes.
+fn check_hook_url(raw: &str) -> std::result::Result<(), String> {
+    let url = raw.trim();
+    let lower = url.to_ascii_lowercase();
+    let Some(rest) = ["https://", "http://"]
+        .iter()
+        .find_map(|scheme| lower.starts_with(scheme).then(|| &url[scheme.len()..]))
+    else {
+        return Err(format!("{raw} is not an http:// or https:// URL"));
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(
+            "the URL carries credentials: send them in a header from headers-env instead".into(),
+        );
+    }
+    if crate::hooks::has_placeholder(authority) {
+        return Err(format!(
+            "{raw} has a placeholder in its host: placeholders may stand in the path or the query only"
+        ));
+    }
+    if authority.is_empty() {
+        return Err(format!("{raw} has no host"));
+    }
+    reqwest::Url::parse(&crate::hooks::with_sample_values(url))
+        .map(|_| ())
+        .map_err(|e| format!("{raw} is not a valid URL: {e}"))
+}
+
+/// A TOML body as JSON. Placeholders in its strings are checked here and substituted per run.
+fn toml_to_json(value: &Value, from: &str, problems: &mut Problems) -> serde_json::Value {
+    use serde_json::Value as Json;
+    match value {
+        Value::String(s) => {
+            check_placeholders(s, from, problems);
+            Json::String(s.clone())
+        }
+        Value::Integer(i) => Json::from(*i),
+        Value::Float(f) => match serde_json::Number::from_f64(*f) {
+            Some(n) => Json::Number(n),
+            None => {
+                problems.push(format!("{from}: {f} has no JSON form"));
+                Json::Null
+            }
+        },
+        Value::Boolean(b) => Json::Bool(*b),
+        Value::Datetime(d) => Json::String(d.to_string()),
+        Value::Array(items) => Json::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| toml_to_json(item, &format!("{from}[{i}]"), problems))
+                .collect(),
+        ),
+        Value::Table(table) => Json::Object(
+            table
+                .iter()
+                .map(|(k, v)| {
+                    let json = toml_to_json(v, &format!("{from}.{}", toml_key(k)), problems);
+                    (k.clone(), json)
+                })
+                .collect(),
+        ),
     }
 }
 
@@ -1421,6 +2285,7 @@ fn parse_jaas(text: &str) -> std::result::Result<(String, BTreeMap<String, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hooks::{HookAction, HookConfig, HookKind, HttpHook};
 
     fn env(pairs: &[(&str, &str)]) -> Env {
         pairs
@@ -2284,17 +3149,357 @@ mod tests {
             colour = "blue"
             [defaults]
             poll_interval = "2s"
-            [hooks]
+            [hook]
         "#;
         let p = problems(from_toml(text, &lab_env()));
         assert_eq!(
             p,
             vec![
-                "unknown section or key `hooks` at the top of the file (known: origin, destination, link, defaults)",
+                "unknown section or key `hook` at the top of the file (known: origin, destination, link, defaults, cutover, hooks, groups)",
                 "unknown key `ca_file` in [link]: did you mean `ca-file`?",
                 "unknown key `colour` in [link] (known: name, rest-url, cluster-id, username-env, password-env, ca-file, timeout, retries, prefix)",
                 "unknown key `poll_interval` in [defaults]: did you mean `poll-interval`?",
             ]
         );
+    }
+
+    #[test]
+    fn cutover_settings_have_defaults_and_read_the_file() {
+        let config = Config::from_sources(None, &lab_env()).expect("valid");
+        assert_eq!(
+            config.cutover,
+            CutoverSettings {
+                journal_dir: PathBuf::from("cutover-journal"),
+                sync_interval: None,
+                sync_timeout_factor: 3,
+                stop_timeout: Duration::from_secs(120),
+                mirror_timeout: Duration::from_secs(300),
+                restart_timeout: Duration::from_secs(120),
+                restart_window: Duration::from_secs(60),
+                stable_reads: 2,
+            }
+        );
+        let text = r#"
+            [cutover]
+            journal-dir = "journals"
+            sync-interval = "10s"
+            sync-timeout-factor = 5
+            stop-timeout = "30s"
+            mirror-timeout = "1m"
+            restart-timeout = "45s"
+            restart-window = "1500ms"
+            stable-reads = 4
+        "#;
+        let file = Path::new("/etc/cutover/cutover.toml");
+        let config = Config::from_sources(Some((text, file)), &lab_env()).expect("valid");
+        assert_eq!(
+            config.cutover,
+            CutoverSettings {
+                journal_dir: PathBuf::from("/etc/cutover/journals"),
+                sync_interval: Some(Duration::from_secs(10)),
+                sync_timeout_factor: 5,
+                stop_timeout: Duration::from_secs(30),
+                mirror_timeout: Duration::from_secs(60),
+                restart_timeout: Duration::from_secs(45),
+                restart_window: Duration::from_millis(1500),
+                stable_reads: 4,
+            }
+        );
+        // The variable wins, and is relative to the working directory.
+        let mut e = lab_env();
+        e.insert("CUTOVER_JOURNAL_DIR".into(), "j".into());
+        let config = Config::from_sources(Some((text, file)), &e).expect("valid");
+        assert_eq!(config.cutover.journal_dir, PathBuf::from("j"));
+    }
+
+    #[test]
+    fn cutover_settings_out_of_bounds_are_problems() {
+        let text = r#"
+            [cutover]
+            journal-dir = " "
+            sync-interval = "0s"
+            sync-timeout-factor = 21
+            stop-timeout = "2"
+            stable-reads = 1
+            stable_reads = 3
+        "#;
+        let p = problems(from_toml(text, &lab_env()));
+        assert_eq!(
+            p,
+            vec![
+                "unknown key `stable_reads` in [cutover]: did you mean `stable-reads`?",
+                "[cutover] journal-dir: the journal folder is empty",
+                "[cutover] sync-interval: must be more than zero",
+                "[cutover] sync-timeout-factor: \"21\" is not a factor from 1 to 20",
+                "[cutover] stable-reads: \"1\" is not a number of reads from 2 to 10",
+                "[cutover] stop-timeout: \"2\" has no unit: write a whole number and a unit: \"1500ms\", \"10s\", \"5m\" or \"1h\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn without_hooks_only_the_builtin_exclusion_is_configured() {
+        let config = Config::from_sources(None, &lab_env()).expect("valid");
+        let group = GroupId::new("g");
+        assert_eq!(
+            config
+                .hooks
+                .hook(HookKind::Exclude, &group)
+                .map(|h| &h.action),
+            Some(&HookAction::BuiltinLink)
+        );
+        for kind in [HookKind::Stop, HookKind::Restart, HookKind::Rollback] {
+            assert!(config.hooks.hook(kind, &group).is_none(), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn reads_hooks_of_every_type_and_per_group_overrides() {
+        let dir = TempDir::new("hooks");
+        dir.write("ca.pem", "-----BEGIN CERTIFICATE-----\n");
+        let toml_path = dir.write(
+            "cutover.toml",
+            r#"
+            [origin]
+            "bootstrap.servers" = "a:9092"
+            [destination]
+            "bootstrap.servers" = "b:9092"
+            [link]
+            name = "l"
+
+            [hooks]
+            exclude = "link"
+
+            [hooks.stop]
+            exec = ["kubectl", "scale", "deploy/{group}", "--replicas=0"]
+            timeout = "30s"
+            retries = 1
+            env = { KUBECONFIG = "/etc/kube/config", REPLICAS = 0 }
+            env-from = { TOKEN = "STOP_TOKEN" }
+
+            [hooks.restart]
+            shell = 'kubectl --context "$CUTOVER_CLUSTER" scale "deploy/$CUTOVER_GROUP" --replicas=3'
+
+            [hooks.rollback.http]
+            method = "put"
+            url = "https://deploy.example/groups/{group}/start?run={run_id}"
+            headers = { "X-Cutover-Group" = "{group}" }
+            headers-env = { Authorization = "DEPLOY_TOKEN" }
+            body = { group = "{group}", topics = ["{topics}"], replicas = 3, nested = { on = true } }
+            expect-status = 202
+            ca-file = "ca.pem"
+
+            [groups."orders app".hooks.stop]
+            shell = "echo override"
+            retries = 0
+
+            [groups.payments.hooks]
+            exclude = { exec = ["/usr/local/bin/exclude", "{group}"] }
+            "#,
+        );
+        let e = env(&[
+            ("STOP_TOKEN", "stop-S3CRET"),
+            ("DEPLOY_TOKEN", "Bearer deploy-S3CRET"),
+        ]);
+        let config = Config::load(Some(&toml_path), &e).expect("valid");
+        let hooks = &config.hooks;
+        assert_eq!(
+            hooks.defaults[&HookKind::Stop],
+            HookConfig {
+                key: "[hooks.stop]".into(),
+                action: HookAction::Exec {
+                    argv: ["kubectl", "scale", "deploy/{group}", "--replicas=0"]
+                        .map(String::from)
+                        .to_vec(),
+                },
+                timeout: Duration::from_secs(30),
+                retries: 1,
+                env: BTreeMap::from([
+                    ("KUBECONFIG".into(), "/etc/kube/config".into()),
+                    ("REPLICAS".into(), "0".into()),
+                ]),
+                secret_env: BTreeMap::from([("TOKEN".into(), Secret::new("stop-S3CRET"))]),
+            }
+        );
+        let restart = &hooks.defaults[&HookKind::Restart];
+        assert!(matches!(restart.action, HookAction::Shell { .. }));
+        assert_eq!(restart.timeout, DEFAULT_HOOK_TIMEOUT);
+        assert_eq!(restart.retries, DEFAULT_HOOK_RETRIES);
+        assert_eq!(
+            hooks.defaults[&HookKind::Rollback].action,
+            HookAction::Http(HttpHook {
+                method: "PUT".into(),
+                url: "https://deploy.example/groups/{group}/start?run={run_id}".into(),
+                headers: BTreeMap::from([("X-Cutover-Group".into(), "{group}".into())]),
+                secret_headers: BTreeMap::from([(
+                    "Authorization".into(),
+                    Secret::new("Bearer deploy-S3CRET")
+                )]),
+                body: Some(serde_json::json!({
+                    "group": "{group}",
+                    "topics": ["{topics}"],
+                    "replicas": 3,
+                    "nested": { "on": true },
+                })),
+                expect_status: Some(202),
+                ca_file: Some(dir.0.join("ca.pem")),
+            })
+        );
+        assert_eq!(
+            hooks.defaults[&HookKind::Exclude].action,
+            HookAction::BuiltinLink
+        );
+
+        let orders = GroupId::new("orders app");
+        let payments = GroupId::new("payments");
+        let other = GroupId::new("other");
+        let stop = hooks.hook(HookKind::Stop, &orders).expect("override");
+        assert_eq!(stop.key, "[groups.\"orders app\".hooks.stop]");
+        assert_eq!(stop.retries, 0);
+        assert_eq!(
+            hooks.hook(HookKind::Stop, &other).map(|h| h.key.as_str()),
+            Some("[hooks.stop]")
+        );
+        assert_eq!(
+            hooks
+                .hook(HookKind::Restart, &orders)
+                .map(|h| h.key.as_str()),
+            Some("[hooks.restart]"),
+            "an override replaces only its own kind"
+        );
+        assert!(matches!(
+            hooks.hook(HookKind::Exclude, &payments).map(|h| &h.action),
+            Some(HookAction::Exec { .. })
+        ));
+        assert_eq!(
+            hooks.hook(HookKind::Exclude, &other).map(|h| &h.action),
+            Some(&HookAction::BuiltinLink)
+        );
+
+        let debug = format!("{config:?} {config:#?}");
+        assert!(!debug.contains("S3CRET"), "{debug}");
+        assert!(debug.contains("KUBECONFIG"), "{debug}");
+    }
+
+    #[test]
+    fn the_readme_hooks_example_is_a_valid_config() {
+        let readme = include_str!("../README.md");
+        let section = readme
+            .split("### Hooks\n")
+            .nth(1)
+            .expect("the README has a Hooks section");
+        let example = section
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("the Hooks section has a TOML example");
+        let e = env(&[
+            ("STOP_HOOK_TOKEN", "t"),
+            ("DEPLOY_TOKEN", "Bearer t"),
+            ("CUTOVER_ORIGIN_BOOTSTRAP", "a:9092"),
+            ("CUTOVER_DESTINATION_BOOTSTRAP", "b:9092"),
+            ("CUTOVER_LINK_NAME", "l"),
+        ]);
+        let config = from_toml(example, &e).expect("the README's example is valid");
+        let kinds: Vec<HookKind> = config.hooks.defaults.keys().copied().collect();
+        assert_eq!(
+            kinds,
+            [HookKind::Stop, HookKind::Restart, HookKind::Rollback]
+        );
+        assert_eq!(config.hooks.groups.len(), 1);
+    }
+
+    #[test]
+    fn hook_problems_are_reported_at_once_with_their_key_path() {
+        let text = r#"
+            [hooks]
+            stop = "kubectl scale"
+            colour = "blue"
+
+            [hooks.exclude]
+            builtin = "lnk"
+
+            [hooks.restart]
+            exec = []
+            shel = "x"
+
+            [hooks.rollback]
+            exec = ["./rollback", "{grop}"]
+            shell = "echo"
+            timeout = "10"
+            retries = 11
+            env = { CUTOVER_GROUP = "x" }
+            env-from = { TOKEN = "NOT_SET" }
+
+            [groups."orders app".hooks.stop]
+            builtin = "link"
+
+            [groups."orders app".hooks.restart]
+            shell = "echo {group}"
+
+            [groups.g2.hooks.restart.http]
+            url = "https://{group}.example/x"
+            method = "POTS"
+            headers-env = { Authorization = "UNSET_TOKEN" }
+            expect-status = 700
+            body = { a = { b = ["{grop}"] } }
+            ca-file = "missing.pem"
+            colour = 1
+
+            [groups.g3.hooks.stop]
+            exec = ["bash", "-ec", "echo {group}", "{group}"]
+
+            [groups.g3.hooks.restart]
+            exec = ["{group}"]
+
+            [groups.g3.hooks.rollback]
+            http = { url = "https://h/x" }
+            env = { A = "b" }
+
+            [groups.g4.hooks.stop]
+            timeout = "5s"
+
+            [groups.g4.hooks.exclude]
+            builtin = "link"
+            retries = 3
+
+            [groups.g5]
+            hook = 1
+        "#;
+        let err = from_toml(text, &lab_env()).unwrap_err();
+        assert_eq!(err.exit_code(), crate::error::exit::USAGE);
+        let p = problems(Err(err));
+        let expected = [
+            "[hooks] stop: expected a table ([hooks.stop]), found a string",
+            "unknown key `colour` in [hooks] (known: stop, exclude, restart, rollback)",
+            "[hooks.exclude] builtin: \"lnk\" is not a built-in: the one built-in is \"link\"",
+            "unknown key `shel` in [hooks.restart] (known: exec, shell, http, builtin, timeout, retries, env, env-from)",
+            "[hooks.restart] exec: the argv is empty: give at least the program",
+            "[hooks.rollback] exec[1]: unknown placeholder {grop} (known: {group}, {cluster}, {topics}, {run_id}, {link}; write {{grop}} for the text {grop})",
+            "[hooks.rollback]: set only one of exec, shell or http (found exec and shell)",
+            "[hooks.rollback] timeout: \"10\" has no unit",
+            "[hooks.rollback] retries: \"11\" is not a number of retries from 0 to 10",
+            "[hooks.rollback] env.CUTOVER_GROUP: cutover sets CUTOVER_GROUP itself, for every hook",
+            "[hooks.rollback] env-from.TOKEN names the environment variable NOT_SET, which is not set",
+            "[groups.\"orders app\".hooks.stop] builtin: only the exclude hook has a built-in action",
+            "[groups.\"orders app\".hooks.restart] shell: {group} is not substituted in shell text (values reach a shell only as variables): write \"$CUTOVER_GROUP\"",
+            "unknown key `colour` in [groups.g2.hooks.restart.http]",
+            "[groups.g2.hooks.restart.http] method: \"POTS\" is not an HTTP method",
+            "[groups.g2.hooks.restart.http] url: https://{group}.example/x has a placeholder in its host",
+            "[groups.g2.hooks.restart.http] headers-env.Authorization names the environment variable UNSET_TOKEN, which is not set",
+            "[groups.g2.hooks.restart.http] body.a.b[0]: unknown placeholder {grop}",
+            "[groups.g2.hooks.restart.http] expect-status: expected an HTTP status code from 100 to 599, found 700",
+            "[groups.g2.hooks.restart.http] ca-file: cannot read /nonexistent/missing.pem",
+            "[groups.g3.hooks.stop] exec[2]: a placeholder in the script of `bash -c` would be spliced into shell text",
+            "[groups.g3.hooks.restart] exec[0]: the program cannot hold a placeholder",
+            "[groups.g3.hooks.rollback] env: only exec and shell hooks get variables",
+            "[groups.g4.hooks.stop]: set one of exec, shell or http",
+            "[groups.g4.hooks.exclude] retries: the built-in link action takes no retries",
+            "unknown key `hook` in [groups.g5] (known: hooks)",
+        ];
+        for needle in expected {
+            assert_problem(&p, needle);
+        }
+        assert_eq!(p.len(), expected.len(), "{p:#?}");
     }
 }

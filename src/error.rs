@@ -114,7 +114,7 @@ impl Error {
                 "fix the scenario file (its format is in scenarios/README.md) and run it again".into()
             }
             Error::Journal(_) => {
-                "check that the journal directory ([defaults] journal-dir, --journal-dir) is writable and on a local disk".into()
+                "check that the journal directory ([cutover] journal-dir, CUTOVER_JOURNAL_DIR, --journal-dir) is writable and on a local disk".into()
             }
             Error::Locked { group, .. } => format!(
                 "wait for the other agent to finish, or check `cutover report` on the group's journal; once no agent runs, `cutover group {group} --resume` continues"

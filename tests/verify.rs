@@ -123,7 +123,7 @@ fn scenario_expect(file: &str, entry: usize) -> Expect {
         .join(file);
     let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{}", e.render()));
     match &s.timeline[entry - 1].what {
-        What::Command { expect, .. } => expect.clone(),
+        What::Command { expect, .. } => (**expect).clone(),
         other => panic!("{file} entry {entry} is not a command: {other:?}"),
     }
 }

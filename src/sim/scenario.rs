@@ -280,7 +280,7 @@ pub enum What {
     Command {
         /// Arguments after `cutover`.
         args: Vec<String>,
-        expect: Expect,
+        expect: Box<Expect>,
         /// Kill the agent (drop it mid-await, as SIGKILL would) when its cutover enters this
         /// phase.
         kill_at: Option<crate::cutover::machine::Phase>,
@@ -700,10 +700,10 @@ fn parse_entry(
             if let Some(extra) = table.keys().next() {
                 return Err(format!("unknown key {extra:?} beside `run`"));
             }
-            let expect = match expect {
+            let expect = Box::new(match expect {
                 None => Expect::default(),
                 Some(v) => v.try_into().map_err(|e| format!("expect: {e}"))?,
-            };
+            });
             What::Command {
                 args,
                 expect,

@@ -306,6 +306,10 @@ pub struct State {
     pub pending: Option<Action>,
     /// Set on resume: the pending action's effect is to be verified before anything else.
     pub verifying: bool,
+    /// Until when a resumed run waits to see the pending action's effect before running it
+    /// again (a hook the killed agent started may still be finishing on its own).
+    #[serde(default)]
+    pub verify_until_ms: Option<i64>,
     pub rollback: Option<Rollback>,
     pub timings: Timings,
     pub reason: Option<String>,
@@ -352,6 +356,7 @@ impl Machine {
             active_since_ms: None,
             pending: None,
             verifying: false,
+            verify_until_ms: None,
             rollback: None,
             timings: Timings {
                 started_ms: Some(now),
@@ -376,6 +381,9 @@ impl Machine {
             return (Machine { state }, vec![Effect::Finish { outcome, reason }]);
         }
         state.verifying = state.pending.is_some();
+        state.verify_until_ms = state
+            .pending
+            .map(|_| now + state.settings.restart_window_ms);
         if let Some(timeout) = Machine::phase_timeout(&state.settings, state.phase) {
             state.deadline_ms = Some(now + timeout);
         }
@@ -478,10 +486,10 @@ impl Machine {
             } => self.on_done(now, action, ok, error),
             Input::Observed { now, observation } => {
                 if self.state.verifying {
-                    self.state.verifying = false;
                     if let Some(action) = self.state.pending {
                         return self.verify_pending(now, action, &observation);
                     }
+                    self.state.verifying = false;
                 }
                 self.on_observed(now, &observation)
             }
@@ -499,8 +507,14 @@ impl Machine {
             Action::RollbackHook => o.origin_active,
         };
         if happened {
+            self.state.verifying = false;
             self.on_done(now, action, true, None)
+        } else if self.state.verify_until_ms.is_some_and(|u| now < u) {
+            let at =
+                (now + self.state.settings.poll_ms).min(self.state.verify_until_ms.unwrap_or(now));
+            vec![Effect::Observe { at_ms: at }]
         } else {
+            self.state.verifying = false;
             self.run(action)
         }
     }
@@ -1219,9 +1233,12 @@ mod tests {
         let e = observed(&mut resumed, 5000, obs(false, 95, Some(80), 100, false));
         assert_eq!(resumed.phase(), Phase::AwaitingStop);
         assert!(matches!(e[..], [Effect::Observe { .. }]), "{e:?}");
-        // It did not: the group still runs. Stop it (again).
+        // It did not (yet): the group still runs. The hook may still be finishing, so wait out
+        // the grace period, then stop it (again).
         let (mut resumed, _) = Machine::resume(5000, checkpoint);
         let e = observed(&mut resumed, 5000, obs(true, 92, Some(80), 100, false));
+        assert_eq!(e, [Effect::Observe { at_ms: 6000 }]);
+        let e = observed(&mut resumed, 15_000, obs(true, 92, Some(80), 100, false));
         assert_eq!(e, [Effect::Run(Action::StopHook)]);
     }
 

@@ -498,7 +498,7 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
             Effect::Observe { at_ms } => {
                 driver.show_wait(&machine, at_ms);
                 env.clock.sleep_until_ms(at_ms).await;
-                match driver.observe().await {
+                match driver.observe(machine.state.phase).await {
                     Ok(o) => Input::Observed {
                         now: env.clock.now_ms(),
                         observation: o,
@@ -611,7 +611,7 @@ impl Driver<'_, '_> {
         }
     }
 
-    async fn observe(&mut self) -> Result<Observation> {
+    async fn observe(&mut self, phase: Phase) -> Result<Observation> {
         let (o, judgement, _) = observe(self.env, self.group).await?;
         self.observe_failures = 0;
         if self.topics.is_empty() {
@@ -619,7 +619,7 @@ impl Driver<'_, '_> {
         }
         self.journal.append(
             Record::Observation {
-                phase: String::new(),
+                phase: phase.as_str().into(),
                 origin_active: o.origin_active,
                 destination_active: o.destination_active,
                 partitions: samples(&judgement),

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::testapp::{self, tally, App, BackgroundProducer, Partition};
-use common::{create_topic, lab, produce, unique, wait_for, Protocol, Sim};
+use common::{create_topic, lab, produce, unique, Protocol, Sim};
 use cutover::journal::{self, Record};
 use cutover::model::{GroupId, Role};
 use serde_json::{json, Value};

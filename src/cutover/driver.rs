@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::config::CutoverSettings;
 use crate::cutover::machine::{
     Action, Effect, Input, Machine, Observation, Outcome, Phase, Settings, State,
 };
@@ -64,18 +65,11 @@ impl Clock {
     }
 }
 
-/// Settings of a cutover that come from the configuration (`[cutover]`).
-#[derive(Debug, Clone, Serialize)]
+/// A cutover's settings: `[cutover]`, and the pause between observations
+/// (`[defaults] poll-interval`).
+#[derive(Debug, Clone)]
 pub struct Options {
-    pub journal_dir: PathBuf,
-    /// Used when the link cannot report `consumer.offset.sync.ms`.
-    pub sync_interval: Option<Duration>,
-    pub sync_timeout_factor: u32,
-    pub stop_timeout: Duration,
-    pub mirror_timeout: Duration,
-    pub restart_timeout: Duration,
-    pub restart_window: Duration,
-    pub stable_reads: u32,
+    pub cutover: CutoverSettings,
     pub poll_interval: Duration,
 }
 
@@ -159,7 +153,7 @@ async fn sync_interval(link: &dyn Link, options: &Options) -> (i64, String) {
             }
         }
     }
-    match options.sync_interval {
+    match options.cutover.sync_interval {
         Some(d) => (d.as_millis() as i64, "[cutover] sync-interval".into()),
         None => (
             30_000,
@@ -173,12 +167,12 @@ fn settings(options: &Options, sync_interval_ms: i64) -> Settings {
     Settings {
         poll_ms: ms(options.poll_interval).max(1),
         sync_interval_ms,
-        sync_timeout_factor: options.sync_timeout_factor,
-        stop_timeout_ms: ms(options.stop_timeout),
-        mirror_timeout_ms: ms(options.mirror_timeout),
-        restart_timeout_ms: ms(options.restart_timeout),
-        restart_window_ms: ms(options.restart_window),
-        stable_reads: options.stable_reads,
+        sync_timeout_factor: options.cutover.sync_timeout_factor,
+        stop_timeout_ms: ms(options.cutover.stop_timeout),
+        mirror_timeout_ms: ms(options.cutover.mirror_timeout),
+        restart_timeout_ms: ms(options.cutover.restart_timeout),
+        restart_window_ms: ms(options.cutover.restart_window),
+        stable_reads: options.cutover.stable_reads,
     }
 }
 
@@ -385,7 +379,7 @@ fn new_run_id(clock: &Clock, group: &GroupId) -> String {
 /// Runs (or resumes, or rolls back) one group's cutover to its end.
 pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> {
     let run_id = new_run_id(&env.clock, group);
-    let (mut journal, back) = Journal::open(&env.options.journal_dir, group, &run_id)?;
+    let (mut journal, back) = Journal::open(&env.options.cutover.journal_dir, group, &run_id)?;
     let checkpoint = last_checkpoint(&back);
     let finished = back.finished().is_some();
     let unfinished_phase = (!back.entries.is_empty() && !finished).then(|| {
@@ -473,7 +467,7 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
             resumed: mode != Mode::Start,
             settings: json!({
                 "machine": machine.state.settings,
-                "journal_dir": env.options.journal_dir,
+                "journal_dir": env.options.cutover.journal_dir,
                 "builtin_exclude": builtin_exclude,
                 "link": env.link.name(),
             }),

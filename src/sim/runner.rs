@@ -251,7 +251,7 @@ impl<'a> Runner<'a> {
         };
         let journal_dir = journal_dir();
         let mut options = s.cutover.options.clone();
-        options.journal_dir = journal_dir.clone();
+        options.cutover.journal_dir = journal_dir.clone();
         let (phase_tx, _) = tokio::sync::watch::channel(Phase::Plan);
         let ctx = Context {
             origin,

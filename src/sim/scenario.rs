@@ -548,17 +548,19 @@ impl Scenario {
         let c = &raw.cutover;
         let cutover = CutoverSpec {
             options: crate::cutover::driver::Options {
-                journal_dir: std::path::PathBuf::new(),
-                sync_interval: c
-                    .sync_interval
-                    .as_deref()
-                    .map(|d| duration("cutover.sync-interval", d)),
-                sync_timeout_factor: c.sync_timeout_factor,
-                stop_timeout: duration("cutover.stop-timeout", &c.stop_timeout),
-                mirror_timeout: duration("cutover.mirror-timeout", &c.mirror_timeout),
-                restart_timeout: duration("cutover.restart-timeout", &c.restart_timeout),
-                restart_window: duration("cutover.restart-window", &c.restart_window),
-                stable_reads: c.stable_reads,
+                cutover: crate::config::CutoverSettings {
+                    journal_dir: std::path::PathBuf::new(),
+                    sync_interval: c
+                        .sync_interval
+                        .as_deref()
+                        .map(|d| duration("cutover.sync-interval", d)),
+                    sync_timeout_factor: c.sync_timeout_factor,
+                    stop_timeout: duration("cutover.stop-timeout", &c.stop_timeout),
+                    mirror_timeout: duration("cutover.mirror-timeout", &c.mirror_timeout),
+                    restart_timeout: duration("cutover.restart-timeout", &c.restart_timeout),
+                    restart_window: duration("cutover.restart-window", &c.restart_window),
+                    stable_reads: c.stable_reads,
+                },
                 poll_interval: duration("cutover.poll-interval", &c.poll_interval),
             },
         };

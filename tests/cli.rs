@@ -182,3 +182,32 @@ fn scenario_json_carries_every_step_report_and_the_app_counts() {
         "SAFE"
     );
 }
+
+#[test]
+fn a_cutover_without_hooks_is_refused_before_anything_is_touched() {
+    // Clusters are named (nothing listens there) but no hook is configured: the agent says
+    // everything that is missing at once, exit 2, and writes no journal.
+    let dir = std::env::temp_dir().join(format!("cutover-cli-nohooks-{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args(["group", "billing"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CUTOVER_ORIGIN_BOOTSTRAP", "127.0.0.1:1")
+        .env("CUTOVER_DESTINATION_BOOTSTRAP", "127.0.0.1:1")
+        .env("CUTOVER_LINK_NAME", "migration")
+        .env("CUTOVER_JOURNAL_DIR", &dir)
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run cutover");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for needle in [
+        "no stop hook is configured: set [hooks.stop]",
+        "no restart hook is configured",
+        "no rollback hook is configured",
+        "no [link] rest-url is configured",
+    ] {
+        assert!(err.contains(needle), "{needle:?} missing from:\n{err}");
+    }
+    assert!(!dir.exists(), "no journal directory was created");
+}

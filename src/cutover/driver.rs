@@ -318,16 +318,19 @@ pub async fn plan(env: &Env<'_>, group: &GroupId) -> Result<Plan> {
     ];
     // The machine's own plan check, on a throwaway copy.
     let (mut m, _) = Machine::start(env.clock.now_ms(), settings.clone());
-    let refusal = m
-        .step(Input::Observed {
-            now: env.clock.now_ms(),
-            observation,
-        })
-        .into_iter()
-        .find_map(|e| match e {
-            Effect::Finish { reason, .. } => Some(reason),
-            _ => None,
-        });
+    let refusal = match preflight(env, group) {
+        Err(e) => Some(e.to_string()),
+        Ok(()) => m
+            .step(Input::Observed {
+                now: env.clock.now_ms(),
+                observation,
+            })
+            .into_iter()
+            .find_map(|e| match e {
+                Effect::Finish { reason, .. } => Some(reason),
+                _ => None,
+            }),
+    };
     let _ = judgement;
     Ok(Plan {
         schema_version: 1,
@@ -351,6 +354,34 @@ fn topics_of(o: &Observation) -> Vec<String> {
     topics.sort();
     topics.dedup();
     topics
+}
+
+/// What the configuration must provide before a cutover may touch anything: the stop,
+/// restart and rollback hooks, and for the built-in exclusion, the link's REST API.
+fn preflight(env: &Env<'_>, group: &GroupId) -> Result<()> {
+    let ctx = hook_context(group, Vec::new(), "preflight", env.link.name());
+    let mut missing: Vec<String> = [HookKind::Stop, HookKind::Restart, HookKind::Rollback]
+        .into_iter()
+        .filter(|k| env.hooks.describe(*k, &ctx).is_none())
+        .map(|k| {
+            format!(
+                "no {} hook is configured: set [hooks.{}] (or [groups.\"{group}\".hooks.{}])",
+                k.as_str(),
+                k.as_str(),
+                k.as_str()
+            )
+        })
+        .collect();
+    if env.hooks.exclude_is_builtin(group) && !env.link.reports_status() {
+        missing.push(
+            "the built-in exclusion edits the link's consumer.offset.group.filters over its REST API, and no [link] rest-url is configured: configure it, or an exclude hook ([hooks.exclude])".into(),
+        );
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::ConfigProblems(missing))
+    }
 }
 
 /// The last checkpoint of a journal, and the run it belongs to.
@@ -378,6 +409,8 @@ fn new_run_id(clock: &Clock, group: &GroupId) -> String {
 
 /// Runs (or resumes, or rolls back) one group's cutover to its end.
 pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> {
+    // Nothing is journaled or changed when the configuration cannot carry a cutover through.
+    preflight(env, group)?;
     let run_id = new_run_id(&env.clock, group);
     let (mut journal, back) = Journal::open(&env.options.cutover.journal_dir, group, &run_id)?;
     let checkpoint = last_checkpoint(&back);

@@ -190,12 +190,48 @@ fn outcome(doc: &Value) -> &str {
     doc["outcome"].as_str().unwrap_or("?")
 }
 
+/// What `file`'s timeline entry `entry` (1-based, a command) expects on the simulator: the lab
+/// test of the same situation must end the same way.
+fn scenario_expect(file: &str, entry: usize) -> cutover::sim::scenario::Expect {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(file);
+    let s =
+        cutover::sim::scenario::Scenario::load(&path).unwrap_or_else(|e| panic!("{}", e.render()));
+    match &s.timeline[entry - 1].what {
+        cutover::sim::scenario::What::Command { expect, .. } => (**expect).clone(),
+        other => panic!("{file} entry {entry} is not a command: {other:?}"),
+    }
+}
+
+/// Asserts the lab's cutover ended as the twin scenario's does.
+fn assert_same_as_scenario(code: i32, doc: &Value, file: &str, entry: usize) {
+    let want = scenario_expect(file, entry);
+    assert_eq!(
+        Some(code),
+        want.exit,
+        "exit code differs from {file} entry {entry}"
+    );
+    assert_eq!(
+        Some(outcome(doc)),
+        want.outcome.as_deref(),
+        "outcome differs from {file}"
+    );
+    if let Some(needle) = &want.reason_contains {
+        // The scenario names its own sync interval; compare the part before the numbers.
+        let stem = needle.split(" within").next().unwrap_or(needle);
+        let reason = doc["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains(stem), "{reason:?} lacks {stem:?} ({file})");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_is_cut_over_while_its_producer_writes_and_every_message_is_processed_once() {
     let w = World::new("co-e2e", None).await;
     let (code, doc, stderr) = w.group(&[]);
     assert_eq!(code, 0, "{doc:#}\n{stderr}");
     assert_eq!(outcome(&doc), "done", "{doc:#}");
+    assert_same_as_scenario(code, &doc, "group-cutover.toml", 2);
     // The downtime is the measured stop → restart, and the sync wait is part of it.
     let downtime = doc["timings"]["downtime_ms"].as_i64().expect("downtime");
     let sync_wait = doc["timings"]["sync_wait_ms"].as_i64().expect("sync wait");
@@ -245,6 +281,7 @@ async fn a_group_ahead_of_a_paused_mirror_is_refused_at_the_deadline_and_rolled_
     let (code, doc, stderr) = w.group(&[]);
     assert_eq!(code, 1, "{doc:#}\n{stderr}");
     assert_eq!(outcome(&doc), "rolled_back", "{doc:#}");
+    assert_same_as_scenario(code, &doc, "group-paused-mirror.toml", 2);
     let reason = doc["reason"].as_str().unwrap();
     assert!(
         reason.contains("did not receive the group's final offsets"),
@@ -293,6 +330,7 @@ async fn a_failing_stop_hook_changes_nothing() {
             .contains("the stop hook failed"),
         "{doc:#}"
     );
+    assert_same_as_scenario(code, &doc, "group-stop-hook-fails.toml", 2);
     let after = w
         .sim
         .get(&w.sim.link_url("/configs/consumer.offset.group.filters"))

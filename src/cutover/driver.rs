@@ -517,6 +517,7 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
         filters_before: None,
         progress: Progress::start(env.progress, &format!("cutover of {group}")),
         observe_failures: 0,
+        last: None,
     };
     driver.checkpoint(&machine)?;
     let mut queue: VecDeque<Effect> = effects.drain(..).collect();
@@ -570,6 +571,8 @@ struct Driver<'e, 'a> {
     filters_before: Option<String>,
     progress: Progress,
     observe_failures: u32,
+    /// The last observation, for the progress display.
+    last: Option<Observation>,
 }
 
 impl Driver<'_, '_> {
@@ -632,15 +635,44 @@ impl Driver<'_, '_> {
             _ => "",
         };
         if at_ms > now && !what.is_empty() {
+            let far = self
+                .how_far(m)
+                .map(|f| format!("; {f}"))
+                .unwrap_or_default();
             self.progress.update(&format!(
-                "{phase}: waiting for {what} ({since} s so far{left})"
+                "{phase}: waiting for {what} ({since} s so far{left}{far})"
             ));
         }
+    }
+
+    /// How far a wait has come, from the last observation: partitions done of all.
+    fn how_far(&self, m: &Machine) -> Option<String> {
+        let o = self.last.as_ref()?;
+        let snapshot = m.state.snapshot.as_ref()?;
+        let (done, what) = match m.state.phase {
+            Phase::AwaitingSync => (
+                snapshot
+                    .iter()
+                    .filter(|(tp, s)| o.destination_committed.get(*tp) == Some(*s))
+                    .count(),
+                "synced",
+            ),
+            Phase::AwaitingMirror => (
+                snapshot
+                    .iter()
+                    .filter(|(tp, s)| o.mirror_end.get(*tp).is_some_and(|e| e >= *s))
+                    .count(),
+                "on the mirror",
+            ),
+            _ => return None,
+        };
+        Some(format!("{done}/{} partitions {what}", snapshot.len()))
     }
 
     async fn observe(&mut self, phase: Phase) -> Result<Observation> {
         let (o, judgement, _) = observe(self.env, self.group).await?;
         self.observe_failures = 0;
+        self.last = Some(o.clone());
         if self.topics.is_empty() {
             self.topics = topics_of(&o);
         }

@@ -17,6 +17,8 @@
 use serde::Serialize;
 
 use crate::link::MirrorState;
+use std::borrow::Cow;
+
 use crate::model::{GroupId, Offset, TopicPartition};
 
 /// A partition's verdict. The names are API: JSON output and exit codes depend on them.
@@ -111,7 +113,8 @@ pub struct PartitionJudgement {
     pub mirror_lag: Option<i64>,
     pub verdict: Verdict,
     /// Why, in words, when the verdict is not plain `SAFE` (or `SAFE` with a caveat).
-    pub notes: Vec<String>,
+    /// Static text where it can be: a cluster-wide check judges 100,000 partitions.
+    pub notes: Vec<Cow<'static, str>>,
 }
 
 /// Whether a group runs on a cluster: decided from members.
@@ -202,9 +205,9 @@ pub fn judge_partition(o: &PartitionObservation) -> PartitionJudgement {
     let mut notes = Vec::new();
     let verdict = decide(o, &mut notes);
     if consumer_lag.is_some_and(|l| l < 0) || mirror_lag.is_some_and(|l| l < 0) {
-        notes.push(
-            "negative lag: the offsets were read moments apart while the log or the group moved; the verdict uses origin_committed ≤ mirror_end directly".into(),
-        );
+        notes.push(Cow::from(
+            "negative lag: the offsets were read moments apart while the log or the group moved; the verdict uses origin_committed ≤ mirror_end directly",
+        ));
     }
     PartitionJudgement {
         topic: o.tp.topic.clone(),
@@ -223,16 +226,19 @@ pub fn judge_partition(o: &PartitionObservation) -> PartitionJudgement {
     }
 }
 
-fn decide(o: &PartitionObservation, notes: &mut Vec<String>) -> Verdict {
+fn decide(o: &PartitionObservation, notes: &mut Vec<Cow<'static, str>>) -> Verdict {
     let Some(mirror) = &o.mirror else {
-        notes.push(format!("topic {} has no mirror on this link", o.tp.topic));
+        notes.push(Cow::from(format!(
+            "topic {} has no mirror on this link",
+            o.tp.topic
+        )));
         return Verdict::NotMirrored;
     };
     if o.tp.partition >= mirror.partitions {
-        notes.push(format!(
+        notes.push(Cow::from(format!(
             "the origin gained partition {} after the mirror {} was created with {} partitions; the link has not added it yet",
             o.tp.partition, mirror.mirror_topic, mirror.partitions
-        ));
+        )));
         return Verdict::NotMirrored;
     }
     let unreadable: Vec<String> = [
@@ -266,41 +272,43 @@ fn decide(o: &PartitionObservation, notes: &mut Vec<String>) -> Verdict {
         &o.mirror_start,
     )
     else {
-        notes.extend(unreadable);
+        notes.extend(unreadable.into_iter().map(Cow::from));
         return Verdict::OffsetsUnavailable;
     };
     if !unreadable.is_empty() {
-        notes.extend(unreadable);
+        notes.extend(unreadable.into_iter().map(Cow::from));
         return Verdict::OffsetsUnavailable;
     }
     let Some(c_o) = origin_committed else {
         if mirror_start == mirror_end && o.origin_end.as_ref().is_ok_and(|h| h == mirror_end) {
-            notes.push(
-                "no committed offset, but the partition holds no record: auto.offset.reset lands on the same offset either way".into(),
-            );
+            notes.push(Cow::from(
+                "no committed offset, but the partition holds no record: auto.offset.reset lands on the same offset either way",
+            ));
             return if destination_committed.is_some() {
-                notes.push("the destination has an offset the origin does not".into());
+                notes.push(Cow::from(
+                    "the destination has an offset the origin does not",
+                ));
                 Verdict::NotSynced
             } else {
                 mirror_gate(mirror, notes, Verdict::Safe)
             };
         }
-        notes.push(
-            "the group has no committed offset here: a restart applies auto.offset.reset".into(),
-        );
+        notes.push(Cow::from(
+            "the group has no committed offset here: a restart applies auto.offset.reset",
+        ));
         return Verdict::NoCommittedOffset;
     };
     if c_o < mirror_start {
-        notes.push(format!(
+        notes.push(Cow::from(format!(
             "committed offset {c_o} is older than the mirror's log start {mirror_start}: those records are gone from the mirror"
-        ));
+        )));
         return Verdict::BelowMirrorStart;
     }
     if c_o > mirror_end {
-        notes.push(format!(
+        notes.push(Cow::from(format!(
             "committed offset {c_o} is beyond the mirror's end {mirror_end}: the mirror lacks {} record(s) the group already read past",
             c_o.get() - mirror_end.get()
-        ));
+        )));
         return Verdict::ConsumerAheadOfMirror;
     }
     let after_gate = mirror_gate(mirror, notes, Verdict::Safe);
@@ -308,31 +316,33 @@ fn decide(o: &PartitionObservation, notes: &mut Vec<String>) -> Verdict {
         return after_gate;
     }
     if destination_committed != &Some(*c_o) {
-        notes.push(match destination_committed {
+        notes.push(Cow::from(match destination_committed {
             None => "the destination has no committed offset for the group yet".to_string(),
             Some(c_d) => format!("destination has {c_d}, origin has {c_o}: not synced yet"),
-        });
+        }));
         return Verdict::NotSynced;
     }
     if c_o == mirror_end {
-        notes.push("equal to the mirror's end: safe, the group waits there for new records".into());
+        notes.push(Cow::from(
+            "equal to the mirror's end: safe, the group waits there for new records",
+        ));
     }
     Verdict::Safe
 }
 
 /// A mirror that is not `ACTIVE` turns an otherwise acceptable verdict into
 /// `MIRROR_NOT_ACTIVE`; an unknown status (no REST access) is let through with a note.
-fn mirror_gate(mirror: &MirrorOf, notes: &mut Vec<String>, verdict: Verdict) -> Verdict {
+fn mirror_gate(mirror: &MirrorOf, notes: &mut Vec<Cow<'static, str>>, verdict: Verdict) -> Verdict {
     match &mirror.state {
         MirrorState::Active => verdict,
         // Said once per group (MIRROR_STATUS_UNKNOWN), not on every partition.
         MirrorState::Unknown => verdict,
         other => {
-            notes.push(format!(
+            notes.push(Cow::from(format!(
                 "mirror {} is {}",
                 mirror.mirror_topic,
                 other.as_str()
-            ));
+            )));
             Verdict::MirrorNotActive
         }
     }

@@ -50,6 +50,10 @@ pub enum Error {
     #[error("journal: {0}")]
     Journal(String),
 
+    /// A request that does not fit the group's state (resume with nothing to resume, …).
+    #[error("{message}")]
+    State { message: String, hint: String },
+
     #[error("another cutover agent is driving group {group} (it holds {})", .lock.display())]
     Locked {
         group: String,
@@ -95,6 +99,7 @@ impl Error {
             | Error::ConfigProblems(_)
             | Error::Scenario(_)
             | Error::Journal(_)
+            | Error::State { .. }
             | Error::ClientConfig { .. } => exit::USAGE,
             Error::Locked { .. } | Error::InProgress { .. } => exit::RESUME_NEEDED,
             Error::Unreachable { .. }
@@ -113,6 +118,7 @@ impl Error {
             Error::Scenario(_) => {
                 "fix the scenario file (its format is in scenarios/README.md) and run it again".into()
             }
+            Error::State { hint, .. } => hint.clone(),
             Error::Journal(_) => {
                 "check that the journal directory ([cutover] journal-dir, CUTOVER_JOURNAL_DIR, --journal-dir) is writable and on a local disk".into()
             }

@@ -441,7 +441,12 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
         }
         Mode::Resume | Mode::Rollback => {
             if unfinished_phase.is_none() {
-                return Err(Error::Config(format!(
+                return Err(Error::State {
+                    hint: format!(
+                        "`cutover report {}` shows the last cutover; `cutover group {group}` starts a new one",
+                        journal.path().display()
+                    ),
+                    message: format!(
                     "no interrupted cutover of group {group} to {}: {} {}",
                     if mode == Mode::Resume {
                         "resume"
@@ -454,15 +459,18 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
                     } else {
                         "is empty"
                     }
-                )));
+                )});
             }
             match checkpoint {
                 // Killed before the first checkpoint: nothing was done yet.
                 None => {
                     if mode == Mode::Rollback {
-                        return Err(Error::Config(format!(
-                            "the cutover of group {group} was interrupted before it changed anything: nothing to roll back"
-                        )));
+                        return Err(Error::State {
+                            message: format!(
+                                "the cutover of group {group} was interrupted before it changed anything: nothing to roll back"
+                            ),
+                            hint: format!("`cutover group {group} --resume` continues it, or leave it: nothing was changed"),
+                        });
                     }
                     let (sync_ms, _) = sync_interval(env.link, env.options).await;
                     Machine::start(now, settings(env.options, sync_ms))
@@ -471,10 +479,13 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
                     journal.continue_run(&old_run);
                     if mode == Mode::Rollback {
                         if matches!(state.phase, Phase::Restarting | Phase::AwaitingRestart) {
-                            return Err(Error::Config(format!(
-                                "group {group} was interrupted in phase {}: the restart on the destination may have begun, and rolling back would need stopping it there; resume with `cutover group {group} --resume`",
-                                state.phase.as_str()
-                            )));
+                            return Err(Error::State {
+                                message: format!(
+                                    "group {group} was interrupted in phase {}: the restart on the destination may have begun, and rolling back would need stopping it there",
+                                    state.phase.as_str()
+                                ),
+                                hint: format!("resume with `cutover group {group} --resume`"),
+                            });
                         }
                         Machine::rollback_from(
                             now,
@@ -556,9 +567,10 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
         }
         queue.extend(next);
     }
-    Err(Error::Config(
-        "the cutover stopped without an outcome (a bug: the journal has the state; resume with --resume)".into(),
-    ))
+    Err(Error::State {
+        message: "the cutover stopped without an outcome (a bug in cutover)".into(),
+        hint: format!("the journal has the state: `cutover group {group} --resume` continues"),
+    })
 }
 
 struct Driver<'e, 'a> {

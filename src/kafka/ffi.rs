@@ -1,4 +1,5 @@
-//! The only unsafe code in cutover: librdkafka admin calls that rdkafka's safe API lacks.
+//! librdkafka admin calls that rdkafka's safe API lacks: with one `kill(2)` of a hook's process
+//! group in `hooks.rs`, the only unsafe code in cutover.
 //!
 //! rdkafka 0.39 has no ListOffsets, ListConsumerGroupOffsets, DescribeConsumerGroups or
 //! ListConsumerGroups. Falling back to per-partition `fetch_watermarks` or to a consumer per

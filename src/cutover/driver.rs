@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::hooks::{HookContext, HookKind, Hooks};
 use crate::journal::{self, Journal, PartitionSample, ReadBack, Record, Timings};
 use crate::kafka::Cluster;
-use crate::link::filters::{Filter, FilterKind, FilterType, Filters, PatternType};
+use crate::link::filters::{FilterKind, Filters};
 use crate::link::Link;
 use crate::model::{GroupId, TopicPartition};
 use crate::progress::Progress;
@@ -787,26 +787,31 @@ impl Driver<'_, '_> {
         Ok((raw, filters))
     }
 
+    /// Writes the link's group filters and reads them back.
+    async fn write_filters(
+        &self,
+        filters: &Filters,
+    ) -> std::result::Result<(String, Filters), String> {
+        let value = filters.to_json(FilterKind::Group);
+        self.env
+            .link
+            .alter_configs(&[(GROUP_FILTERS.to_string(), Some(value))])
+            .await
+            .map_err(|e| e.to_string())?;
+        self.read_filters().await
+    }
+
     /// The built-in exclusion: add a LITERAL EXCLUDE for the group to the link's group
     /// filters, then read them back.
     async fn exclude(&mut self) -> std::result::Result<serde_json::Value, String> {
         let (before, mut filters) = self.read_filters().await?;
         self.filters_before = Some(before.clone());
         let group = self.group.as_str();
-        if filters.includes(group) {
-            filters.filters.push(Filter::new(
-                group,
-                PatternType::Literal,
-                FilterType::Exclude,
-            ));
-            let value = filters.to_json(FilterKind::Group);
-            self.env
-                .link
-                .alter_configs(&[(GROUP_FILTERS.to_string(), Some(value))])
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        let (after, back) = self.read_filters().await?;
+        let (after, back) = if filters.includes(group) && filters.exclude_literally(group) {
+            self.write_filters(&filters).await?
+        } else {
+            (before.clone(), filters)
+        };
         if back.includes(group) {
             return Err(format!(
                 "the link's {GROUP_FILTERS}, read back, still include the group: {after}"
@@ -818,24 +823,14 @@ impl Driver<'_, '_> {
     /// Undoes the built-in exclusion: removes the LITERAL EXCLUDE of the group (other changes
     /// made to the filters meanwhile are kept), then reads them back.
     async fn unexclude(&mut self) -> std::result::Result<serde_json::Value, String> {
-        let (_, mut filters) = self.read_filters().await?;
+        let (raw, mut filters) = self.read_filters().await?;
         let group = self.group.as_str();
-        let ours = |f: &Filter| {
-            f.name == group
-                && f.pattern_type == PatternType::Literal
-                && f.filter_type == FilterType::Exclude
+        let (restored, back) = if filters.remove_literal_exclusion(group) {
+            self.write_filters(&filters).await?
+        } else {
+            (raw, filters)
         };
-        if filters.filters.iter().any(ours) {
-            filters.filters.retain(|f| !ours(f));
-            let value = filters.to_json(FilterKind::Group);
-            self.env
-                .link
-                .alter_configs(&[(GROUP_FILTERS.to_string(), Some(value))])
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        let (restored, back) = self.read_filters().await?;
-        if back.filters.iter().any(ours) {
+        if back.has_literal_exclusion(group) {
             return Err(format!(
                 "the exclusion is still in {GROUP_FILTERS}: {restored}"
             ));

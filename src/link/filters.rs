@@ -52,6 +52,12 @@ impl Filter {
         }
     }
 
+    fn is_literal_exclusion_of(&self, name: &str) -> bool {
+        self.name == name
+            && self.pattern_type == PatternType::Literal
+            && self.filter_type == FilterType::Exclude
+    }
+
     pub fn matches(&self, candidate: &str) -> bool {
         match self.pattern_type {
             PatternType::Literal => self.name == "*" || self.name == candidate,
@@ -125,6 +131,30 @@ impl Filters {
             matched = true;
         }
         matched
+    }
+
+    /// Adds a LITERAL EXCLUDE for `name` (the way cutover excludes a group from the link's
+    /// offset sync), unless one is already there. True when the filters changed.
+    pub fn exclude_literally(&mut self, name: &str) -> bool {
+        if self.filters.iter().any(|f| f.is_literal_exclusion_of(name)) {
+            return false;
+        }
+        self.filters
+            .push(Filter::new(name, PatternType::Literal, FilterType::Exclude));
+        true
+    }
+
+    /// Removes every LITERAL EXCLUDE of `name`, keeping all other filters. True when the
+    /// filters changed.
+    pub fn remove_literal_exclusion(&mut self, name: &str) -> bool {
+        let before = self.filters.len();
+        self.filters.retain(|f| !f.is_literal_exclusion_of(name));
+        self.filters.len() != before
+    }
+
+    /// True when a LITERAL EXCLUDE of `name` is among the filters.
+    pub fn has_literal_exclusion(&self, name: &str) -> bool {
+        self.filters.iter().any(|f| f.is_literal_exclusion_of(name))
     }
 
     /// Serialises back into the link config value.
@@ -277,5 +307,26 @@ mod tests {
             r#"{"groupFilters":[{"filterType":"INCLUDE","name":"*","patternType":"LITERAL"},{"filterType":"EXCLUDE","name":"g1","patternType":"LITERAL"}]}"#
         );
         assert_eq!(groups(&json), f);
+    }
+
+    #[test]
+    fn a_literal_exclusion_is_added_once_and_removed_without_touching_the_rest() {
+        let mut f = Filters {
+            filters: vec![
+                Filter::new("app-", PatternType::Prefixed, FilterType::Include),
+                Filter::new("app-x", PatternType::Prefixed, FilterType::Exclude),
+            ],
+        };
+        assert!(f.includes("app-1"));
+        assert!(f.exclude_literally("app-1"));
+        assert!(!f.exclude_literally("app-1"), "added once");
+        assert!(!f.includes("app-1") && f.has_literal_exclusion("app-1"));
+        assert_eq!(f.filters.len(), 3);
+        assert!(f.remove_literal_exclusion("app-1"));
+        assert!(!f.remove_literal_exclusion("app-1"));
+        assert!(f.includes("app-1"));
+        // The prefixed exclusion of someone else is kept.
+        assert_eq!(f.filters.len(), 2);
+        assert!(!f.includes("app-x1"));
     }
 }

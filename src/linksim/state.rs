@@ -464,6 +464,18 @@ impl LinkState {
         Ok(())
     }
 
+    /// Adds a LITERAL EXCLUDE for `group` to `consumer.offset.group.filters`.
+    pub fn exclude_group(&mut self, group: &str) -> Result<(), Refusal> {
+        let mut filters = self.group_filters().map_err(Refusal::bad_request)?;
+        if filters.exclude_literally(group) {
+            self.apply(&[(
+                GROUP_FILTERS.to_string(),
+                Some(filters.to_json(FilterKind::Group)),
+            )])?;
+        }
+        Ok(())
+    }
+
     /// The mirror topic name for a source topic: the link prefix plus the source name.
     pub fn mirror_name_for(&self, source_topic: &str) -> String {
         format!("{}{source_topic}", self.config(LINK_PREFIX))

@@ -10,8 +10,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::hooks::{HookContext, HookKind, HookReport, Hooks};
-use crate::link::filters::{Filter, FilterKind, FilterType, PatternType};
-use crate::linksim::state::GROUP_FILTERS;
 use crate::model::{GroupId, Role};
 use crate::sim::{SharedWorld, World};
 
@@ -71,17 +69,8 @@ fn perform(w: &mut World, kind: HookKind, group: &GroupId) -> Result<String, Str
                 .map(|_| format!("app {app} started on the {role}"))
         }
         HookKind::Exclude => {
-            let mut filters = w.link.group_filters()?;
-            filters.filters.push(Filter::new(
-                group.as_str(),
-                PatternType::Literal,
-                FilterType::Exclude,
-            ));
             w.link
-                .apply(&[(
-                    GROUP_FILTERS.to_string(),
-                    Some(filters.to_json(FilterKind::Group)),
-                )])
+                .exclude_group(group.as_str())
                 .map_err(|r| r.message)?;
             Ok(format!("group {group} excluded by the exclude hook"))
         }

@@ -20,7 +20,7 @@ use crate::cutover::driver::Clock;
 use crate::cutover::machine::Phase;
 use crate::error::{exit, Error, Result};
 use crate::kafka::Cluster;
-use crate::link::filters::{Filter, FilterType, PatternType};
+use crate::link::filters::{Filter, FilterKind, FilterType, Filters, PatternType};
 use crate::link::{KafkaOnlyLink, Link};
 use crate::linksim::state::{
     LinkState, MirrorStatus, RestFaultKind, RestFaults, GROUP_FILTERS, LINK_PREFIX, SYNC_ENABLE,
@@ -740,12 +740,14 @@ fn group_filters(include: &[String], exclude: &[String]) -> String {
         };
         Filter::new(name, pattern, filter_type)
     };
-    let filters: Vec<Filter> = include
-        .iter()
-        .map(|n| filter(n, FilterType::Include))
-        .chain(exclude.iter().map(|n| filter(n, FilterType::Exclude)))
-        .collect();
-    serde_json::json!({ "groupFilters": filters }).to_string()
+    let filters = Filters {
+        filters: include
+            .iter()
+            .map(|n| filter(n, FilterType::Include))
+            .chain(exclude.iter().map(|n| filter(n, FilterType::Exclude)))
+            .collect(),
+    };
+    filters.to_json(FilterKind::Group)
 }
 
 fn build_world(s: &Scenario) -> std::result::Result<World, String> {
@@ -917,16 +919,7 @@ fn apply(w: &mut World, event: &Event) -> std::result::Result<String, String> {
             }
         }
         Event::ExcludeGroup { group } => {
-            let mut filters = w.link.group_filters()?;
-            filters.filters.push(Filter::new(
-                group.clone(),
-                PatternType::Literal,
-                FilterType::Exclude,
-            ));
-            let value = serde_json::json!({ "groupFilters": filters.filters }).to_string();
-            w.link
-                .apply(&[(GROUP_FILTERS.to_string(), Some(value))])
-                .map_err(|r| r.message)?;
+            w.link.exclude_group(group).map_err(|r| r.message)?;
             format!("group {group} is excluded from the link's offset sync")
         }
         Event::StopOffsetSync {} => {

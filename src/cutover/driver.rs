@@ -16,7 +16,8 @@ use serde_json::json;
 
 use crate::config::CutoverSettings;
 use crate::cutover::machine::{
-    Action, Effect, Input, Machine, Observation, Outcome, Phase, Settings, State,
+    not_mirrored, not_synced, Action, Effect, Input, Machine, Observation, Outcome, Phase,
+    Settings, State,
 };
 use crate::error::{Error, Result};
 use crate::hooks::{HookContext, HookKind, Hooks};
@@ -661,24 +662,16 @@ impl Driver<'_, '_> {
     fn how_far(&self, m: &Machine) -> Option<String> {
         let o = self.last.as_ref()?;
         let snapshot = m.state.snapshot.as_ref()?;
-        let (done, what) = match m.state.phase {
-            Phase::AwaitingSync => (
-                snapshot
-                    .iter()
-                    .filter(|(tp, s)| o.destination_committed.get(*tp) == Some(*s))
-                    .count(),
-                "synced",
-            ),
-            Phase::AwaitingMirror => (
-                snapshot
-                    .iter()
-                    .filter(|(tp, s)| o.mirror_end.get(*tp).is_some_and(|e| e >= *s))
-                    .count(),
-                "on the mirror",
-            ),
+        let (left, what) = match m.state.phase {
+            Phase::AwaitingSync => (not_synced(Some(snapshot), o).len(), "synced"),
+            Phase::AwaitingMirror => (not_mirrored(Some(snapshot), o).len(), "on the mirror"),
             _ => return None,
         };
-        Some(format!("{done}/{} partitions {what}", snapshot.len()))
+        Some(format!(
+            "{}/{} partitions {what}",
+            snapshot.len() - left,
+            snapshot.len()
+        ))
     }
 
     async fn observe(&mut self, phase: Phase) -> Result<Observation> {

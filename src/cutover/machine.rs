@@ -328,6 +328,48 @@ fn offsets_text(m: &BTreeMap<TopicPartition, i64>) -> String {
         .join(", ")
 }
 
+/// The snapshot's partitions whose final offset the destination does not have yet, each
+/// described.
+pub fn not_synced(
+    snapshot: Option<&BTreeMap<TopicPartition, i64>>,
+    o: &Observation,
+) -> Vec<String> {
+    snapshot
+        .into_iter()
+        .flatten()
+        .filter(|(tp, s)| o.destination_committed.get(*tp) != Some(*s))
+        .map(|(tp, s)| {
+            format!(
+                "{tp}: destination {} ≠ {s}",
+                o.destination_committed
+                    .get(tp)
+                    .map_or("none".into(), |c| c.to_string())
+            )
+        })
+        .collect()
+}
+
+/// The snapshot's partitions whose final offset is beyond the mirror's end (the rule), each
+/// described.
+pub fn not_mirrored(
+    snapshot: Option<&BTreeMap<TopicPartition, i64>>,
+    o: &Observation,
+) -> Vec<String> {
+    snapshot
+        .into_iter()
+        .flatten()
+        .filter(|(tp, s)| o.mirror_end.get(*tp).is_none_or(|m| m < *s))
+        .map(|(tp, s)| {
+            format!(
+                "{tp}: mirror end {} < {s}",
+                o.mirror_end
+                    .get(tp)
+                    .map_or("unknown".into(), |m| m.to_string())
+            )
+        })
+        .collect()
+}
+
 /// Verdicts that no wait can fix: the plan is refused before anything changes.
 fn hopeless(v: Verdict) -> bool {
     matches!(
@@ -734,19 +776,7 @@ impl Machine {
         if let Some(why) = self.interference(o) {
             return self.begin_rollback(now, why);
         }
-        let snapshot = self.state.snapshot.clone().unwrap_or_default();
-        let behind: Vec<String> = snapshot
-            .iter()
-            .filter(|(tp, s)| o.destination_committed.get(*tp) != Some(*s))
-            .map(|(tp, s)| {
-                format!(
-                    "{tp}: destination {} ≠ {s}",
-                    o.destination_committed
-                        .get(tp)
-                        .map_or("none".into(), |c| c.to_string())
-                )
-            })
-            .collect();
+        let behind = not_synced(self.state.snapshot.as_ref(), o);
         if behind.is_empty() {
             self.state.timings.synced_ms = Some(now);
             self.state.timings.sync_wait_ms = self.state.timings.stop_done_ms.map(|s| now - s);
@@ -771,19 +801,7 @@ impl Machine {
         if let Some(why) = self.interference(o) {
             return self.begin_rollback(now, why);
         }
-        let snapshot = self.state.snapshot.clone().unwrap_or_default();
-        let missing: Vec<String> = snapshot
-            .iter()
-            .filter(|(tp, s)| o.mirror_end.get(*tp).is_none_or(|m| m < *s))
-            .map(|(tp, s)| {
-                format!(
-                    "{tp}: mirror end {} < {s}",
-                    o.mirror_end
-                        .get(tp)
-                        .map_or("unknown".into(), |m| m.to_string())
-                )
-            })
-            .collect();
+        let missing = not_mirrored(self.state.snapshot.as_ref(), o);
         if missing.is_empty() {
             self.enter(now, Phase::Excluding);
             return self.run(Action::Exclude);

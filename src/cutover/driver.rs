@@ -21,7 +21,7 @@ use crate::cutover::machine::{
 };
 use crate::error::{Error, Result};
 use crate::hooks::{HookContext, HookKind, Hooks};
-use crate::journal::{self, Journal, PartitionSample, ReadBack, Record, Timings};
+use crate::journal::{Journal, PartitionSample, ReadBack, Record, Timings};
 use crate::kafka::Cluster;
 use crate::link::filters::{FilterKind, Filters};
 use crate::link::Link;
@@ -197,22 +197,24 @@ async fn excluded(link: &dyn Link, group: &GroupId) -> Option<bool> {
     Some(!filters.includes(group.as_str()))
 }
 
-/// One observation of the group, through the same code as `cutover verify`.
-async fn observe(
-    env: &Env<'_>,
-    group: &GroupId,
-) -> Result<(Observation, GroupJudgement, VerifyReport)> {
+/// The group's judgement in a report of it alone.
+fn judgement_of<'r>(report: &'r VerifyReport, group: &GroupId) -> Result<&'r GroupJudgement> {
+    report
+        .groups
+        .first()
+        .ok_or_else(|| Error::Config(format!("verify returned no result for group {group}")))
+}
+
+/// One observation of the group, through the same code as `cutover verify`, with the report
+/// it was read from.
+async fn observe(env: &Env<'_>, group: &GroupId) -> Result<(Observation, VerifyReport)> {
     let selection = Selection::Groups(vec![group.clone()]);
     let (report, excluded) = tokio::join!(
         verify::verify(env.origin, env.destination, env.link, &selection),
         excluded(env.link, group)
     );
     let report = report?;
-    let judgement = report
-        .groups
-        .first()
-        .cloned()
-        .ok_or_else(|| Error::Config(format!("verify returned no result for group {group}")))?;
+    let judgement = judgement_of(&report, group)?;
     let mut o = Observation {
         origin_active: judgement.origin_state == Presence::Active,
         destination_active: judgement.destination_state == Presence::Active,
@@ -232,7 +234,7 @@ async fn observe(
         }
         o.verdicts.insert(tp, p.verdict);
     }
-    Ok((o, judgement, report))
+    Ok((o, report))
 }
 
 fn samples(j: &GroupJudgement) -> Vec<PartitionSample> {
@@ -253,7 +255,7 @@ fn samples(j: &GroupJudgement) -> Vec<PartitionSample> {
 pub async fn plan(env: &Env<'_>, group: &GroupId) -> Result<Plan> {
     let (sync_ms, source) = sync_interval(env.link, env.options).await;
     let settings = settings(env.options, sync_ms);
-    let (observation, judgement, report) = observe(env, group).await?;
+    let (observation, report) = observe(env, group).await?;
     let topics: Vec<String> = topics_of(&observation);
     let ctx = hook_context(group, topics, "dry-run", env.link.name());
     let describe = |kind: HookKind| {
@@ -332,7 +334,6 @@ pub async fn plan(env: &Env<'_>, group: &GroupId) -> Result<Plan> {
                 _ => None,
             }),
     };
-    let _ = judgement;
     Ok(Plan {
         schema_version: 1,
         group: group.clone(),
@@ -526,7 +527,6 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
         builtin_exclude,
         last_checkpoint: None,
         topics: Vec::new(),
-        filters_before: None,
         progress: Progress::start(env.progress, &format!("cutover of {group}")),
         observe_failures: 0,
         last: None,
@@ -581,7 +581,6 @@ struct Driver<'e, 'a> {
     builtin_exclude: bool,
     last_checkpoint: Option<serde_json::Value>,
     topics: Vec<String>,
-    filters_before: Option<String>,
     progress: Progress,
     observe_failures: u32,
     /// The last observation, for the progress display.
@@ -675,7 +674,7 @@ impl Driver<'_, '_> {
     }
 
     async fn observe(&mut self, phase: Phase) -> Result<Observation> {
-        let (o, judgement, _) = observe(self.env, self.group).await?;
+        let (o, report) = observe(self.env, self.group).await?;
         self.observe_failures = 0;
         self.last = Some(o.clone());
         if self.topics.is_empty() {
@@ -686,7 +685,7 @@ impl Driver<'_, '_> {
                 phase: phase.as_str().into(),
                 origin_active: o.origin_active,
                 destination_active: o.destination_active,
-                partitions: samples(&judgement),
+                partitions: samples(judgement_of(&report, self.group)?),
             },
             self.now(),
         )?;
@@ -798,7 +797,6 @@ impl Driver<'_, '_> {
     /// filters, then read them back.
     async fn exclude(&mut self) -> std::result::Result<serde_json::Value, String> {
         let (before, mut filters) = self.read_filters().await?;
-        self.filters_before = Some(before.clone());
         let group = self.group.as_str();
         let (after, back) = if filters.includes(group) && filters.exclude_literally(group) {
             self.write_filters(&filters).await?
@@ -884,10 +882,4 @@ impl Driver<'_, '_> {
             next,
         })
     }
-}
-
-/// Reads a journal's last state, for `cutover group --resume` hints and reports.
-pub fn journal_state(path: &std::path::Path) -> Result<Option<State>> {
-    let back = journal::read(path)?;
-    Ok(last_checkpoint(&back).map(|(_, s)| s))
 }

@@ -12,7 +12,7 @@
 //! The renderers ([`markdown`], [`html`], [`table`]) lay the report out and decide nothing.
 
 mod chart;
-mod format;
+pub(crate) mod format;
 mod html;
 mod text;
 

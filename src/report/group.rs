@@ -6,13 +6,7 @@ use std::fmt::Write as _;
 use crate::cutover::driver::{Plan, Summary};
 use crate::cutover::machine::Outcome;
 
-fn ms(v: Option<i64>) -> String {
-    match v {
-        Some(ms) if ms >= 1000 => format!("{:.1} s", ms as f64 / 1000.0),
-        Some(ms) => format!("{ms} ms"),
-        None => "–".into(),
-    }
-}
+use crate::report::cutover::format::opt_duration as ms;
 
 fn headline(s: &Summary) -> &'static str {
     match s.outcome {

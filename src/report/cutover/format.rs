@@ -55,7 +55,7 @@ pub(super) fn duration(ms: i64) -> String {
     }
 }
 
-pub(super) fn opt_duration(ms: Option<i64>) -> String {
+pub(crate) fn opt_duration(ms: Option<i64>) -> String {
     ms.map_or_else(|| "-".to_string(), duration)
 }
 

@@ -128,21 +128,11 @@ pub struct Session {
     pub command: Vec<String>,
 }
 
-/// Where the time went, in wall-clock milliseconds since the epoch (and durations).
+/// The run's timings: the journal's [`Timings`], with what the run did not record estimated.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ReportTimings {
-    pub started_ms: Option<i64>,
-    /// The group was seen stopped on the origin with steady offsets.
-    pub stop_done_ms: Option<i64>,
-    /// The destination had the final offsets.
-    pub synced_ms: Option<i64>,
-    /// The restart hook was about to run.
-    pub restart_begun_ms: Option<i64>,
-    pub finished_ms: Option<i64>,
-    /// Stop done → restart begun: how long the group consumed nowhere.
-    pub downtime_ms: Option<i64>,
-    /// Stop done → synced: the wait for the link's offset sync.
-    pub sync_wait_ms: Option<i64>,
+    #[serde(flatten)]
+    pub times: Timings,
     /// Started → finished.
     pub total_ms: Option<i64>,
     /// True when a time the run did not record was estimated from the journal's phase
@@ -605,15 +595,17 @@ impl Builder {
         let finished_ms = recorded.finished_ms.or(finished.map(|(ts, _)| ts));
         let between = |a: Option<i64>, b: Option<i64>| Some(b? - a?);
         ReportTimings {
-            started_ms,
-            stop_done_ms,
-            synced_ms,
-            restart_begun_ms,
-            finished_ms,
-            downtime_ms: recorded
-                .downtime_ms
-                .or(between(stop_done_ms, restart_begun_ms)),
-            sync_wait_ms: recorded.sync_wait_ms.or(between(stop_done_ms, synced_ms)),
+            times: Timings {
+                started_ms,
+                stop_done_ms,
+                synced_ms,
+                restart_begun_ms,
+                finished_ms,
+                downtime_ms: recorded
+                    .downtime_ms
+                    .or(between(stop_done_ms, restart_begun_ms)),
+                sync_wait_ms: recorded.sync_wait_ms.or(between(stop_done_ms, synced_ms)),
+            },
             total_ms: between(started_ms, finished_ms),
             estimated,
         }
@@ -699,8 +691,8 @@ pub fn summary(reports: &[CutoverReport]) -> Summary {
     Summary {
         cutovers: reports.len(),
         outcomes,
-        downtime_ms: percentiles(finished.iter().filter_map(|r| r.timings.downtime_ms)),
-        sync_wait_ms: percentiles(finished.iter().filter_map(|r| r.timings.sync_wait_ms)),
+        downtime_ms: percentiles(finished.iter().filter_map(|r| r.timings.times.downtime_ms)),
+        sync_wait_ms: percentiles(finished.iter().filter_map(|r| r.timings.times.sync_wait_ms)),
     }
 }
 

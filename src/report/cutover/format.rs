@@ -164,14 +164,14 @@ pub(super) fn torn_tail_note(tail: &str) -> String {
 /// The timings as (label, value) rows, durations first.
 pub(super) fn timing_rows(t: &ReportTimings) -> Vec<(&'static str, String)> {
     vec![
-        ("downtime", opt_duration(t.downtime_ms)),
-        ("sync wait", opt_duration(t.sync_wait_ms)),
+        ("downtime", opt_duration(t.times.downtime_ms)),
+        ("sync wait", opt_duration(t.times.sync_wait_ms)),
         ("total", opt_duration(t.total_ms)),
-        ("started", opt_utc(t.started_ms)),
-        ("stop done", opt_utc(t.stop_done_ms)),
-        ("synced", opt_utc(t.synced_ms)),
-        ("restart begun", opt_utc(t.restart_begun_ms)),
-        ("finished", opt_utc(t.finished_ms)),
+        ("started", opt_utc(t.times.started_ms)),
+        ("stop done", opt_utc(t.times.stop_done_ms)),
+        ("synced", opt_utc(t.times.synced_ms)),
+        ("restart begun", opt_utc(t.times.restart_begun_ms)),
+        ("finished", opt_utc(t.times.finished_ms)),
     ]
 }
 
@@ -316,8 +316,8 @@ pub(super) fn index_row(r: &CutoverReport) -> [String; 6] {
         r.group.clone(),
         r.run_id.clone(),
         headline(r),
-        opt_duration(r.timings.downtime_ms),
-        opt_duration(r.timings.sync_wait_ms),
+        opt_duration(r.timings.times.downtime_ms),
+        opt_duration(r.timings.times.sync_wait_ms),
         opt_duration(r.timings.total_ms),
     ]
 }

@@ -195,11 +195,11 @@ fn a_successful_run_reports_done_with_its_timings_hooks_filters_and_offsets() {
     assert!(r.next_steps.is_empty());
     let t = &r.timings;
     assert_eq!(
-        t.downtime_ms,
-        Some(t.restart_begun_ms.unwrap() - t.stop_done_ms.unwrap())
+        t.times.downtime_ms,
+        Some(t.times.restart_begun_ms.unwrap() - t.times.stop_done_ms.unwrap())
     );
-    assert_eq!(t.downtime_ms, Some(3500));
-    assert_eq!(t.sync_wait_ms, Some(3000));
+    assert_eq!(t.times.downtime_ms, Some(3500));
+    assert_eq!(t.times.sync_wait_ms, Some(3000));
     assert_eq!(t.total_ms, Some(6000));
     assert!(!t.estimated);
     assert_eq!(phase_duration(&r, "awaiting_sync"), Some(3000));
@@ -229,8 +229,8 @@ fn downtime_and_sync_wait_are_computed_when_the_run_did_not_record_them() {
     let mut records = run_until_done("");
     records.push((6000, finished("done", None, done_timings(None, None))));
     let r = load(&write(&dir("computed"), "billing", "r1", records)).unwrap();
-    assert_eq!(r.timings.downtime_ms, Some(3500));
-    assert_eq!(r.timings.sync_wait_ms, Some(3000));
+    assert_eq!(r.timings.times.downtime_ms, Some(3500));
+    assert_eq!(r.timings.times.sync_wait_ms, Some(3000));
     assert!(!r.timings.estimated);
 }
 
@@ -313,10 +313,13 @@ fn a_rolled_back_run_reports_its_reason_and_the_rollback_hook() {
     let hooks: Vec<&str> = r.hooks.iter().map(|h| h.effect.as_str()).collect();
     assert_eq!(hooks, ["hook:stop", "hook:rollback"]);
     assert_eq!(
-        r.timings.downtime_ms, None,
+        r.timings.times.downtime_ms, None,
         "the group never restarted on the destination"
     );
-    assert_eq!(r.timings.sync_wait_ms, None, "the offsets never synced");
+    assert_eq!(
+        r.timings.times.sync_wait_ms, None,
+        "the offsets never synced"
+    );
     assert_eq!(r.timings.total_ms, Some(91_500));
     assert_eq!(phase_duration(&r, "awaiting_sync"), Some(90_000));
     assert!(r.link_filters.is_none());
@@ -378,9 +381,12 @@ fn an_interrupted_run_with_a_torn_tail_says_where_it_stopped_and_how_to_go_on() 
         ]
     );
     assert!(r.timings.estimated);
-    assert_eq!(r.timings.stop_done_ms, Some(T0 + 1000));
-    assert_eq!(r.timings.sync_wait_ms, Some(3000));
-    assert_eq!((r.timings.downtime_ms, r.timings.total_ms), (None, None));
+    assert_eq!(r.timings.times.stop_done_ms, Some(T0 + 1000));
+    assert_eq!(r.timings.times.sync_wait_ms, Some(3000));
+    assert_eq!(
+        (r.timings.times.downtime_ms, r.timings.total_ms),
+        (None, None)
+    );
 
     let md = markdown(std::slice::from_ref(&r));
     assert!(
@@ -498,7 +504,7 @@ fn a_resumed_run_is_one_cutover_with_two_sessions_and_earlier_runs_named() {
     assert!(r.unfinished_effects.is_empty());
     let hooks: Vec<&str> = r.hooks.iter().map(|h| h.effect.as_str()).collect();
     assert_eq!(hooks, ["hook:stop", "hook:restart"]);
-    assert_eq!(r.timings.downtime_ms, Some(20_500));
+    assert_eq!(r.timings.times.downtime_ms, Some(20_500));
 
     let md = markdown(std::slice::from_ref(&r));
     assert!(
@@ -678,7 +684,7 @@ fn five_cutovers(name: &str) -> Vec<CutoverReport> {
 #[test]
 fn the_summary_counts_outcomes_and_takes_percentiles_over_finished_cutovers() {
     let reports = five_cutovers("summary");
-    assert_eq!(reports[3].timings.downtime_ms, Some(50_000));
+    assert_eq!(reports[3].timings.times.downtime_ms, Some(50_000));
     let s = summary(&reports);
     assert_eq!(s.cutovers, 5);
     assert_eq!(

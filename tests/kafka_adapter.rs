@@ -200,6 +200,46 @@ async fn committed_offsets_of_classic_and_consumer_protocol_groups_are_exact() {
     );
 }
 
+/// The vendored librdkafka patch (vendor/patches) appends each partition of an OffsetFetch
+/// answer without searching the list: every partition of every topic must still come back
+/// exactly once, with its own offset.
+#[tokio::test]
+async fn every_partition_of_a_group_on_several_wide_topics_is_read_once_with_its_offset() {
+    let topics: Vec<String> = (0..3).map(|i| unique(&format!("wide{i}"))).collect();
+    let counts: Vec<(i32, usize)> = (0..120).map(|p| (p, 10)).collect();
+    let mut written = Vec::new();
+    for (t, topic) in topics.iter().enumerate() {
+        create_topic(&lab().origin, topic, 120).await;
+        produce(&lab().origin, topic, &counts).await;
+        // An offset of its own for each partition, within the 10 records it holds.
+        written
+            .extend((0..120).map(|p| (tp(topic, p), Offset((t as i64 * 3 + i64::from(p)) % 11))));
+    }
+    let cluster = origin();
+    let group = GroupId::new(unique("wide-group"));
+    let result = cluster
+        .commit_offsets_as_admin(&group, &written)
+        .await
+        .unwrap()
+        .expect("no group error");
+    assert!(result.values().all(|r| r.is_ok()), "{result:?}");
+
+    let read = cluster
+        .committed_offsets(std::slice::from_ref(&group))
+        .await
+        .unwrap();
+    let got: Vec<(TopicPartition, Offset)> = read[&group]
+        .as_ref()
+        .expect("no group error")
+        .iter()
+        .map(|(tp, r)| (tp.clone(), *r.as_ref().expect("no partition error")))
+        .collect();
+    let mut expected = written.clone();
+    expected.sort();
+    assert_eq!(got.len(), 360, "one entry per partition, none missing");
+    assert_eq!(got, expected);
+}
+
 #[tokio::test]
 async fn many_groups_are_fetched_concurrently_on_one_client() {
     let topic = unique("fanout");

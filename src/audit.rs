@@ -114,6 +114,7 @@ pub struct AuditReport {
     pub findings: Vec<AuditFinding>,
     pub mirrors: Vec<MirrorAudit>,
     pub origin_moving: Vec<OriginMovement>,
+    #[serde(serialize_with = "verify::serialize_in_parallel")]
     pub groups: Vec<GroupAudit>,
 }
 

@@ -10,6 +10,7 @@ pub mod filters;
 mod kafka_only;
 pub(crate) mod rest;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
@@ -48,16 +49,33 @@ impl MirrorState {
         }
     }
 
+    /// The status name, borrowed for the statuses this version knows (no allocation: a
+    /// cluster-wide report names one per partition).
+    pub fn name(&self) -> Cow<'static, str> {
+        match self.known_name() {
+            Some(name) => Cow::Borrowed(name),
+            None => Cow::Owned(self.as_str().to_owned()),
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         match self {
+            MirrorState::Other(s) => s,
+            known => known.known_name().unwrap_or("UNKNOWN"),
+        }
+    }
+
+    /// The name of a status this version knows; `None` for [`MirrorState::Other`].
+    fn known_name(&self) -> Option<&'static str> {
+        Some(match self {
             MirrorState::Active => "ACTIVE",
             MirrorState::Paused => "PAUSED",
             MirrorState::Failed => "FAILED",
             MirrorState::PendingStopped => "PENDING_STOPPED",
             MirrorState::Stopped => "STOPPED",
-            MirrorState::Other(s) => s,
             MirrorState::Unknown => "UNKNOWN",
-        }
+            MirrorState::Other(_) => return None,
+        })
     }
 }
 

@@ -539,14 +539,15 @@ mod tests {
             head,
             items: &items,
         })
-        .unwrap();
+        .expect("a list of plain items serializes");
         let parallel = serde_json::to_string(&Parallel {
             head,
             items: &items,
         })
-        .unwrap();
+        .expect("a list of plain items serializes");
         assert_eq!(parallel, plain);
-        let empty = serde_json::to_string(&Parallel { head, items: &[] }).unwrap();
+        let empty = serde_json::to_string(&Parallel { head, items: &[] })
+            .expect("an empty list serializes");
         assert_eq!(empty, r#"{"head":"report","items":[]}"#);
     }
 }

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::{commit_as_member, create_topic, lab, produce, props, unique, Member, Protocol};
-use cutover::kafka::{Cluster, GroupPresence, GroupProtocol, OffsetSpec, RdKafkaCluster};
+use cutover::kafka::{
+    Cluster, GroupPresence, GroupProtocol, OffsetSpec, PartitionResult, RdKafkaCluster,
+};
 use cutover::model::{GroupId, Offset, Role, TopicPartition};
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
@@ -21,6 +23,28 @@ fn origin() -> RdKafkaCluster {
 
 fn tp(topic: &str, partition: i32) -> TopicPartition {
     TopicPartition::new(topic, partition)
+}
+
+/// Commits `offsets` for `group` (with no members) through the admin API, asserts that every
+/// partition took its offset, and reads the group's committed offsets back.
+async fn commit_as_admin_and_read_back(
+    cluster: &RdKafkaCluster,
+    group: &GroupId,
+    offsets: &[(TopicPartition, Offset)],
+) -> BTreeMap<TopicPartition, PartitionResult<Offset>> {
+    let written = cluster
+        .commit_offsets_as_admin(group, offsets)
+        .await
+        .unwrap()
+        .expect("no group error");
+    assert!(written.values().all(|r| r.is_ok()), "{written:?}");
+    let mut read = cluster
+        .committed_offsets(std::slice::from_ref(group))
+        .await
+        .unwrap();
+    read.remove(group)
+        .expect("the group is answered")
+        .expect("no group error")
 }
 
 #[tokio::test]
@@ -215,26 +239,13 @@ async fn every_partition_of_a_group_on_several_wide_topics_is_read_once_with_its
         written
             .extend((0..120).map(|p| (tp(topic, p), Offset((t as i64 * 3 + i64::from(p)) % 11))));
     }
-    let cluster = origin();
     let group = GroupId::new(unique("wide-group"));
-    let result = cluster
-        .commit_offsets_as_admin(&group, &written)
-        .await
-        .unwrap()
-        .expect("no group error");
-    assert!(result.values().all(|r| r.is_ok()), "{result:?}");
-
-    let read = cluster
-        .committed_offsets(std::slice::from_ref(&group))
-        .await
-        .unwrap();
-    let got: Vec<(TopicPartition, Offset)> = read[&group]
-        .as_ref()
-        .expect("no group error")
+    let read = commit_as_admin_and_read_back(&origin(), &group, &written).await;
+    let got: Vec<(TopicPartition, Offset)> = read
         .iter()
         .map(|(tp, r)| (tp.clone(), *r.as_ref().expect("no partition error")))
         .collect();
-    let mut expected = written.clone();
+    let mut expected = written;
     expected.sort();
     assert_eq!(got.len(), 360, "one entry per partition, none missing");
     assert_eq!(got, expected);
@@ -455,20 +466,12 @@ async fn admin_offset_commits_land_on_an_empty_group_and_are_refused_for_an_acti
     let cluster = origin();
 
     let empty = GroupId::new(unique("admin-empty"));
-    let written = cluster
-        .commit_offsets_as_admin(
-            &empty,
-            &[(tp(&topic, 0), Offset(4)), (tp(&topic, 1), Offset(9))],
-        )
-        .await
-        .unwrap()
-        .expect("no group error");
-    assert!(written.values().all(|r| r.is_ok()), "{written:?}");
-    let read = cluster
-        .committed_offsets(std::slice::from_ref(&empty))
-        .await
-        .unwrap();
-    let read = read[&empty].as_ref().unwrap();
+    let read = commit_as_admin_and_read_back(
+        &cluster,
+        &empty,
+        &[(tp(&topic, 0), Offset(4)), (tp(&topic, 1), Offset(9))],
+    )
+    .await;
     assert_eq!(read[&tp(&topic, 0)], Ok(Offset(4)));
     assert_eq!(read[&tp(&topic, 1)], Ok(Offset(9)));
 

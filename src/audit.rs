@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::kafka::Cluster;
 use crate::link::Link;
 use crate::model::{GroupId, TopicPartition};
-use crate::rule::{self, Presence, Verdict};
+use crate::rule::{Presence, Verdict};
 use crate::verify::{self, MirrorOffsets, Mirrors, SCHEMA_VERSION};
 
 /// One mirror topic in the audit.
@@ -215,7 +215,7 @@ pub async fn audit(
         if let (Some(Ok(before)), Ok(after)) = (first.origin_end.get(tp), after) {
             if after != before {
                 moving.push(OriginMovement {
-                    topic: tp.topic.clone(),
+                    topic: tp.topic.to_string(),
                     partition: tp.partition,
                     before: before.get(),
                     after: after.get(),
@@ -247,21 +247,21 @@ pub async fn audit(
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    let observations =
-        verify::observe_groups(origin, destination, link, &mirrors, &offsets, &candidates).await?;
+    let judged =
+        verify::judge_groups(origin, destination, link, &mirrors, &offsets, &candidates).await?;
     let mut groups = Vec::new();
-    for o in observations
+    for j in judged
         .iter()
-        .filter(|o| o.partitions.iter().any(|p| p.mirror.is_some()))
+        .filter(|j| j.partitions.iter().any(|p| p.mirror_topic.is_some()))
     {
-        let j = rule::judge_group(o);
-        let classification = if o.destination == Presence::Active && o.origin != Presence::Active {
-            GroupClass::Moved
-        } else if j.safe {
-            GroupClass::SyncedAndSafe
-        } else {
-            GroupClass::AtRisk
-        };
+        let classification =
+            if j.destination_state == Presence::Active && j.origin_state != Presence::Active {
+                GroupClass::Moved
+            } else if j.safe {
+                GroupClass::SyncedAndSafe
+            } else {
+                GroupClass::AtRisk
+            };
         let mut reasons = Vec::new();
         if classification == GroupClass::AtRisk {
             reasons.extend(
@@ -282,14 +282,14 @@ pub async fn audit(
             }
             findings.push(AuditFinding {
                 kind: AuditFindingKind::GroupAtRisk,
-                detail: format!("{}: {}", o.group, reasons.join("; ")),
+                detail: format!("{}: {}", j.group, reasons.join("; ")),
             });
         }
         groups.push(GroupAudit {
-            group: o.group.clone(),
+            group: j.group.clone(),
             classification,
-            origin_state: o.origin,
-            destination_state: o.destination,
+            origin_state: j.origin_state,
+            destination_state: j.destination_state,
             reasons,
         });
     }

@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::link::MirrorState;
 use std::borrow::Cow;
 
-use crate::model::{GroupId, Offset, TopicPartition};
+use crate::model::{GroupId, Offset, Topic, TopicPartition};
 
 /// A partition's verdict. The names are API: JSON output and exit codes depend on them.
 #[derive(
@@ -76,7 +76,7 @@ impl Verdict {
 /// What is known of the mirror of a partition's topic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MirrorOf {
-    pub mirror_topic: String,
+    pub mirror_topic: Topic,
     pub state: MirrorState,
     pub partitions: i32,
 }
@@ -98,9 +98,9 @@ pub struct PartitionObservation {
 /// The judgement of one partition, with the figures behind it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PartitionJudgement {
-    pub topic: String,
+    pub topic: Topic,
     pub partition: i32,
-    pub mirror_topic: Option<String>,
+    pub mirror_topic: Option<Topic>,
     pub mirror_status: Option<Cow<'static, str>>,
     pub origin_committed: Option<i64>,
     pub destination_committed: Option<i64>,

@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::kafka::{Cluster, GroupPresence, GroupState, OffsetSpec, PartitionResult};
 use crate::link::filters::{FilterKind, Filters};
 use crate::link::{Link, MirrorDescription, MirrorState};
-use crate::model::{GroupId, Offset, TopicPartition};
+use crate::model::{GroupId, Offset, Topic, TopicPartition};
 use crate::rule::{
     self, GroupJudgement, GroupObservation, MirrorOf, PartitionObservation, Presence,
 };
@@ -52,42 +52,62 @@ pub(crate) const OFFSETS_NOTE: &str =
 /// The link's mirrors, keyed by source topic.
 pub(crate) struct Mirrors {
     pub by_source: BTreeMap<String, MirrorDescription>,
+    /// The source topic of each mirror topic.
+    source_by_mirror: BTreeMap<String, Topic>,
+    /// What the rule is told of each mirror, by source topic: built once, shared by every
+    /// partition of every group.
+    of: BTreeMap<String, MirrorOf>,
 }
 
 impl Mirrors {
     pub(crate) async fn read(link: &dyn Link) -> Result<Mirrors> {
-        let by_source = link
-            .mirrors()
-            .await?
+        Ok(Mirrors::new(link.mirrors().await?))
+    }
+
+    fn new(described: Vec<MirrorDescription>) -> Mirrors {
+        let by_source: BTreeMap<String, MirrorDescription> = described
             .into_iter()
             .map(|m| (m.source_topic.clone(), m))
             .collect();
-        Ok(Mirrors { by_source })
-    }
-
-    fn source_of(&self, mirror_topic: &str) -> Option<&str> {
-        self.by_source
+        let source_by_mirror = by_source
             .values()
-            .find(|m| m.mirror_topic == mirror_topic)
-            .map(|m| m.source_topic.as_str())
+            .map(|m| (m.mirror_topic.clone(), Topic::from(&m.source_topic)))
+            .collect();
+        let of = by_source
+            .values()
+            .map(|m| {
+                let of = MirrorOf {
+                    mirror_topic: Topic::from(&m.mirror_topic),
+                    state: m.state.clone(),
+                    partitions: m.partitions,
+                };
+                (m.source_topic.clone(), of)
+            })
+            .collect();
+        Mirrors {
+            by_source,
+            source_by_mirror,
+            of,
+        }
     }
 
-    fn of(&self, source: &str) -> Option<MirrorOf> {
-        self.by_source.get(source).map(|m| MirrorOf {
-            mirror_topic: m.mirror_topic.clone(),
-            state: m.state.clone(),
-            partitions: m.partitions,
-        })
+    fn source_of(&self, mirror_topic: &str) -> Option<&Topic> {
+        self.source_by_mirror.get(mirror_topic)
+    }
+
+    fn of(&self, source: &str) -> Option<&MirrorOf> {
+        self.of.get(source)
     }
 
     /// Every partition of every mirror, as (source partition, mirror partition).
     pub(crate) fn partitions(&self) -> Vec<(TopicPartition, TopicPartition)> {
-        self.by_source
-            .values()
-            .flat_map(|m| {
+        self.of
+            .iter()
+            .flat_map(|(source, m)| {
+                let source = Topic::from(source);
                 (0..m.partitions).map(move |p| {
                     (
-                        TopicPartition::new(&m.source_topic, p),
+                        TopicPartition::new(&source, p),
                         TopicPartition::new(&m.mirror_topic, p),
                     )
                 })
@@ -154,19 +174,17 @@ pub async fn verify(
     };
     let (groups, (mirrors, offsets)) = tokio::try_join!(listing, mirrors_and_ends)?;
     tracing::debug!(elapsed = ?t0.elapsed(), partitions = offsets.mirror_end.len(), groups = groups.len(), "read the mirrors, their ends and the group list");
-    let observations =
-        observe_groups(origin, destination, link, &mirrors, &offsets, &groups).await?;
-    let kept: Vec<&GroupObservation> = observations
-        .iter()
-        .filter(|o| match selection {
-            // Every named group is reported, even one without offsets (GROUP_NOT_FOUND).
-            Selection::Groups(_) => true,
-            Selection::AllGroups => o.partitions.iter().any(|p| p.mirror.is_some()),
-        })
-        .collect();
-    let judged: Vec<GroupJudgement> = parallel_map(&kept, |o| rule::judge_group(o));
+    let judged: Vec<GroupJudgement> =
+        judge_groups(origin, destination, link, &mirrors, &offsets, &groups)
+            .await?
+            .into_iter()
+            .filter(|j| match selection {
+                // Every named group is reported, even one without offsets (GROUP_NOT_FOUND).
+                Selection::Groups(_) => true,
+                Selection::AllGroups => j.partitions.iter().any(|p| p.mirror_topic.is_some()),
+            })
+            .collect();
     let safe = !judged.is_empty() && judged.iter().all(|g| g.safe);
-    tracing::debug!(elapsed = ?t0.elapsed(), "judged");
     Ok(VerifyReport {
         schema_version: SCHEMA_VERSION,
         link: link.name().to_string(),
@@ -185,16 +203,17 @@ pub(crate) fn status_source(link: &dyn Link) -> &'static str {
     }
 }
 
-/// Reads committed offsets on both clusters and membership for `groups`, and assembles one
-/// observation per group.
-pub(crate) async fn observe_groups(
+/// Reads committed offsets on both clusters and membership for `groups`, and judges each
+/// group. A group's observation is assembled, judged and dropped on one core: the
+/// observations of a whole cluster never sit in memory together.
+pub(crate) async fn judge_groups(
     origin: &dyn Cluster,
     destination: &dyn Cluster,
     link: &dyn Link,
     mirrors: &Mirrors,
     offsets: &MirrorOffsets,
     groups: &[GroupId],
-) -> Result<Vec<GroupObservation>> {
+) -> Result<Vec<GroupJudgement>> {
     let t0 = std::time::Instant::now();
     // Metadata and the link's sync filter do not take part in the read order: fetch them
     // alongside the committed offsets.
@@ -212,9 +231,9 @@ pub(crate) async fn observe_groups(
     // Per group: every partition of every topic it has an offset for, on either side (a
     // partition it never committed on would be reset on a restart).
     struct Wanted<'a> {
-        origin: BTreeMap<&'a str, BTreeMap<i32, &'a PartitionResult<Offset>>>,
-        destination: BTreeMap<&'a str, BTreeMap<i32, &'a PartitionResult<Offset>>>,
-        partitions: BTreeMap<String, BTreeSet<i32>>,
+        origin: ByTopic<'a>,
+        destination: ByTopic<'a>,
+        partitions: BTreeMap<Topic, BTreeSet<i32>>,
     }
     /// A group's wanted partitions, or which side failed to list its offsets and why.
     type WantedOrError<'a> = Result<Wanted<'a>, (String, String)>;
@@ -241,25 +260,25 @@ pub(crate) async fn observe_groups(
                     .unwrap_or_default(),
             ),
         };
-        let mut partitions: BTreeMap<String, BTreeSet<i32>> = BTreeMap::new();
+        let mut partitions: BTreeMap<Topic, BTreeSet<i32>> = BTreeMap::new();
         for (topic, parts) in &o_map {
             partitions
-                .entry(topic.to_string())
+                .entry(topic.clone())
                 .or_default()
                 .extend(parts.keys());
         }
         for (topic, parts) in &d_map {
             let source = mirrors.source_of(topic).unwrap_or(topic);
             partitions
-                .entry(source.to_string())
+                .entry(source.clone())
                 .or_default()
                 .extend(parts.keys());
         }
         for (topic, set) in partitions.iter_mut() {
-            if let Some(meta) = origin_topics.get(topic) {
+            if let Some(meta) = origin_topics.get(topic.as_str()) {
                 set.extend(meta.partitions.iter().map(|p| p.partition));
             }
-            if !mirrors.by_source.contains_key(topic) {
+            if !mirrors.by_source.contains_key(topic.as_str()) {
                 unmirrored.extend(set.iter().map(|p| TopicPartition::new(topic, *p)));
             }
         }
@@ -279,7 +298,7 @@ pub(crate) async fn observe_groups(
     tracing::debug!(elapsed = ?t0.elapsed(), "read membership on both clusters");
 
     let pairs: Vec<(&GroupId, &WantedOrError<'_>)> = groups.iter().zip(&wanted).collect();
-    let build = |&(g, wanted): &(&GroupId, &WantedOrError<'_>)| {
+    let observe = |&(g, wanted): &(&GroupId, &WantedOrError<'_>)| {
         let offsets_error = wanted.as_ref().err().map(|(side, e)| {
             format!("the {side} cluster could not list the group's committed offsets: {e}")
         });
@@ -290,7 +309,7 @@ pub(crate) async fn observe_groups(
                 let mut list = Vec::new();
                 for (topic, parts) in &w.partitions {
                     let mirror = mirrors.of(topic);
-                    let mirror_topic = mirror.as_ref().map(|m| m.mirror_topic.as_str());
+                    let mirror_topic = mirror.map(|m| m.mirror_topic.as_str());
                     for &p in parts {
                         let origin_end = lookup(&origin_ends, topic, p)
                             .or_else(|| lookup(&extra_ends, topic, p))
@@ -306,7 +325,7 @@ pub(crate) async fn observe_groups(
                             origin_end,
                             mirror_end: mirror_topic.map(|m| read(&mirror_ends, m, p)),
                             mirror_start: mirror_topic.map(|m| read(&mirror_starts, m, p)),
-                            mirror: mirror.clone(),
+                            mirror: mirror.cloned(),
                         });
                     }
                 }
@@ -322,7 +341,7 @@ pub(crate) async fn observe_groups(
             .cloned()
             .unwrap_or((Presence::NotFound, Vec::new()));
         GroupObservation {
-            group: g.clone(),
+            group: (*g).clone(),
             origin: origin_state,
             destination: destination_state,
             origin_members,
@@ -334,10 +353,10 @@ pub(crate) async fn observe_groups(
             partitions,
         }
     };
-    // Assembling 100,000 partition observations is plain CPU work: spread it over the cores.
-    let out = parallel_map(&pairs, build);
-    tracing::debug!(elapsed = ?t0.elapsed(), "assembled the observations");
-    Ok(out)
+    // Assembling and judging 100,000 partitions is plain CPU work: spread it over the cores.
+    let judged = parallel_map(&pairs, |pair| rule::judge_group(&observe(pair)));
+    tracing::debug!(elapsed = ?t0.elapsed(), "assembled and judged the observations");
+    Ok(judged)
 }
 
 /// Maps `f` over `items` on all cores (scoped threads, order kept). For the pure,
@@ -382,15 +401,29 @@ where
     seq.end()
 }
 
-type ByTopic<'a> = BTreeMap<&'a str, BTreeMap<i32, &'a PartitionResult<Offset>>>;
+type ByTopic<'a> = BTreeMap<Topic, BTreeMap<i32, &'a PartitionResult<Offset>>>;
 
-/// A partition-keyed map regrouped by topic, borrowing: lookups then need no allocation.
+/// A partition-keyed map regrouped by topic, borrowing the results: lookups by topic name
+/// then need no allocation.
 fn by_topic(map: &BTreeMap<TopicPartition, PartitionResult<Offset>>) -> ByTopic<'_> {
     let mut out: ByTopic<'_> = BTreeMap::new();
+    // The map is ordered by topic: each topic's partitions come one after another.
+    let mut current: Option<(&Topic, BTreeMap<i32, &PartitionResult<Offset>>)> = None;
     for (tp, v) in map {
-        out.entry(tp.topic.as_str())
-            .or_default()
-            .insert(tp.partition, v);
+        match &mut current {
+            Some((topic, parts)) if *topic == &tp.topic => {
+                parts.insert(tp.partition, v);
+            }
+            _ => {
+                if let Some((topic, parts)) = current.take() {
+                    out.insert(topic.clone(), parts);
+                }
+                current = Some((&tp.topic, BTreeMap::from([(tp.partition, v)])));
+            }
+        }
+    }
+    if let Some((topic, parts)) = current {
+        out.insert(topic.clone(), parts);
     }
     out
 }

@@ -241,7 +241,7 @@ fn samples(j: &GroupJudgement) -> Vec<PartitionSample> {
     j.partitions
         .iter()
         .map(|p| PartitionSample {
-            topic: p.topic.clone(),
+            topic: p.topic.to_string(),
             partition: p.partition,
             origin_committed: p.origin_committed,
             destination_committed: p.destination_committed,
@@ -351,7 +351,7 @@ fn topics_of(o: &Observation) -> Vec<String> {
         .origin_committed
         .keys()
         .chain(o.verdicts.keys())
-        .map(|tp| tp.topic.clone())
+        .map(|tp| tp.topic.to_string())
         .collect();
     topics.sort();
     topics.dedup();
@@ -859,7 +859,7 @@ impl Driver<'_, '_> {
             .map(|s: &BTreeMap<TopicPartition, i64>| {
                 s.iter()
                     .map(|(tp, o)| PartitionSample {
-                        topic: tp.topic.clone(),
+                        topic: tp.topic.to_string(),
                         partition: tp.partition,
                         origin_committed: Some(*o),
                         destination_committed: None,

@@ -41,7 +41,7 @@ pub(crate) mod by_partition {
         let rows: Vec<Row<V>> = m
             .iter()
             .map(|(tp, v)| Row {
-                topic: tp.topic.clone(),
+                topic: tp.topic.to_string(),
                 partition: tp.partition,
                 value: v.clone(),
             })

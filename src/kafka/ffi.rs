@@ -43,7 +43,7 @@ use crate::kafka::cluster::{
     GroupDescription, GroupList, GroupListing, GroupMember, GroupOffsets, GroupProtocol,
     GroupState, OffsetSpec, PartitionResult,
 };
-use crate::model::{BrokerError, GroupId, Offset, TopicPartition};
+use crate::model::{BrokerError, GroupId, Offset, Topic, TopicPartition};
 
 // The same librdkafka symbols as in `rdkafka-sys`, declared with `c_int` where the C side
 // returns an enum, so that a code this binding does not know can never become an invalid
@@ -299,9 +299,10 @@ impl RawAdmin {
             let mut count = 0usize;
             let infos = sys::rd_kafka_ListOffsets_result_infos(result, &mut count);
             let mut out = Vec::with_capacity(count);
+            let mut names = TopicNames::default();
             for info in slice(infos, count) {
                 let elem = sys::rd_kafka_ListOffsetsResultInfo_topic_partition(*info);
-                let (tp, result) = read_partition(elem);
+                let (tp, result) = read_partition(elem, &mut names);
                 let result = result.and_then(|raw| {
                     Offset::from_raw(raw).ok_or_else(|| {
                         client_error(format!("the broker returned offset {raw} for {tp}"))
@@ -591,8 +592,9 @@ unsafe fn read_group_offsets(group_result: *const sys::rd_kafka_group_result_t) 
         return Err(err);
     }
     let mut offsets = std::collections::BTreeMap::new();
+    let mut names = TopicNames::default();
     for elem in list_elems(sys::rd_kafka_group_result_partitions(group_result)) {
-        let (tp, result) = read_partition(elem);
+        let (tp, result) = read_partition(elem, &mut names);
         match result {
             Ok(raw) => {
                 if let Some(offset) = Offset::from_raw(raw) {
@@ -613,14 +615,43 @@ unsafe fn read_group_offsets(group_result: *const sys::rd_kafka_group_result_t) 
 /// `elem` must point to a live `rd_kafka_topic_partition_t`.
 unsafe fn read_partition(
     elem: *const sys::rd_kafka_topic_partition_t,
+    names: &mut TopicNames,
 ) -> (TopicPartition, PartitionResult<i64>) {
-    let tp = TopicPartition::new(cstr((*elem).topic), (*elem).partition);
+    let tp = TopicPartition::new(names.read((*elem).topic), (*elem).partition);
     // Read the C enum field as the i32 it is, so an unknown code stays a number.
     let code = ptr::addr_of!((*elem).err).cast::<i32>().read();
     if code != 0 {
         (tp, Err(broker_error(code, String::new())))
     } else {
         (tp, Ok((*elem).offset))
+    }
+}
+
+/// Topic names read from one result. A result lists a topic's partitions one after another,
+/// so the name last read is shared with the next partition when it is the same: one
+/// allocation per topic instead of one per partition (a group on 500 partitions).
+#[derive(Default)]
+struct TopicNames {
+    last: Option<Topic>,
+}
+
+impl TopicNames {
+    /// # Safety
+    /// `s` must be null or a live NUL-terminated string.
+    unsafe fn read(&mut self, s: *const c_char) -> Topic {
+        let bytes = if s.is_null() {
+            &[][..]
+        } else {
+            CStr::from_ptr(s).to_bytes()
+        };
+        match &self.last {
+            Some(last) if last.as_bytes() == bytes => last.clone(),
+            _ => {
+                let topic = Topic::from(String::from_utf8_lossy(bytes).into_owned());
+                self.last = Some(topic.clone());
+                topic
+            }
+        }
     }
 }
 
@@ -644,7 +675,10 @@ unsafe fn list_elems<'a>(
 unsafe fn read_partitions(
     list: *const sys::rd_kafka_topic_partition_list_t,
 ) -> Vec<TopicPartition> {
-    list_elems(list).map(|e| read_partition(e).0).collect()
+    let mut names = TopicNames::default();
+    list_elems(list)
+        .map(|e| read_partition(e, &mut names).0)
+        .collect()
 }
 
 /// # Safety
@@ -790,6 +824,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn consecutive_partitions_of_a_topic_share_one_name() {
+        let (orders, payments) = (c"orders", c"payments");
+        let mut names = TopicNames::default();
+        // SAFETY: the names are live NUL-terminated strings (or null).
+        let [a, b, c, d] = unsafe {
+            [
+                names.read(orders.as_ptr()),
+                names.read(orders.as_ptr()),
+                names.read(payments.as_ptr()),
+                names.read(ptr::null()),
+            ]
+        };
+        assert_eq!(
+            (a.as_str(), b.as_str(), c.as_str(), d.as_str()),
+            ("orders", "orders", "payments", "")
+        );
+        assert!(
+            ptr::eq(a.as_str(), b.as_str()),
+            "the second read shares the first name"
+        );
+        assert!(!ptr::eq(a.as_str(), c.as_str()));
+    }
+
+    #[test]
     fn error_codes_get_their_librdkafka_names() {
         assert_eq!(broker_error(5, String::new()).name, "LEADER_NOT_AVAILABLE");
         assert_eq!(broker_error(-185, String::new()).name, "_TIMED_OUT");
@@ -822,7 +880,7 @@ mod tests {
         // SAFETY: the list is live for the duration of the read.
         let read: Vec<_> = unsafe {
             list_elems(list.0.as_ptr())
-                .map(|e| (read_partition(e).0, (*e).offset))
+                .map(|e| (read_partition(e, &mut TopicNames::default()).0, (*e).offset))
                 .collect()
         };
         assert_eq!(

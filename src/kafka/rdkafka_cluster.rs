@@ -223,7 +223,7 @@ impl RdKafkaCluster {
     /// created after the cache was filled (it refreshes on its own only every few minutes)
     /// become known.
     async fn refresh_metadata(&self, partitions: &[TopicPartition]) {
-        let topics: BTreeSet<String> = partitions.iter().map(|tp| tp.topic.clone()).collect();
+        let topics: BTreeSet<String> = partitions.iter().map(|tp| tp.topic.to_string()).collect();
         let reader = self.reader.clone();
         let timeout = self.request_timeout;
         let _ = tokio::task::spawn_blocking(move || {

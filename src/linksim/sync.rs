@@ -103,7 +103,7 @@ async fn tick(shared: &Arc<Shared>) -> Result<(), String> {
         let mapped: Vec<(TopicPartition, Offset)> = offsets
             .into_iter()
             .filter_map(|(tp, o)| {
-                let mirror = mirrors.get(&tp.topic)?;
+                let mirror = mirrors.get(tp.topic.as_str())?;
                 Some((TopicPartition::new(mirror, tp.partition), o.ok()?))
             })
             .collect();

@@ -27,7 +27,7 @@ fn n(v: Option<i64>) -> String {
 
 fn partition_row(p: &PartitionJudgement) -> Vec<String> {
     vec![
-        p.topic.clone(),
+        p.topic.to_string(),
         p.partition.to_string(),
         n(p.origin_committed),
         n(p.destination_committed),

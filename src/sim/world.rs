@@ -71,14 +71,14 @@ impl SimKafka {
 
     pub fn log(&self, tp: &TopicPartition) -> Option<Log> {
         self.topics
-            .get(&tp.topic)?
+            .get(tp.topic.as_str())?
             .get(usize::try_from(tp.partition).ok()?)
             .copied()
     }
 
     fn log_mut(&mut self, tp: &TopicPartition) -> Option<&mut Log> {
         self.topics
-            .get_mut(&tp.topic)?
+            .get_mut(tp.topic.as_str())?
             .get_mut(usize::try_from(tp.partition).ok()?)
     }
 
@@ -556,7 +556,7 @@ impl World {
         let mut assigned = Vec::new();
         for topic in &app.topics {
             let on_cluster = self.topic_on(role, &TopicPartition::new(topic, 0)).topic;
-            let Some(logs) = self.cluster(role).topics.get(&on_cluster) else {
+            let Some(logs) = self.cluster(role).topics.get(on_cluster.as_str()) else {
                 continue; // a subscription to a missing topic gets no partitions
             };
             for p in 0..logs.len() as i32 {
@@ -678,7 +678,7 @@ impl World {
                 .committed
                 .iter()
                 .filter_map(|(tp, o)| {
-                    let mirror = mirrors.get(&tp.topic)?;
+                    let mirror = mirrors.get(tp.topic.as_str())?;
                     Some((TopicPartition::new(mirror, tp.partition), *o))
                 })
                 .collect();

@@ -389,7 +389,7 @@ pub async fn log_ends(
         .into_iter()
         .map(|(tp, end)| {
             let end = end.unwrap_or_else(|e| panic!("log end of {tp}: {e:?}"));
-            ((tp.topic, tp.partition), end.get())
+            ((tp.topic.to_string(), tp.partition), end.get())
         })
         .collect()
 }
@@ -408,7 +408,7 @@ pub async fn committed(cluster: &RdKafkaCluster, group: &str) -> BTreeMap<Partit
         .into_iter()
         .map(|(tp, offset)| {
             let offset = offset.unwrap_or_else(|e| panic!("committed offset of {tp}: {e:?}"));
-            ((tp.topic, tp.partition), offset.get())
+            ((tp.topic.to_string(), tp.partition), offset.get())
         })
         .collect()
 }

@@ -7107,7 +7107,6 @@ rd_kafka_ListConsumerGroupOffsetsResponse_parse(rd_kafka_op_t *rko_req,
         rd_kafka_broker_t *rkb;
         rd_kafka_topic_partition_list_t *offsets = NULL;
         rd_kafka_op_t *rko_result;
-        rd_kafka_group_result_t *groupres;
         rd_kafka_resp_err_t err;
 
         rk  = rko_req->rko_rk;
@@ -7125,13 +7124,12 @@ rd_kafka_ListConsumerGroupOffsetsResponse_parse(rd_kafka_op_t *rko_req,
         rko_result = rd_kafka_admin_result_new(rko_req);
         rd_list_init(&rko_result->rko_u.admin_result.results, 1,
                      rd_kafka_group_result_free);
-        groupres = rd_kafka_group_result_new(list_grpoffsets->group_id, -1,
-                                             NULL, NULL);
-        /* The result takes the parsed list over instead of a copy of it
-         * (which for a group on many partitions doubled the allocations of
-         * parsing). */
-        groupres->partitions = offsets;
-        rd_list_add(&rko_result->rko_u.admin_result.results, groupres);
+        rd_list_add(&rko_result->rko_u.admin_result.results,
+                    rd_kafka_group_result_new(list_grpoffsets->group_id, -1,
+                                              offsets, NULL));
+
+        if (likely(offsets != NULL))
+                rd_kafka_topic_partition_list_destroy(offsets);
 
         *rko_resultp = rko_result;
 

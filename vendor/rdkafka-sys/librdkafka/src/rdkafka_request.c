@@ -1291,14 +1291,8 @@ rd_kafka_handle_OffsetFetch(rd_kafka_t *rk,
 
                         seen_cnt++;
 
-                        /* Only a caller that updates toppars needs the
-                         * toppar: the lookup takes the client's lock and
-                         * searches its topics by name, per partition. */
-                        rktp = update_toppar
-                                   ? rd_kafka_topic_partition_get_toppar(
-                                         rk, rktpar,
-                                         rd_false /*no create on miss*/)
-                                   : NULL;
+                        rktp = rd_kafka_topic_partition_get_toppar(
+                            rk, rktpar, rd_false /*no create on miss*/);
 
                         /* broker reports invalid offset as -1 */
                         if (offset == -1)

@@ -591,22 +591,16 @@ unsafe fn read_group_offsets(group_result: *const sys::rd_kafka_group_result_t) 
     if let Some(err) = read_error(sys::rd_kafka_group_result_error(group_result)) {
         return Err(err);
     }
-    let mut offsets = std::collections::BTreeMap::new();
     let mut names = TopicNames::default();
-    for elem in list_elems(sys::rd_kafka_group_result_partitions(group_result)) {
-        let (tp, result) = read_partition(elem, &mut names);
-        match result {
-            Ok(raw) => {
-                if let Some(offset) = Offset::from_raw(raw) {
-                    offsets.insert(tp, Ok(offset));
-                }
-            }
-            Err(err) => {
-                offsets.insert(tp, Err(err));
-            }
-        }
-    }
-    Ok(offsets)
+    // Collected, then built in one go: the map sorts the list once (it comes ordered by topic
+    // already) instead of searching its tree for every partition.
+    let offsets: Vec<_> = list_elems(sys::rd_kafka_group_result_partitions(group_result))
+        .filter_map(|elem| match read_partition(elem, &mut names) {
+            (tp, Ok(raw)) => Offset::from_raw(raw).map(|offset| (tp, Ok(offset))),
+            (tp, Err(err)) => Some((tp, Err(err))),
+        })
+        .collect();
+    Ok(offsets.into_iter().collect())
 }
 
 /// Reads one element of a result partition list: the partition and its offset or error.

@@ -191,13 +191,18 @@ async fn main() {
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     let (mut judged, mut rows) = (0, 0);
     for i in 0..reps {
-        eprintln!("bench: round {}/{reps}", i + 1);
         let (t, n) = run_cutover();
         ours.push(t);
         judged = n;
-        let (t, n) = run_peer();
-        theirs.push(t);
+        let (u, n) = run_peer();
+        theirs.push(u);
         rows = n;
+        eprintln!(
+            "bench: round {}/{reps}: cutover {:.2} s, kafka-consumer-groups {:.2} s",
+            i + 1,
+            t.as_secs_f64(),
+            u.as_secs_f64()
+        );
     }
     let (a, b) = (median(ours), median(theirs));
     println!("verify {groups_n} groups, {} group-partitions, on the lab (one broker per cluster, loopback), median of {reps} after a warm-up round:", judged);

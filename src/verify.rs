@@ -133,11 +133,14 @@ impl MirrorOffsets {
         let pairs = mirrors.partitions();
         let mirror_tps: Vec<TopicPartition> = pairs.iter().map(|(_, m)| m.clone()).collect();
         let source_tps: Vec<TopicPartition> = pairs.iter().map(|(s, _)| s.clone()).collect();
+        let t0 = std::time::Instant::now();
         let (mirror_end, mirror_start) = tokio::try_join!(
             destination.list_offsets(&mirror_tps, OffsetSpec::Latest),
             destination.list_offsets(&mirror_tps, OffsetSpec::Earliest),
         )?;
+        tracing::debug!(elapsed = ?t0.elapsed(), "read the mirrors' ends and log starts");
         let origin_end = origin.list_offsets(&source_tps, OffsetSpec::Latest).await?;
+        tracing::debug!(elapsed = ?t0.elapsed(), "read the origin's ends");
         Ok(MirrorOffsets {
             mirror_end,
             mirror_start,
@@ -306,25 +309,25 @@ pub(crate) async fn judge_groups(
             // The group's offsets could not be read at all: a finding says so.
             Err(_) => Vec::new(),
             Ok(w) => {
-                let mut list = Vec::new();
+                let mut list = Vec::with_capacity(w.partitions.values().map(BTreeSet::len).sum());
                 for (topic, parts) in &w.partitions {
                     let mirror = mirrors.of(topic);
                     let mirror_topic = mirror.map(|m| m.mirror_topic.as_str());
+                    // Each map is searched by topic once, then by partition number.
+                    // A mirrored topic's ends were read with the mirrors, another's after.
+                    let ends = origin_ends.get(topic).or_else(|| extra_ends.get(topic));
+                    let origin = w.origin.get(topic);
+                    let destination = of_topic(&w.destination, mirror_topic);
+                    let mirror_end = of_topic(&mirror_ends, mirror_topic);
+                    let mirror_start = of_topic(&mirror_starts, mirror_topic);
                     for &p in parts {
-                        let origin_end = lookup(&origin_ends, topic, p)
-                            .or_else(|| lookup(&extra_ends, topic, p))
-                            .map(|r| r.clone().map_err(|e| e.to_string()))
-                            .unwrap_or_else(|| Err("not read".into()));
                         list.push(PartitionObservation {
                             tp: TopicPartition::new(topic, p),
-                            origin_committed: committed(&w.origin, topic, p),
-                            destination_committed: match mirror_topic {
-                                Some(m) => committed(&w.destination, m, p),
-                                None => Ok(None),
-                            },
-                            origin_end,
-                            mirror_end: mirror_topic.map(|m| read(&mirror_ends, m, p)),
-                            mirror_start: mirror_topic.map(|m| read(&mirror_starts, m, p)),
+                            origin_committed: committed(origin, p),
+                            destination_committed: committed(destination, p),
+                            origin_end: read(ends, p),
+                            mirror_end: mirror.map(|_| read(mirror_end, p)),
+                            mirror_start: mirror.map(|_| read(mirror_start, p)),
                             mirror: mirror.cloned(),
                         });
                     }
@@ -401,7 +404,7 @@ where
     seq.end()
 }
 
-type ByTopic<'a> = BTreeMap<Topic, BTreeMap<i32, &'a PartitionResult<Offset>>>;
+type ByTopic<'a> = BTreeMap<Topic, OfTopic<'a>>;
 
 /// A partition-keyed map regrouped by topic, borrowing the results: lookups by topic name
 /// then need no allocation.
@@ -428,28 +431,28 @@ fn by_topic(map: &BTreeMap<TopicPartition, PartitionResult<Offset>>) -> ByTopic<
     out
 }
 
-fn lookup<'a>(
-    map: &ByTopic<'a>,
-    topic: &str,
-    partition: i32,
-) -> Option<&'a PartitionResult<Offset>> {
-    map.get(topic).and_then(|m| m.get(&partition)).copied()
+/// One topic's partitions of a [`ByTopic`] map.
+type OfTopic<'a> = BTreeMap<i32, &'a PartitionResult<Offset>>;
+
+fn of_topic<'m, 'a>(map: &'m ByTopic<'a>, topic: Option<&str>) -> Option<&'m OfTopic<'a>> {
+    topic.and_then(|t| map.get(t))
 }
 
+/// A committed offset: none when the partition has no entry (the group never committed there).
 fn committed(
-    map: &ByTopic<'_>,
-    topic: &str,
+    map: Option<&OfTopic<'_>>,
     partition: i32,
 ) -> std::result::Result<Option<Offset>, String> {
-    match lookup(map, topic, partition) {
+    match map.and_then(|m| m.get(&partition)) {
         None => Ok(None),
         Some(Ok(o)) => Ok(Some(*o)),
         Some(Err(e)) => Err(e.to_string()),
     }
 }
 
-fn read(map: &ByTopic<'_>, topic: &str, partition: i32) -> std::result::Result<Offset, String> {
-    match lookup(map, topic, partition) {
+/// A log offset that was asked for: its absence is an error ("not read").
+fn read(map: Option<&OfTopic<'_>>, partition: i32) -> std::result::Result<Offset, String> {
+    match map.and_then(|m| m.get(&partition)) {
         Some(Ok(o)) => Ok(*o),
         Some(Err(e)) => Err(e.to_string()),
         None => Err("not read".into()),

@@ -250,10 +250,7 @@ pub async fn audit(
     let judged =
         verify::judge_groups(origin, destination, link, &mirrors, &offsets, &candidates).await?;
     let mut groups = Vec::new();
-    for j in judged
-        .iter()
-        .filter(|j| j.partitions.iter().any(|p| p.mirror_topic.is_some()))
-    {
+    for j in judged.iter().filter(|j| j.on_a_mirrored_topic()) {
         let classification =
             if j.destination_state == Presence::Active && j.origin_state != Presence::Active {
                 GroupClass::Moved

@@ -177,6 +177,14 @@ pub struct GroupJudgement {
     pub partitions: Vec<PartitionJudgement>,
 }
 
+impl GroupJudgement {
+    /// Whether the group has an offset on a topic the link mirrors: what makes a group part of
+    /// a cluster-wide verify or audit.
+    pub fn on_a_mirrored_topic(&self) -> bool {
+        self.partitions.iter().any(|p| p.mirror_topic.is_some())
+    }
+}
+
 fn ok_offset(r: &Result<Offset, String>) -> Option<i64> {
     r.as_ref().ok().map(|o| o.get())
 }

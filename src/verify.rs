@@ -184,7 +184,7 @@ pub async fn verify(
             .filter(|j| match selection {
                 // Every named group is reported, even one without offsets (GROUP_NOT_FOUND).
                 Selection::Groups(_) => true,
-                Selection::AllGroups => j.partitions.iter().any(|p| p.mirror_topic.is_some()),
+                Selection::AllGroups => j.on_a_mirrored_topic(),
             })
             .collect();
     let safe = !judged.is_empty() && judged.iter().all(|g| g.safe);
@@ -410,23 +410,15 @@ type ByTopic<'a> = BTreeMap<Topic, OfTopic<'a>>;
 /// then need no allocation.
 fn by_topic(map: &BTreeMap<TopicPartition, PartitionResult<Offset>>) -> ByTopic<'_> {
     let mut out: ByTopic<'_> = BTreeMap::new();
-    // The map is ordered by topic: each topic's partitions come one after another.
-    let mut current: Option<(&Topic, BTreeMap<i32, &PartitionResult<Offset>>)> = None;
     for (tp, v) in map {
-        match &mut current {
-            Some((topic, parts)) if *topic == &tp.topic => {
+        match out.get_mut(tp.topic.as_str()) {
+            Some(parts) => {
                 parts.insert(tp.partition, v);
             }
-            _ => {
-                if let Some((topic, parts)) = current.take() {
-                    out.insert(topic.clone(), parts);
-                }
-                current = Some((&tp.topic, BTreeMap::from([(tp.partition, v)])));
+            None => {
+                out.insert(tp.topic.clone(), BTreeMap::from([(tp.partition, v)]));
             }
         }
-    }
-    if let Some((topic, parts)) = current {
-        out.insert(topic.clone(), parts);
     }
     out
 }

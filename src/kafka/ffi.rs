@@ -592,15 +592,16 @@ unsafe fn read_group_offsets(group_result: *const sys::rd_kafka_group_result_t) 
         return Err(err);
     }
     let mut names = TopicNames::default();
-    // Collected, then built in one go: the map sorts the list once (it comes ordered by topic
-    // already) instead of searching its tree for every partition.
-    let offsets: Vec<_> = list_elems(sys::rd_kafka_group_result_partitions(group_result))
-        .filter_map(|elem| match read_partition(elem, &mut names) {
-            (tp, Ok(raw)) => Offset::from_raw(raw).map(|offset| (tp, Ok(offset))),
-            (tp, Err(err)) => Some((tp, Err(err))),
-        })
-        .collect();
-    Ok(offsets.into_iter().collect())
+    // Collected in one go: the map sorts the list once and builds its tree from it, rather
+    // than searching the tree for every partition.
+    Ok(
+        list_elems(sys::rd_kafka_group_result_partitions(group_result))
+            .filter_map(|elem| match read_partition(elem, &mut names) {
+                (tp, Ok(raw)) => Offset::from_raw(raw).map(|offset| (tp, Ok(offset))),
+                (tp, Err(err)) => Some((tp, Err(err))),
+            })
+            .collect(),
+    )
 }
 
 /// Reads one element of a result partition list: the partition and its offset or error.

@@ -2,8 +2,9 @@
 //!
 //! A failed verification is *not* an error (it is a verdict, exit code 1). Errors are what
 //! stops cutover from answering at all: bad usage or configuration, an unreachable cluster or
-//! link. Each variant knows its exit code (the README's table is the contract) and renders
-//! with a `hint:` line saying what to do next.
+//! link, an interrupt, output that cannot be written, a bug. Each variant knows its exit code
+//! (the README's table is the contract) and renders with a `hint:` line saying what to do
+//! next. The categories must tell the truth: only the operator's own input is "bad usage".
 
 use std::fmt::Write as _;
 
@@ -19,11 +20,14 @@ pub mod exit {
     pub const USAGE: i32 = 2;
     /// A cluster or the link cannot be reached.
     pub const UNREACHABLE: i32 = 3;
-    /// A runbook finished only partly.
-    pub const PARTIAL: i32 = 4;
+    // 4 is kept for "runbook partly done", which comes with `cutover run`.
     /// A resume is needed, or another agent holds the lock.
     pub const RESUME_NEEDED: i32 = 5;
-    /// Interrupted by a signal.
+    /// The output (stdout, a report) could not be written.
+    pub const OUTPUT: i32 = 6;
+    /// A bug in cutover: an invariant did not hold.
+    pub const INTERNAL: i32 = 7;
+    /// Interrupted (Ctrl-C, SIGINT) during a command; a cutover's journal stays resumable.
     pub const INTERRUPTED: i32 = 130;
 }
 
@@ -37,6 +41,26 @@ pub enum Error {
 
     #[error("invalid configuration: {0}")]
     Config(String),
+
+    /// A command-line argument that does not parse or does not fit the command.
+    #[error("invalid argument: {message}")]
+    Usage { message: String, hint: String },
+
+    /// Standard output or a report file could not be written.
+    #[error("cannot write {what}: {source}")]
+    Output {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// An invariant of cutover's own code did not hold: a bug, never the operator's doing.
+    #[error("internal error: {0}")]
+    Internal(String),
+
+    /// Ctrl-C (SIGINT) arrived while the command was running.
+    #[error("interrupted during `cutover {command}`")]
+    Interrupted { command: String, hint: String },
 
     #[error("cannot create a client for the {role} cluster: {message}")]
     ClientConfig { role: Role, message: String },
@@ -95,6 +119,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::NotBuilt { .. }
+            | Error::Usage { .. }
             | Error::Config(_)
             | Error::ConfigProblems(_)
             | Error::Scenario(_)
@@ -105,6 +130,9 @@ impl Error {
             Error::Unreachable { .. }
             | Error::LinkUnreachable { .. }
             | Error::LinkRefused { .. } => exit::UNREACHABLE,
+            Error::Output { .. } => exit::OUTPUT,
+            Error::Internal(_) => exit::INTERNAL,
+            Error::Interrupted { .. } => exit::INTERRUPTED,
         }
     }
 
@@ -112,6 +140,13 @@ impl Error {
     pub fn hint(&self) -> String {
         match self {
             Error::NotBuilt { hint, .. } => (*hint).to_string(),
+            Error::Usage { hint, .. } | Error::Interrupted { hint, .. } => hint.clone(),
+            Error::Output { .. } => {
+                "check that the output's destination (stdout, disk) has room and is writable, then run the command again".into()
+            }
+            Error::Internal(_) => {
+                "this is a bug in cutover: please report it with the command, its output with -vv, and the journal if a cutover was running".into()
+            }
             Error::Config(_) | Error::ConfigProblems(_) => {
                 "fix the configuration (cutover.toml or CUTOVER_* variables) and run the command again".into()
             }
@@ -120,7 +155,7 @@ impl Error {
             }
             Error::State { hint, .. } => hint.clone(),
             Error::Journal(_) => {
-                "check that the journal directory ([cutover] journal-dir, CUTOVER_JOURNAL_DIR, --journal-dir) is writable and on a local disk".into()
+                "check that the journal directory ([cutover] journal-dir, CUTOVER_JOURNAL_DIR) is writable and on a local disk".into()
             }
             Error::Locked { group, .. } => format!(
                 "wait for the other agent to finish, or check `cutover report` on the group's journal; once no agent runs, `cutover group {group} --resume` continues"
@@ -188,6 +223,34 @@ mod tests {
             text.contains("\nhint: check that the destination cluster's bootstrap.servers"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn only_the_operators_input_is_bad_usage() {
+        let usage = Error::Usage {
+            message: "invalid duration \"abc\"".into(),
+            hint: "see `cutover verify --help`".into(),
+        };
+        assert_eq!(usage.exit_code(), exit::USAGE);
+        assert!(usage.render().contains("hint: see `cutover verify --help`"));
+        let output = Error::Output {
+            what: "the report".into(),
+            source: std::io::Error::other("disk full"),
+        };
+        assert_eq!(output.exit_code(), exit::OUTPUT);
+        assert!(
+            output.render().contains("caused by: disk full"),
+            "{}",
+            output.render()
+        );
+        let bug = Error::Internal("verify returned no result for group g".into());
+        assert_eq!(bug.exit_code(), exit::INTERNAL);
+        assert!(bug.hint().contains("bug in cutover"));
+        let interrupted = Error::Interrupted {
+            command: "group g".into(),
+            hint: "continue it with `cutover group g --resume`".into(),
+        };
+        assert_eq!(interrupted.exit_code(), exit::INTERRUPTED);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod cmd;
 pub mod config;
 pub mod cutover;
 pub mod error;

@@ -1,22 +1,30 @@
 //! The `cutover` binary: parses arguments, sets up logging, runs the command and turns the
 //! outcome into the documented exit code.
 
+use std::io::Write;
+
 use clap::Parser;
-use cutover::cli::{self, Cli, Format};
+use cutover::cli::{Cli, Format};
+use cutover::error::exit;
 
 fn main() {
-    let cli = Cli::parse();
+    // The command line as typed, for a cutover's journal (lossy: an argument that is not
+    // UTF-8 cannot have passed clap's checks anyway).
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let cli = Cli::parse_from(&argv);
     init_logging(cli.verbose);
     let format = cli.format;
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            std::process::exit(cutover::error::exit::USAGE);
+            eprintln!("error: internal error: cannot start the async runtime: {e}");
+            std::process::exit(exit::INTERNAL);
         }
     };
     let started = std::time::Instant::now();
-    let outcome = runtime.block_on(cli::run(cli));
+    let outcome = runtime.block_on(cutover::cmd::run(cli, argv));
     tracing::debug!(elapsed = ?started.elapsed(), "command finished");
     let code = match outcome {
         Ok(code) => code,
@@ -26,7 +34,8 @@ fn main() {
                     "schema_version": 1,
                     "error": { "message": err.to_string(), "hint": err.hint(), "exit_code": err.exit_code() },
                 });
-                println!("{doc}");
+                // Best effort: the error itself still reaches stderr below.
+                let _ = writeln!(std::io::stdout(), "{doc}");
             }
             eprintln!("{}", err.render());
             err.exit_code()

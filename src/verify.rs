@@ -24,7 +24,7 @@ use crate::rule::{
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Which groups to verify.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selection {
     /// These groups, as named.
     Groups(Vec<GroupId>),

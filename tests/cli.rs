@@ -211,3 +211,70 @@ fn a_cutover_without_hooks_is_refused_before_anything_is_touched() {
     }
     assert!(!dir.exists(), "no journal directory was created");
 }
+
+#[test]
+fn html_is_refused_up_front_for_every_command_but_report() {
+    for args in [
+        &["--format", "html", "verify", "g"][..],
+        &["--format", "html", "group", "g"],
+        &["--format", "html", "scenario", "x.toml"],
+    ] {
+        let out = cutover(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("only for `cutover report`"), "{args:?}: {err}");
+        // A usage error, not a configuration one: nothing in cutover.toml would fix it.
+        assert!(!err.contains("cutover.toml"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_reader_that_closes_the_pipe_early_ends_the_output_quietly() {
+    // `cutover scenario … | head -1`: the transcript is long; the reader takes one line.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args(["scenario", &scenario("standard-migration.toml")])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run cutover");
+    drop(child.stdout.take()); // the reader is gone before the first line
+    let out = child.wait_with_output().expect("cutover ends");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.is_empty(), "a closed pipe is not an error: {err}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the exit code is still the verdict"
+    );
+}
+
+#[test]
+fn ctrl_c_during_a_wait_exits_130_saying_nothing_was_changed() {
+    // A cluster nobody answers for: verify waits on it, and the operator gives up.
+    let child = Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args(["verify", "g", "--wait", "5m"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CUTOVER_ORIGIN_BOOTSTRAP", "127.0.0.1:1")
+        .env("CUTOVER_DESTINATION_BOOTSTRAP", "127.0.0.1:1")
+        .env("CUTOVER_LINK_NAME", "migration")
+        .current_dir(std::env::temp_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run cutover");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let pid = i32::try_from(child.id()).expect("pids fit in i32");
+    let kill = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("kill(1) runs");
+    assert!(kill.success());
+    let out = child.wait_with_output().expect("cutover ends");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted during `cutover verify`"), "{err}");
+    assert!(err.contains("nothing was changed"), "{err}");
+}

@@ -202,7 +202,7 @@ fn judgement_of<'r>(report: &'r VerifyReport, group: &GroupId) -> Result<&'r Gro
     report
         .groups
         .first()
-        .ok_or_else(|| Error::Config(format!("verify returned no result for group {group}")))
+        .ok_or_else(|| Error::Internal(format!("verify returned no result for group {group}")))
 }
 
 /// One observation of the group, through the same code as `cutover verify`, with the report

@@ -21,7 +21,7 @@ use std::time::Duration;
 pub use cluster::SimCluster;
 pub use hooks::SimHooks;
 pub use link::SimLink;
-pub use runner::{run_file, run_files_cli, run_scenario, verdict_line, ScenarioResult, StepRecord};
+pub use runner::{run_file, run_scenario, verdict_line, ScenarioResult, StepRecord};
 pub use world::{App, AutoOffsetReset, Consumption, Log, SimGroup, SimKafka, World};
 
 /// The world shared by the simulated clusters, the link and the runner.

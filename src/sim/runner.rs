@@ -15,7 +15,8 @@ use clap::Parser;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::cli::{self, Cli, Context, Format, Report};
+use crate::cli::Cli;
+use crate::cmd::{self, output::write_report, Context, Report};
 use crate::cutover::driver::Clock;
 use crate::cutover::machine::Phase;
 use crate::error::{exit, Error, Result};
@@ -76,61 +77,8 @@ pub fn run_scenario(scenario: &Scenario) -> Result<ScenarioResult> {
         .enable_time()
         .start_paused(true)
         .build()
-        .map_err(|e| Error::Config(format!("cannot start the simulator's runtime: {e}")))?;
+        .map_err(|e| Error::Internal(format!("cannot start the simulator's runtime: {e}")))?;
     Ok(runtime.block_on(Runner::new(scenario).run()))
-}
-
-/// `cutover scenario FILE…`: runs each file, prints its transcript (or JSON) and its verdict,
-/// and exits 0 only if every scenario passed.
-pub async fn run_files_cli(files: Vec<PathBuf>, format: Format) -> Result<i32> {
-    // Each scenario builds its own runtime, which cannot start inside this one.
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(run_and_print(&files, format));
-    });
-    rx.await
-        .map_err(|_| Error::Config("the simulator stopped unexpectedly".into()))?
-}
-
-fn run_and_print(files: &[PathBuf], format: Format) -> Result<i32> {
-    // Every file is parsed before anything runs: a typo in the fifth file is found first.
-    let mut problems = Vec::new();
-    for f in files {
-        if let Err(e) = Scenario::load(f) {
-            match e {
-                Error::Scenario(p) => problems.extend(p),
-                other => problems.push(other.to_string()),
-            }
-        }
-    }
-    if !problems.is_empty() {
-        return Err(Error::Scenario(problems));
-    }
-    let mut results = Vec::new();
-    for f in files {
-        let result = run_file(f)?;
-        if format != Format::Json {
-            print!("{}", result.transcript);
-            println!("{}\n", verdict_line(&result));
-        }
-        results.push(result);
-    }
-    let passed = results.iter().filter(|r| r.passed).count();
-    if format == Format::Json {
-        let doc = serde_json::json!({
-            "schema_version": 1,
-            "passed": passed == results.len(),
-            "scenarios": results,
-        });
-        println!("{doc}");
-    } else if results.len() > 1 {
-        println!("{passed} of {} scenario(s) passed", results.len());
-    }
-    Ok(if passed == results.len() {
-        exit::OK
-    } else {
-        exit::UNSAFE
-    })
 }
 
 /// `PASS name` or `FAIL name` with every failure.
@@ -384,9 +332,12 @@ impl<'a> Runner<'a> {
         ) {
             Err(e) => (exit::USAGE, None, Some(e.to_string())),
             Ok(parsed) => {
+                let argv: Vec<String> = std::iter::once("cutover".to_string())
+                    .chain(args.iter().cloned())
+                    .collect();
                 let run = async {
-                    let prepared = cli::prepare(&parsed.command)?;
-                    cli::execute(&prepared, ctx).await
+                    let prepared = cmd::prepare(&parsed, &argv)?;
+                    cmd::execute(&prepared, ctx).await
                 };
                 let outcome = match (kill_at, &ctx.phase_watch) {
                     (Some(phase), Some(tx)) => {
@@ -408,7 +359,7 @@ impl<'a> Runner<'a> {
                         (KILLED, None, Some("killed (SIGKILL)".to_string()))
                     }
                     Some(Ok(o)) => {
-                        if let Err(e) = cli::write_report(parsed.format, &o.report, &mut out) {
+                        if let Err(e) = write_report(parsed.format, &o.report, &mut out) {
                             self.failures.push(format!("entry {entry}: {e}"));
                         }
                         (o.exit, Some(o.report), None)

@@ -1,0 +1,206 @@
+//! Argument checking: a parsed [`Command`] becomes a [`Prepared`] command of typed values.
+//!
+//! Pure: no I/O, no environment, no clock. The command line a cutover records in its journal
+//! is passed in by the caller (the binary passes its own arguments, the simulator the
+//! scenario's), never read from the process here. Commands that are planned but not built yet
+//! are refused with exit 2: they never print made-up output.
+
+use std::time::Duration;
+
+use crate::cli::{Cli, Command, Format};
+use crate::cutover::driver::Mode;
+use crate::error::{Error, Result};
+use crate::model::GroupId;
+use crate::verify::Selection;
+
+/// A command whose arguments have been checked, ready to run against a
+/// [`Context`](super::Context).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prepared {
+    Verify {
+        selection: Selection,
+        /// `Some(None)`: wait for the configured default.
+        wait: Option<Option<Duration>>,
+    },
+    Audit {
+        window: Duration,
+    },
+    Group {
+        group: GroupId,
+        dry_run: bool,
+        mode: Mode,
+        /// The command line, as the journal records it.
+        command: Vec<String>,
+    },
+}
+
+/// Checks a command line's arguments; `argv` is the whole command line, recorded by a
+/// cutover's journal. `report` and `scenario` read files rather than clusters and are run by
+/// [`dispatch`](super::dispatch), so they are refused here (the simulator reaches this for the
+/// commands inside a scenario).
+pub fn prepare(cli: &Cli, argv: &[String]) -> Result<Prepared> {
+    let command = &cli.command;
+    if cli.format == Format::Html && !matches!(command, Command::Report { .. }) {
+        return Err(html_only_for_report(command));
+    }
+    match command {
+        Command::Verify {
+            groups,
+            all_groups,
+            wait,
+        } => {
+            let wait = match wait.as_deref() {
+                None => None,
+                Some("") => Some(None),
+                Some(text) => Some(Some(duration_arg("verify", "--wait", text)?)),
+            };
+            let selection = if *all_groups {
+                Selection::AllGroups
+            } else {
+                Selection::Groups(groups.iter().map(GroupId::new).collect())
+            };
+            Ok(Prepared::Verify { selection, wait })
+        }
+        Command::Audit { window } => Ok(Prepared::Audit {
+            window: duration_arg("audit", "--window", window)?,
+        }),
+        Command::Group {
+            group,
+            dry_run,
+            resume,
+            rollback,
+        } => Ok(Prepared::Group {
+            group: GroupId::new(group),
+            dry_run: *dry_run,
+            mode: if *resume {
+                Mode::Resume
+            } else if *rollback {
+                Mode::Rollback
+            } else {
+                Mode::Start
+            },
+            command: argv.to_vec(),
+        }),
+        other => Err(Error::NotBuilt {
+            command: name(other),
+            hint: not_built_hint(other),
+        }),
+    }
+}
+
+/// `--format html` is a cutover's evidence page, rendered from its journal.
+pub fn html_only_for_report(command: &Command) -> Error {
+    Error::Usage {
+        message: format!("--format html is only for `cutover report`, not `cutover {}`", name(command)),
+        hint: "use --format table, json or markdown here; `cutover report JOURNAL --format html` renders a cutover's evidence page".into(),
+    }
+}
+
+/// The command's name, as typed after `cutover`.
+pub fn name(command: &Command) -> &'static str {
+    match command {
+        Command::Verify { .. } => "verify",
+        Command::Group { .. } => "group",
+        Command::Audit { .. } => "audit",
+        Command::Promote { .. } => "promote",
+        Command::Watch => "watch",
+        Command::Run { .. } => "run",
+        Command::Report { .. } => "report",
+        Command::Scenario { .. } => "scenario",
+    }
+}
+
+/// Where a command that cannot run here stands, for its refusal.
+fn not_built_hint(command: &Command) -> &'static str {
+    match command {
+        Command::Verify { .. } | Command::Audit { .. } => {
+            "see `cutover verify --help` and `cutover audit --help`"
+        }
+        Command::Scenario { .. } => {
+            "scenarios run from the command line (`cutover scenario FILE`), not inside a scenario"
+        }
+        Command::Group { .. } | Command::Report { .. } => {
+            "cutovers and their reports run from the command line, not inside a scenario"
+        }
+        Command::Promote { .. } | Command::Watch | Command::Run { .. } => {
+            "promotion, watching and runbooks are planned after per-group cutover"
+        }
+    }
+}
+
+/// A duration argument (`90s`, `5m`, `1500ms`), or a usage error naming the option.
+fn duration_arg(command: &str, option: &str, text: &str) -> Result<Duration> {
+    crate::config::parse_duration(text).map_err(|e| Error::Usage {
+        message: format!("{option} {text:?} is not a duration: {e}"),
+        hint: format!(
+            "write a duration such as 90s, 5m or 1500ms (see `cutover {command} --help`)"
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::Cli;
+    use crate::error::exit;
+
+    fn prepared(args: &[&str]) -> Result<Prepared> {
+        let argv: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let cli = Cli::try_parse_from(&argv).expect("the grammar accepts the test's command");
+        prepare(&cli, &argv)
+    }
+
+    #[test]
+    fn a_cutover_records_the_command_line_it_was_given_not_the_process_arguments() {
+        let Prepared::Group { command, mode, .. } =
+            prepared(&["cutover", "group", "orders", "--resume"]).expect("valid")
+        else {
+            panic!("group prepares a group cutover")
+        };
+        assert_eq!(command, ["cutover", "group", "orders", "--resume"]);
+        assert_eq!(mode, Mode::Resume);
+    }
+
+    #[test]
+    fn a_bad_duration_is_a_usage_error_naming_the_option() {
+        let err = prepared(&["cutover", "verify", "g", "--wait", "abc"]).expect_err("abc");
+        assert_eq!(err.exit_code(), exit::USAGE);
+        let text = err.render();
+        assert!(text.contains("--wait \"abc\" is not a duration"), "{text}");
+        assert!(text.contains("cutover verify --help"), "{text}");
+        assert!(!text.contains("cutover.toml"), "{text}");
+    }
+
+    #[test]
+    fn html_is_refused_before_anything_runs_except_for_report() {
+        let err = prepared(&["cutover", "group", "g", "--format", "html"]).expect_err("html");
+        assert_eq!(err.exit_code(), exit::USAGE);
+        assert!(
+            err.to_string().contains("only for `cutover report`"),
+            "{err}"
+        );
+        assert!(!err.hint().contains("cutover.toml"));
+    }
+
+    #[test]
+    fn verify_wait_alone_means_the_configured_default() {
+        assert_eq!(
+            prepared(&["cutover", "verify", "g", "--wait"]).expect("valid"),
+            Prepared::Verify {
+                selection: Selection::Groups(vec![GroupId::new("g")]),
+                wait: Some(None),
+            }
+        );
+    }
+
+    #[test]
+    fn commands_not_built_yet_are_refused_with_exit_2() {
+        let err = prepared(&["cutover", "promote", "orders"]).expect_err("not built");
+        assert_eq!(err.exit_code(), exit::USAGE);
+        assert!(err
+            .to_string()
+            .contains("`cutover promote` is not built yet"));
+    }
+}

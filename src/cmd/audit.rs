@@ -1,0 +1,40 @@
+//! `cutover audit [--window DURATION]`: the pre-promotion audit, read-only.
+//!
+//! Watches the origin's log ends for `window` (producers still writing), then judges every
+//! mirror topic and every group with offsets on them. Exit 0 only when promotion is safe.
+
+use std::time::Duration;
+
+use crate::audit;
+use crate::error::{exit, Result};
+use crate::progress::Progress;
+
+use super::output::duration_text;
+use super::{Context, Outcome, Report};
+
+pub(super) async fn run(ctx: &Context, window: Duration) -> Result<Outcome> {
+    let progress = Progress::start(
+        ctx.progress,
+        &format!(
+            "watching the origin's log ends for {}",
+            duration_text(window)
+        ),
+    );
+    let report = audit::audit(
+        ctx.origin.as_ref(),
+        ctx.destination.as_ref(),
+        ctx.link.as_ref(),
+        window,
+    )
+    .await;
+    progress.finish();
+    let report = report?;
+    Ok(Outcome {
+        exit: if report.promotion_safe {
+            exit::OK
+        } else {
+            exit::UNSAFE
+        },
+        report: Report::Audit(report),
+    })
+}

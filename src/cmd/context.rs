@@ -1,0 +1,87 @@
+//! The clients a command runs against, wired from the configuration.
+//!
+//! A [`Context`] holds the two clusters, the link, the hooks and the settings a command needs.
+//! [`Context::open`] builds the real one (rdkafka clients, the link's REST API or the
+//! Kafka-only link); the simulator builds its own with simulated clusters and a virtual clock,
+//! so the commands cannot tell the difference.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::cutover;
+use crate::cutover::driver::Clock;
+use crate::cutover::machine::Phase;
+use crate::error::Result;
+use crate::hooks::{ConfiguredHooks, Hooks};
+use crate::kafka::{Cluster, RdKafkaCluster};
+use crate::link::{ConfluentRestLink, KafkaOnlyLink, Link};
+use crate::model::Role;
+
+/// The clusters, the link and the settings of one run.
+pub struct Context {
+    pub origin: Arc<dyn Cluster>,
+    pub destination: Arc<dyn Cluster>,
+    pub link: Box<dyn Link>,
+    pub poll_interval: Duration,
+    pub default_wait: Duration,
+    /// Whether waits show progress on stderr (the simulator keeps its own transcript).
+    pub progress: bool,
+    pub hooks: Arc<dyn Hooks>,
+    pub cutover: cutover::driver::Options,
+    pub clock: Clock,
+    /// Told each phase a cutover enters (the simulator's `kill-at`).
+    pub phase_watch: Option<tokio::sync::watch::Sender<Phase>>,
+}
+
+impl Context {
+    /// Loads the configuration (`config_file` and `CUTOVER_*` variables) and connects.
+    pub async fn open(config_file: Option<&Path>) -> Result<Context> {
+        let env = crate::config::process_env();
+        let config = Config::load(config_file, &env)?;
+        tracing::debug!("configuration loaded");
+        let timeout = config.link.timeout();
+        let origin: Arc<dyn Cluster> = Arc::new(RdKafkaCluster::connect(
+            Role::Origin,
+            &config.origin.properties,
+            timeout,
+        )?);
+        let destination: Arc<dyn Cluster> = Arc::new(RdKafkaCluster::connect(
+            Role::Destination,
+            &config.destination.properties,
+            timeout,
+        )?);
+        let link: Box<dyn Link> = match config.link.rest_options() {
+            Some(options) => Box::new(ConfluentRestLink::connect(options).await?),
+            None => Box::new(KafkaOnlyLink::new(
+                config.link.name.clone(),
+                config.link.prefix.clone(),
+                origin.clone(),
+                destination.clone(),
+            )),
+        };
+        Ok(Context {
+            origin,
+            destination,
+            link,
+            poll_interval: config.defaults.poll_interval,
+            default_wait: config.defaults.wait,
+            progress: true,
+            hooks: Arc::new(ConfiguredHooks::new(&config.hooks)),
+            cutover: cutover::driver::Options {
+                cutover: config.cutover.clone(),
+                poll_interval: config.defaults.poll_interval,
+            },
+            clock: Clock::System,
+            phase_watch: None,
+        })
+    }
+
+    /// The process exits right after the command: closing the Kafka clients would only make
+    /// the operator wait (librdkafka's shutdown takes a few hundred milliseconds), and nothing
+    /// is left to flush (cutover never produces or commits). The OS reclaims everything.
+    pub fn leak_at_exit(self) -> &'static Context {
+        Box::leak(Box::new(self))
+    }
+}

@@ -1,0 +1,39 @@
+//! Runs a [`Prepared`] command against a [`Context`], real or simulated.
+//!
+//! The binary and the simulator both come through here, so a scenario exercises exactly the
+//! code an operator runs.
+
+use crate::audit::AuditReport;
+use crate::cutover::driver::{Plan, Summary};
+use crate::error::Result;
+use crate::verify::VerifyReport;
+
+use super::{audit, group, verify, Context, Prepared};
+
+/// What a command produced: its report and its exit code.
+pub struct Outcome {
+    pub exit: i32,
+    pub report: Report,
+}
+
+/// The report of any command that reads the clusters.
+pub enum Report {
+    Verify(VerifyReport),
+    Audit(AuditReport),
+    Plan(Box<Plan>),
+    Cutover(Summary),
+}
+
+/// Runs a prepared command against the clusters and the link of `ctx`.
+pub async fn execute(prepared: &Prepared, ctx: &Context) -> Result<Outcome> {
+    match prepared {
+        Prepared::Verify { selection, wait } => verify::run(ctx, selection, *wait).await,
+        Prepared::Audit { window } => audit::run(ctx, *window).await,
+        Prepared::Group {
+            group,
+            dry_run,
+            mode,
+            command,
+        } => group::run(ctx, group, *dry_run, *mode, command).await,
+    }
+}

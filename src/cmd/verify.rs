@@ -1,0 +1,69 @@
+//! `cutover verify GROUP…|--all-groups [--wait [DURATION]]`: the rule, partition by
+//! partition, read-only.
+//!
+//! With `--wait`, verifies again every poll interval until every group is safe or the time is
+//! up, with progress on stderr. Never changes anything on either cluster or the link.
+
+use std::time::Duration;
+
+use crate::error::{exit, Result};
+use crate::progress::Progress;
+use crate::verify::{self, Selection, VerifyReport};
+
+use super::output::duration_text;
+use super::{Context, Outcome, Report};
+
+/// Verifies `selection`; `wait` is `Some(None)` for the configured default wait.
+pub(super) async fn run(
+    ctx: &Context,
+    selection: &Selection,
+    wait: Option<Option<Duration>>,
+) -> Result<Outcome> {
+    let wait = wait.map(|w| w.unwrap_or(ctx.default_wait));
+    let report = verify_until(ctx, selection, wait).await?;
+    Ok(Outcome {
+        exit: if report.safe { exit::OK } else { exit::UNSAFE },
+        report: Report::Verify(report),
+    })
+}
+
+/// Verifies, and with a deadline, verifies again until every group is safe or time is up.
+async fn verify_until(
+    ctx: &Context,
+    selection: &Selection,
+    wait: Option<Duration>,
+) -> Result<VerifyReport> {
+    // tokio's clock, so the simulator's paused time drives the waits.
+    let deadline = wait.map(|w| tokio::time::Instant::now() + w);
+    let progress = deadline.map(|_| Progress::start(ctx.progress, "verifying"));
+    let outcome = async {
+        loop {
+            let report = verify::verify(
+                ctx.origin.as_ref(),
+                ctx.destination.as_ref(),
+                ctx.link.as_ref(),
+                selection,
+            )
+            .await?;
+            let left = deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
+            match (&progress, left) {
+                (Some(p), Some(left)) if !report.safe && !left.is_zero() => {
+                    let safe = report.groups.iter().filter(|g| g.safe).count();
+                    p.update(&format!(
+                        "{safe}/{} group(s) safe; checking again in {} ({} left)",
+                        report.groups.len(),
+                        duration_text(ctx.poll_interval),
+                        duration_text(left)
+                    ));
+                    tokio::time::sleep(ctx.poll_interval.min(left)).await;
+                }
+                _ => return Ok(report),
+            }
+        }
+    }
+    .await;
+    if let Some(p) = &progress {
+        p.finish();
+    }
+    outcome
+}

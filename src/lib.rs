@@ -1,7 +1,7 @@
 //! cutover moves Kafka consumer groups from an origin cluster to a destination cluster that
 //! mirrors it through a cluster link, without a duplicate or a skipped message, and proves it.
 //!
-//! The crate is a library with a thin binary (`src/main.rs`). See `DESIGN.md` for the
+//! The crate is a library with a thin binary (`src/main.rs`). See `docs/design.md` for the
 //! vocabulary and the phases; the README's architecture section maps it onto these modules.
 
 pub mod audit;

@@ -1,4 +1,4 @@
-//! The domain vocabulary of `DESIGN.md` §2 as types.
+//! The domain vocabulary of `docs/design.md` §2 as types.
 //!
 //! Everything that crosses a module boundary speaks in these types: a partition is a
 //! [`TopicPartition`], an offset is an [`Offset`], a group is a [`GroupId`]. This module holds

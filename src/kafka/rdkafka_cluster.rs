@@ -2,7 +2,7 @@
 //!
 //! One librdkafka handle per cluster serves every call. Offsets are read in chunks of
 //! [`OFFSETS_PER_REQUEST`] partitions with several chunks in flight (librdkafka's list handling
-//! is quadratic in the size of one call, see `shared/reference/rdkafka.md` §4), group offsets
+//! is quadratic in the size of one call, see `docs/reference/rdkafka.md` §4), group offsets
 //! one group per request with many requests in flight, and metadata in one request. This file
 //! holds no unsafe code; the C calls live in `ffi.rs`.
 

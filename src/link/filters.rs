@@ -6,7 +6,7 @@
 //! matched when at least one filter matches it and none of the matching filters is `EXCLUDE`:
 //! exclude wins, whatever the order or specificity. `"*"` with `LITERAL` matches everything.
 //! No filter (or an empty string) matches nothing. Pattern and filter types are read
-//! case-insensitively, as the link does (`shared/reference/cluster-linking.md` §2.2).
+//! case-insensitively, as the link does (`docs/reference/cluster-linking.md` §2.2).
 //!
 //! The emulator, the simulator and the agent's exclusion step all use this one evaluator, so
 //! they cannot disagree about which groups the link syncs.

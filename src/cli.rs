@@ -519,7 +519,7 @@ fn write_one<T: serde::Serialize>(
 }
 
 fn parse_duration_arg(s: &str) -> Result<Duration> {
-    crate::config::parse_duration(s).map_err(|e| {
+    crate::duration::parse(s).map_err(|e| {
         Error::Config(format!(
             "invalid duration {s:?}: {e} (write e.g. 90s, 5m, 1500ms)"
         ))

@@ -137,6 +137,7 @@ use crate::hooks::{
 };
 use crate::link::RestLinkOptions;
 use crate::model::{GroupId, Role};
+use crate::secret::Secret;
 
 /// The file read when no `--config` is given, if it exists in the working directory.
 pub const DEFAULT_FILE: &str = "cutover.toml";
@@ -328,33 +329,6 @@ impl Default for CutoverSettings {
             restart_window: DEFAULT_RESTART_WINDOW,
             stable_reads: DEFAULT_STABLE_READS,
         }
-    }
-}
-
-/// A secret value. `Debug` and `Display` print `***`; [`Secret::expose`] is the one way out.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The secret itself, for the one place that must send it (an HTTP header, a client).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
     }
 }
 
@@ -967,7 +941,7 @@ fn link_config(
             },
         ) => Some(Credentials {
             username: user,
-            password: Secret(password),
+            password: Secret::new(password),
         }),
         (Credential::Present { from, .. }, Credential::Absent) => {
             problems.push(format!(
@@ -1034,7 +1008,7 @@ fn defaults(section: Option<&Table>, env: &Env, problems: &mut Problems) -> Defa
         env,
         problems,
     )
-    .and_then(|s| match parse_duration(&s.value) {
+    .and_then(|s| match crate::duration::parse(&s.value) {
         Ok(d) => Some(d),
         Err(e) => {
             problems.push(format!("{}: {e}", s.from));
@@ -1073,7 +1047,7 @@ fn bounded(s: &Setting, min: u32, max: u32, what: &str, problems: &mut Problems)
 }
 
 fn positive_duration(s: &Setting, problems: &mut Problems) -> Option<Duration> {
-    match parse_duration(&s.value) {
+    match crate::duration::parse(&s.value) {
         Ok(d) if d.is_zero() => {
             problems.push(format!("{}: must be more than zero", s.from));
             None
@@ -1339,7 +1313,7 @@ fn hook_config(
             continue;
         }
         if let Some(value) = indirect(env, &from, &var, problems) {
-            secret_env.insert(name, Secret(value));
+            secret_env.insert(name, Secret::new(value));
         }
     }
 
@@ -1667,7 +1641,7 @@ fn http_action(
             valid = false;
             continue;
         }
-        secret_headers.insert(name, Secret(value));
+        secret_headers.insert(name, Secret::new(value));
     }
 
     let body = match table.get("body") {
@@ -1799,35 +1773,6 @@ fn toml_to_json(value: &Value, from: &str, problems: &mut Problems) -> serde_jso
                 })
                 .collect(),
         ),
-    }
-}
-
-/// Parses a duration written as a whole number and a unit: `1500ms`, `10s`, `5m`, `1h`.
-pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
-    const HINT: &str = "write a whole number and a unit: \"1500ms\", \"10s\", \"5m\" or \"1h\"";
-    let s = text.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    if number.is_empty() {
-        return Err(format!("\"{text}\" is not a duration: {HINT}"));
-    }
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("\"{text}\" is too long a duration"))?;
-    let seconds = |factor: u64| {
-        n.checked_mul(factor)
-            .map(Duration::from_secs)
-            .ok_or_else(|| format!("\"{text}\" is too long a duration"))
-    };
-    match unit.trim() {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" => seconds(1),
-        "m" => seconds(60),
-        "h" => seconds(3600),
-        "" => Err(format!("\"{text}\" has no unit: {HINT}")),
-        other => Err(format!(
-            "\"{text}\" has an unknown unit \"{other}\": {HINT}"
-        )),
     }
 }
 
@@ -3008,35 +2953,6 @@ mod tests {
             &lab_env(),
         ));
         assert_problem(&p, "/nonexistent/cutover.toml: line 3:");
-    }
-
-    #[test]
-    fn parses_durations() {
-        let good = [
-            ("1500ms", Duration::from_millis(1500)),
-            ("10s", Duration::from_secs(10)),
-            (" 5m ", Duration::from_secs(300)),
-            ("1h", Duration::from_secs(3600)),
-            ("0s", Duration::ZERO),
-            ("2 s", Duration::from_secs(2)),
-        ];
-        for (text, expected) in good {
-            assert_eq!(parse_duration(text), Ok(expected), "{text}");
-        }
-        let bad = [
-            ("", "is not a duration"),
-            ("10", "has no unit"),
-            ("-5s", "is not a duration"),
-            ("1.5s", "unknown unit \".5s\""),
-            ("5d", "unknown unit \"d\""),
-            ("ms", "is not a duration"),
-            ("99999999999999999999s", "too long"),
-            ("9999999999999999999h", "too long"),
-        ];
-        for (text, needle) in bad {
-            let err = parse_duration(text).unwrap_err();
-            assert!(err.contains(needle), "{text}: {err}");
-        }
     }
 
     #[test]

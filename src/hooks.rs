@@ -35,8 +35,8 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::config::Secret;
 use crate::model::{GroupId, Role};
+use crate::secret::Secret;
 
 /// The hooks of a cutover.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -84,7 +84,7 @@
 //!   replaces the default of its kind entirely. Placeholders (`{group}`, `{cluster}`,
 //!   `{topics}`, `{run_id}`, `{link}`) are checked here; an unknown one is a problem, and so is
 //!   a placeholder where a value would be read as code or choose what runs: an exec program,
-//!   the script of `sh -c`, shell text, a URL's host. `hooks.rs` says how values are
+//!   the script of `sh -c`, shell text, a URL's host. `hooks/template.rs` says how values are
 //!   substituted and the README's Hooks section is the reference.
 //! - Any other key is a problem (typo protection), named with its section.
 //!
@@ -2230,7 +2230,11 @@ fn parse_jaas(text: &str) -> std::result::Result<(String, BTreeMap<String, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hooks::{HookAction, HookConfig, HookKind, HttpHook};
+    use crate::hooks::testing::ctx;
+    use crate::hooks::{
+        ConfiguredHooks, HookAction, HookConfig, HookKind, Hooks, HttpHook,
+        BUILTIN_EXCLUDE_DESCRIPTION,
+    };
 
     fn env(pairs: &[(&str, &str)]) -> Env {
         pairs
@@ -3417,5 +3421,75 @@ mod tests {
             assert_problem(&p, needle);
         }
         assert_eq!(p.len(), expected.len(), "{p:#?}");
+    }
+
+    fn config(text: &str) -> Config {
+        let env: Env = [
+            ("CUTOVER_ORIGIN_BOOTSTRAP", "a:9092"),
+            ("CUTOVER_DESTINATION_BOOTSTRAP", "b:9092"),
+            ("CUTOVER_LINK_NAME", "migration-link"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        Config::from_sources(Some((text, Path::new("/nonexistent/cutover.toml"))), &env)
+            .expect("a valid config")
+    }
+
+    #[tokio::test]
+    async fn a_groups_own_hook_replaces_the_default_of_its_kind() {
+        let config = config(
+            r#"
+            [hooks.stop]
+            exec = ["/bin/echo", "default", "{group}"]
+
+            [groups."orders app".hooks.stop]
+            shell = 'printf "override %s" "$CUTOVER_GROUP"'
+
+            [groups."orders app".hooks.exclude]
+            exec = ["/bin/echo", "excluded"]
+            "#,
+        );
+        let hooks = ConfiguredHooks::new(&config.hooks);
+        let special = ctx("orders app");
+        let other = ctx("billing");
+
+        let report = hooks.run(HookKind::Stop, &special).await;
+        assert_eq!(report.stdout, "override orders app");
+        let report = hooks.run(HookKind::Stop, &other).await;
+        assert_eq!(report.stdout, "default billing\n");
+        assert_eq!(
+            hooks.describe(HookKind::Stop, &other).as_deref(),
+            Some(r#"["/bin/echo", "default", "billing"]"#)
+        );
+
+        // Exclusion: the built-in unless configured, and the built-in is not run as a hook.
+        assert!(hooks.exclude_is_builtin(&other.group));
+        assert!(!hooks.exclude_is_builtin(&special.group));
+        assert_eq!(
+            hooks.describe(HookKind::Exclude, &other).as_deref(),
+            Some(BUILTIN_EXCLUDE_DESCRIPTION)
+        );
+        let report = hooks.run(HookKind::Exclude, &other).await;
+        assert!(!report.ok);
+        assert_eq!(report.attempts, 0);
+        assert!(report
+            .error
+            .unwrap_or_default()
+            .contains("is the built-in link action"),);
+        let report = hooks.run(HookKind::Exclude, &special).await;
+        assert_eq!(report.stdout, "excluded\n");
+
+        // A kind with no hook: nothing to describe, and running it says which key to set.
+        assert_eq!(hooks.describe(HookKind::Restart, &special), None);
+        let report = hooks.run(HookKind::Restart, &special).await;
+        assert!(!report.ok);
+        assert_eq!(report.attempts, 0);
+        assert_eq!(
+            report.error.as_deref(),
+            Some(
+                r#"no restart hook is configured for group orders app: set [hooks.restart] (or [groups."orders app".hooks.restart] for this group alone) to exec, shell or http"#
+            )
+        );
     }
 }

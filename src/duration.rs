@@ -1,14 +1,14 @@
 //! Durations as people write them (`cutover.toml`, `CUTOVER_*` variables, command-line options,
 //! scenario files) and as progress text shows them.
 //!
-//! [`parse`] reads one whole number and one unit, `ms`, `s`, `m` or `h` (`1500ms`, `10s`, `5m`,
+//! [`parse()`] reads one whole number and one unit, `ms`, `s`, `m` or `h` (`1500ms`, `10s`, `5m`,
 //! `1h`); the `humantime` crate does the arithmetic and its overflow check. humantime on its own
 //! reads more than that, and we refuse the rest on purpose (the `parses_durations` test pins
 //! it): fractions (`1.5s`), days, weeks, months and years (`5d`, `2w`, `5M`, `1y`), and sums
 //! (`1h 30m`). A unit that differs from minutes only by its case (`M` is months) would turn a
 //! typo in a timeout into months of waiting, and one small grammar is easy to document and to
-//! check by eye. [`format`] is humantime's, cut to whole seconds (or whole milliseconds under a
-//! second), for people to read: a two-part result such as `1m 30s` is not something [`parse`]
+//! check by eye. [`format()`] is humantime's, cut to whole seconds (or whole milliseconds under a
+//! second), for people to read: a two-part result such as `1m 30s` is not something [`parse()`]
 //! reads back.
 //!
 //! It knows nothing of where a text came from: callers put the setting's name in front of the
@@ -19,7 +19,7 @@ use std::time::Duration;
 /// How to write a duration, repeated in every error.
 const HINT: &str = "write a whole number and a unit: \"1500ms\", \"10s\", \"5m\" or \"1h\"";
 
-/// The units [`parse`] accepts (humantime reads each the same way).
+/// The units [`parse()`] accepts (humantime reads each the same way).
 const UNITS: &[&str] = &["ms", "s", "m", "h"];
 
 /// Parses a duration written as a whole number and a unit: `1500ms`, `10s`, `5m`, `1h`.

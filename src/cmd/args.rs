@@ -130,7 +130,7 @@ fn not_built_hint(command: &Command) -> &'static str {
 
 /// A duration argument (`90s`, `5m`, `1500ms`), or a usage error naming the option.
 fn duration_arg(command: &str, option: &str, text: &str) -> Result<Duration> {
-    crate::config::parse_duration(text).map_err(|e| Error::Usage {
+    crate::duration::parse(text).map_err(|e| Error::Usage {
         message: format!("{option} {text:?} is not a duration: {e}"),
         hint: format!(
             "write a duration such as 90s, 5m or 1500ms (see `cutover {command} --help`)"

@@ -9,15 +9,15 @@ use crate::audit;
 use crate::error::{exit, Result};
 use crate::progress::Progress;
 
-use super::output::duration_text;
 use super::{Context, Outcome, Report};
+use crate::duration;
 
 pub(super) async fn run(ctx: &Context, window: Duration) -> Result<Outcome> {
     let progress = Progress::start(
         ctx.progress,
         &format!(
             "watching the origin's log ends for {}",
-            duration_text(window)
+            duration::format(window)
         ),
     );
     let report = audit::audit(

@@ -90,18 +90,6 @@ fn write_one<T: serde::Serialize>(
     writeln!(out, "{}", text.trim_end()).map_err(cannot_write)
 }
 
-/// A duration for progress text: `1m30s`, `45s`, `800ms`.
-pub(super) fn duration_text(d: std::time::Duration) -> String {
-    let s = d.as_secs();
-    if s >= 60 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else if s > 0 {
-        format!("{s}s")
-    } else {
-        format!("{}ms", d.as_millis())
-    }
-}
-
 fn cannot_write(source: std::io::Error) -> Error {
     Error::Output {
         what: "the report to stdout".into(),

@@ -10,8 +10,8 @@ use crate::error::{exit, Result};
 use crate::progress::Progress;
 use crate::verify::{self, Selection, VerifyReport};
 
-use super::output::duration_text;
 use super::{Context, Outcome, Report};
+use crate::duration;
 
 /// Verifies `selection`; `wait` is `Some(None)` for the configured default wait.
 pub(super) async fn run(
@@ -52,8 +52,8 @@ async fn verify_until(
                     p.update(&format!(
                         "{safe}/{} group(s) safe; checking again in {} ({} left)",
                         report.groups.len(),
-                        duration_text(ctx.poll_interval),
-                        duration_text(left)
+                        duration::format(ctx.poll_interval),
+                        duration::format(left)
                     ));
                     tokio::time::sleep(ctx.poll_interval.min(left)).await;
                 }

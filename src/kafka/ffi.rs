@@ -1,5 +1,5 @@
 //! librdkafka admin calls that rdkafka's safe API lacks: with one `kill(2)` of a hook's process
-//! group in `hooks.rs`, the only unsafe code in cutover.
+//! group in `hooks/process.rs`, the only unsafe code in cutover.
 //!
 //! rdkafka 0.39 has no ListOffsets, ListConsumerGroupOffsets, DescribeConsumerGroups or
 //! ListConsumerGroups. Falling back to per-partition `fetch_watermarks` or to a consumer per

@@ -541,7 +541,7 @@ fn check_command(
     }
     for (bound, text) in [(true, &e.min_duration), (false, &e.max_duration)] {
         let Some(text) = text else { continue };
-        match crate::config::parse_duration(text) {
+        match crate::duration::parse(text) {
             Ok(d) if bound && took < d => {
                 problems.push(format!("ran {}, expected at least {text}", clock(took)))
             }
@@ -886,10 +886,7 @@ fn apply(w: &mut World, event: &Event) -> std::result::Result<String, String> {
             status,
             hold,
         } => {
-            let hold = hold
-                .as_deref()
-                .map(crate::config::parse_duration)
-                .transpose()?;
+            let hold = hold.as_deref().map(crate::duration::parse).transpose()?;
             w.link.rest_faults = RestFaults {
                 remaining: *count,
                 kind: if hold.is_some() {

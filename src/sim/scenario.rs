@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::parse_duration;
+use crate::duration::parse as parse_duration;
 use crate::error::{Error, Result};
 use crate::sim::AutoOffsetReset;
 

@@ -1,0 +1,378 @@
+//! `[link]`: the cluster link's name and prefix, and how to reach its REST v3 API (URL,
+//! cluster id, Basic credentials, CA file, timeout, retries), turned into the options of
+//! `ConfluentRestLink`. Without `rest-url` cutover runs Kafka-only.
+//!
+//! The password is a [`Secret`]; a URL carrying credentials is refused without being repeated.
+
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::Table;
+
+use super::load::Env;
+use super::problems::{check_known_keys, Problems};
+use super::value::{bounded, env_value, indirect, positive_duration, setting};
+use crate::link::RestLinkOptions;
+use crate::secret::Secret;
+
+pub(super) const DEFAULT_REST_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const DEFAULT_REST_RETRIES: u32 = 3;
+const MAX_REST_RETRIES: u32 = 10;
+/// First pause between REST retries; `RestLinkOptions` doubles it each time.
+pub(crate) const REST_BACKOFF: Duration = Duration::from_millis(500);
+
+const LINK_KEYS: &[&str] = &[
+    "name",
+    "rest-url",
+    "cluster-id",
+    "username-env",
+    "password-env",
+    "ca-file",
+    "timeout",
+    "retries",
+    "prefix",
+];
+
+/// The cluster link.
+#[derive(Clone)]
+pub struct LinkConfig {
+    pub name: String,
+    /// How to reach the link's REST API; `None` is Kafka-only mode.
+    pub rest: Option<RestConfig>,
+    /// The link's `cluster.link.prefix` (empty when mirrors keep their source names).
+    pub prefix: String,
+    /// Bound on one request to the link (`[link] timeout`), in either mode.
+    pub timeout: Duration,
+    /// Retries of a REST request after a 5xx answer, a 429 or a timeout (at most 10).
+    pub retries: u32,
+}
+
+/// The link's REST v3 API.
+#[derive(Clone)]
+pub struct RestConfig {
+    /// The base URL without a trailing slash, ending in `/kafka/v3` (or `/v3`).
+    pub url: String,
+    /// The destination cluster's id; discovered with `GET /clusters` when `None`.
+    pub cluster_id: Option<String>,
+    pub credentials: Option<Credentials>,
+    /// Extra CA certificates (PEM) to trust for TLS.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// HTTP Basic credentials for the REST API.
+#[derive(Clone)]
+pub struct Credentials {
+    pub username: String,
+    pub password: Secret,
+}
+
+impl LinkConfig {
+    /// Bound on one request to the link; also a sensible bound on one Kafka request.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The options for `ConfluentRestLink`, or `None` in Kafka-only mode.
+    pub fn rest_options(&self) -> Option<RestLinkOptions> {
+        let rest = self.rest.as_ref()?;
+        Some(RestLinkOptions {
+            base_url: rest.url.clone(),
+            link_name: self.name.clone(),
+            cluster_id: rest.cluster_id.clone(),
+            basic_auth: rest
+                .credentials
+                .as_ref()
+                .map(|c| (c.username.clone(), c.password.expose().to_string())),
+            ca_file: rest.ca_file.clone(),
+            timeout: self.timeout,
+            retries: self.retries,
+            backoff: REST_BACKOFF,
+        })
+    }
+}
+
+// `Debug` is written by hand for every type that holds configuration, so that a field added
+// later cannot leak a secret through a derived impl.
+
+impl fmt::Debug for LinkConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LinkConfig")
+            .field("name", &self.name)
+            .field("rest", &self.rest)
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .field("retries", &self.retries)
+            .finish()
+    }
+}
+
+impl fmt::Debug for RestConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RestConfig")
+            .field("url", &self.url)
+            .field("cluster_id", &self.cluster_id)
+            .field("credentials", &self.credentials)
+            .field("ca_file", &self.ca_file)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .finish()
+    }
+}
+
+/// The state of one REST credential after reading.
+enum Credential {
+    Absent,
+    /// Named but unreadable; already reported.
+    Reported,
+    Present {
+        value: String,
+        from: String,
+    },
+}
+
+fn credential(
+    table: &Table,
+    what: &str,
+    var: &str,
+    env: &Env,
+    problems: &mut Problems,
+) -> Credential {
+    if let Some(value) = env_value(env, var) {
+        return Credential::Present {
+            value: value.to_string(),
+            from: var.to_string(),
+        };
+    }
+    let key = format!("{what}-env");
+    let Some(named) = setting(table, "[link]", &key, None, env, problems) else {
+        return Credential::Absent;
+    };
+    match indirect(env, &named.from, &named.value, problems) {
+        Some(value) => Credential::Present {
+            value,
+            from: named.from,
+        },
+        None => Credential::Reported,
+    }
+}
+
+pub(super) fn link_config(
+    section: Option<&Table>,
+    base_dir: &Path,
+    env: &Env,
+    problems: &mut Problems,
+) -> LinkConfig {
+    let empty = Table::new();
+    let table = section.unwrap_or(&empty);
+    check_known_keys("[link]", table, LINK_KEYS, problems);
+    let get = |key: &str, var: &str, problems: &mut Problems| {
+        setting(table, "[link]", key, Some(var), env, problems)
+    };
+
+    let name = match get("name", "CUTOVER_LINK_NAME", problems) {
+        Some(s) if !s.value.trim().is_empty() => s.value,
+        _ => {
+            problems.push("the link has no name: set name in [link] or CUTOVER_LINK_NAME");
+            String::new()
+        }
+    };
+    let url = get("rest-url", "CUTOVER_LINK_REST_URL", problems).and_then(|s| {
+        check_rest_url(&s.value)
+            .map_err(|e| problems.push(format!("{}: {e}", s.from)))
+            .ok()
+    });
+    let cluster_id = get("cluster-id", "CUTOVER_DESTINATION_CLUSTER_ID", problems)
+        .map(|s| s.value)
+        .filter(|s| !s.trim().is_empty());
+
+    let username = credential(table, "username", "CUTOVER_LINK_USERNAME", env, problems);
+    let password = credential(table, "password", "CUTOVER_LINK_PASSWORD", env, problems);
+    let credentials = match (username, password) {
+        (
+            Credential::Present { value: user, .. },
+            Credential::Present {
+                value: password, ..
+            },
+        ) => Some(Credentials {
+            username: user,
+            password: Secret::new(password),
+        }),
+        (Credential::Present { from, .. }, Credential::Absent) => {
+            problems.push(format!(
+                "the link's REST username is set ({from}) but no password: set password-env in [link] or CUTOVER_LINK_PASSWORD"
+            ));
+            None
+        }
+        (Credential::Absent, Credential::Present { from, .. }) => {
+            problems.push(format!(
+                "the link's REST password is set ({from}) but no username: set username-env in [link] or CUTOVER_LINK_USERNAME"
+            ));
+            None
+        }
+        _ => None,
+    };
+
+    let ca_file = get("ca-file", "CUTOVER_LINK_CA_FILE", problems).and_then(|s| {
+        let path = if s.in_file {
+            base_dir.join(&s.value)
+        } else {
+            PathBuf::from(&s.value)
+        };
+        match fs::File::open(&path) {
+            Ok(_) => Some(path),
+            Err(e) => {
+                problems.push(format!("{}: cannot read {}: {e}", s.from, path.display()));
+                None
+            }
+        }
+    });
+    let timeout = get("timeout", "CUTOVER_LINK_TIMEOUT", problems)
+        .and_then(|s| positive_duration(&s, problems))
+        .unwrap_or(DEFAULT_REST_TIMEOUT);
+    let retries = get("retries", "CUTOVER_LINK_RETRIES", problems)
+        .and_then(|s| bounded(&s, 0, MAX_REST_RETRIES, "a number of retries", problems))
+        .unwrap_or(DEFAULT_REST_RETRIES);
+    let prefix = get("prefix", "CUTOVER_LINK_PREFIX", problems)
+        .map(|s| s.value)
+        .unwrap_or_default();
+
+    LinkConfig {
+        name,
+        rest: url.map(|url| RestConfig {
+            url,
+            cluster_id,
+            credentials,
+            ca_file,
+        }),
+        prefix,
+        timeout,
+        retries,
+    }
+}
+
+/// Checks the REST base URL and returns it without a trailing slash. The message never
+/// repeats a URL that carries credentials.
+fn check_rest_url(raw: &str) -> std::result::Result<String, String> {
+    let url = raw.trim().trim_end_matches('/');
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = after_scheme.split('/').next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err("the URL carries credentials: give them with username-env and password-env in [link] (or CUTOVER_LINK_USERNAME and CUTOVER_LINK_PASSWORD) instead".into());
+    }
+    let lower = url.to_ascii_lowercase();
+    let scheme_len = if lower.starts_with("https://") {
+        "https://".len()
+    } else if lower.starts_with("http://") {
+        "http://".len()
+    } else {
+        return Err(format!("{raw} is not an http:// or https:// URL"));
+    };
+    if authority.is_empty() {
+        return Err(format!("{raw} has no host"));
+    }
+    let base = &url[..scheme_len + authority.len()];
+    let path = &url[base.len()..];
+    if path.contains(['?', '#']) {
+        return Err(format!(
+            "{raw} has a query or fragment: give the API's base URL, ending in /kafka/v3"
+        ));
+    }
+    if path.ends_with("/kafka/v3") {
+        Ok(url.to_string())
+    } else if path.ends_with("/v3") {
+        tracing::warn!(
+            "[link] rest-url {url} ends in /v3, not /kafka/v3: taking it for a standalone REST Proxy"
+        );
+        Ok(url.to_string())
+    } else {
+        Err(format!(
+            "{raw} does not end in /kafka/v3: Confluent Server embeds the REST API under that path (e.g. {base}/kafka/v3); a standalone REST Proxy serves /v3"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{assert_problem, env, from_toml, lab_env, problems};
+    use super::super::Config;
+    use super::*;
+
+    #[test]
+    fn without_rest_url_the_link_is_kafka_only() {
+        let mut e = lab_env();
+        e.remove("CUTOVER_LINK_REST_URL");
+        let config = Config::from_sources(None, &e).expect("valid");
+        assert!(config.link.rest.is_none());
+        assert!(config.link.rest_options().is_none());
+    }
+
+    #[test]
+    fn credentials_need_both_halves_and_set_variables() {
+        let base = lab_env();
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[("CUTOVER_LINK_PASSWORD", "pw")],
+                "the link's REST password is set (CUTOVER_LINK_PASSWORD) but no username",
+            ),
+            (
+                &[("CUTOVER_LINK_USERNAME", "u")],
+                "the link's REST username is set (CUTOVER_LINK_USERNAME) but no password",
+            ),
+        ];
+        for (extra, needle) in cases {
+            let mut e = base.clone();
+            e.extend(env(extra));
+            assert_problem(&problems(Config::from_sources(None, &e)), needle);
+        }
+        // A named but unset variable is reported once, not also as a missing half.
+        let text = "[link]\nusername-env = \"U\"\npassword-env = \"P\"\n";
+        let p = problems(from_toml(
+            text,
+            &env(&[
+                ("U", "u"),
+                ("CUTOVER_ORIGIN_BOOTSTRAP", "a"),
+                ("CUTOVER_DESTINATION_BOOTSTRAP", "b"),
+                ("CUTOVER_LINK_NAME", "l"),
+            ]),
+        ));
+        assert_eq!(
+            p,
+            vec!["[link] password-env names the environment variable P, which is not set"]
+        );
+    }
+
+    #[test]
+    fn checks_rest_urls() {
+        let cases: &[(&str, std::result::Result<&str, &str>)] = &[
+            ("https://h:8090/kafka/v3", Ok("https://h:8090/kafka/v3")),
+            ("HTTP://h/kafka/v3/", Ok("HTTP://h/kafka/v3")),
+            ("http://proxy:8082/v3", Ok("http://proxy:8082/v3")),
+            ("https://h:8090", Err("does not end in /kafka/v3: Confluent Server embeds the REST API under that path (e.g. https://h:8090/kafka/v3)")),
+            ("https://h:8090/kafka", Err("does not end in /kafka/v3")),
+            ("h:8090/kafka/v3", Err("is not an http:// or https:// URL")),
+            ("ftp://h/kafka/v3", Err("is not an http:// or https:// URL")),
+            ("https:///kafka/v3", Err("has no host")),
+            ("https://h/kafka/v3?x=1", Err("has a query or fragment")),
+            ("https://user:hunter2@h/kafka/v3", Err("the URL carries credentials")),
+        ];
+        for (url, expected) in cases {
+            match (check_rest_url(url), expected) {
+                (Ok(got), Ok(want)) => assert_eq!(&got, want),
+                (Err(got), Err(want)) => {
+                    assert!(got.contains(want), "{url}: {got}");
+                    assert!(!got.contains("hunter2"), "{got}");
+                }
+                (got, _) => panic!("{url}: unexpected {got:?}"),
+            }
+        }
+    }
+}

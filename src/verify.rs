@@ -14,8 +14,8 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::kafka::{Cluster, GroupPresence, GroupState, OffsetSpec, PartitionResult};
 use crate::link::filters::{FilterKind, Filters};
-use crate::link::{Link, MirrorDescription, MirrorState};
-use crate::model::{GroupId, Offset, Topic, TopicPartition};
+use crate::link::{Link, MirrorDescription};
+use crate::model::{GroupId, MirrorState, Offset, Topic, TopicPartition};
 use crate::rule::{
     self, GroupJudgement, GroupObservation, MirrorOf, PartitionObservation, Presence,
 };

@@ -7,7 +7,7 @@
 //! (see `Machine::resume`). Observations go through the same `verify` code as
 //! `cutover verify`, so the cutover and the read-only check cannot judge differently.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -21,11 +21,11 @@ use crate::cutover::machine::{
 };
 use crate::error::{Error, Result};
 use crate::hooks::{HookContext, HookKind, Hooks};
-use crate::journal::{Journal, PartitionSample, ReadBack, Record, Timings};
+use crate::journal::{Journal, PartitionSample, ReadBack, Record};
 use crate::kafka::Cluster;
 use crate::link::filters::{FilterKind, Filters};
 use crate::link::Link;
-use crate::model::{GroupId, TopicPartition};
+use crate::model::{GroupId, Timings, TopicPartition};
 use crate::progress::Progress;
 use crate::rule::{GroupJudgement, Presence};
 use crate::verify::{self, Selection, VerifyReport};
@@ -856,7 +856,7 @@ impl Driver<'_, '_> {
             .state
             .snapshot
             .as_ref()
-            .map(|s: &BTreeMap<TopicPartition, i64>| {
+            .map(|s| {
                 s.iter()
                     .map(|(tp, o)| PartitionSample {
                         topic: tp.topic.to_string(),

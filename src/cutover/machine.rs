@@ -14,8 +14,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::journal::Timings;
-use crate::model::TopicPartition;
+use crate::model::{Offsets, Timings, TopicPartition};
 use crate::rule::Verdict;
 
 /// JSON maps need string keys: partition maps are written as lists of
@@ -224,11 +223,11 @@ pub struct Observation {
     pub origin_active: bool,
     pub destination_active: bool,
     #[serde(with = "by_partition")]
-    pub origin_committed: BTreeMap<TopicPartition, i64>,
+    pub origin_committed: Offsets,
     #[serde(with = "by_partition")]
-    pub destination_committed: BTreeMap<TopicPartition, i64>,
+    pub destination_committed: Offsets,
     #[serde(with = "by_partition")]
-    pub mirror_end: BTreeMap<TopicPartition, i64>,
+    pub mirror_end: Offsets,
     /// The rule's verdict per partition.
     #[serde(with = "by_partition")]
     pub verdicts: BTreeMap<TopicPartition, Verdict>,
@@ -290,11 +289,11 @@ pub struct State {
     pub settings: Settings,
     /// The group's final committed offsets on the origin, once it was seen stopped.
     #[serde(with = "by_partition::option")]
-    pub snapshot: Option<BTreeMap<TopicPartition, i64>>,
+    pub snapshot: Option<Offsets>,
     /// The last origin offsets seen while waiting for them to hold still, and for how many
     /// consecutive reads they did.
     #[serde(with = "by_partition::option")]
-    pub last_committed: Option<BTreeMap<TopicPartition, i64>>,
+    pub last_committed: Option<Offsets>,
     pub stable_count: u32,
     /// An exclusion was attempted, so a rollback must undo it.
     pub exclusion_attempted: bool,
@@ -321,7 +320,7 @@ pub struct Machine {
     pub state: State,
 }
 
-fn offsets_text(m: &BTreeMap<TopicPartition, i64>) -> String {
+fn offsets_text(m: &Offsets) -> String {
     m.iter()
         .map(|(tp, o)| format!("{tp}={o}"))
         .collect::<Vec<_>>()
@@ -330,10 +329,7 @@ fn offsets_text(m: &BTreeMap<TopicPartition, i64>) -> String {
 
 /// The snapshot's partitions whose final offset the destination does not have yet, each
 /// described.
-pub fn not_synced(
-    snapshot: Option<&BTreeMap<TopicPartition, i64>>,
-    o: &Observation,
-) -> Vec<String> {
+pub fn not_synced(snapshot: Option<&Offsets>, o: &Observation) -> Vec<String> {
     snapshot
         .into_iter()
         .flatten()
@@ -351,10 +347,7 @@ pub fn not_synced(
 
 /// The snapshot's partitions whose final offset is beyond the mirror's end (the rule), each
 /// described.
-pub fn not_mirrored(
-    snapshot: Option<&BTreeMap<TopicPartition, i64>>,
-    o: &Observation,
-) -> Vec<String> {
+pub fn not_mirrored(snapshot: Option<&Offsets>, o: &Observation) -> Vec<String> {
     snapshot
         .into_iter()
         .flatten()
@@ -966,6 +959,7 @@ impl Machine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Offset;
 
     fn settings() -> Settings {
         Settings {
@@ -996,9 +990,9 @@ mod tests {
         Observation {
             origin_active,
             destination_active: dest_active,
-            origin_committed: [(tp(0), c)].into(),
-            destination_committed: d.map(|d| [(tp(0), d)].into()).unwrap_or_default(),
-            mirror_end: [(tp(0), m)].into(),
+            origin_committed: [(tp(0), Offset(c))].into(),
+            destination_committed: d.map(|d| [(tp(0), Offset(d))].into()).unwrap_or_default(),
+            mirror_end: [(tp(0), Offset(m))].into(),
             verdicts: [(tp(0), verdict)].into(),
             excluded: Some(false),
         }
@@ -1034,7 +1028,7 @@ mod tests {
         assert_eq!(m.phase(), Phase::AwaitingStop);
         let e = observed(m, 2000, obs(false, 95, Some(80), 100, false));
         assert_eq!(m.phase(), Phase::AwaitingSync, "{e:?}");
-        assert_eq!(m.state.snapshot, Some([(tp(0), 95)].into()));
+        assert_eq!(m.state.snapshot, Some([(tp(0), Offset(95))].into()));
         let e = observed(m, 20_000, obs(false, 95, Some(95), 100, false));
         assert_eq!(e, [Effect::Run(Action::Exclude)]);
         assert_eq!(m.state.timings.sync_wait_ms, Some(18_000));
@@ -1086,7 +1080,7 @@ mod tests {
         assert_eq!(m.phase(), Phase::AwaitingStop);
         observed(&mut m, 3000, obs(false, 95, None, 100, false));
         assert_eq!(m.phase(), Phase::AwaitingSync);
-        assert_eq!(m.state.snapshot, Some([(tp(0), 95)].into()));
+        assert_eq!(m.state.snapshot, Some([(tp(0), Offset(95))].into()));
     }
 
     #[test]

@@ -21,7 +21,7 @@ const PARTITION_HEADER: [&str; 9] = [
     "verdict",
 ];
 
-fn n(v: Option<i64>) -> String {
+fn n<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 

@@ -16,6 +16,7 @@ pub mod link;
 pub mod linksim;
 pub mod model;
 pub mod progress;
+pub mod promotion;
 pub mod report;
 pub mod rule;
 pub mod sim;

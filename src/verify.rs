@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::kafka::{Cluster, GroupPresence, GroupState, OffsetSpec, PartitionResult};
 use crate::link::filters::{FilterKind, Filters};
 use crate::link::{Link, MirrorDescription};
-use crate::model::{GroupId, MirrorState, Offset, Topic, TopicPartition};
+use crate::model::{GroupId, Offset, Topic, TopicPartition};
 use crate::rule::{
     self, GroupJudgement, GroupObservation, MirrorOf, PartitionObservation, Presence,
 };
@@ -519,11 +519,6 @@ fn presence(desc: Option<&crate::kafka::GroupDescription>) -> (Presence, Vec<Str
             (p, members)
         }
     }
-}
-
-/// Whether a mirror state counts as active for promotion and reports.
-pub(crate) fn is_active(state: &MirrorState) -> bool {
-    matches!(state, MirrorState::Active)
 }
 
 #[cfg(test)]

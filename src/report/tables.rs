@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
-use crate::audit::{AuditReport, GroupClass};
+use crate::audit::AuditReport;
+use crate::promotion::GroupClass;
 use crate::rule::{GroupJudgement, PartitionJudgement, Presence};
 use crate::verify::VerifyReport;
 

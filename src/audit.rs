@@ -3,37 +3,18 @@
 //!
 //! This is the I/O shell around `promotion.rs`, which decides: here the link's mirrors and
 //! both clusters' offsets are read (the origin's ends twice, a window apart), the groups are
-//! judged by the rule through `verify`, and the verdict is wrapped in an [`AuditReport`].
+//! judged by the rule through `verify`, and the verdict is wrapped in an [`AuditReport`]
+//! (whose type lives in `report`).
 
 use std::time::Duration;
-
-use serde::Serialize;
 
 use crate::error::Result;
 use crate::kafka::{Cluster, PartitionResult};
 use crate::link::Link;
 use crate::model::{GroupId, Offset, TopicPartition};
-use crate::promotion::{
-    self, AuditFinding, GroupAudit, MirrorAudit, MirrorObservation, MirrorPartitionObservation,
-    OriginMovement, PromotionObservation,
-};
-use crate::verify::{self, MirrorOffsets, Mirrors, SCHEMA_VERSION};
-
-/// The report of `cutover audit`.
-#[derive(Debug, Clone, Serialize)]
-pub struct AuditReport {
-    pub schema_version: u32,
-    pub link: String,
-    pub mirror_status_source: &'static str,
-    pub offsets: &'static str,
-    pub window_ms: u64,
-    pub promotion_safe: bool,
-    pub findings: Vec<AuditFinding>,
-    pub mirrors: Vec<MirrorAudit>,
-    pub origin_moving: Vec<OriginMovement>,
-    #[serde(serialize_with = "verify::serialize_in_parallel")]
-    pub groups: Vec<GroupAudit>,
-}
+use crate::promotion::{self, MirrorObservation, MirrorPartitionObservation, PromotionObservation};
+use crate::report::{AuditReport, SCHEMA_VERSION};
+use crate::verify::{self, MirrorOffsets, Mirrors};
 
 /// Runs the audit; `window` is how long origin ends are watched for movement.
 pub async fn audit(

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::audit::{self, AuditReport};
+use crate::audit;
 use crate::config::Config;
 use crate::cutover;
-use crate::cutover::driver::{Clock, Mode, Plan, Summary};
+use crate::cutover::driver::{Clock, Mode};
 use crate::cutover::machine::{Outcome as CutoverOutcome, Phase};
 use crate::error::{exit, Error, Result};
 use crate::hooks::{ConfiguredHooks, Hooks};
@@ -21,8 +21,8 @@ use crate::kafka::{Cluster, RdKafkaCluster};
 use crate::link::{ConfluentRestLink, KafkaOnlyLink, Link};
 use crate::model::{GroupId, Role};
 use crate::progress::Progress;
-use crate::report;
-use crate::verify::{self, Selection, VerifyReport};
+use crate::report::{self, AuditReport, Plan, Summary, VerifyReport};
+use crate::verify::{self, Selection};
 
 #[derive(Debug, Parser)]
 #[command(

@@ -15,6 +15,7 @@ pub mod kafka;
 pub mod link;
 pub mod linksim;
 pub mod model;
+mod parallel;
 pub mod progress;
 pub mod promotion;
 pub mod report;

@@ -6,12 +6,12 @@
 //! journal that says what it was about to do, and `--resume` re-verifies that by observation
 //! (see `Machine::resume`). Observations go through the same `verify` code as
 //! `cutover verify`, so the cutover and the read-only check cannot judge differently.
+//! The driver assembles the `--dry-run` [`Plan`] and the run's [`Summary`]; their types live
+//! in `report`.
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
 use serde_json::json;
 
 use crate::config::CutoverSettings;
@@ -25,10 +25,11 @@ use crate::journal::{Journal, PartitionSample, ReadBack, Record};
 use crate::kafka::Cluster;
 use crate::link::filters::{FilterKind, Filters};
 use crate::link::Link;
-use crate::model::{GroupId, Timings, TopicPartition};
+use crate::model::{GroupId, TopicPartition};
 use crate::progress::Progress;
+use crate::report::{Plan, PlanStep, Summary, VerifyReport};
 use crate::rule::{GroupJudgement, Presence};
-use crate::verify::{self, Selection, VerifyReport};
+use crate::verify::{self, Selection};
 
 const GROUP_FILTERS: &str = "consumer.offset.group.filters";
 const SYNC_ENABLE: &str = "consumer.offset.sync.enable";
@@ -96,44 +97,6 @@ pub enum Mode {
     Start,
     Resume,
     Rollback,
-}
-
-/// The result of `cutover group`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    pub schema_version: u32,
-    pub group: GroupId,
-    pub run_id: String,
-    pub outcome: Outcome,
-    pub phase: Phase,
-    pub reason: String,
-    pub timings: Timings,
-    /// The final offsets the group stopped at on the origin, if it got that far.
-    pub snapshot: Vec<PartitionSample>,
-    pub journal: PathBuf,
-    /// What to run next, when anything.
-    pub next: Option<String>,
-}
-
-/// What `--dry-run` prints: the hooks that would run and the current verdicts.
-#[derive(Debug, Clone, Serialize)]
-pub struct Plan {
-    pub schema_version: u32,
-    pub group: GroupId,
-    pub steps: Vec<PlanStep>,
-    pub sync_interval_ms: i64,
-    pub sync_interval_source: String,
-    pub settings: Settings,
-    pub verify: VerifyReport,
-    /// Why the cutover would be refused right now, if it would.
-    pub refusal: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PlanStep {
-    pub phase: Phase,
-    pub action: String,
-    pub check: String,
 }
 
 fn hook_context(group: &GroupId, topics: Vec<String>, run_id: &str, link: &str) -> HookContext {

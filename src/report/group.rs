@@ -3,9 +3,11 @@
 
 use std::fmt::Write as _;
 
-use crate::cutover::driver::{Plan, Summary};
 use crate::cutover::machine::Outcome;
 use crate::model::Offset;
+
+use super::plan::Plan;
+use super::summary::Summary;
 
 use crate::report::cutover::format::opt_duration as ms;
 

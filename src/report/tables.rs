@@ -5,10 +5,11 @@ use std::fmt::Write as _;
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
-use crate::audit::AuditReport;
 use crate::promotion::GroupClass;
 use crate::rule::{GroupJudgement, PartitionJudgement, Presence};
-use crate::verify::VerifyReport;
+
+use super::audit::AuditReport;
+use super::verify::VerifyReport;
 
 const PARTITION_HEADER: [&str; 9] = [
     "topic",

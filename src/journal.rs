@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::GroupId;
+use crate::model::{GroupId, Offset, Timings};
 
 /// The journal format version; readers refuse a newer one.
 pub const JOURNAL_VERSION: u32 = 1;
@@ -91,27 +91,10 @@ pub enum Record {
 pub struct PartitionSample {
     pub topic: String,
     pub partition: i32,
-    pub origin_committed: Option<i64>,
-    pub destination_committed: Option<i64>,
-    pub origin_end: Option<i64>,
-    pub mirror_end: Option<i64>,
-}
-
-/// Where the time went, in wall-clock milliseconds since the epoch (and durations).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Timings {
-    pub started_ms: Option<i64>,
-    /// The group was seen stopped on the origin with steady offsets.
-    pub stop_done_ms: Option<i64>,
-    /// The destination had the final offsets.
-    pub synced_ms: Option<i64>,
-    /// The restart hook was about to run.
-    pub restart_begun_ms: Option<i64>,
-    pub finished_ms: Option<i64>,
-    /// stop done → restart begun: how long the group consumed nowhere.
-    pub downtime_ms: Option<i64>,
-    /// stop done → synced: the wait for the link's offset sync.
-    pub sync_wait_ms: Option<i64>,
+    pub origin_committed: Option<Offset>,
+    pub destination_committed: Option<Offset>,
+    pub origin_end: Option<Offset>,
+    pub mirror_end: Option<Offset>,
 }
 
 /// An open journal, holding the group's lock.

@@ -1,11 +1,15 @@
 //! The domain vocabulary of `docs/design.md` §2 as types.
 //!
 //! Everything that crosses a module boundary speaks in these types: a partition is a
-//! [`TopicPartition`], an offset is an [`Offset`], a group is a [`GroupId`]. This module holds
-//! data only; it performs no I/O and makes no decisions.
+//! [`TopicPartition`], an offset is an [`Offset`], a partition's offsets are [`Offsets`], a
+//! group is a [`GroupId`], a mirror's state is a [`MirrorState`]. The pure core (`rule`,
+//! `promotion`, `cutover::machine`) takes its inputs in these types, so this module must not
+//! import any I/O module (kafka, link, journal, hooks, config, report, sim). It holds data
+//! only; it performs no I/O and makes no decisions.
 
-use std::borrow::Borrow;
+use std::borrow::{Borrow, Cow};
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -226,6 +230,101 @@ impl fmt::Display for Offset {
     }
 }
 
+/// The distance between two offsets (a lag): `end − committed`. Negative when the two were
+/// read moments apart while the log or the group moved; never clamped, so it shows.
+impl std::ops::Sub for Offset {
+    type Output = i64;
+
+    fn sub(self, rhs: Offset) -> i64 {
+        self.0 - rhs.0
+    }
+}
+
+/// One offset per partition (committed offsets, log ends, a snapshot), in partition order.
+pub type Offsets = BTreeMap<TopicPartition, Offset>;
+
+/// A mirror topic's state as the link reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MirrorState {
+    Active,
+    Paused,
+    Failed,
+    PendingStopped,
+    Stopped,
+    /// A status this version does not know (the API's enum is extensible); never treated as
+    /// active.
+    Other(String),
+    /// The link cannot be asked (no REST access): the status is not known.
+    Unknown,
+}
+
+impl MirrorState {
+    pub fn parse(s: &str) -> MirrorState {
+        match s {
+            "ACTIVE" => MirrorState::Active,
+            "PAUSED" => MirrorState::Paused,
+            "FAILED" => MirrorState::Failed,
+            "PENDING_STOPPED" => MirrorState::PendingStopped,
+            "STOPPED" => MirrorState::Stopped,
+            other => MirrorState::Other(other.to_string()),
+        }
+    }
+
+    /// Whether the mirror counts as active for promotion and reports: only `ACTIVE` does
+    /// (not `UNKNOWN`, not a status this version does not know).
+    pub fn is_active(&self) -> bool {
+        matches!(self, MirrorState::Active)
+    }
+
+    /// The status name, borrowed for the statuses this version knows (no allocation: a
+    /// cluster-wide report names one per partition).
+    pub fn name(&self) -> Cow<'static, str> {
+        match self.known_name() {
+            Some(name) => Cow::Borrowed(name),
+            None => Cow::Owned(self.as_str().to_owned()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            MirrorState::Other(s) => s,
+            known => known.known_name().unwrap_or("UNKNOWN"),
+        }
+    }
+
+    /// The name of a status this version knows; `None` for [`MirrorState::Other`].
+    fn known_name(&self) -> Option<&'static str> {
+        Some(match self {
+            MirrorState::Active => "ACTIVE",
+            MirrorState::Paused => "PAUSED",
+            MirrorState::Failed => "FAILED",
+            MirrorState::PendingStopped => "PENDING_STOPPED",
+            MirrorState::Stopped => "STOPPED",
+            MirrorState::Unknown => "UNKNOWN",
+            MirrorState::Other(_) => return None,
+        })
+    }
+}
+
+/// Where a cutover's time went, in wall-clock milliseconds since the epoch (and durations).
+/// The phase machine fills it in; the journal and the reports carry it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timings {
+    pub started_ms: Option<i64>,
+    /// The group was seen stopped on the origin with steady offsets.
+    pub stop_done_ms: Option<i64>,
+    /// The destination had the final offsets.
+    pub synced_ms: Option<i64>,
+    /// The restart hook was about to run.
+    pub restart_begun_ms: Option<i64>,
+    pub finished_ms: Option<i64>,
+    /// stop done → restart begun: how long the group consumed nowhere.
+    pub downtime_ms: Option<i64>,
+    /// stop done → synced: the wait for the link's offset sync.
+    pub sync_wait_ms: Option<i64>,
+}
+
 /// An error a broker (or librdkafka on its behalf) returned for one partition, one group or
 /// one request, kept as data so one bad partition never hides the answers for the others.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -293,8 +392,6 @@ impl std::error::Error for BrokerError {}
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
 
     #[test]
@@ -303,6 +400,35 @@ mod tests {
         assert_eq!(Offset::from_raw(42), Some(Offset(42)));
         assert_eq!(Offset::from_raw(-1), None);
         assert_eq!(Offset::from_raw(-1001), None);
+    }
+
+    #[test]
+    fn an_offset_serializes_as_the_plain_number_and_a_lag_may_be_negative() {
+        assert_eq!(
+            serde_json::to_string(&Offset(42)).expect("an offset serializes"),
+            "42"
+        );
+        let back: Offset = serde_json::from_str("42").expect("a number deserializes");
+        assert_eq!(back, Offset(42));
+        assert_eq!(Offset(10) - Offset(7), 3);
+        assert_eq!(Offset(7) - Offset(10), -3);
+    }
+
+    #[test]
+    fn only_an_active_mirror_is_active() {
+        assert!(MirrorState::parse("ACTIVE").is_active());
+        for s in [
+            "PAUSED",
+            "FAILED",
+            "PENDING_STOPPED",
+            "STOPPED",
+            "LINK_PAUSED",
+        ] {
+            assert!(!MirrorState::parse(s).is_active(), "{s}");
+            assert_eq!(MirrorState::parse(s).as_str(), s);
+        }
+        assert!(!MirrorState::Unknown.is_active());
+        assert_eq!(MirrorState::Unknown.name(), "UNKNOWN");
     }
 
     #[test]

@@ -14,12 +14,11 @@
 //! `CONSUMER_AHEAD_OF_MIRROR`, `MIRROR_NOT_ACTIVE`, `NOT_SYNCED`, `SAFE`. Lags are reported as
 //! measured, negative ones included (reads of two clusters are not atomic): never hidden.
 
-use serde::Serialize;
-
-use crate::link::MirrorState;
 use std::borrow::Cow;
 
-use crate::model::{GroupId, Offset, Topic, TopicPartition};
+use serde::Serialize;
+
+use crate::model::{GroupId, MirrorState, Offset, Topic, TopicPartition};
 
 /// A partition's verdict. The names are API: JSON output and exit codes depend on them.
 #[derive(
@@ -102,11 +101,11 @@ pub struct PartitionJudgement {
     pub partition: i32,
     pub mirror_topic: Option<Topic>,
     pub mirror_status: Option<Cow<'static, str>>,
-    pub origin_committed: Option<i64>,
-    pub destination_committed: Option<i64>,
-    pub origin_end: Option<i64>,
-    pub mirror_end: Option<i64>,
-    pub mirror_start: Option<i64>,
+    pub origin_committed: Option<Offset>,
+    pub destination_committed: Option<Offset>,
+    pub origin_end: Option<Offset>,
+    pub mirror_end: Option<Offset>,
+    pub mirror_start: Option<Offset>,
     /// `origin_end − origin_committed`.
     pub consumer_lag: Option<i64>,
     /// `origin_end − mirror_end`.
@@ -185,26 +184,14 @@ impl GroupJudgement {
     }
 }
 
-fn ok_offset(r: &Result<Offset, String>) -> Option<i64> {
-    r.as_ref().ok().map(|o| o.get())
+fn ok_offset(r: &Result<Offset, String>) -> Option<Offset> {
+    r.as_ref().ok().copied()
 }
 
 /// Judges one partition.
 pub fn judge_partition(o: &PartitionObservation) -> PartitionJudgement {
-    let origin_committed = o
-        .origin_committed
-        .as_ref()
-        .ok()
-        .copied()
-        .flatten()
-        .map(Offset::get);
-    let destination_committed = o
-        .destination_committed
-        .as_ref()
-        .ok()
-        .copied()
-        .flatten()
-        .map(Offset::get);
+    let origin_committed = o.origin_committed.as_ref().ok().copied().flatten();
+    let destination_committed = o.destination_committed.as_ref().ok().copied().flatten();
     let origin_end = ok_offset(&o.origin_end);
     let mirror_end = o.mirror_end.as_ref().and_then(ok_offset);
     let mirror_start = o.mirror_start.as_ref().and_then(ok_offset);

@@ -1,6 +1,7 @@
 //! Observing both clusters and the link for a set of groups, and judging them with the rule.
 //!
-//! This is the I/O shell around `rule.rs`: it decides nothing itself. Reads are batched (one
+//! This is the I/O shell around `rule.rs`: it decides nothing itself, and assembles the
+//! [`VerifyReport`] (whose type lives in `report`). Reads are batched (one
 //! ListOffsets sweep per cluster and spec, one offset fetch per group, many in flight) and
 //! ordered so that a race can only make the answer more cautious: mirror ends are read
 //! before committed offsets (a commit that lands between the two reads makes
@@ -9,19 +10,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
-
 use crate::error::Result;
 use crate::kafka::{Cluster, GroupPresence, GroupState, OffsetSpec, PartitionResult};
 use crate::link::filters::{FilterKind, Filters};
-use crate::link::{Link, MirrorDescription, MirrorState};
+use crate::link::{Link, MirrorDescription};
 use crate::model::{GroupId, Offset, Topic, TopicPartition};
+use crate::parallel::parallel_map;
+use crate::report::{VerifyReport, SCHEMA_VERSION};
 use crate::rule::{
     self, GroupJudgement, GroupObservation, MirrorOf, PartitionObservation, Presence,
 };
-
-/// The JSON schema version of verify and audit reports.
-pub const SCHEMA_VERSION: u32 = 1;
 
 /// Which groups to verify.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,20 +28,6 @@ pub enum Selection {
     Groups(Vec<GroupId>),
     /// Every origin group with committed offsets on a mirrored topic.
     AllGroups,
-}
-
-/// The report of `cutover verify`.
-#[derive(Debug, Clone, Serialize)]
-pub struct VerifyReport {
-    pub schema_version: u32,
-    pub link: String,
-    /// Where mirror status comes from: the link's REST API, or nowhere (Kafka-only mode).
-    pub mirror_status_source: &'static str,
-    /// How log end offsets are read.
-    pub offsets: &'static str,
-    pub safe: bool,
-    #[serde(serialize_with = "serialize_in_parallel")]
-    pub groups: Vec<GroupJudgement>,
 }
 
 pub(crate) const OFFSETS_NOTE: &str =
@@ -362,48 +346,6 @@ pub(crate) async fn judge_groups(
     Ok(judged)
 }
 
-/// Maps `f` over `items` on all cores (scoped threads, order kept). For the pure,
-/// CPU-bound assembly and judging of large reports; small inputs stay on this thread.
-pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads < 2 || items.len() < 64 {
-        return items.iter().map(&f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let f = &f;
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("the assembly of a report does not panic"))
-            .collect()
-    })
-}
-
-/// Serializes a report's list of groups with its elements rendered on all cores, each to its
-/// own JSON text, then written in order: the output is byte for byte what plain
-/// serialization gives (a test says so). For `serialize_with` on the reports, which are only
-/// ever serialized as JSON (the pre-rendered elements are serde_json raw values).
-pub(crate) fn serialize_in_parallel<T, S>(
-    items: &[T],
-    serializer: S,
-) -> std::result::Result<S::Ok, S::Error>
-where
-    T: Serialize + Sync,
-    S: serde::Serializer,
-{
-    use serde::ser::{Error as _, SerializeSeq};
-    let rendered = parallel_map(items, serde_json::value::to_raw_value);
-    let mut seq = serializer.serialize_seq(Some(items.len()))?;
-    for item in rendered {
-        seq.serialize_element(&item.map_err(S::Error::custom)?)?;
-    }
-    seq.end()
-}
-
 type ByTopic<'a> = BTreeMap<Topic, OfTopic<'a>>;
 
 /// A partition-keyed map regrouped by topic, borrowing the results: lookups by topic name
@@ -518,64 +460,5 @@ fn presence(desc: Option<&crate::kafka::GroupDescription>) -> (Presence, Vec<Str
             };
             (p, members)
         }
-    }
-}
-
-/// Whether a mirror state counts as active for promotion and reports.
-pub(crate) fn is_active(state: &MirrorState) -> bool {
-    matches!(state, MirrorState::Active)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(Serialize)]
-    struct Item {
-        name: String,
-        offset: Option<i64>,
-        notes: Vec<&'static str>,
-    }
-
-    #[test]
-    fn lists_serialized_in_parallel_are_byte_for_byte_what_plain_serialization_gives() {
-        #[derive(Serialize)]
-        struct Plain<'a> {
-            head: &'a str,
-            items: &'a [Item],
-        }
-        #[derive(Serialize)]
-        struct Parallel<'a> {
-            head: &'a str,
-            #[serde(serialize_with = "serialize_in_parallel")]
-            items: &'a [Item],
-        }
-        // Long enough to be split over threads; names that need escaping.
-        let items: Vec<Item> = (0..500)
-            .map(|i| Item {
-                name: format!("topic \"{i}\"\n\u{e9}"),
-                offset: (i % 3 != 0).then_some(i64::from(i) * 1_000_000_007),
-                notes: if i % 2 == 0 {
-                    vec!["a", "b\\c"]
-                } else {
-                    vec![]
-                },
-            })
-            .collect();
-        let head = "report";
-        let plain = serde_json::to_string(&Plain {
-            head,
-            items: &items,
-        })
-        .expect("a list of plain items serializes");
-        let parallel = serde_json::to_string(&Parallel {
-            head,
-            items: &items,
-        })
-        .expect("a list of plain items serializes");
-        assert_eq!(parallel, plain);
-        let empty = serde_json::to_string(&Parallel { head, items: &[] })
-            .expect("an empty list serializes");
-        assert_eq!(empty, r#"{"head":"report","items":[]}"#);
     }
 }

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use common::{create_topic, lab, unique, Sim};
 use cutover::error::{exit, Error};
-use cutover::link::{ConfluentRestLink, Link, MirrorAction, MirrorState, RestLinkOptions};
+use cutover::link::{ConfluentRestLink, Link, MirrorAction, RestLinkOptions};
+use cutover::model::MirrorState;
 use serde_json::json;
 
 fn options(sim: &Sim) -> RestLinkOptions {

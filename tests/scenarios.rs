@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use cutover::audit::AuditFindingKind;
+use cutover::promotion::AuditFindingKind;
 use cutover::rule::Verdict;
 use cutover::sim::scenario::{Scenario, What};
 use cutover::sim::{run_file, run_scenario, verdict_line};

@@ -3,10 +3,8 @@
 //! The binary and the simulator both come through here, so a scenario exercises exactly the
 //! code an operator runs.
 
-use crate::audit::AuditReport;
-use crate::cutover::driver::{Plan, Summary};
 use crate::error::Result;
-use crate::verify::VerifyReport;
+use crate::report::{AuditReport, Plan, Summary, VerifyReport};
 
 use super::{audit, group, verify, Context, Prepared};
 

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use crate::error::{exit, Result};
 use crate::progress::Progress;
-use crate::verify::{self, Selection, VerifyReport};
+use crate::report::VerifyReport;
+use crate::verify::{self, Selection};
 
 use super::{Context, Outcome, Report};
 use crate::duration;

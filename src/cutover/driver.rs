@@ -6,29 +6,30 @@
 //! journal that says what it was about to do, and `--resume` re-verifies that by observation
 //! (see `Machine::resume`). Observations go through the same `verify` code as
 //! `cutover verify`, so the cutover and the read-only check cannot judge differently.
+//! The driver assembles the `--dry-run` [`Plan`] and the run's [`Summary`]; their types live
+//! in `report`.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::path::PathBuf;
+use std::collections::VecDeque;
 use std::time::Duration;
 
-use serde::Serialize;
 use serde_json::json;
 
 use crate::config::CutoverSettings;
 use crate::cutover::machine::{
-    not_mirrored, not_synced, Action, Effect, Input, Machine, Observation, Outcome, Phase,
-    Settings, State,
+    not_mirrored, not_synced, Action, CheckpointKey, Effect, Input, Machine, Observation, Outcome,
+    Phase, Settings, State,
 };
 use crate::error::{Error, Result};
 use crate::hooks::{HookContext, HookKind, Hooks};
-use crate::journal::{Journal, PartitionSample, ReadBack, Record, Timings};
+use crate::journal::{Journal, PartitionSample, ReadBack, Record};
 use crate::kafka::Cluster;
 use crate::link::filters::{FilterKind, Filters};
 use crate::link::Link;
 use crate::model::{GroupId, TopicPartition};
 use crate::progress::Progress;
+use crate::report::{Plan, PlanStep, Summary, VerifyReport};
 use crate::rule::{GroupJudgement, Presence};
-use crate::verify::{self, Selection, VerifyReport};
+use crate::verify::{self, Selection};
 
 const GROUP_FILTERS: &str = "consumer.offset.group.filters";
 const SYNC_ENABLE: &str = "consumer.offset.sync.enable";
@@ -96,44 +97,6 @@ pub enum Mode {
     Start,
     Resume,
     Rollback,
-}
-
-/// The result of `cutover group`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    pub schema_version: u32,
-    pub group: GroupId,
-    pub run_id: String,
-    pub outcome: Outcome,
-    pub phase: Phase,
-    pub reason: String,
-    pub timings: Timings,
-    /// The final offsets the group stopped at on the origin, if it got that far.
-    pub snapshot: Vec<PartitionSample>,
-    pub journal: PathBuf,
-    /// What to run next, when anything.
-    pub next: Option<String>,
-}
-
-/// What `--dry-run` prints: the hooks that would run and the current verdicts.
-#[derive(Debug, Clone, Serialize)]
-pub struct Plan {
-    pub schema_version: u32,
-    pub group: GroupId,
-    pub steps: Vec<PlanStep>,
-    pub sync_interval_ms: i64,
-    pub sync_interval_source: String,
-    pub settings: Settings,
-    pub verify: VerifyReport,
-    /// Why the cutover would be refused right now, if it would.
-    pub refusal: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PlanStep {
-    pub phase: Phase,
-    pub action: String,
-    pub check: String,
 }
 
 fn hook_context(group: &GroupId, topics: Vec<String>, run_id: &str, link: &str) -> HookContext {
@@ -420,7 +383,7 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
     let unfinished_phase = (!back.entries.is_empty() && !finished).then(|| {
         checkpoint
             .as_ref()
-            .map_or("plan".to_string(), |(_, s)| s.phase.as_str().to_string())
+            .map_or("plan".to_string(), |(_, s)| s.phase().as_str().to_string())
     });
     let now = env.clock.now_ms();
     let (mut machine, mut effects) = match mode {
@@ -480,11 +443,11 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
                 Some((old_run, state)) => {
                     journal.continue_run(&old_run);
                     if mode == Mode::Rollback {
-                        if matches!(state.phase, Phase::Restarting | Phase::AwaitingRestart) {
+                        if matches!(state.phase(), Phase::Restarting | Phase::AwaitingRestart) {
                             return Err(Error::State {
                                 message: format!(
                                     "group {group} was interrupted in phase {}: the restart on the destination may have begun, and rolling back would need stopping it there",
-                                    state.phase.as_str()
+                                    state.phase().as_str()
                                 ),
                                 hint: format!("resume with `cutover group {group} --resume`"),
                             });
@@ -512,7 +475,7 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
             ),
             resumed: mode != Mode::Start,
             settings: json!({
-                "machine": machine.state.settings,
+                "machine": machine.settings(),
                 "journal_dir": env.options.cutover.journal_dir,
                 "builtin_exclude": builtin_exclude,
                 "link": env.link.name(),
@@ -538,7 +501,7 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
             Effect::Observe { at_ms } => {
                 driver.show_wait(&machine, at_ms);
                 env.clock.sleep_until_ms(at_ms).await;
-                match driver.observe(machine.state.phase).await {
+                match driver.observe(machine.phase()).await {
                     Ok(o) => Input::Observed {
                         now: env.clock.now_ms(),
                         observation: o,
@@ -546,7 +509,7 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
                     Err(e) => {
                         driver.observation_failed(&machine, e)?;
                         queue.push_back(Effect::Observe {
-                            at_ms: env.clock.now_ms() + machine.state.settings.poll_ms,
+                            at_ms: env.clock.now_ms() + machine.settings().poll_ms,
                         });
                         continue;
                     }
@@ -579,7 +542,7 @@ struct Driver<'e, 'a> {
     group: &'e GroupId,
     journal: Journal,
     builtin_exclude: bool,
-    last_checkpoint: Option<serde_json::Value>,
+    last_checkpoint: Option<CheckpointKey>,
     topics: Vec<String>,
     progress: Progress,
     observe_failures: u32,
@@ -594,30 +557,28 @@ impl Driver<'_, '_> {
 
     /// Journals the machine's state when the phase, a pending action or the rollback changed.
     fn checkpoint(&mut self, m: &Machine) -> Result<()> {
-        let key = json!([
-            m.state.phase,
-            m.state.pending,
-            m.state.rollback,
-            m.state.exclusion_attempted
-        ]);
+        let key = m.checkpoint_key();
         if self.last_checkpoint.as_ref() == Some(&key) {
             return Ok(());
         }
-        let state = serde_json::to_value(&m.state)
+        let state = serde_json::to_value(m.checkpoint())
             .map_err(|e| Error::Journal(format!("cannot encode the cutover state: {e}")))?;
         self.journal.append(
             Record::Phase {
-                phase: m.state.phase.as_str().into(),
+                phase: m.phase().as_str().into(),
                 state,
             },
             self.now(),
         )?;
-        let entered = self.last_checkpoint.as_ref().is_none_or(|k| k[0] != key[0]);
+        let entered = self
+            .last_checkpoint
+            .as_ref()
+            .is_none_or(|k| k.phase() != key.phase());
         self.last_checkpoint = Some(key);
         if entered {
-            tracing::info!(group = %self.group, phase = m.state.phase.as_str(), "phase");
+            tracing::info!(group = %self.group, phase = m.phase().as_str(), "phase");
             if let Some(w) = self.env.phase_watch {
-                let _ = w.send(m.state.phase);
+                let _ = w.send(m.phase());
             }
         }
         Ok(())
@@ -625,10 +586,9 @@ impl Driver<'_, '_> {
 
     fn show_wait(&self, m: &Machine, at_ms: i64) {
         let now = self.now();
-        let phase = m.state.phase.as_str();
+        let phase = m.phase().as_str();
         let left = m
-            .state
-            .deadline_ms
+            .deadline_ms()
             .map(|d| {
                 format!(
                     ", {} s left before giving up",
@@ -636,8 +596,8 @@ impl Driver<'_, '_> {
                 )
             })
             .unwrap_or_default();
-        let since = (now - m.state.phase_since_ms) / 1000;
-        let what = match m.state.phase {
+        let since = (now - m.phase_since_ms()) / 1000;
+        let what = match m.phase() {
             Phase::AwaitingStop => "the group to leave the origin with steady offsets",
             Phase::AwaitingSync => "the link's offset sync to copy the final offsets",
             Phase::AwaitingMirror => "the mirror to reach the final offsets",
@@ -660,8 +620,8 @@ impl Driver<'_, '_> {
     /// How far a wait has come, from the last observation: partitions done of all.
     fn how_far(&self, m: &Machine) -> Option<String> {
         let o = self.last.as_ref()?;
-        let snapshot = m.state.snapshot.as_ref()?;
-        let (left, what) = match m.state.phase {
+        let snapshot = m.snapshot()?;
+        let (left, what) = match m.phase() {
             Phase::AwaitingSync => (not_synced(Some(snapshot), o).len(), "synced"),
             Phase::AwaitingMirror => (not_mirrored(Some(snapshot), o).len(), "on the mirror"),
             _ => return None,
@@ -698,18 +658,18 @@ impl Driver<'_, '_> {
         self.observe_failures += 1;
         self.journal.append(
             Record::Note {
-                message: format!("observation failed in {}: {e}", m.state.phase.as_str()),
+                message: format!("observation failed in {}: {e}", m.phase().as_str()),
             },
             self.now(),
         )?;
-        let budget = (m.state.settings.restart_timeout_ms / m.state.settings.poll_ms).max(5);
+        let budget = (m.settings().restart_timeout_ms / m.settings().poll_ms).max(5);
         if i64::from(self.observe_failures) >= budget {
             self.progress.finish();
             return Err(e);
         }
         self.progress.update(&format!(
             "{}: cannot observe ({e}); retrying",
-            m.state.phase.as_str()
+            m.phase().as_str()
         ));
         Ok(())
     }
@@ -735,12 +695,12 @@ impl Driver<'_, '_> {
         self.journal.append(
             Record::Intent {
                 effect: effect.into(),
-                detail: json!({ "description": description, "phase": m.state.phase.as_str() }),
+                detail: json!({ "description": description, "phase": m.phase().as_str() }),
             },
             self.now(),
         )?;
         self.progress
-            .update(&format!("{}: {description}", m.state.phase.as_str()));
+            .update(&format!("{}: {description}", m.phase().as_str()));
         let (ok, error, detail) = match (action, kind) {
             (_, Some(kind)) => {
                 let report = self.env.hooks.run(kind, &ctx).await;
@@ -830,7 +790,7 @@ impl Driver<'_, '_> {
     }
 
     fn finish(&mut self, m: &Machine, outcome: Outcome, reason: String) -> Result<Summary> {
-        let timings = m.state.timings.clone();
+        let timings = m.timings().clone();
         self.journal.append(
             Record::Finished {
                 outcome: outcome.as_str().into(),
@@ -853,10 +813,8 @@ impl Driver<'_, '_> {
             )),
         };
         let snapshot = m
-            .state
-            .snapshot
-            .as_ref()
-            .map(|s: &BTreeMap<TopicPartition, i64>| {
+            .snapshot()
+            .map(|s| {
                 s.iter()
                     .map(|(tp, o)| PartitionSample {
                         topic: tp.topic.to_string(),
@@ -874,7 +832,7 @@ impl Driver<'_, '_> {
             group: group.clone(),
             run_id: self.journal.run_id().to_string(),
             outcome,
-            phase: m.state.phase,
+            phase: m.phase(),
             reason,
             timings,
             snapshot,

@@ -3,325 +3,167 @@
 //! Inputs carry `now` (wall-clock milliseconds) and what the driver observed or what an
 //! effect did; the machine answers with effects as data (observe at a time, run a side
 //! effect, finish). Its whole state is serializable: the driver checkpoints it in the journal
-//! after every step, and `--resume` starts from the last checkpoint.
+//! after every step, and `--resume` starts from the last checkpoint. The state is private:
+//! the driver and the simulator feed [`Input`]s to [`Machine::step`], perform the
+//! [`Effect`]s it returns, and read what they show through accessors. This module must not
+//! import an I/O module (kafka, link, journal, hooks, config, report, sim), not even for a
+//! type: it speaks `model` and `rule`.
 //!
 //! The machine never trusts a hook: after every side effect it asks for observations and
 //! moves on only when the clusters show the effect. Before the restart, any failure rolls
 //! back (undo the exclusion, start the group on the origin again, see it consume there); at
 //! or after the restart, it stops and hands over to the operator with the exact state.
-
-use std::collections::BTreeMap;
+//!
+//! # Phases
+//!
+//! ```text
+//!  start ─▶ plan ───────── no committed offsets, active on the destination, or a ──▶ refused
+//!            │             verdict no wait can fix (NOT_MIRRORED, …): nothing changed
+//!            │ run the stop hook
+//!            ▼
+//!        stopping ──────── stop hook failed ─────────────────────────┐
+//!            │ ok                                                    │
+//!            ▼                                                       │
+//!      awaiting_stop ───── active on the destination; timeout ───────┤
+//!            │ no members, offsets unchanged over `stable_reads`     │
+//!            │ reads: snapshot them                                  │
+//!            ▼                                                       │
+//!      awaiting_sync ───── interference*; timeout ───────────────────┤
+//!            │ destination_committed = snapshot everywhere           │
+//!            ▼                                                       │
+//!     awaiting_mirror ──── interference*; timeout ───────────────────┤
+//!            │ mirror_end ≥ snapshot everywhere: exclude             │
+//!            ▼                                                       │
+//!        excluding ─────── the exclusion failed ─────────────────────┤
+//!            │ ok                                                    │
+//!            ▼                                                       │
+//!  confirming_exclusion ── interference*; the filters still include  │
+//!            │             the group; the destination's offsets      │
+//!            │             ≠ snapshot; at the end of the tick, a     │
+//!            │             partition not SAFE ───────────────────────┤
+//!            │ one sync interval (+ a poll) with the destination     ▼
+//!            │ unchanged, every partition SAFE:                 rolling_back ──▶ rolled_back
+//!            │ run the restart hook                                  │   consumes on the origin
+//!            ▼                                                       │   again, exclusion undone
+//!       restarting ─────── restart hook failed ───────┐              │
+//!            │ ok                                     │              │ active on the destination;
+//!            ▼                                        │              │ filters not restored;
+//!    awaiting_restart ──── committed below the        │              │ the rollback hook failed;
+//!            │             snapshot (a reset or       │              │ no members on the origin
+//!            │             rewind); no members by     │              │ by the timeout
+//!            │             the timeout ───────────────┤              │
+//!            │ active on the destination, and         ▼              │
+//!            │ advanced past the snapshot or      needs_operator ◀───┘
+//!            │ the restart window passed
+//!            ▼
+//!          done
+//! ```
+//!
+//! `*` interference: the group became active on the destination, or on the origin again, or
+//! its committed offsets on the origin moved away from the snapshot.
+//!
+//! - `awaiting_stop` → `awaiting_sync` → `awaiting_mirror` → `excluding` can pass in one
+//!   step when one observation already satisfies the next check.
+//! - `stopping`, `excluding` and `restarting` wait for their side effect's outcome
+//!   ([`Input::Done`]); an observation changes nothing there.
+//! - `rolling_back` first undoes the exclusion if one was attempted (its failure is kept and
+//!   turns the end into `needs_operator`), then runs the rollback hook unless the group
+//!   already consumes on the origin, then waits until it does.
+//! - [`Machine::resume`] from a checkpoint: a terminal phase finishes at once; otherwise a
+//!   pending side effect is first verified by observation (waiting up to the restart window
+//!   for it to show) and run again only if it did not happen; every wait gets a fresh
+//!   deadline and the stable-read count starts over.
+//! - [`Machine::rollback_from`] (`cutover group --rollback`) enters `rolling_back` from the
+//!   checkpoint's phase; the driver refuses it from `restarting` and `awaiting_restart`.
 
 use serde::{Deserialize, Serialize};
 
-use crate::journal::Timings;
-use crate::model::TopicPartition;
+use crate::model::{Offsets, Timings};
 use crate::rule::Verdict;
 
-/// JSON maps need string keys: partition maps are written as lists of
-/// `{"topic", "partition", "value"}`, in partition order.
-pub(crate) mod by_partition {
-    use std::collections::BTreeMap;
+mod by_partition;
+mod interface;
 
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    use crate::model::TopicPartition;
-
-    #[derive(Serialize, Deserialize)]
-    struct Row<V> {
-        topic: String,
-        partition: i32,
-        value: V,
-    }
-
-    pub fn serialize<V: Serialize + Clone, S: Serializer>(
-        m: &BTreeMap<TopicPartition, V>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        let rows: Vec<Row<V>> = m
-            .iter()
-            .map(|(tp, v)| Row {
-                topic: tp.topic.to_string(),
-                partition: tp.partition,
-                value: v.clone(),
-            })
-            .collect();
-        rows.serialize(s)
-    }
-
-    pub fn deserialize<'de, V: Deserialize<'de>, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<BTreeMap<TopicPartition, V>, D::Error> {
-        let rows: Vec<Row<V>> = Vec::deserialize(d)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| (TopicPartition::new(r.topic, r.partition), r.value))
-            .collect())
-    }
-
-    /// The same for an optional map.
-    pub mod option {
-        use super::*;
-
-        pub fn serialize<V: Serialize + Clone, S: Serializer>(
-            m: &Option<BTreeMap<TopicPartition, V>>,
-            s: S,
-        ) -> Result<S::Ok, S::Error> {
-            match m {
-                Some(m) => super::serialize(m, s),
-                None => s.serialize_none(),
-            }
-        }
-
-        pub fn deserialize<'de, V: Deserialize<'de>, D: Deserializer<'de>>(
-            d: D,
-        ) -> Result<Option<BTreeMap<TopicPartition, V>>, D::Error> {
-            let rows: Option<Vec<Row<V>>> = Option::deserialize(d)?;
-            Ok(rows.map(|rows| {
-                rows.into_iter()
-                    .map(|r| (TopicPartition::new(r.topic, r.partition), r.value))
-                    .collect()
-            }))
-        }
-    }
-}
-
-/// The phases. The names are API: they appear in the journal, the report and `kill-at`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    Plan,
-    Stopping,
-    AwaitingStop,
-    AwaitingSync,
-    AwaitingMirror,
-    Excluding,
-    ConfirmingExclusion,
-    Restarting,
-    AwaitingRestart,
-    Done,
-    RollingBack,
-    RolledBack,
-    Refused,
-    NeedsOperator,
-}
-
-impl Phase {
-    pub const ALL: [Phase; 14] = [
-        Phase::Plan,
-        Phase::Stopping,
-        Phase::AwaitingStop,
-        Phase::AwaitingSync,
-        Phase::AwaitingMirror,
-        Phase::Excluding,
-        Phase::ConfirmingExclusion,
-        Phase::Restarting,
-        Phase::AwaitingRestart,
-        Phase::Done,
-        Phase::RollingBack,
-        Phase::RolledBack,
-        Phase::Refused,
-        Phase::NeedsOperator,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Plan => "plan",
-            Phase::Stopping => "stopping",
-            Phase::AwaitingStop => "awaiting_stop",
-            Phase::AwaitingSync => "awaiting_sync",
-            Phase::AwaitingMirror => "awaiting_mirror",
-            Phase::Excluding => "excluding",
-            Phase::ConfirmingExclusion => "confirming_exclusion",
-            Phase::Restarting => "restarting",
-            Phase::AwaitingRestart => "awaiting_restart",
-            Phase::Done => "done",
-            Phase::RollingBack => "rolling_back",
-            Phase::RolledBack => "rolled_back",
-            Phase::Refused => "refused",
-            Phase::NeedsOperator => "needs_operator",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Phase> {
-        Phase::ALL.into_iter().find(|p| p.as_str() == s)
-    }
-
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            Phase::Done | Phase::RolledBack | Phase::Refused | Phase::NeedsOperator
-        )
-    }
-}
-
-/// Side effects the driver performs for the machine. Each is journaled (intent, then
-/// outcome) and verified afterwards by observation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    StopHook,
-    Exclude,
-    Unexclude,
-    RestartHook,
-    RollbackHook,
-}
-
-impl Action {
-    /// The journal's effect name.
-    pub fn effect_name(self, builtin_exclude: bool) -> &'static str {
-        match self {
-            Action::StopHook => "hook:stop",
-            Action::Exclude if builtin_exclude => "exclude:link",
-            Action::Exclude => "hook:exclude",
-            Action::Unexclude => "unexclude:link",
-            Action::RestartHook => "hook:restart",
-            Action::RollbackHook => "hook:rollback",
-        }
-    }
-}
-
-/// How a cutover ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// The group consumes on the destination from exactly where it stopped.
-    Done,
-    /// A check failed before the restart; the group consumes on the origin again.
-    RolledBack,
-    /// The pre-check failed; nothing was changed.
-    Refused,
-    /// The agent stopped at a point only an operator can decide; the reason says what state
-    /// the group is in and which command continues.
-    NeedsOperator,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Done => "done",
-            Outcome::RolledBack => "rolled_back",
-            Outcome::Refused => "refused",
-            Outcome::NeedsOperator => "needs_operator",
-        }
-    }
-}
-
-/// What the machine asks the driver to do next.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
-    /// Observe the clusters and the link at this time (now or later) and report back.
-    Observe { at_ms: i64 },
-    /// Perform a side effect and report back whether it succeeded.
-    Run(Action),
-    /// The cutover is over.
-    Finish { outcome: Outcome, reason: String },
-}
-
-/// What the driver observed about the group, all offsets keyed by the origin partition.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Observation {
-    pub origin_active: bool,
-    pub destination_active: bool,
-    #[serde(with = "by_partition")]
-    pub origin_committed: BTreeMap<TopicPartition, i64>,
-    #[serde(with = "by_partition")]
-    pub destination_committed: BTreeMap<TopicPartition, i64>,
-    #[serde(with = "by_partition")]
-    pub mirror_end: BTreeMap<TopicPartition, i64>,
-    /// The rule's verdict per partition.
-    #[serde(with = "by_partition")]
-    pub verdicts: BTreeMap<TopicPartition, Verdict>,
-    /// Whether the link's offset sync excludes the group (`None`: cannot be read).
-    pub excluded: Option<bool>,
-}
-
-/// Deadlines and pacing, in milliseconds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Settings {
-    pub poll_ms: i64,
-    /// The link's `consumer.offset.sync.ms` (or the configured fallback).
-    pub sync_interval_ms: i64,
-    pub sync_timeout_factor: u32,
-    pub stop_timeout_ms: i64,
-    pub mirror_timeout_ms: i64,
-    pub restart_timeout_ms: i64,
-    pub restart_window_ms: i64,
-    pub stable_reads: u32,
-}
-
-impl Settings {
-    fn sync_timeout_ms(&self) -> i64 {
-        self.sync_interval_ms * i64::from(self.sync_timeout_factor) + self.poll_ms
-    }
-}
-
-/// Input to the machine.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Input {
-    Observed {
-        now: i64,
-        observation: Observation,
-    },
-    Done {
-        now: i64,
-        action: Action,
-        ok: bool,
-        error: Option<String>,
-    },
-}
+pub use interface::{Action, Effect, Input, Observation, Outcome, Phase, Settings};
 
 /// A rollback in progress.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Rollback {
-    pub reason: String,
+struct Rollback {
+    reason: String,
     /// The exclusion was undone (or there was none to undo).
-    pub unexcluded: bool,
-    pub unexclude_error: Option<String>,
-    pub hook_ran: bool,
+    unexcluded: bool,
+    unexclude_error: Option<String>,
+    hook_ran: bool,
 }
 
-/// The machine's whole state (checkpointed in the journal).
+/// The machine's whole state, checkpointed in the journal. Only the machine changes it; the
+/// driver serializes it (`Machine::checkpoint`), reads it back, and hands it to
+/// `Machine::resume` or `Machine::rollback_from`. The field names are the journal's format.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
-    pub phase: Phase,
-    pub phase_since_ms: i64,
-    pub deadline_ms: Option<i64>,
-    pub settings: Settings,
+    phase: Phase,
+    phase_since_ms: i64,
+    deadline_ms: Option<i64>,
+    settings: Settings,
     /// The group's final committed offsets on the origin, once it was seen stopped.
     #[serde(with = "by_partition::option")]
-    pub snapshot: Option<BTreeMap<TopicPartition, i64>>,
+    snapshot: Option<Offsets>,
     /// The last origin offsets seen while waiting for them to hold still, and for how many
     /// consecutive reads they did.
     #[serde(with = "by_partition::option")]
-    pub last_committed: Option<BTreeMap<TopicPartition, i64>>,
-    pub stable_count: u32,
+    last_committed: Option<Offsets>,
+    stable_count: u32,
     /// An exclusion was attempted, so a rollback must undo it.
-    pub exclusion_attempted: bool,
+    exclusion_attempted: bool,
     /// When the wait for the sync tick after the exclusion ends.
-    pub confirm_until_ms: Option<i64>,
+    confirm_until_ms: Option<i64>,
     /// When the group was first seen active on the destination after the restart.
-    pub active_since_ms: Option<i64>,
+    active_since_ms: Option<i64>,
     /// A side effect whose intent may have been journaled without an outcome.
-    pub pending: Option<Action>,
+    pending: Option<Action>,
     /// Set on resume: the pending action's effect is to be verified before anything else.
-    pub verifying: bool,
+    verifying: bool,
     /// Until when a resumed run waits to see the pending action's effect before running it
     /// again (a hook the killed agent started may still be finishing on its own).
     #[serde(default)]
-    pub verify_until_ms: Option<i64>,
-    pub rollback: Option<Rollback>,
-    pub timings: Timings,
-    pub reason: Option<String>,
+    verify_until_ms: Option<i64>,
+    rollback: Option<Rollback>,
+    timings: Timings,
+    reason: Option<String>,
 }
 
-/// The machine.
+impl State {
+    /// The phase the checkpoint was taken in.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+}
+
+/// What makes a checkpoint worth journaling: the phase, the pending side effect, the
+/// rollback, and whether an exclusion was attempted. Steps that only count stable reads or
+/// move a wait along change none of these and are not journaled again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointKey {
+    phase: Phase,
+    pending: Option<Action>,
+    rollback: Option<Rollback>,
+    exclusion_attempted: bool,
+}
+
+impl CheckpointKey {
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+}
+
+/// The machine: its state is private; inputs go in through [`Machine::step`], effects come
+/// out as data, and the driver reads what it shows the operator through the accessors.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Machine {
-    pub state: State,
+    state: State,
 }
 
-fn offsets_text(m: &BTreeMap<TopicPartition, i64>) -> String {
+fn offsets_text(m: &Offsets) -> String {
     m.iter()
         .map(|(tp, o)| format!("{tp}={o}"))
         .collect::<Vec<_>>()
@@ -330,10 +172,7 @@ fn offsets_text(m: &BTreeMap<TopicPartition, i64>) -> String {
 
 /// The snapshot's partitions whose final offset the destination does not have yet, each
 /// described.
-pub fn not_synced(
-    snapshot: Option<&BTreeMap<TopicPartition, i64>>,
-    o: &Observation,
-) -> Vec<String> {
+pub fn not_synced(snapshot: Option<&Offsets>, o: &Observation) -> Vec<String> {
     snapshot
         .into_iter()
         .flatten()
@@ -351,10 +190,7 @@ pub fn not_synced(
 
 /// The snapshot's partitions whose final offset is beyond the mirror's end (the rule), each
 /// described.
-pub fn not_mirrored(
-    snapshot: Option<&BTreeMap<TopicPartition, i64>>,
-    o: &Observation,
-) -> Vec<String> {
+pub fn not_mirrored(snapshot: Option<&Offsets>, o: &Observation) -> Vec<String> {
     snapshot
         .into_iter()
         .flatten()
@@ -456,6 +292,46 @@ impl Machine {
 
     pub fn phase(&self) -> Phase {
         self.state.phase
+    }
+
+    /// The deadlines and pacing the machine runs with.
+    pub fn settings(&self) -> &Settings {
+        &self.state.settings
+    }
+
+    /// When the current phase was entered.
+    pub fn phase_since_ms(&self) -> i64 {
+        self.state.phase_since_ms
+    }
+
+    /// When the current phase's wait gives up, if it waits.
+    pub fn deadline_ms(&self) -> Option<i64> {
+        self.state.deadline_ms
+    }
+
+    /// The group's final committed offsets on the origin, once it was seen stopped.
+    pub fn snapshot(&self) -> Option<&Offsets> {
+        self.state.snapshot.as_ref()
+    }
+
+    /// Where the time went so far.
+    pub fn timings(&self) -> &Timings {
+        &self.state.timings
+    }
+
+    /// The whole state, to journal as a checkpoint that `resume` can start from.
+    pub fn checkpoint(&self) -> &State {
+        &self.state
+    }
+
+    /// What distinguishes this checkpoint from the last one journaled.
+    pub fn checkpoint_key(&self) -> CheckpointKey {
+        CheckpointKey {
+            phase: self.state.phase,
+            pending: self.state.pending,
+            rollback: self.state.rollback.clone(),
+            exclusion_attempted: self.state.exclusion_attempted,
+        }
     }
 
     fn enter(&mut self, now: i64, phase: Phase) {
@@ -964,311 +840,4 @@ impl Machine {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn settings() -> Settings {
-        Settings {
-            poll_ms: 1000,
-            sync_interval_ms: 30_000,
-            sync_timeout_factor: 3,
-            stop_timeout_ms: 60_000,
-            mirror_timeout_ms: 60_000,
-            restart_timeout_ms: 60_000,
-            restart_window_ms: 10_000,
-            stable_reads: 2,
-        }
-    }
-
-    fn tp(p: i32) -> TopicPartition {
-        TopicPartition::new("orders", p)
-    }
-
-    /// A group stopped at `c` on the origin; destination at `d`; mirror end `m`.
-    fn obs(origin_active: bool, c: i64, d: Option<i64>, m: i64, dest_active: bool) -> Observation {
-        let verdict = if c > m {
-            Verdict::ConsumerAheadOfMirror
-        } else if d != Some(c) {
-            Verdict::NotSynced
-        } else {
-            Verdict::Safe
-        };
-        Observation {
-            origin_active,
-            destination_active: dest_active,
-            origin_committed: [(tp(0), c)].into(),
-            destination_committed: d.map(|d| [(tp(0), d)].into()).unwrap_or_default(),
-            mirror_end: [(tp(0), m)].into(),
-            verdicts: [(tp(0), verdict)].into(),
-            excluded: Some(false),
-        }
-    }
-
-    fn observed(m: &mut Machine, now: i64, o: Observation) -> Vec<Effect> {
-        m.step(Input::Observed {
-            now,
-            observation: o,
-        })
-    }
-
-    fn done(m: &mut Machine, now: i64, action: Action, ok: bool) -> Vec<Effect> {
-        m.step(Input::Done {
-            now,
-            action,
-            ok,
-            error: (!ok).then(|| "exit code 1".to_string()),
-        })
-    }
-
-    /// Drives a machine to the exclusion: stop, steady, synced, mirrored.
-    fn to_exclusion(m: &mut Machine) {
-        assert_eq!(
-            observed(m, 0, obs(true, 90, Some(80), 100, false)),
-            [Effect::Run(Action::StopHook)]
-        );
-        assert_eq!(
-            done(m, 1000, Action::StopHook, true),
-            [Effect::Observe { at_ms: 1000 }]
-        );
-        observed(m, 1000, obs(false, 95, Some(80), 100, false));
-        assert_eq!(m.phase(), Phase::AwaitingStop);
-        let e = observed(m, 2000, obs(false, 95, Some(80), 100, false));
-        assert_eq!(m.phase(), Phase::AwaitingSync, "{e:?}");
-        assert_eq!(m.state.snapshot, Some([(tp(0), 95)].into()));
-        let e = observed(m, 20_000, obs(false, 95, Some(95), 100, false));
-        assert_eq!(e, [Effect::Run(Action::Exclude)]);
-        assert_eq!(m.state.timings.sync_wait_ms, Some(18_000));
-    }
-
-    #[test]
-    fn a_clean_cutover_goes_through_every_phase_to_done() {
-        let (mut m, e) = Machine::start(0, settings());
-        assert_eq!(e, [Effect::Observe { at_ms: 0 }]);
-        to_exclusion(&mut m);
-        assert_eq!(
-            done(&mut m, 21_000, Action::Exclude, true),
-            [Effect::Observe { at_ms: 21_000 }]
-        );
-        let mut safe = obs(false, 95, Some(95), 100, false);
-        safe.excluded = Some(true);
-        // The destination must hold still for one sync tick after the exclusion.
-        assert_eq!(
-            observed(&mut m, 21_000, safe.clone()),
-            [Effect::Observe { at_ms: 22_000 }]
-        );
-        let e = observed(&mut m, 52_000, safe.clone());
-        assert_eq!(e, [Effect::Run(Action::RestartHook)]);
-        assert_eq!(m.state.timings.downtime_ms, Some(50_000));
-        done(&mut m, 53_000, Action::RestartHook, true);
-        assert_eq!(m.phase(), Phase::AwaitingRestart);
-        let mut running = obs(false, 95, Some(97), 100, true);
-        running.excluded = Some(true);
-        let e = observed(&mut m, 55_000, running);
-        assert!(
-            matches!(
-                &e[..],
-                [Effect::Finish {
-                    outcome: Outcome::Done,
-                    ..
-                }]
-            ),
-            "{e:?}"
-        );
-    }
-
-    #[test]
-    fn offsets_must_hold_still_across_consecutive_reads_before_the_snapshot() {
-        let (mut m, _) = Machine::start(0, settings());
-        observed(&mut m, 0, obs(true, 90, None, 100, false));
-        done(&mut m, 0, Action::StopHook, true);
-        observed(&mut m, 1000, obs(false, 93, None, 100, false));
-        observed(&mut m, 2000, obs(false, 95, None, 100, false)); // still moving
-        assert_eq!(m.phase(), Phase::AwaitingStop);
-        observed(&mut m, 3000, obs(false, 95, None, 100, false));
-        assert_eq!(m.phase(), Phase::AwaitingSync);
-        assert_eq!(m.state.snapshot, Some([(tp(0), 95)].into()));
-    }
-
-    #[test]
-    fn sync_that_never_arrives_rolls_back_at_the_deadline_and_restarts_on_the_origin() {
-        let (mut m, _) = Machine::start(0, settings());
-        observed(&mut m, 0, obs(true, 90, Some(80), 100, false));
-        done(&mut m, 0, Action::StopHook, true);
-        observed(&mut m, 1000, obs(false, 95, Some(80), 100, false));
-        observed(&mut m, 2000, obs(false, 95, Some(80), 100, false));
-        let deadline = m.state.deadline_ms.unwrap();
-        assert_eq!(deadline, 2000 + 3 * 30_000 + 1000);
-        let e = observed(&mut m, deadline - 1, obs(false, 95, Some(80), 100, false));
-        assert!(matches!(e[..], [Effect::Observe { .. }]));
-        // Nothing was excluded: the rollback goes straight to starting the group on the origin.
-        let e = observed(&mut m, deadline, obs(false, 95, Some(80), 100, false));
-        assert_eq!(m.phase(), Phase::RollingBack);
-        assert_eq!(e, [Effect::Observe { at_ms: deadline }]);
-        let e = observed(&mut m, deadline, obs(false, 95, Some(80), 100, false));
-        assert_eq!(e, [Effect::Run(Action::RollbackHook)]);
-        done(&mut m, deadline + 1000, Action::RollbackHook, true);
-        let e = observed(&mut m, deadline + 2000, obs(true, 96, Some(80), 100, false));
-        match &e[..] {
-            [Effect::Finish {
-                outcome: Outcome::RolledBack,
-                reason,
-            }] => {
-                assert!(
-                    reason.contains("did not receive the group's final offsets"),
-                    "{reason}"
-                )
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_rollback_after_the_exclusion_undoes_it_first() {
-        let (mut m, _) = Machine::start(0, settings());
-        to_exclusion(&mut m);
-        done(&mut m, 21_000, Action::Exclude, true);
-        // Someone restarts the group on the origin while the exclusion is confirmed.
-        let e = observed(&mut m, 22_000, obs(true, 99, Some(95), 100, false));
-        assert_eq!(e, [Effect::Run(Action::Unexclude)]);
-        assert!(m
-            .state
-            .rollback
-            .as_ref()
-            .unwrap()
-            .reason
-            .contains("restarted on the origin"));
-        done(&mut m, 22_500, Action::Unexclude, true);
-        // Already consuming on the origin: no rollback hook runs.
-        let e = observed(&mut m, 23_000, obs(true, 99, Some(95), 100, false));
-        assert!(
-            matches!(
-                &e[..],
-                [Effect::Finish {
-                    outcome: Outcome::RolledBack,
-                    ..
-                }]
-            ),
-            "{e:?}"
-        );
-    }
-
-    #[test]
-    fn a_failing_stop_hook_changes_nothing_when_the_group_still_runs() {
-        let (mut m, _) = Machine::start(0, settings());
-        observed(&mut m, 0, obs(true, 90, Some(80), 100, false));
-        let e = done(&mut m, 1000, Action::StopHook, false);
-        assert_eq!(
-            e,
-            [Effect::Observe { at_ms: 1000 }],
-            "no unexclude: nothing was excluded"
-        );
-        let e = observed(&mut m, 1000, obs(true, 91, Some(80), 100, false));
-        match &e[..] {
-            [Effect::Finish {
-                outcome: Outcome::RolledBack,
-                reason,
-            }] => {
-                assert!(
-                    reason.contains("the stop hook failed: exit code 1"),
-                    "{reason}"
-                )
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn the_plan_refuses_what_no_wait_can_fix_and_a_group_already_on_the_destination() {
-        let (mut m, _) = Machine::start(0, settings());
-        let mut o = obs(true, 90, Some(80), 100, false);
-        o.verdicts.insert(tp(1), Verdict::NotMirrored);
-        let e = observed(&mut m, 0, o);
-        assert!(
-            matches!(&e[..], [Effect::Finish { outcome: Outcome::Refused, reason }] if reason.contains("orders-1: NOT_MIRRORED")),
-            "{e:?}"
-        );
-        let (mut m, _) = Machine::start(0, settings());
-        let e = observed(&mut m, 0, obs(false, 90, Some(90), 100, true));
-        assert!(
-            matches!(
-                &e[..],
-                [Effect::Finish {
-                    outcome: Outcome::Refused,
-                    ..
-                }]
-            ),
-            "{e:?}"
-        );
-        let (mut m, _) = Machine::start(0, settings());
-        let e = observed(&mut m, 0, Observation::default());
-        assert!(
-            matches!(&e[..], [Effect::Finish { outcome: Outcome::Refused, reason }] if reason.contains("no committed offsets")),
-            "{e:?}"
-        );
-    }
-
-    #[test]
-    fn a_group_started_on_the_destination_before_the_restart_is_refused_not_doubled() {
-        let (mut m, _) = Machine::start(0, settings());
-        to_exclusion(&mut m);
-        done(&mut m, 21_000, Action::Exclude, true);
-        let e = observed(&mut m, 22_000, obs(false, 95, Some(95), 100, true));
-        assert_eq!(e, [Effect::Run(Action::Unexclude)]);
-        done(&mut m, 22_100, Action::Unexclude, true);
-        let e = observed(&mut m, 22_200, obs(false, 95, Some(95), 100, true));
-        assert!(
-            matches!(&e[..], [Effect::Finish { outcome: Outcome::NeedsOperator, reason }] if reason.contains("not started on the origin too")),
-            "{e:?}"
-        );
-    }
-
-    #[test]
-    fn a_rewind_after_the_restart_needs_the_operator() {
-        let (mut m, _) = Machine::start(0, settings());
-        to_exclusion(&mut m);
-        done(&mut m, 21_000, Action::Exclude, true);
-        let mut safe = obs(false, 95, Some(95), 100, false);
-        safe.excluded = Some(true);
-        observed(&mut m, 52_000, safe);
-        done(&mut m, 53_000, Action::RestartHook, true);
-        let e = observed(&mut m, 54_000, obs(false, 95, Some(3), 100, true));
-        assert!(
-            matches!(&e[..], [Effect::Finish { outcome: Outcome::NeedsOperator, reason }] if reason.contains("orders-0: 3 < 95")),
-            "{e:?}"
-        );
-    }
-
-    #[test]
-    fn resume_verifies_a_pending_effect_before_running_it_again() {
-        let (mut m, _) = Machine::start(0, settings());
-        observed(&mut m, 0, obs(true, 90, Some(80), 100, false));
-        assert_eq!(m.state.pending, Some(Action::StopHook));
-        // Killed after the intent: the stop hook may or may not have run.
-        let checkpoint = m.state.clone();
-        let (mut resumed, e) = Machine::resume(5000, checkpoint.clone());
-        assert_eq!(e, [Effect::Observe { at_ms: 5000 }]);
-        // It did: the group is stopped. No second stop.
-        let e = observed(&mut resumed, 5000, obs(false, 95, Some(80), 100, false));
-        assert_eq!(resumed.phase(), Phase::AwaitingStop);
-        assert!(matches!(e[..], [Effect::Observe { .. }]), "{e:?}");
-        // It did not (yet): the group still runs. The hook may still be finishing, so wait out
-        // the grace period, then stop it (again).
-        let (mut resumed, _) = Machine::resume(5000, checkpoint);
-        let e = observed(&mut resumed, 5000, obs(true, 92, Some(80), 100, false));
-        assert_eq!(e, [Effect::Observe { at_ms: 6000 }]);
-        let e = observed(&mut resumed, 15_000, obs(true, 92, Some(80), 100, false));
-        assert_eq!(e, [Effect::Run(Action::StopHook)]);
-    }
-
-    #[test]
-    fn the_state_round_trips_through_json_for_checkpoints() {
-        let (mut m, _) = Machine::start(0, settings());
-        to_exclusion(&mut m);
-        let json = serde_json::to_value(&m.state).unwrap();
-        let back: State = serde_json::from_value(json).unwrap();
-        assert_eq!(back, m.state);
-        for p in Phase::ALL {
-            assert_eq!(Phase::parse(p.as_str()), Some(p));
-        }
-    }
-}
+mod tests;

@@ -10,9 +10,8 @@ use async_trait::async_trait;
 
 use crate::error::{Error, Result};
 use crate::kafka::Cluster;
-use crate::link::{
-    Link, LinkDescription, MirrorAction, MirrorActionResult, MirrorDescription, MirrorState,
-};
+use crate::link::{Link, LinkDescription, MirrorAction, MirrorActionResult, MirrorDescription};
+use crate::model::MirrorState;
 
 pub struct KafkaOnlyLink {
     name: String,

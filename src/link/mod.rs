@@ -10,74 +10,16 @@ pub mod filters;
 mod kafka_only;
 pub(crate) mod rest;
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use serde::Serialize;
 
 use crate::error::Result;
+use crate::model::MirrorState;
 
 pub use kafka_only::KafkaOnlyLink;
 pub use rest::{ConfluentRestLink, RestLinkOptions};
-
-/// A mirror topic's state as the link reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum MirrorState {
-    Active,
-    Paused,
-    Failed,
-    PendingStopped,
-    Stopped,
-    /// A status this version does not know (the API's enum is extensible); never treated as
-    /// active.
-    Other(String),
-    /// The link cannot be asked (no REST access): the status is not known.
-    Unknown,
-}
-
-impl MirrorState {
-    pub fn parse(s: &str) -> MirrorState {
-        match s {
-            "ACTIVE" => MirrorState::Active,
-            "PAUSED" => MirrorState::Paused,
-            "FAILED" => MirrorState::Failed,
-            "PENDING_STOPPED" => MirrorState::PendingStopped,
-            "STOPPED" => MirrorState::Stopped,
-            other => MirrorState::Other(other.to_string()),
-        }
-    }
-
-    /// The status name, borrowed for the statuses this version knows (no allocation: a
-    /// cluster-wide report names one per partition).
-    pub fn name(&self) -> Cow<'static, str> {
-        match self.known_name() {
-            Some(name) => Cow::Borrowed(name),
-            None => Cow::Owned(self.as_str().to_owned()),
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            MirrorState::Other(s) => s,
-            known => known.known_name().unwrap_or("UNKNOWN"),
-        }
-    }
-
-    /// The name of a status this version knows; `None` for [`MirrorState::Other`].
-    fn known_name(&self) -> Option<&'static str> {
-        Some(match self {
-            MirrorState::Active => "ACTIVE",
-            MirrorState::Paused => "PAUSED",
-            MirrorState::Failed => "FAILED",
-            MirrorState::PendingStopped => "PENDING_STOPPED",
-            MirrorState::Stopped => "STOPPED",
-            MirrorState::Unknown => "UNKNOWN",
-            MirrorState::Other(_) => return None,
-        })
-    }
-}
 
 /// One partition's lag as the link reports it (informative: decisions use measured offsets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

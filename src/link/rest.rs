@@ -27,9 +27,9 @@ use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 use crate::link::{
-    Link, LinkDescription, MirrorAction, MirrorActionResult, MirrorDescription, MirrorState,
-    ReportedLag,
+    Link, LinkDescription, MirrorAction, MirrorActionResult, MirrorDescription, ReportedLag,
 };
+use crate::model::MirrorState;
 
 /// Longest pause between two retries, whatever the backoff and `Retry-After` say.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);

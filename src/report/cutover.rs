@@ -26,7 +26,8 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::hooks::HookReport;
-use crate::journal::{self, Entry, PartitionSample, ReadBack, Record, Timings};
+use crate::journal::{self, Entry, PartitionSample, ReadBack, Record};
+use crate::model::Timings;
 
 pub use html::html;
 pub use text::{markdown, table};

@@ -3,8 +3,11 @@
 
 use std::fmt::Write as _;
 
-use crate::cutover::driver::{Plan, Summary};
 use crate::cutover::machine::Outcome;
+use crate::model::Offset;
+
+use super::plan::Plan;
+use super::summary::Summary;
 
 use crate::report::cutover::format::opt_duration as ms;
 
@@ -39,7 +42,7 @@ pub fn cutover_summary_text(s: &Summary) -> String {
                     "{}-{}={}",
                     p.topic,
                     p.partition,
-                    p.origin_committed.unwrap_or_default()
+                    p.origin_committed.map_or(0, Offset::get)
                 )
             })
             .collect();

@@ -5,9 +5,11 @@ use std::fmt::Write as _;
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
-use crate::audit::{AuditReport, GroupClass};
+use crate::promotion::GroupClass;
 use crate::rule::{GroupJudgement, PartitionJudgement, Presence};
-use crate::verify::VerifyReport;
+
+use super::audit::AuditReport;
+use super::verify::VerifyReport;
 
 const PARTITION_HEADER: [&str; 9] = [
     "topic",
@@ -21,7 +23,7 @@ const PARTITION_HEADER: [&str; 9] = [
     "verdict",
 ];
 
-fn n(v: Option<i64>) -> String {
+fn n<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 

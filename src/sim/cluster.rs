@@ -143,7 +143,7 @@ impl Cluster for SimCluster {
                         .map(|g| {
                             g.committed
                                 .iter()
-                                .map(|(tp, o)| (tp.clone(), Ok(Offset(*o))))
+                                .map(|(tp, o)| (tp.clone(), Ok(*o)))
                                 .collect()
                         })
                         .unwrap_or_default();

@@ -17,11 +17,10 @@ use reqwest::StatusCode;
 use crate::error::{Error, Result};
 use crate::link::rest::{answer_error, retry_delay, retryable_status, Repeat};
 use crate::link::{
-    Link, LinkDescription, MirrorAction, MirrorActionResult, MirrorDescription, MirrorState,
-    ReportedLag,
+    Link, LinkDescription, MirrorAction, MirrorActionResult, MirrorDescription, ReportedLag,
 };
 use crate::linksim::state::{next_status, PartitionLag, Refusal, RestFaultKind, CONFIGS};
-use crate::model::TopicPartition;
+use crate::model::{MirrorState, TopicPartition};
 use crate::sim::{SharedWorld, World};
 
 pub struct SimLink {

@@ -27,7 +27,7 @@ use crate::linksim::state::{
     LinkState, MirrorStatus, RestFaultKind, RestFaults, GROUP_FILTERS, LINK_PREFIX, SYNC_ENABLE,
     SYNC_MS,
 };
-use crate::model::{GroupId, Role, TopicPartition};
+use crate::model::{GroupId, Offset, Role, TopicPartition};
 use crate::sim::scenario::{AppExpect, Event, Expect, Scenario, What, When};
 use crate::sim::{App, SharedWorld, SimCluster, SimHooks, SimLink, World};
 
@@ -981,7 +981,7 @@ fn apply(w: &mut World, event: &Event) -> std::result::Result<String, String> {
         } => {
             let role: Role = (*on).into();
             let tp = TopicPartition::new(topic, *partition);
-            w.set_committed(role, &GroupId::new(group), tp.clone(), *offset);
+            w.set_committed(role, &GroupId::new(group), tp.clone(), Offset(*offset));
             format!("group {group} commits {offset} on {tp} on the {role}")
         }
     })

@@ -21,7 +21,7 @@ use rand_core::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
 use crate::linksim::state::{LinkState, Mirror, MirrorStatus, PartitionLag, SYNC_ENABLE, SYNC_MS};
-use crate::model::{GroupId, Role, TopicPartition};
+use crate::model::{GroupId, Offset, Offsets, Role, TopicPartition};
 
 /// One partition's log: only its offsets matter to the agent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -35,7 +35,7 @@ pub struct Log {
 /// A group as a cluster's coordinator knows it.
 #[derive(Debug, Clone, Default)]
 pub struct SimGroup {
-    pub committed: BTreeMap<TopicPartition, i64>,
+    pub committed: Offsets,
     /// The apps connected as members (one member each).
     pub members: Vec<String>,
 }
@@ -525,10 +525,10 @@ impl World {
         self.apps[i].last_commit = now;
         let app = &self.apps[i];
         let group = app.group.clone();
-        let offsets: Vec<(TopicPartition, i64)> = app
+        let offsets: Vec<(TopicPartition, Offset)> = app
             .positions
             .iter()
-            .map(|(tp, o)| (self.topic_on(role, tp), *o))
+            .map(|(tp, o)| (self.topic_on(role, tp), Offset(*o)))
             .collect();
         let g = self.cluster_mut(role).group_mut(&group);
         for (tp, o) in offsets {
@@ -575,7 +575,7 @@ impl World {
         let mut resets = Vec::new();
         for tp in &assigned {
             let log = self.read_log(role, tp).unwrap_or_default();
-            let c = committed.get(&self.topic_on(role, tp)).copied();
+            let c = committed.get(&self.topic_on(role, tp)).map(|c| c.get());
             let position = match c {
                 Some(c) if c >= log.start && c <= log.end => c,
                 _ => {
@@ -669,12 +669,12 @@ impl World {
             .filter(|m| m.status == MirrorStatus::Active)
             .map(|m| (m.source_topic.clone(), m.mirror_topic.clone()))
             .collect();
-        let mut writes: Vec<(GroupId, Vec<(TopicPartition, i64)>)> = Vec::new();
+        let mut writes: Vec<(GroupId, Vec<(TopicPartition, Offset)>)> = Vec::new();
         for (group, g) in self.origin.known_groups() {
             if !filters.includes(group.as_str()) {
                 continue;
             }
-            let offsets: Vec<(TopicPartition, i64)> = g
+            let offsets: Vec<(TopicPartition, Offset)> = g
                 .committed
                 .iter()
                 .filter_map(|(tp, o)| {
@@ -731,7 +731,13 @@ impl World {
     }
 
     /// Commits an offset for a group, as an operator's tool would.
-    pub fn set_committed(&mut self, role: Role, group: &GroupId, tp: TopicPartition, offset: i64) {
+    pub fn set_committed(
+        &mut self,
+        role: Role,
+        group: &GroupId,
+        tp: TopicPartition,
+        offset: Offset,
+    ) {
         self.cluster_mut(role)
             .group_mut(group)
             .committed
@@ -835,11 +841,14 @@ mod tests {
             Role::Origin,
             &GroupId::new("g"),
             TopicPartition::new("t", 0),
-            3,
+            Offset(3),
         );
         run(&mut w, 31);
         let d = &w.destination.groups[&GroupId::new("g")];
-        assert_ne!(d.committed.get(&TopicPartition::new("t", 0)), Some(&3));
+        assert_ne!(
+            d.committed.get(&TopicPartition::new("t", 0)),
+            Some(&Offset(3))
+        );
     }
 
     #[test]

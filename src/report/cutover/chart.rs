@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use super::html::esc;
 use crate::journal::PartitionSample;
+use crate::model::Offset;
 
 const WIDTH: f64 = 760.0;
 const LEFT: f64 = 96.0;
@@ -39,25 +40,25 @@ const SERIES: [Series; 4] = [
         name: "origin_committed",
         colour: "#1f5fa8",
         dash: "none",
-        value: |p| p.origin_committed,
+        value: |p| p.origin_committed.map(Offset::get),
     },
     Series {
         name: "destination_committed",
         colour: "#c0392b",
         dash: "7 4",
-        value: |p| p.destination_committed,
+        value: |p| p.destination_committed.map(Offset::get),
     },
     Series {
         name: "mirror_end",
         colour: "#1e8449",
         dash: "2 3",
-        value: |p| p.mirror_end,
+        value: |p| p.mirror_end.map(Offset::get),
     },
     Series {
         name: "origin_end",
         colour: "#6c6c6c",
         dash: "10 3 2 3",
-        value: |p| p.origin_end,
+        value: |p| p.origin_end.map(Offset::get),
     },
 ];
 

@@ -7,6 +7,7 @@ use super::{
     Summary, TimelineRow, UnfinishedEffect,
 };
 use crate::journal::PartitionSample;
+use crate::model::Offset;
 
 /// A wall-clock time as ISO 8601 UTC with milliseconds (`2023-11-14T22:13:20.000Z`).
 pub(super) fn utc(ts_ms: i64) -> String {
@@ -67,7 +68,7 @@ pub(super) fn since_start(ms: i64) -> String {
     format!("+{}", duration(ms))
 }
 
-pub(super) fn opt_offset(v: Option<i64>) -> String {
+pub(super) fn opt_offset(v: Option<Offset>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 

@@ -8,8 +8,8 @@ use serde_json::json;
 use super::format::utc;
 use super::*;
 use crate::hooks::{HookKind, HookReport};
-use crate::journal::{Journal, PartitionSample, Record, Timings};
-use crate::model::GroupId;
+use crate::journal::{Journal, PartitionSample, Record};
+use crate::model::{GroupId, Offset, Timings};
 
 /// 2023-11-14T22:13:20.000Z; every record is written at `T0 + offset`.
 const T0: i64 = 1_700_000_000_000;
@@ -89,10 +89,10 @@ fn observation(phase: &str, oc: i64, dc: i64, oe: i64, me: i64) -> Record {
     let sample = |partition: i32, lag: i64| PartitionSample {
         topic: "orders".into(),
         partition,
-        origin_committed: Some(oc - lag),
-        destination_committed: Some(dc - lag),
-        origin_end: Some(oe - lag),
-        mirror_end: Some(me - lag),
+        origin_committed: Some(Offset(oc - lag)),
+        destination_committed: Some(Offset(dc - lag)),
+        origin_end: Some(Offset(oe - lag)),
+        mirror_end: Some(Offset(me - lag)),
     };
     Record::Observation {
         phase: phase.into(),
@@ -219,7 +219,7 @@ fn a_successful_run_reports_done_with_its_timings_hooks_filters_and_offsets() {
     assert_eq!(Some(last), r.observations.last());
     assert_eq!(
         (last.ts_ms, last.partitions[0].destination_committed),
-        (T0 + 5500, Some(120))
+        (T0 + 5500, Some(Offset(120)))
     );
     assert!(r.unfinished_effects.is_empty() && r.torn_tail.is_none() && r.problems.is_empty());
 }

@@ -1,0 +1,309 @@
+//! The phase machine driven step by step, with the clock in the tests' hands.
+
+use super::*;
+use crate::model::{Offset, TopicPartition};
+
+fn settings() -> Settings {
+    Settings {
+        poll_ms: 1000,
+        sync_interval_ms: 30_000,
+        sync_timeout_factor: 3,
+        stop_timeout_ms: 60_000,
+        mirror_timeout_ms: 60_000,
+        restart_timeout_ms: 60_000,
+        restart_window_ms: 10_000,
+        stable_reads: 2,
+    }
+}
+
+fn tp(p: i32) -> TopicPartition {
+    TopicPartition::new("orders", p)
+}
+
+/// A group stopped at `c` on the origin; destination at `d`; mirror end `m`.
+fn obs(origin_active: bool, c: i64, d: Option<i64>, m: i64, dest_active: bool) -> Observation {
+    let verdict = if c > m {
+        Verdict::ConsumerAheadOfMirror
+    } else if d != Some(c) {
+        Verdict::NotSynced
+    } else {
+        Verdict::Safe
+    };
+    Observation {
+        origin_active,
+        destination_active: dest_active,
+        origin_committed: [(tp(0), Offset(c))].into(),
+        destination_committed: d.map(|d| [(tp(0), Offset(d))].into()).unwrap_or_default(),
+        mirror_end: [(tp(0), Offset(m))].into(),
+        verdicts: [(tp(0), verdict)].into(),
+        excluded: Some(false),
+    }
+}
+
+fn observed(m: &mut Machine, now: i64, o: Observation) -> Vec<Effect> {
+    m.step(Input::Observed {
+        now,
+        observation: o,
+    })
+}
+
+fn done(m: &mut Machine, now: i64, action: Action, ok: bool) -> Vec<Effect> {
+    m.step(Input::Done {
+        now,
+        action,
+        ok,
+        error: (!ok).then(|| "exit code 1".to_string()),
+    })
+}
+
+/// Drives a machine to the exclusion: stop, steady, synced, mirrored.
+fn to_exclusion(m: &mut Machine) {
+    assert_eq!(
+        observed(m, 0, obs(true, 90, Some(80), 100, false)),
+        [Effect::Run(Action::StopHook)]
+    );
+    assert_eq!(
+        done(m, 1000, Action::StopHook, true),
+        [Effect::Observe { at_ms: 1000 }]
+    );
+    observed(m, 1000, obs(false, 95, Some(80), 100, false));
+    assert_eq!(m.phase(), Phase::AwaitingStop);
+    let e = observed(m, 2000, obs(false, 95, Some(80), 100, false));
+    assert_eq!(m.phase(), Phase::AwaitingSync, "{e:?}");
+    assert_eq!(m.state.snapshot, Some([(tp(0), Offset(95))].into()));
+    let e = observed(m, 20_000, obs(false, 95, Some(95), 100, false));
+    assert_eq!(e, [Effect::Run(Action::Exclude)]);
+    assert_eq!(m.state.timings.sync_wait_ms, Some(18_000));
+}
+
+#[test]
+fn a_clean_cutover_goes_through_every_phase_to_done() {
+    let (mut m, e) = Machine::start(0, settings());
+    assert_eq!(e, [Effect::Observe { at_ms: 0 }]);
+    to_exclusion(&mut m);
+    assert_eq!(
+        done(&mut m, 21_000, Action::Exclude, true),
+        [Effect::Observe { at_ms: 21_000 }]
+    );
+    let mut safe = obs(false, 95, Some(95), 100, false);
+    safe.excluded = Some(true);
+    // The destination must hold still for one sync tick after the exclusion.
+    assert_eq!(
+        observed(&mut m, 21_000, safe.clone()),
+        [Effect::Observe { at_ms: 22_000 }]
+    );
+    let e = observed(&mut m, 52_000, safe.clone());
+    assert_eq!(e, [Effect::Run(Action::RestartHook)]);
+    assert_eq!(m.state.timings.downtime_ms, Some(50_000));
+    done(&mut m, 53_000, Action::RestartHook, true);
+    assert_eq!(m.phase(), Phase::AwaitingRestart);
+    let mut running = obs(false, 95, Some(97), 100, true);
+    running.excluded = Some(true);
+    let e = observed(&mut m, 55_000, running);
+    assert!(
+        matches!(
+            &e[..],
+            [Effect::Finish {
+                outcome: Outcome::Done,
+                ..
+            }]
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn offsets_must_hold_still_across_consecutive_reads_before_the_snapshot() {
+    let (mut m, _) = Machine::start(0, settings());
+    observed(&mut m, 0, obs(true, 90, None, 100, false));
+    done(&mut m, 0, Action::StopHook, true);
+    observed(&mut m, 1000, obs(false, 93, None, 100, false));
+    observed(&mut m, 2000, obs(false, 95, None, 100, false)); // still moving
+    assert_eq!(m.phase(), Phase::AwaitingStop);
+    observed(&mut m, 3000, obs(false, 95, None, 100, false));
+    assert_eq!(m.phase(), Phase::AwaitingSync);
+    assert_eq!(m.state.snapshot, Some([(tp(0), Offset(95))].into()));
+}
+
+#[test]
+fn sync_that_never_arrives_rolls_back_at_the_deadline_and_restarts_on_the_origin() {
+    let (mut m, _) = Machine::start(0, settings());
+    observed(&mut m, 0, obs(true, 90, Some(80), 100, false));
+    done(&mut m, 0, Action::StopHook, true);
+    observed(&mut m, 1000, obs(false, 95, Some(80), 100, false));
+    observed(&mut m, 2000, obs(false, 95, Some(80), 100, false));
+    let deadline = m.state.deadline_ms.unwrap();
+    assert_eq!(deadline, 2000 + 3 * 30_000 + 1000);
+    let e = observed(&mut m, deadline - 1, obs(false, 95, Some(80), 100, false));
+    assert!(matches!(e[..], [Effect::Observe { .. }]));
+    // Nothing was excluded: the rollback goes straight to starting the group on the origin.
+    let e = observed(&mut m, deadline, obs(false, 95, Some(80), 100, false));
+    assert_eq!(m.phase(), Phase::RollingBack);
+    assert_eq!(e, [Effect::Observe { at_ms: deadline }]);
+    let e = observed(&mut m, deadline, obs(false, 95, Some(80), 100, false));
+    assert_eq!(e, [Effect::Run(Action::RollbackHook)]);
+    done(&mut m, deadline + 1000, Action::RollbackHook, true);
+    let e = observed(&mut m, deadline + 2000, obs(true, 96, Some(80), 100, false));
+    match &e[..] {
+        [Effect::Finish {
+            outcome: Outcome::RolledBack,
+            reason,
+        }] => {
+            assert!(
+                reason.contains("did not receive the group's final offsets"),
+                "{reason}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_rollback_after_the_exclusion_undoes_it_first() {
+    let (mut m, _) = Machine::start(0, settings());
+    to_exclusion(&mut m);
+    done(&mut m, 21_000, Action::Exclude, true);
+    // Someone restarts the group on the origin while the exclusion is confirmed.
+    let e = observed(&mut m, 22_000, obs(true, 99, Some(95), 100, false));
+    assert_eq!(e, [Effect::Run(Action::Unexclude)]);
+    assert!(m
+        .state
+        .rollback
+        .as_ref()
+        .unwrap()
+        .reason
+        .contains("restarted on the origin"));
+    done(&mut m, 22_500, Action::Unexclude, true);
+    // Already consuming on the origin: no rollback hook runs.
+    let e = observed(&mut m, 23_000, obs(true, 99, Some(95), 100, false));
+    assert!(
+        matches!(
+            &e[..],
+            [Effect::Finish {
+                outcome: Outcome::RolledBack,
+                ..
+            }]
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn a_failing_stop_hook_changes_nothing_when_the_group_still_runs() {
+    let (mut m, _) = Machine::start(0, settings());
+    observed(&mut m, 0, obs(true, 90, Some(80), 100, false));
+    let e = done(&mut m, 1000, Action::StopHook, false);
+    assert_eq!(
+        e,
+        [Effect::Observe { at_ms: 1000 }],
+        "no unexclude: nothing was excluded"
+    );
+    let e = observed(&mut m, 1000, obs(true, 91, Some(80), 100, false));
+    match &e[..] {
+        [Effect::Finish {
+            outcome: Outcome::RolledBack,
+            reason,
+        }] => {
+            assert!(
+                reason.contains("the stop hook failed: exit code 1"),
+                "{reason}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_plan_refuses_what_no_wait_can_fix_and_a_group_already_on_the_destination() {
+    let (mut m, _) = Machine::start(0, settings());
+    let mut o = obs(true, 90, Some(80), 100, false);
+    o.verdicts.insert(tp(1), Verdict::NotMirrored);
+    let e = observed(&mut m, 0, o);
+    assert!(
+        matches!(&e[..], [Effect::Finish { outcome: Outcome::Refused, reason }] if reason.contains("orders-1: NOT_MIRRORED")),
+        "{e:?}"
+    );
+    let (mut m, _) = Machine::start(0, settings());
+    let e = observed(&mut m, 0, obs(false, 90, Some(90), 100, true));
+    assert!(
+        matches!(
+            &e[..],
+            [Effect::Finish {
+                outcome: Outcome::Refused,
+                ..
+            }]
+        ),
+        "{e:?}"
+    );
+    let (mut m, _) = Machine::start(0, settings());
+    let e = observed(&mut m, 0, Observation::default());
+    assert!(
+        matches!(&e[..], [Effect::Finish { outcome: Outcome::Refused, reason }] if reason.contains("no committed offsets")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn a_group_started_on_the_destination_before_the_restart_is_refused_not_doubled() {
+    let (mut m, _) = Machine::start(0, settings());
+    to_exclusion(&mut m);
+    done(&mut m, 21_000, Action::Exclude, true);
+    let e = observed(&mut m, 22_000, obs(false, 95, Some(95), 100, true));
+    assert_eq!(e, [Effect::Run(Action::Unexclude)]);
+    done(&mut m, 22_100, Action::Unexclude, true);
+    let e = observed(&mut m, 22_200, obs(false, 95, Some(95), 100, true));
+    assert!(
+        matches!(&e[..], [Effect::Finish { outcome: Outcome::NeedsOperator, reason }] if reason.contains("not started on the origin too")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn a_rewind_after_the_restart_needs_the_operator() {
+    let (mut m, _) = Machine::start(0, settings());
+    to_exclusion(&mut m);
+    done(&mut m, 21_000, Action::Exclude, true);
+    let mut safe = obs(false, 95, Some(95), 100, false);
+    safe.excluded = Some(true);
+    observed(&mut m, 52_000, safe);
+    done(&mut m, 53_000, Action::RestartHook, true);
+    let e = observed(&mut m, 54_000, obs(false, 95, Some(3), 100, true));
+    assert!(
+        matches!(&e[..], [Effect::Finish { outcome: Outcome::NeedsOperator, reason }] if reason.contains("orders-0: 3 < 95")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn resume_verifies_a_pending_effect_before_running_it_again() {
+    let (mut m, _) = Machine::start(0, settings());
+    observed(&mut m, 0, obs(true, 90, Some(80), 100, false));
+    assert_eq!(m.state.pending, Some(Action::StopHook));
+    // Killed after the intent: the stop hook may or may not have run.
+    let checkpoint = m.state.clone();
+    let (mut resumed, e) = Machine::resume(5000, checkpoint.clone());
+    assert_eq!(e, [Effect::Observe { at_ms: 5000 }]);
+    // It did: the group is stopped. No second stop.
+    let e = observed(&mut resumed, 5000, obs(false, 95, Some(80), 100, false));
+    assert_eq!(resumed.phase(), Phase::AwaitingStop);
+    assert!(matches!(e[..], [Effect::Observe { .. }]), "{e:?}");
+    // It did not (yet): the group still runs. The hook may still be finishing, so wait out
+    // the grace period, then stop it (again).
+    let (mut resumed, _) = Machine::resume(5000, checkpoint);
+    let e = observed(&mut resumed, 5000, obs(true, 92, Some(80), 100, false));
+    assert_eq!(e, [Effect::Observe { at_ms: 6000 }]);
+    let e = observed(&mut resumed, 15_000, obs(true, 92, Some(80), 100, false));
+    assert_eq!(e, [Effect::Run(Action::StopHook)]);
+}
+
+#[test]
+fn the_state_round_trips_through_json_for_checkpoints() {
+    let (mut m, _) = Machine::start(0, settings());
+    to_exclusion(&mut m);
+    let json = serde_json::to_value(&m.state).unwrap();
+    let back: State = serde_json::from_value(json).unwrap();
+    assert_eq!(back, m.state);
+    for p in Phase::ALL {
+        assert_eq!(Phase::parse(p.as_str()), Some(p));
+    }
+}

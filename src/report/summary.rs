@@ -1,0 +1,28 @@
+//! The result of `cutover group`: how one run of one group's cutover ended, what it stopped
+//! at and what to run next. Data only: the driver (`cutover::driver`) assembles it and
+//! `report::group` lays it out. (The aggregate over many journals is `report::cutover`'s.)
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::cutover::machine::{Outcome, Phase};
+use crate::journal::PartitionSample;
+use crate::model::{GroupId, Timings};
+
+/// The result of `cutover group`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub schema_version: u32,
+    pub group: GroupId,
+    pub run_id: String,
+    pub outcome: Outcome,
+    pub phase: Phase,
+    pub reason: String,
+    pub timings: Timings,
+    /// The final offsets the group stopped at on the origin, if it got that far.
+    pub snapshot: Vec<PartitionSample>,
+    pub journal: PathBuf,
+    /// What to run next, when anything.
+    pub next: Option<String>,
+}

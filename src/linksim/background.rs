@@ -11,9 +11,11 @@ use std::time::{Duration, Instant};
 
 use crate::kafka::{Cluster, OffsetSpec};
 use crate::linksim::ops;
-use crate::linksim::state::{MirrorStatus, PartitionLag, AUTO_CREATE_ENABLE, TOPIC_CONFIG_SYNC_MS};
 use crate::linksim::Shared;
 use crate::model::TopicPartition;
+use crate::sim::link_model::{
+    MirrorStatus, PartitionLag, AUTO_CREATE_ENABLE, TOPIC_CONFIG_SYNC_MS,
+};
 
 pub(crate) async fn run(shared: Arc<Shared>) {
     let mut last_topic_sync = Instant::now();

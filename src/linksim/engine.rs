@@ -22,9 +22,9 @@ use rdkafka::{Offset as RdOffset, TopicPartitionList};
 use tokio::sync::mpsc;
 
 use crate::kafka::{Cluster, OffsetSpec};
-use crate::linksim::state::MirrorStatus;
 use crate::linksim::Shared;
 use crate::model::TopicPartition;
+use crate::sim::link_model::MirrorStatus;
 
 /// (mirror topic, partition): how in-flight deliveries are counted.
 type MirrorPartition = (String, i32);

@@ -12,7 +12,6 @@ mod background;
 mod engine;
 mod ops;
 pub(crate) mod rest;
-pub(crate) mod state;
 mod sync;
 
 use std::collections::BTreeMap;
@@ -25,8 +24,9 @@ use tokio::task::JoinHandle;
 use crate::error::{Error, Result};
 use crate::kafka::RdKafkaCluster;
 use crate::model::Role;
+use crate::sim::link_model::LinkState;
 
-pub use state::{Faults, MirrorStatus, RestFaultKind, RestFaults};
+pub use crate::sim::link_model::{Faults, MirrorStatus, RestFaultKind, RestFaults};
 
 /// Everything the emulator needs to start.
 #[derive(Debug, Clone)]
@@ -46,7 +46,7 @@ pub struct LinkSimOptions {
 
 /// State shared by the REST server and the background tasks.
 pub(crate) struct Shared {
-    state: Mutex<state::LinkState>,
+    state: Mutex<LinkState>,
     pub(crate) origin: RdKafkaCluster,
     pub(crate) destination: RdKafkaCluster,
     pub(crate) basic_auth: Option<(String, String)>,
@@ -58,7 +58,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, state::LinkState> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, LinkState> {
         // A panic while holding the lock would already have ended the emulator's task; the
         // state itself is always left consistent between statements.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
@@ -101,7 +101,7 @@ impl LinkSim {
             .get("bootstrap.servers")
             .cloned()
             .unwrap_or_default();
-        let mut link = state::LinkState::new(
+        let mut link = LinkState::new(
             options.link_name.clone(),
             link_id(&options.link_name, &cluster_id),
             source_cluster_id,

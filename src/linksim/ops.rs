@@ -5,10 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::kafka::{Cluster, OffsetSpec};
-use crate::linksim::rest::not_a_mirror;
-use crate::linksim::state::{next_status, Action, Mirror, PartitionLag, Refusal};
 use crate::linksim::Shared;
 use crate::model::{Offset, TopicPartition};
+use crate::sim::link_model::{next_status, Action, Mirror, PartitionLag, Refusal};
 
 /// Topic configs a mirror takes from its source (when the source overrides them).
 const COPIED_CONFIGS: &[&str] = &[
@@ -217,7 +216,7 @@ async fn alter_one(
         let m = state
             .mirrors
             .get(topic)
-            .ok_or_else(|| not_a_mirror(topic, &state.link_name))?;
+            .ok_or_else(|| Refusal::not_a_mirror(topic, &state.link_name))?;
         (
             m.status,
             m.source_topic.clone(),

@@ -18,10 +18,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::linksim::ops;
-use crate::linksim::state::{
+use crate::linksim::Shared;
+use crate::sim::link_model::{
     config_spec, Faults, Mirror, MirrorStatus, Refusal, RestFaultKind, RestFaults, CONFIGS,
 };
-use crate::linksim::Shared;
 
 const API_PREFIX: &str = "/kafka/v3";
 const ADMIN_PREFIX: &str = "/linksim/v1";
@@ -198,7 +198,7 @@ async fn links(
                 }
                 ["mirrors", topic] if get => {
                     let state = shared.lock();
-                    let mirror = state.mirrors.get(*topic).ok_or_else(|| not_a_mirror(topic, &state.link_name))?;
+                    let mirror = state.mirrors.get(*topic).ok_or_else(|| Refusal::not_a_mirror(topic, &state.link_name))?;
                     let transitions = query.get("include_state_transition_errors").is_some_and(|v| v == "true");
                     Ok(ok(mirror_json(shared, &state.link_name, mirror, transitions)))
                 }
@@ -312,7 +312,7 @@ fn cluster_json(shared: &Shared) -> Value {
 
 fn link_json(shared: &Shared) -> Value {
     let state = shared.lock();
-    let paused = state.config_bool(crate::linksim::state::LINK_PAUSED);
+    let paused = state.config_bool(crate::sim::link_model::LINK_PAUSED);
     json!({
         "kind": "KafkaLinkData",
         "metadata": {
@@ -347,7 +347,7 @@ fn configs_json(shared: &Shared) -> Value {
     })
 }
 
-fn config_json(shared: &Shared, state: &crate::linksim::state::LinkState, name: &str) -> Value {
+fn config_json(shared: &Shared, state: &crate::sim::link_model::LinkState, name: &str) -> Value {
     let spec = config_spec(name).expect("callers pass known config names");
     let set = state.is_set(name);
     json!({
@@ -424,14 +424,6 @@ fn check_link(shared: &Shared, link: &str) -> Result<(), Refusal> {
             error_code: 404,
             message: format!("Cluster link '{link}' does not exist"),
         })
-    }
-}
-
-pub(crate) fn not_a_mirror(topic: &str, link: &str) -> Refusal {
-    Refusal {
-        status: 404,
-        error_code: 404,
-        message: format!("Topic '{topic}' is not a mirror topic of link '{link}'"),
     }
 }
 

@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 use futures::stream::{self, StreamExt};
 
 use crate::kafka::{Cluster, GroupPresence};
-use crate::linksim::state::{now_ms, MirrorStatus, SYNC_ENABLE, SYNC_MS};
 use crate::linksim::Shared;
 use crate::model::{GroupId, Offset, TopicPartition};
+use crate::sim::link_model::{now_ms, MirrorStatus, SYNC_ENABLE, SYNC_MS};
 
 pub(crate) async fn run(shared: Arc<Shared>) {
     let mut last_tick = Instant::now();
@@ -71,7 +71,7 @@ async fn tick(shared: &Arc<Shared>) -> Result<(), String> {
             .collect();
         (filters, mirrors, s.sync.ticks)
     };
-    if filters.filters.is_empty() {
+    if filters.is_empty() {
         // A real link only logs a warning here; the status endpoint says it too.
         return Err(
             "offset sync is enabled but consumer.offset.group.filters is empty: nothing is synced"

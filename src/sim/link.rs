@@ -20,8 +20,8 @@ use crate::link::{
     Link, LinkDescription, MirrorAction, MirrorActionResult, MirrorDescription, MirrorState,
     ReportedLag,
 };
-use crate::linksim::state::{next_status, PartitionLag, Refusal, RestFaultKind, CONFIGS};
 use crate::model::TopicPartition;
+use crate::sim::link_model::{next_status, PartitionLag, Refusal, RestFaultKind, CONFIGS};
 use crate::sim::{SharedWorld, World};
 
 pub struct SimLink {
@@ -251,7 +251,7 @@ impl Link for SimLink {
             for topic in topics {
                 let lags = (action == MirrorAction::Promote).then(|| current_lags(w, topic));
                 let outcome = match w.link.mirrors.get(topic) {
-                    None => Err(crate::linksim::rest::not_a_mirror(topic, &link)),
+                    None => Err(Refusal::not_a_mirror(topic, &link)),
                     Some(m) => next_status(m.status, action, topic, &link, lags.as_ref()),
                 };
                 let error = match outcome {

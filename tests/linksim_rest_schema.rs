@@ -1,5 +1,5 @@
 //! Every JSON document the emulator serves is checked against Confluent's published REST v3
-//! schemas (`shared/reference/confluent-rest-v3-links.json`, the platform and cloud specs):
+//! schemas (`docs/reference/confluent-rest-v3-links.json`, the platform and cloud specs):
 //! each required field is present, and no field is one the specs do not define.
 
 mod common;
@@ -10,13 +10,13 @@ use std::path::PathBuf;
 use common::{create_topic, lab, unique, Sim};
 use serde_json::{json, Value};
 
-/// Where the reference lives: `../shared/` beside the checkout, or `CUTOVER_REST_SPEC`.
+/// Where the reference lives: `docs/reference/` in the repository, or `CUTOVER_REST_SPEC`.
 fn spec() -> Value {
     let path = std::env::var_os("CUTOVER_REST_SPEC")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../shared/reference/confluent-rest-v3-links.json")
+                .join("docs/reference/confluent-rest-v3-links.json")
         });
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(

@@ -13,7 +13,6 @@ pub mod hooks;
 pub mod journal;
 pub mod kafka;
 pub mod link;
-pub mod linksim;
 pub mod model;
 pub mod progress;
 pub mod report;

@@ -4,7 +4,7 @@
 //! Afterwards every message produced before, during and after the cutover must have been
 //! processed exactly once across both clusters.
 
-mod common;
+use cutover_lab::testkit as common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! The Kafka adapter against a real Apache Kafka broker (the lab's origin cluster): every
 //! number the adapter returns is compared with what the test itself produced and committed.
 
-mod common;
+use cutover_lab::testkit as common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

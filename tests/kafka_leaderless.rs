@@ -5,7 +5,7 @@
 //! cluster for a moment: no other test may create topics while that broker is up, or their
 //! partitions could land on it and lose their leader when it stops.
 
-mod common;
+use cutover_lab::testkit as common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! `lab env` exports and mirrors between the lab's two clusters: what an operator rehearsing
 //! with `eval "$(tests/lab/lab env)"` relies on.
 
-mod common;
+use cutover_lab::testkit as common;
 
 use std::time::Duration;
 

@@ -5,7 +5,7 @@
 //! Each test starts its own emulator (own link name, port and fault knobs) and uses unique
 //! topic names, so tests run in parallel.
 
-mod common;
+use cutover_lab::testkit as common;
 
 use std::time::{Duration, Instant};
 

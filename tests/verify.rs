@@ -6,7 +6,7 @@
 //! expectation and asserts the real clusters give the same exit code and verdicts, so the
 //! simulator and the real adapters cannot drift apart unnoticed.
 
-mod common;
+use cutover_lab::testkit as common;
 
 use std::collections::BTreeSet;
 use std::path::Path;

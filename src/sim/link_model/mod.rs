@@ -26,4 +26,4 @@ pub use faults::{Faults, RestFaultKind, RestFaults};
 pub use filters::{Effect, FilterConfig, LinkFilters, Pattern, Rule};
 pub use mirror::{next_status, now_ms, Action, Mirror, MirrorFailure, MirrorStatus, PartitionLag};
 pub use refusal::Refusal;
-pub use state::{GroupSyncReport, LinkState, SyncReport};
+pub use state::LinkState;

@@ -8,8 +8,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
 use super::configs::{
     config_spec, AUTO_CREATE_ENABLE, AUTO_CREATE_FILTERS, GROUP_FILTERS, LINK_PAUSED, LINK_PREFIX,
     SYNC_ENABLE, SYNC_MS, TOPIC_CONFIG_SYNC_MS,
@@ -18,23 +16,6 @@ use super::faults::{Faults, RestFaults};
 use super::filters::{FilterConfig, LinkFilters};
 use super::mirror::Mirror;
 use super::refusal::Refusal;
-
-/// What the last offset-sync ticks did, for the admin status endpoint and logs.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct SyncReport {
-    pub ticks: u64,
-    pub last_tick_ms: Option<i64>,
-    /// Per group: the tick that last wrote its offsets, and the last error.
-    pub groups: BTreeMap<String, GroupSyncReport>,
-    pub last_error: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct GroupSyncReport {
-    pub last_synced_tick: Option<u64>,
-    pub last_synced_ms: Option<i64>,
-    pub last_error: Option<String>,
-}
 
 /// The whole link.
 #[derive(Debug, Clone)]
@@ -46,7 +27,6 @@ pub struct LinkState {
     pub mirrors: BTreeMap<String, Mirror>,
     pub faults: Faults,
     pub rest_faults: RestFaults,
-    pub sync: SyncReport,
 }
 
 impl LinkState {
@@ -69,7 +49,6 @@ impl LinkState {
             mirrors: BTreeMap::new(),
             faults: Faults::default(),
             rest_faults: RestFaults::default(),
-            sync: SyncReport::default(),
         }
     }
 

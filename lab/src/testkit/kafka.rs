@@ -1,21 +1,13 @@
-//! Shared fixtures for the real-Kafka tests: the lab, unique names, producing records and
-//! driving real consumer-group members.
+//! Kafka as the tests drive it directly: topics, records, and real consumer-group members.
 //!
-//! Every test binary calls [`lab()`], which runs `tests/lab/lab up` once (a no-op when the lab
-//! is already running, so binaries share one lab) and reads its addresses from `lab env`. If
-//! the lab cannot start, the test fails with the lab's output: it never skips.
-
-#![allow(dead_code)] // each test binary uses a different part of this module
-
-pub mod testapp;
+//! Topic creation and a change of the origin's brokers exclude each other (see
+//! [`change_origin_brokers`]): a package's tests all run in one binary, in parallel.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -23,80 +15,55 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset as RdOffset, TopicPartitionList};
+use tokio::sync::{RwLock, RwLockWriteGuard};
 
-/// Addresses of the running lab.
-#[derive(Debug, Clone)]
-pub struct Lab {
-    pub origin: String,
-    pub destination: String,
-    pub env: BTreeMap<String, String>,
+use super::support::{unique, wait_for};
+
+/// Held for reading while a topic is created, for writing while a test adds or removes a broker
+/// of the origin cluster. A topic created while an extra broker is up could get a partition on
+/// it, and that partition would lose its leader when the broker stops.
+static BROKER_CHANGE: RwLock<()> = RwLock::const_new(());
+
+/// Proof that no other test creates a topic until it is dropped: see [`change_origin_brokers`].
+pub struct BrokerChange {
+    _exclusive: RwLockWriteGuard<'static, ()>,
 }
 
-pub fn lab_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab/lab")
-}
-
-/// Starts the lab (or reuses the running one) once per test binary.
-pub fn lab() -> &'static Lab {
-    static LAB: OnceLock<Lab> = OnceLock::new();
-    LAB.get_or_init(|| {
-        run_lab(&["up"]);
-        let env = parse_exports(&run_lab(&["env"]));
-        let get = |k: &str| {
-            env.get(k)
-                .unwrap_or_else(|| panic!("`tests/lab/lab env` did not print {k}"))
-                .clone()
-        };
-        Lab {
-            origin: get("CUTOVER_ORIGIN_BOOTSTRAP"),
-            destination: get("CUTOVER_DESTINATION_BOOTSTRAP"),
-            env,
-        }
-    })
-}
-
-/// Runs the lab launcher; panics with its output when it fails.
-pub fn run_lab(args: &[&str]) -> String {
-    // The emulator binary cargo built for this test run: the lab must not run cargo itself
-    // while cargo is running the tests.
-    let out = Command::new(lab_script())
-        .args(args)
-        .env("CUTOVER_LINKSIM_BIN", env!("CARGO_BIN_EXE_cutover-linksim"))
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run tests/lab/lab: {e}"));
-    if !out.status.success() {
-        panic!(
-            "`tests/lab/lab {}` failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+/// Waits until no test is creating a topic, then keeps every other test from creating one
+/// until the returned guard is dropped: for a test that starts or stops a broker of the origin
+/// cluster (`tests/lab/lab extra-broker`).
+///
+/// Before it returns, the origin's `__consumer_offsets` topic exists: created while an extra
+/// broker is up, some of its partitions (and with them the coordinators of other tests'
+/// groups) would live on that broker and be lost when it stops.
+pub async fn change_origin_brokers(origin: &str) -> BrokerChange {
+    let exclusive = BROKER_CHANGE.write().await;
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", origin)
+        .set("group.id", unique("coordinator-probe"))
+        .create()
+        .expect("probe consumer");
+    wait_for(
+        "the origin's __consumer_offsets topic",
+        Duration::from_secs(60),
+        || {
+            // Asking a group's coordinator for offsets makes the broker create the topic.
+            let mut probe = TopicPartitionList::new();
+            probe.add_partition("__consumer_offsets", 0);
+            let _ = consumer.committed_offsets(probe, Duration::from_secs(5));
+            let md = consumer
+                .fetch_metadata(Some("__consumer_offsets"), Duration::from_secs(5))
+                .ok()?;
+            let t = md.topics().first()?;
+            (t.error().is_none()
+                && !t.partitions().is_empty()
+                && t.partitions().iter().all(|p| p.leader() >= 0))
+            .then_some(())
+        },
+    );
+    BrokerChange {
+        _exclusive: exclusive,
     }
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Parses `export KEY=VALUE` lines (values may be single-quoted).
-pub fn parse_exports(text: &str) -> BTreeMap<String, String> {
-    text.lines()
-        .filter_map(|l| l.trim().strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
-        .collect()
-}
-
-/// A name no other test, run or binary uses.
-pub fn unique(prefix: &str) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .subsec_nanos();
-    format!(
-        "{prefix}-{}-{}-{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    )
 }
 
 pub fn props(bootstrap: &str) -> BTreeMap<String, String> {
@@ -110,21 +77,6 @@ fn admin(bootstrap: &str) -> AdminClient<DefaultClientContext> {
         .expect("admin client")
 }
 
-/// Polls `check` until it returns `Some`, or panics with `what` after `limit`.
-pub fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// Creates a topic and waits until every partition has a leader.
 pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
     create_topic_with(
@@ -135,7 +87,24 @@ pub async fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
     wait_for_leaders(bootstrap, topic, partitions as usize);
 }
 
+/// Creates a topic as given (its configs, its replicas); waits while a test changes the
+/// origin's brokers.
 pub async fn create_topic_with(bootstrap: &str, new_topic: NewTopic<'_>) {
+    // The controller places the partitions when it creates the topic: from then on, a broker
+    // joining or leaving cannot move them.
+    let _no_broker_change = BROKER_CHANGE.read().await;
+    create(bootstrap, new_topic).await;
+}
+
+impl BrokerChange {
+    /// Creates a topic as given (e.g. with its replicas on chosen brokers) while this test
+    /// changes the origin's brokers.
+    pub async fn create_topic_with(&self, bootstrap: &str, new_topic: NewTopic<'_>) {
+        create(bootstrap, new_topic).await;
+    }
+}
+
+async fn create(bootstrap: &str, new_topic: NewTopic<'_>) {
     let results = admin(bootstrap)
         .create_topics([&new_topic], &AdminOptions::new())
         .await
@@ -387,166 +356,4 @@ pub fn read_all(bootstrap: &str, topic: &str, partitions: i32) -> BTreeMap<i32, 
         });
     }
     out
-}
-
-/// A link emulator started in-process for one test, with a REST client.
-pub struct Sim {
-    pub sim: cutover::linksim::LinkSim,
-    pub http: reqwest::Client,
-    pub link: String,
-}
-
-impl Sim {
-    pub async fn start(configs: &[(&str, &str)]) -> Sim {
-        Sim::start_with(configs, None).await
-    }
-
-    pub async fn start_with(configs: &[(&str, &str)], basic_auth: Option<(&str, &str)>) -> Sim {
-        let link = unique("link");
-        let options = cutover::linksim::LinkSimOptions {
-            link_name: link.clone(),
-            origin: props(&lab().origin),
-            destination: props(&lab().destination),
-            listen: "127.0.0.1:0".parse().expect("address"),
-            basic_auth: basic_auth.map(|(u, p)| (u.to_string(), p.to_string())),
-            configs: configs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        };
-        let sim = cutover::linksim::LinkSim::start(options)
-            .await
-            .expect("emulator starts");
-        Sim {
-            sim,
-            http: reqwest::Client::new(),
-            link,
-        }
-    }
-
-    /// `{rest}/clusters/{id}/links/{link}{path}`.
-    pub fn link_url(&self, path: &str) -> String {
-        format!(
-            "{}/clusters/{}/links/{}{path}",
-            self.sim.rest_url(),
-            self.sim.cluster_id(),
-            self.link
-        )
-    }
-
-    pub async fn get(&self, url: &str) -> (u16, serde_json::Value) {
-        let r = self.http.get(url).send().await.expect("GET");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(serde_json::Value::Null))
-    }
-
-    pub async fn send(
-        &self,
-        method: reqwest::Method,
-        url: &str,
-        body: serde_json::Value,
-    ) -> (u16, serde_json::Value) {
-        let r = self
-            .http
-            .request(method, url)
-            .json(&body)
-            .send()
-            .await
-            .expect("request");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(serde_json::Value::Null))
-    }
-
-    pub async fn create_mirror(&self, topic: &str) {
-        let (status, body) = self
-            .send(
-                reqwest::Method::POST,
-                &self.link_url("/mirrors"),
-                serde_json::json!({ "source_topic_name": topic }),
-            )
-            .await;
-        assert_eq!(status, 204, "create mirror {topic}: {body}");
-    }
-
-    pub async fn mirror(&self, topic: &str) -> serde_json::Value {
-        let (status, body) = self
-            .get(&self.link_url(&format!(
-                "/mirrors/{topic}?include_state_transition_errors=true"
-            )))
-            .await;
-        assert_eq!(status, 200, "{body}");
-        body
-    }
-
-    pub async fn alter(&self, action: &str, topic: &str) -> serde_json::Value {
-        let (status, body) = self
-            .send(
-                reqwest::Method::POST,
-                &self.link_url(&format!("/mirrors:{action}")),
-                serde_json::json!({ "mirror_topic_names": [topic] }),
-            )
-            .await;
-        assert_eq!(status, 200, "{action}: {body}");
-        body["data"][0].clone()
-    }
-
-    pub async fn faults(&self, faults: serde_json::Value) {
-        let r = self
-            .http
-            .put(format!("{}/faults", self.sim.admin_url()))
-            .json(&faults)
-            .send()
-            .await
-            .expect("faults");
-        assert_eq!(r.status().as_u16(), 204);
-    }
-
-    pub async fn set_config(&self, name: &str, value: &str) {
-        let (status, body) = self
-            .send(
-                reqwest::Method::PUT,
-                &self.link_url(&format!("/configs/{name}")),
-                serde_json::json!({ "value": value }),
-            )
-            .await;
-        assert_eq!(status, 204, "{name}={value}: {body}");
-    }
-
-    /// Waits until the emulator reports the mirror caught up (lag 0 on every partition) and
-    /// both clusters agree.
-    pub async fn wait_caught_up(&self, topic: &str, partitions: i32) {
-        use cutover::kafka::{Cluster, OffsetSpec, RdKafkaCluster};
-        let origin = RdKafkaCluster::connect(
-            cutover::model::Role::Origin,
-            &props(&lab().origin),
-            Duration::from_secs(10),
-        )
-        .unwrap();
-        let dest = RdKafkaCluster::connect(
-            cutover::model::Role::Destination,
-            &props(&lab().destination),
-            Duration::from_secs(10),
-        )
-        .unwrap();
-        let tps: Vec<_> = (0..partitions)
-            .map(|p| cutover::model::TopicPartition::new(topic, p))
-            .collect();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let o = origin.list_offsets(&tps, OffsetSpec::Latest).await.unwrap();
-            let d = dest.list_offsets(&tps, OffsetSpec::Latest).await.unwrap();
-            let m = self.mirror(topic).await;
-            let lags_zero = m["mirror_lags"]
-                .as_array()
-                .is_some_and(|l| l.iter().all(|x| x["lag"] == 0));
-            if o == d && lags_zero {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{topic} never caught up: origin {o:?} mirror {d:?} rest {m}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
 }

@@ -9,11 +9,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::kafka::{Cluster, OffsetSpec};
 use crate::linksim::ops;
 use crate::linksim::Shared;
-use crate::model::TopicPartition;
-use crate::sim::link_model::{
+use cutover::kafka::{Cluster, OffsetSpec};
+use cutover::model::TopicPartition;
+use cutover::sim::link_model::{
     MirrorStatus, PartitionLag, AUTO_CREATE_ENABLE, TOPIC_CONFIG_SYNC_MS,
 };
 
@@ -116,7 +116,7 @@ async fn sync_topics(shared: &Arc<Shared>) {
                 }
                 tracing::info!(%mirror, total, "mirror grew to the source's partition count");
             }
-            Ok(Err(e)) | Err(crate::error::Error::Unreachable { source: e, .. }) => {
+            Ok(Err(e)) | Err(cutover::error::Error::Unreachable { source: e, .. }) => {
                 tracing::warn!(%mirror, error = %e, "cannot add partitions to the mirror")
             }
             Err(e) => tracing::warn!(%mirror, error = %e, "cannot add partitions to the mirror"),

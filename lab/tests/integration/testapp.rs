@@ -3,17 +3,15 @@
 //! exactly what it processed, leave its group when stopped, and fail loudly when it cannot
 //! start. The cutover tests rely on all of this, so it is proven here on its own first.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::testapp::{
+use cutover::model::Role;
+use cutover_lab::testkit::testapp::{
     committed, lab_cluster, log_ends, members, processes_with_arg, tally, wait_processed, App,
     BackgroundProducer, Partition,
 };
-use common::{create_topic, lab, produce, unique, Protocol};
-use cutover::model::Role;
+use cutover_lab::testkit::{self, create_topic, lab, produce, unique, Protocol};
 
 /// Expected log ends of `topic`, from counts per partition.
 fn ends(topic: &str, counts: &[(i32, i64)]) -> BTreeMap<Partition, i64> {
@@ -164,7 +162,7 @@ async fn two_instances_in_one_group_process_every_record_once_across_rebalances(
         Duration::from_secs(30),
     );
     second.start(origin, &files[1]);
-    common::wait_for(
+    testkit::wait_for(
         "the second instance to process records",
         Duration::from_secs(30),
         || (tally(&files[1..]).total() > 0).then_some(()),
@@ -259,7 +257,7 @@ fn start_fails_at_once_when_the_app_exits_before_it_is_ready() {
 /// write in progress) is not counted.
 #[test]
 fn tally_finds_duplicates_gaps_and_unexpected_offsets() {
-    let dir = common::testapp::scratch_dir("tally");
+    let dir = testkit::testapp::scratch_dir("tally");
     let (a, b) = (dir.join("a.out"), dir.join("b.out"));
     std::fs::write(&a, "t 0 0\nt 0 1\nt 1 0\nt 0 3\n").unwrap();
     std::fs::write(&b, "t 0 1\nt 0 4\nu 0 0\nt 1 1").unwrap();

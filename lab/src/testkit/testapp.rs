@@ -23,19 +23,21 @@ use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 
-use super::{lab, props, unique, wait_for, Protocol};
+use super::kafka::{props, Protocol};
+use super::lab::{lab, lab_bin, target_tmp_dir};
+use super::support::{unique, wait_for};
 
 /// A partition, as the tally and the offset helpers key it.
 pub type Partition = (String, i32);
 
 /// The fixture binary cargo built for this test run.
 pub fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_cutover-testapp"))
+    lab_bin("cutover-testapp")
 }
 
 /// A fresh folder under cargo's `target/tmp`, named after `prefix`.
 pub fn scratch_dir(prefix: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(unique(prefix));
+    let dir = target_tmp_dir().join(unique(prefix));
     std::fs::create_dir_all(&dir)
         .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
     dir

@@ -2,12 +2,10 @@
 //! schemas (`docs/reference/confluent-rest-v3-links.json`, the platform and cloud specs):
 //! each required field is present, and no field is one the specs do not define.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use common::{create_topic, lab, unique, Sim};
+use cutover_lab::testkit::{create_topic, lab, unique, Sim};
 use serde_json::{json, Value};
 
 /// Where the reference lives: `docs/reference/` in the repository, or `CUTOVER_REST_SPEC`.
@@ -16,7 +14,7 @@ fn spec() -> Value {
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("docs/reference/confluent-rest-v3-links.json")
+                .join("../docs/reference/confluent-rest-v3-links.json")
         });
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(

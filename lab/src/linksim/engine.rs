@@ -21,10 +21,10 @@ use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::{Offset as RdOffset, TopicPartitionList};
 use tokio::sync::mpsc;
 
-use crate::kafka::{Cluster, OffsetSpec};
 use crate::linksim::Shared;
-use crate::model::TopicPartition;
-use crate::sim::link_model::MirrorStatus;
+use cutover::kafka::{Cluster, OffsetSpec};
+use cutover::model::TopicPartition;
+use cutover::sim::link_model::MirrorStatus;
 
 /// (mirror topic, partition): how in-flight deliveries are counted.
 type MirrorPartition = (String, i32);

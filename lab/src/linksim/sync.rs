@@ -17,11 +17,29 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
+use serde::Serialize;
 
-use crate::kafka::{Cluster, GroupPresence};
 use crate::linksim::Shared;
-use crate::model::{GroupId, Offset, TopicPartition};
-use crate::sim::link_model::{now_ms, MirrorStatus, SYNC_ENABLE, SYNC_MS};
+use cutover::kafka::{Cluster, GroupPresence};
+use cutover::model::{GroupId, Offset, TopicPartition};
+use cutover::sim::link_model::{now_ms, MirrorStatus, SYNC_ENABLE, SYNC_MS};
+
+/// What the last offset-sync ticks did, for the admin status endpoint and logs.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncReport {
+    pub ticks: u64,
+    pub last_tick_ms: Option<i64>,
+    /// Per group: the tick that last wrote its offsets, and the last error.
+    pub groups: BTreeMap<String, GroupSyncReport>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GroupSyncReport {
+    pub last_synced_tick: Option<u64>,
+    pub last_synced_ms: Option<i64>,
+    pub last_error: Option<String>,
+}
 
 pub(crate) async fn run(shared: Arc<Shared>) {
     let mut last_tick = Instant::now();
@@ -47,20 +65,24 @@ pub(crate) async fn run(shared: Arc<Shared>) {
             tokio::time::sleep(delay).await;
         }
         if let Err(e) = tick(&shared).await {
-            let mut s = shared.lock();
-            if s.sync.last_error.as_deref() != Some(e.as_str()) {
+            let mut report = shared.sync_report();
+            if report.last_error.as_deref() != Some(e.as_str()) {
                 tracing::warn!(error = %e, "offset sync tick did not sync");
             }
-            s.sync.last_error = Some(e);
+            report.last_error = Some(e);
         }
     }
 }
 
 async fn tick(shared: &Arc<Shared>) -> Result<(), String> {
-    let (filters, mirrors, tick) = {
-        let mut s = shared.lock();
-        s.sync.ticks += 1;
-        s.sync.last_tick_ms = Some(now_ms());
+    let tick = {
+        let mut report = shared.sync_report();
+        report.ticks += 1;
+        report.last_tick_ms = Some(now_ms());
+        report.ticks
+    };
+    let (filters, mirrors) = {
+        let s = shared.lock();
         let filters = s.group_filters()?;
         // source topic → mirror topic, for ACTIVE mirrors only.
         let mirrors: BTreeMap<String, String> = s
@@ -69,7 +91,7 @@ async fn tick(shared: &Arc<Shared>) -> Result<(), String> {
             .filter(|m| m.status == MirrorStatus::Active)
             .map(|m| (m.source_topic.clone(), m.mirror_topic.clone()))
             .collect();
-        (filters, mirrors, s.sync.ticks)
+        (filters, mirrors)
     };
     if filters.is_empty() {
         // A real link only logs a warning here; the status endpoint says it too.
@@ -152,19 +174,19 @@ async fn tick(shared: &Arc<Shared>) -> Result<(), String> {
         .buffer_unordered(16)
         .collect()
         .await;
-    let mut s = shared.lock();
+    let mut report = shared.sync_report();
     let now = now_ms();
     for (group, outcome) in results {
-        let report = s.sync.groups.entry(group.0).or_default();
+        let group_report = report.groups.entry(group.0).or_default();
         match outcome {
             Ok(()) => {
-                report.last_synced_tick = Some(tick);
-                report.last_synced_ms = Some(now);
-                report.last_error = None;
+                group_report.last_synced_tick = Some(tick);
+                group_report.last_synced_ms = Some(now);
+                group_report.last_error = None;
             }
-            Err(e) => report.last_error = Some(e),
+            Err(e) => group_report.last_error = Some(e),
         }
     }
-    s.sync.last_error = None;
+    report.last_error = None;
     Ok(())
 }

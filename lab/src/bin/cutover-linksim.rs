@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use clap::Parser;
-use cutover::linksim::{LinkSim, LinkSimOptions};
+use cutover_lab::linksim::{LinkSim, LinkSimOptions};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -56,7 +56,7 @@ fn key_value(s: &str) -> Result<(String, String), String> {
 fn main() {
     let args = Args::parse();
     let filter = match args.verbose {
-        0 => "warn,cutover::linksim=info",
+        0 => "warn,cutover_lab::linksim=info",
         1 => "info",
         _ => "debug",
     };

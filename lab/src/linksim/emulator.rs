@@ -1,18 +1,9 @@
-//! `cutover-linksim`: a cluster link between two real Apache Kafka clusters.
+//! The emulator as a whole: it connects to both clusters, creates the link's state, serves the
+//! REST API and runs the copying, offset-sync and background tasks until dropped.
 //!
-//! Cluster Linking only runs inside Confluent Server and Confluent Cloud. This emulator gives
-//! the agent, its tests and operators' rehearsals a link that behaves like one: mirror topics
-//! with identical offsets, consumer-offset sync with the link's filters and interval, and the
-//! Confluent REST v3 subset the agent uses, plus fault knobs on an admin path. Where the
-//! reference leaves behaviour unconfirmed, it does what makes the agent's job hardest (see the
-//! README's emulator section). It is a test fixture and a rehearsal tool, never part of a
-//! production path.
-
-mod background;
-mod engine;
-mod ops;
-pub(crate) mod rest;
-mod sync;
+//! [`Shared`] is what those tasks share: the link's state (the model from
+//! `cutover::sim::link_model`) under one lock, the clients of both clusters, and the emulator's
+//! own offset-sync record. Tasks take the lock briefly and never hold it across a Kafka call.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -21,12 +12,13 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use crate::error::{Error, Result};
-use crate::kafka::RdKafkaCluster;
-use crate::model::Role;
-use crate::sim::link_model::LinkState;
+use cutover::error::{Error, Result};
+use cutover::kafka::RdKafkaCluster;
+use cutover::model::Role;
+use cutover::sim::link_model::LinkState;
 
-pub use crate::sim::link_model::{Faults, MirrorStatus, RestFaultKind, RestFaults};
+use super::sync::SyncReport;
+use super::{background, engine, rest, sync};
 
 /// Everything the emulator needs to start.
 #[derive(Debug, Clone)]
@@ -47,6 +39,8 @@ pub struct LinkSimOptions {
 /// State shared by the REST server and the background tasks.
 pub(crate) struct Shared {
     state: Mutex<LinkState>,
+    /// What the offset sync did, for the admin status endpoint (the emulator's own record).
+    sync: Mutex<SyncReport>,
     pub(crate) origin: RdKafkaCluster,
     pub(crate) destination: RdKafkaCluster,
     pub(crate) basic_auth: Option<(String, String)>,
@@ -62,6 +56,11 @@ impl Shared {
         // A panic while holding the lock would already have ended the emulator's task; the
         // state itself is always left consistent between statements.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn sync_report(&self) -> MutexGuard<'_, SyncReport> {
+        // As for the state: the report is consistent between statements.
+        self.sync.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
@@ -112,6 +111,7 @@ impl LinkSim {
             .map_err(|r| Error::Config(format!("link config: {}", r.message)))?;
         let shared = Arc::new(Shared {
             state: Mutex::new(link),
+            sync: Mutex::new(SyncReport::default()),
             origin,
             destination,
             basic_auth: options.basic_auth.clone(),

@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::kafka::{Cluster, OffsetSpec};
 use crate::linksim::Shared;
-use crate::model::{Offset, TopicPartition};
-use crate::sim::link_model::{next_status, Action, Mirror, PartitionLag, Refusal};
+use cutover::kafka::{Cluster, OffsetSpec};
+use cutover::model::{Offset, TopicPartition};
+use cutover::sim::link_model::{next_status, Action, Mirror, PartitionLag, Refusal};
 
 /// Topic configs a mirror takes from its source (when the source overrides them).
 const COPIED_CONFIGS: &[&str] = &[
@@ -295,7 +295,7 @@ async fn current_lags(
     Ok(lags)
 }
 
-fn unavailable(e: crate::error::Error) -> Refusal {
+fn unavailable(e: cutover::error::Error) -> Refusal {
     Refusal {
         status: 503,
         error_code: 50003,

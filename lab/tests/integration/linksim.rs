@@ -4,14 +4,14 @@
 //! Each test starts its own emulator (its own link name, REST port and fault knobs) and uses
 //! unique topic and group names, so tests run in parallel without sharing link state.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::{commit_as_member, create_topic, lab, props, read_all, unique, Member, Protocol, Sim};
 use cutover::kafka::{Cluster, RdKafkaCluster};
 use cutover::model::{GroupId, Offset, Role, TopicPartition};
+use cutover_lab::testkit::{
+    self, commit_as_member, create_topic, lab, props, read_all, unique, Member, Protocol, Sim,
+};
 use rdkafka::config::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -146,7 +146,7 @@ async fn offset_sync_copies_included_groups_raw_within_one_interval_and_never_ex
     let topic = unique("sync");
     let prefix = unique("sync-grp");
     create_topic(&lab().origin, &topic, 2).await;
-    common::produce(&lab().origin, &topic, &[(0, 30), (1, 30)]).await;
+    testkit::produce(&lab().origin, &topic, &[(0, 30), (1, 30)]).await;
     let filters = json!({ "groupFilters": [
         { "name": format!("{prefix}-"), "patternType": "PREFIXED", "filterType": "INCLUDE" },
         { "name": format!("{prefix}-excluded"), "patternType": "LITERAL", "filterType": "EXCLUDE" },
@@ -194,7 +194,7 @@ async fn offset_sync_copies_included_groups_raw_within_one_interval_and_never_ex
 
     // Offsets are copied raw: a commit beyond the mirror's end arrives as it is.
     sim.faults(json!({ "stalled_topics": [topic] })).await;
-    common::produce(&lab().origin, &topic, &[(0, 10)]).await;
+    testkit::produce(&lab().origin, &topic, &[(0, 10)]).await;
     commit_as_member(
         &lab().origin,
         &included,
@@ -234,7 +234,7 @@ async fn offset_sync_never_overwrites_a_group_active_on_the_destination_but_rewi
     let topic = unique("sync-active");
     let group = unique("sync-active-grp");
     create_topic(&lab().origin, &topic, 1).await;
-    common::produce(&lab().origin, &topic, &[(0, 50)]).await;
+    testkit::produce(&lab().origin, &topic, &[(0, 50)]).await;
     let filters = json!({ "groupFilters": [{ "name": group, "patternType": "LITERAL", "filterType": "INCLUDE" }] }).to_string();
     let sim = Sim::start(&[
         ("consumer.offset.sync.enable", "true"),
@@ -292,13 +292,13 @@ async fn offset_sync_never_overwrites_a_group_active_on_the_destination_but_rewi
 async fn promote_refuses_while_lagging_and_stops_the_mirror_at_zero_lag() {
     let topic = unique("promote");
     create_topic(&lab().origin, &topic, 2).await;
-    common::produce(&lab().origin, &topic, &[(0, 20), (1, 20)]).await;
+    testkit::produce(&lab().origin, &topic, &[(0, 20), (1, 20)]).await;
     let sim = Sim::start(&[]).await;
     sim.create_mirror(&topic).await;
     sim.wait_caught_up(&topic, 2).await;
 
     sim.faults(json!({ "stalled_topics": [topic] })).await;
-    common::produce(&lab().origin, &topic, &[(1, 7)]).await;
+    testkit::produce(&lab().origin, &topic, &[(1, 7)]).await;
     let refused = sim.alter("promote", &topic).await;
     assert_eq!(refused["error_code"], 400, "{refused}");
     assert!(
@@ -341,7 +341,7 @@ async fn promote_refuses_while_lagging_and_stops_the_mirror_at_zero_lag() {
         .await
         .expect("produce to the promoted topic");
     assert_eq!((delivery.partition, delivery.offset), (1, 27));
-    common::produce(&lab().origin, &topic, &[(0, 5)]).await;
+    testkit::produce(&lab().origin, &topic, &[(0, 5)]).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(read_all(&lab().destination, &topic, 2)[&0].len(), 20);
     let again = sim.alter("promote", &topic).await;
@@ -359,14 +359,14 @@ async fn promote_refuses_while_lagging_and_stops_the_mirror_at_zero_lag() {
 async fn a_foreign_write_to_a_mirror_topic_fails_the_mirror_with_the_reason() {
     let topic = unique("foreign");
     create_topic(&lab().origin, &topic, 1).await;
-    common::produce(&lab().origin, &topic, &[(0, 5)]).await;
+    testkit::produce(&lab().origin, &topic, &[(0, 5)]).await;
     let sim = Sim::start(&[]).await;
     sim.create_mirror(&topic).await;
     sim.wait_caught_up(&topic, 1).await;
 
     // Apache Kafka cannot make the mirror read-only: someone writes to it.
-    common::produce(&lab().destination, &topic, &[(0, 1)]).await;
-    common::produce(&lab().origin, &topic, &[(0, 1)]).await;
+    testkit::produce(&lab().destination, &topic, &[(0, 1)]).await;
+    testkit::produce(&lab().origin, &topic, &[(0, 1)]).await;
 
     let deadline = Instant::now() + Duration::from_secs(20);
     let m = loop {
@@ -395,7 +395,7 @@ async fn pause_and_resume_are_reported_and_stop_copying() {
     sim.create_mirror(&topic).await;
     assert_eq!(sim.alter("pause", &topic).await["error_code"], Value::Null);
     assert_eq!(sim.mirror(&topic).await["mirror_status"], "PAUSED");
-    common::produce(&lab().origin, &topic, &[(0, 9)]).await;
+    testkit::produce(&lab().origin, &topic, &[(0, 9)]).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let m = sim.mirror(&topic).await;
     assert_eq!(m["mirror_lags"][0]["lag"], 9, "{m}");
@@ -505,7 +505,7 @@ async fn matching_origin_topics_get_mirrors_automatically_and_grow_with_their_so
     let other = unique("auto-other");
     create_topic(&lab().origin, &wanted, 2).await;
     create_topic(&lab().origin, &other, 1).await;
-    common::produce(&lab().origin, &wanted, &[(0, 3), (1, 4)]).await;
+    testkit::produce(&lab().origin, &wanted, &[(0, 3), (1, 4)]).await;
 
     let deadline = Instant::now() + Duration::from_secs(20);
     while sim
@@ -536,8 +536,8 @@ async fn matching_origin_topics_get_mirrors_automatically_and_grow_with_their_so
         )
         .await
         .unwrap();
-    common::wait_for_leaders(&lab().origin, &wanted, 3);
-    common::produce(&lab().origin, &wanted, &[(2, 6)]).await;
+    testkit::wait_for_leaders(&lab().origin, &wanted, 3);
+    testkit::produce(&lab().origin, &wanted, &[(2, 6)]).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     while sim.mirror(&wanted).await["num_partitions"] != 3 {
         assert!(Instant::now() < deadline, "the mirror never grew");
@@ -625,7 +625,7 @@ async fn injected_rest_failures_basic_auth_and_error_bodies() {
 async fn a_source_whose_log_no_longer_starts_at_zero_is_mirrored_with_the_same_log_start() {
     let topic = unique("log-start");
     create_topic(&lab().origin, &topic, 2).await;
-    common::produce(&lab().origin, &topic, &[(0, 30), (1, 5)]).await;
+    testkit::produce(&lab().origin, &topic, &[(0, 30), (1, 5)]).await;
     let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
         ClientConfig::new()
             .set("bootstrap.servers", &lab().origin)
@@ -641,7 +641,7 @@ async fn a_source_whose_log_no_longer_starts_at_zero_is_mirrored_with_the_same_l
     let sim = Sim::start(&[]).await;
 
     sim.create_mirror(&topic).await;
-    common::produce(&lab().origin, &topic, &[(0, 3)]).await;
+    testkit::produce(&lab().origin, &topic, &[(0, 3)]).await;
     sim.wait_caught_up(&topic, 2).await;
 
     let starts = cluster(Role::Destination)
@@ -678,7 +678,7 @@ async fn throttle_and_a_stopped_offset_sync_hold_back_copying_and_syncing() {
     sim.faults(json!({ "throttle_records_per_sec": 20, "offset_sync_stopped": true }))
         .await;
 
-    common::produce(&lab().origin, &topic, &[(0, 80)]).await;
+    testkit::produce(&lab().origin, &topic, &[(0, 80)]).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let copied = read_all(&lab().destination, &topic, 1)[&0].len();
     assert!(
@@ -713,7 +713,7 @@ async fn throttle_and_a_stopped_offset_sync_hold_back_copying_and_syncing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mirror_takes_its_sources_cleanup_and_retention_settings() {
     let topic = unique("configs");
-    common::create_topic_with(
+    testkit::create_topic_with(
         &lab().origin,
         rdkafka::admin::NewTopic::new(&topic, 2, rdkafka::admin::TopicReplication::Fixed(1))
             .set("retention.ms", "3600000")
@@ -721,7 +721,7 @@ async fn a_mirror_takes_its_sources_cleanup_and_retention_settings() {
             .set("max.message.bytes", "2000000"),
     )
     .await;
-    common::wait_for_leaders(&lab().origin, &topic, 2);
+    testkit::wait_for_leaders(&lab().origin, &topic, 2);
     let sim = Sim::start(&[]).await;
     sim.create_mirror(&topic).await;
 

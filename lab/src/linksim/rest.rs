@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use crate::linksim::ops;
 use crate::linksim::Shared;
-use crate::sim::link_model::{
+use cutover::sim::link_model::{
     config_spec, Faults, Mirror, MirrorStatus, Refusal, RestFaultKind, RestFaults, CONFIGS,
 };
 
@@ -204,10 +204,10 @@ async fn links(
                 }
                 [action] if method == Method::POST => {
                     let action = match *action {
-                        "mirrors:promote" => crate::link::MirrorAction::Promote,
-                        "mirrors:failover" => crate::link::MirrorAction::Failover,
-                        "mirrors:pause" => crate::link::MirrorAction::Pause,
-                        "mirrors:resume" => crate::link::MirrorAction::Resume,
+                        "mirrors:promote" => cutover::link::MirrorAction::Promote,
+                        "mirrors:failover" => cutover::link::MirrorAction::Failover,
+                        "mirrors:pause" => cutover::link::MirrorAction::Pause,
+                        "mirrors:resume" => cutover::link::MirrorAction::Resume,
                         other => return Err(Refusal::not_found(format!("No such action '{other}'"))),
                     };
                     let req: AlterMirrors = parse_body(body)?;
@@ -312,7 +312,7 @@ fn cluster_json(shared: &Shared) -> Value {
 
 fn link_json(shared: &Shared) -> Value {
     let state = shared.lock();
-    let paused = state.config_bool(crate::sim::link_model::LINK_PAUSED);
+    let paused = state.config_bool(cutover::sim::link_model::LINK_PAUSED);
     json!({
         "kind": "KafkaLinkData",
         "metadata": {
@@ -347,7 +347,7 @@ fn configs_json(shared: &Shared) -> Value {
     })
 }
 
-fn config_json(shared: &Shared, state: &crate::sim::link_model::LinkState, name: &str) -> Value {
+fn config_json(shared: &Shared, state: &cutover::sim::link_model::LinkState, name: &str) -> Value {
     let spec = config_spec(name).expect("callers pass known config names");
     let set = state.is_set(name);
     json!({
@@ -544,11 +544,12 @@ fn admin(shared: &Arc<Shared>, method: &Method, path: &str, body: &Bytes) -> Res
             Err(e) => error(400, 400, format!("Invalid REST faults: {e}")),
         },
         ("GET", "/status") => {
+            let offset_sync = shared.sync_report().clone();
             let state = shared.lock();
             ok(json!({
                 "link_name": state.link_name,
                 "mirrors": state.mirrors,
-                "offset_sync": state.sync,
+                "offset_sync": offset_sync,
                 "faults": state.faults,
                 "rest_faults": state.rest_faults,
             }))

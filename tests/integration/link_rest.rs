@@ -5,13 +5,11 @@
 //! Each test starts its own emulator (own link name, port and fault knobs) and uses unique
 //! topic names, so tests run in parallel.
 
-use cutover_lab::testkit as common;
-
 use std::time::{Duration, Instant};
 
-use common::{create_topic, lab, unique, Sim};
 use cutover::error::{exit, Error};
 use cutover::link::{ConfluentRestLink, Link, MirrorAction, MirrorState, RestLinkOptions};
+use cutover_lab::testkit::{self, create_topic, lab, unique, Sim};
 use serde_json::json;
 
 fn options(sim: &Sim) -> RestLinkOptions {
@@ -69,7 +67,7 @@ async fn wait_state(link: &ConfluentRestLink, topic: &str, want: MirrorState) {
 async fn describes_the_link_lists_mirrors_and_round_trips_configs() {
     let topic = unique("rest-describe");
     create_topic(&lab().origin, &topic, 2).await;
-    common::produce(&lab().origin, &topic, &[(0, 5), (1, 3)]).await;
+    testkit::produce(&lab().origin, &topic, &[(0, 5), (1, 3)]).await;
     let sim = Sim::start(&[]).await;
     sim.create_mirror(&topic).await;
     sim.wait_caught_up(&topic, 2).await;
@@ -164,14 +162,14 @@ async fn promote_of_a_lagging_mirror_returns_a_per_topic_error_while_the_call_su
     let ready = unique("rest-ready");
     create_topic(&lab().origin, &lagging, 2).await;
     create_topic(&lab().origin, &ready, 1).await;
-    common::produce(&lab().origin, &lagging, &[(0, 4), (1, 4)]).await;
+    testkit::produce(&lab().origin, &lagging, &[(0, 4), (1, 4)]).await;
     let sim = Sim::start(&[]).await;
     sim.create_mirror(&lagging).await;
     sim.create_mirror(&ready).await;
     sim.wait_caught_up(&lagging, 2).await;
     sim.wait_caught_up(&ready, 1).await;
     sim.faults(json!({ "stalled_topics": [lagging] })).await;
-    common::produce(&lab().origin, &lagging, &[(1, 6)]).await;
+    testkit::produce(&lab().origin, &lagging, &[(1, 6)]).await;
     let link = connect(&sim).await;
 
     let not_a_mirror = unique("rest-nothing");

@@ -2,11 +2,9 @@
 //! `lab env` exports and mirrors between the lab's two clusters: what an operator rehearsing
 //! with `eval "$(tests/lab/lab env)"` relies on.
 
-use cutover_lab::testkit as common;
-
 use std::time::Duration;
 
-use common::{create_topic, lab, produce, read_all, unique};
+use cutover_lab::testkit::{self, create_topic, lab, produce, read_all, unique};
 use serde_json::{json, Value};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,7 +60,7 @@ async fn lab_env_points_at_a_running_link_that_mirrors_origin_to_destination() {
         .await
         .unwrap();
     assert_eq!(created.status().as_u16(), 204);
-    common::wait_for(
+    testkit::wait_for(
         "the lab's mirror to catch up",
         Duration::from_secs(30),
         || {

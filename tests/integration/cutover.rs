@@ -4,16 +4,14 @@
 //! Afterwards every message produced before, during and after the cutover must have been
 //! processed exactly once across both clusters.
 
-use cutover_lab::testkit as common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::testapp::{self, tally, App, BackgroundProducer, Partition};
-use common::{create_topic, lab, produce, unique, Protocol, Sim};
 use cutover::journal::{self, Record};
 use cutover::model::{GroupId, Role};
+use cutover_lab::testkit::testapp::{self, tally, App, BackgroundProducer, Partition};
+use cutover_lab::testkit::{create_topic, lab, produce, unique, Protocol, Sim};
 use serde_json::{json, Value};
 
 /// A link that syncs the offsets of groups starting with `prefix` every second.

@@ -1,16 +1,16 @@
 //! The Kafka adapter against a real Apache Kafka broker (the lab's origin cluster): every
 //! number the adapter returns is compared with what the test itself produced and committed.
 
-use cutover_lab::testkit as common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{commit_as_member, create_topic, lab, produce, props, unique, Member, Protocol};
 use cutover::kafka::{
     Cluster, GroupPresence, GroupProtocol, OffsetSpec, PartitionResult, RdKafkaCluster,
 };
 use cutover::model::{GroupId, Offset, Role, TopicPartition};
+use cutover_lab::testkit::{
+    self, commit_as_member, create_topic, lab, produce, props, unique, Member, Protocol,
+};
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -319,7 +319,7 @@ async fn assert_active_then_empty(protocol: Protocol, expected: GroupProtocol) {
     assert_eq!(assigned, vec![tp(&topic, 0), tp(&topic, 1)]);
 
     member.stop();
-    let stopped = common::wait_for(
+    let stopped = testkit::wait_for(
         "the group to have no members",
         Duration::from_secs(30),
         || {
@@ -530,7 +530,7 @@ async fn a_partition_added_after_the_client_cached_the_topic_is_answered() {
         )
         .await
         .unwrap();
-    common::wait_for_leaders(&lab().origin, &topic, 2);
+    testkit::wait_for_leaders(&lab().origin, &topic, 2);
     produce(&lab().origin, &topic, &[(1, 4)]).await;
 
     let answers = cluster

@@ -6,15 +6,13 @@
 //! expectation and asserts the real clusters give the same exit code and verdicts, so the
 //! simulator and the real adapters cannot drift apart unnoticed.
 
-use cutover_lab::testkit as common;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cutover::sim::scenario::{Expect, Scenario, What};
 
-use common::{commit_as_member, create_topic, lab, produce, unique, Protocol, Sim};
+use cutover_lab::testkit::{commit_as_member, create_topic, lab, produce, unique, Protocol, Sim};
 use serde_json::{json, Value};
 
 /// Runs the cutover binary against the lab and `sim`, returning (exit code, stdout, stderr).

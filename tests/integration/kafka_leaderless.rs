@@ -1,22 +1,25 @@
 //! A partition whose leader is unreachable must come back as a per-partition error while the
 //! other partitions in the same request still answer.
 //!
-//! This lives in its own test binary because it adds a second broker to the lab's origin
-//! cluster for a moment: no other test may create topics while that broker is up, or their
-//! partitions could land on it and lose their leader when it stops.
-
-use cutover_lab::testkit as common;
+//! It adds a second broker to the lab's origin cluster for a moment: no other test may create
+//! topics while that broker is up, or their partitions could land on it and lose their leader
+//! when it stops. The tests run in parallel in one binary, so it holds the fixtures'
+//! [`change_origin_brokers`] guard from before the broker starts until it is stopped; every
+//! topic the fixtures create waits for it.
 
 use std::time::Duration;
 
-use common::{create_topic_with, lab, parse_exports, produce, props, run_lab, unique, wait_for};
 use cutover::kafka::{Cluster, OffsetSpec, RdKafkaCluster};
 use cutover::model::{GroupId, Offset, Role, TopicPartition};
+use cutover_lab::testkit::{
+    self, change_origin_brokers, lab, parse_exports, produce, props, run_lab, unique, wait_for,
+};
 use rdkafka::admin::{NewTopic, TopicReplication};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partition_without_a_reachable_leader_is_a_per_partition_error_not_a_failure() {
     let origin = lab().origin.clone();
+    let brokers = change_origin_brokers(&origin).await;
     let extra = parse_exports(&run_lab(&["extra-broker", "start", "origin"]));
     let extra_id: i32 = extra["CUTOVER_LAB_EXTRA_BROKER_ID"]
         .parse()
@@ -25,15 +28,17 @@ async fn a_partition_without_a_reachable_leader_is_a_per_partition_error_not_a_f
     // Partition 0 on the lab's broker, partition 1 on the extra broker only.
     let topic = unique("leaderless");
     let assignment: [&[i32]; 2] = [&[1], &[extra_id]];
-    create_topic_with(
-        &origin,
-        NewTopic::new(&topic, 2, TopicReplication::Variable(&assignment)),
-    )
-    .await;
-    common::wait_for_leaders(&origin, &topic, 2);
+    brokers
+        .create_topic_with(
+            &origin,
+            NewTopic::new(&topic, 2, TopicReplication::Variable(&assignment)),
+        )
+        .await;
+    testkit::wait_for_leaders(&origin, &topic, 2);
     produce(&origin, &topic, &[(0, 3), (1, 5)]).await;
 
     run_lab(&["extra-broker", "stop", "origin"]);
+    drop(brokers);
     let cluster = RdKafkaCluster::connect(Role::Origin, &props(&origin), Duration::from_secs(10))
         .expect("client");
     wait_for(

@@ -1,6 +1,7 @@
 //! The scenario tier: every file in `scenarios/` runs on the simulator and must pass; the same
 //! seed must give the same output byte for byte; together the scenarios must cover every
-//! verdict of `cutover verify` and every finding of `cutover audit`.
+//! verdict of `cutover verify` and every finding of `cutover audit`; the lab tests they name as
+//! covering the same situation exist.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -107,4 +108,52 @@ fn a_wrong_expectation_fails_the_scenario_and_says_why() {
         r.failures,
         ["entry 2 (`cutover verify accounting`): accounting/refunds-0: NOT_MIRRORED, expected SAFE"]
     );
+}
+
+/// A scenario that says a lab test covers the same situation names it as `module::test`, and
+/// that test exists in this binary's sources, so the pointer cannot go stale when a test is
+/// renamed or moved.
+#[test]
+fn the_lab_tests_that_scenarios_name_exist() {
+    let modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration");
+    let mut named = 0;
+    for f in scenario_files() {
+        let s = Scenario::load(&f).unwrap();
+        let description = s
+            .description
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let tests: Vec<(&str, &str)> = description
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter_map(|quoted| quoted.split_once("::"))
+            .collect();
+        if description.contains("lab test") {
+            assert!(
+                !tests.is_empty(),
+                "{}: it mentions a lab test without naming it as `module::test`",
+                f.display()
+            );
+        }
+        for (module, test) in tests {
+            let path = modules.join(format!("{module}.rs"));
+            let source = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+                panic!(
+                    "{}: `{module}::{test}` names a module without a source file {} ({e})",
+                    f.display(),
+                    path.display()
+                )
+            });
+            assert!(
+                source.contains(&format!("fn {test}(")),
+                "{}: `{module}::{test}` names a test that {} does not have",
+                f.display(),
+                path.display()
+            );
+            named += 1;
+        }
+    }
+    assert!(named >= 5, "only {named} lab tests named by scenarios");
 }

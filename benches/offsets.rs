@@ -2,16 +2,15 @@
 //! `fetch_watermarks` loop most tools use, and rdkafka's safe batched `offsets_for_times`, on
 //! the lab's real broker, in one run. Prints the medians and the ratios.
 //!
-//! Run: `cargo bench --bench offsets` (starts the lab if it is not up). Set
-//! `CUTOVER_BENCH_PARTITIONS` to change the partition count (default 1000).
-
-#[path = "../tests/common/mod.rs"]
-mod common;
+//! Run: `cargo build --release -p cutover-lab && cargo bench --bench offsets` (starts the lab if
+//! it is not up, with the release build of the lab's emulator). Set `CUTOVER_BENCH_PARTITIONS`
+//! to change the partition count (default 1000).
 
 use std::time::{Duration, Instant};
 
 use cutover::kafka::{Cluster, OffsetSpec, RdKafkaCluster};
 use cutover::model::{Role, TopicPartition};
+use cutover_lab::testkit as common;
 use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;

@@ -1,6 +1,7 @@
 //! `cutover verify --all-groups` (both clusters, every partition judged) against Kafka's own
 //! `kafka-consumer-groups --describe --all-groups` (origin only), side by side in one run on
-//! the lab, with the ratio. Run: `cargo bench --bench verify`.
+//! the lab, with the ratio. Run: `cargo build --release -p cutover-lab && cargo bench --bench
+//! verify` (the lab's emulator, which cutover's link client talks to, is built by the first).
 //!
 //! The world: `CUTOVER_BENCH_GROUPS` groups (default 200) each committed on every partition
 //! of `CUTOVER_BENCH_TOPICS` topics × `CUTOVER_BENCH_PARTITIONS` partitions (default 5 × 100),
@@ -8,14 +9,12 @@
 //! committed offsets equal to the origin's (as after a completed sync). It starts a fresh lab
 //! of its own ($TMPDIR/cutover-bench-lab, left running) so groups of other runs do not count.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cutover::kafka::{Cluster, RdKafkaCluster};
 use cutover::model::{GroupId, Offset, Role, TopicPartition};
+use cutover_lab::testkit as common;
 use futures::stream::{self, StreamExt};
 
 fn env_or(name: &str, default: usize) -> usize {

@@ -15,7 +15,6 @@ pub mod hooks;
 pub mod journal;
 pub mod kafka;
 pub mod link;
-pub mod linksim;
 pub mod model;
 mod parallel;
 pub mod progress;

@@ -8,8 +8,10 @@
 //! No filter (or an empty string) matches nothing. Pattern and filter types are read
 //! case-insensitively, as the link does (`docs/reference/cluster-linking.md` §2.2).
 //!
-//! The emulator, the simulator and the agent's exclusion step all use this one evaluator, so
-//! they cannot disagree about which groups the link syncs.
+//! This is the agent's reading of the filters (its exclusion step, `verify`'s "is this group
+//! synced"). The link's side, in the simulator and the lab's emulator, has its own evaluator
+//! (`crate::sim::link_model::filters`), written separately on purpose: a mistake here must show
+//! up as a failing scenario or real-Kafka test, not be repeated by the link.
 
 use serde::{Deserialize, Serialize};
 

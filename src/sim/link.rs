@@ -19,8 +19,8 @@ use crate::link::rest::{answer_error, retry_delay, retryable_status, Repeat};
 use crate::link::{
     Link, LinkDescription, MirrorAction, MirrorActionResult, MirrorDescription, ReportedLag,
 };
-use crate::linksim::state::{next_status, PartitionLag, Refusal, RestFaultKind, CONFIGS};
 use crate::model::{MirrorState, TopicPartition};
+use crate::sim::link_model::{next_status, PartitionLag, Refusal, RestFaultKind, CONFIGS};
 use crate::sim::{SharedWorld, World};
 
 pub struct SimLink {
@@ -250,7 +250,7 @@ impl Link for SimLink {
             for topic in topics {
                 let lags = (action == MirrorAction::Promote).then(|| current_lags(w, topic));
                 let outcome = match w.link.mirrors.get(topic) {
-                    None => Err(crate::linksim::rest::not_a_mirror(topic, &link)),
+                    None => Err(Refusal::not_a_mirror(topic, &link)),
                     Some(m) => next_status(m.status, action, topic, &link, lags.as_ref()),
                 };
                 let error = match outcome {

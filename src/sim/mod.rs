@@ -11,6 +11,7 @@
 mod cluster;
 mod hooks;
 mod link;
+pub mod link_model;
 mod runner;
 pub mod scenario;
 mod world;

@@ -21,13 +21,12 @@ use crate::cutover::driver::Clock;
 use crate::cutover::machine::Phase;
 use crate::error::{exit, Error, Result};
 use crate::kafka::Cluster;
-use crate::link::filters::{Filter, FilterKind, FilterType, Filters, PatternType};
 use crate::link::{KafkaOnlyLink, Link};
-use crate::linksim::state::{
-    LinkState, MirrorStatus, RestFaultKind, RestFaults, GROUP_FILTERS, LINK_PREFIX, SYNC_ENABLE,
-    SYNC_MS,
-};
 use crate::model::{GroupId, Offset, Role, TopicPartition};
+use crate::sim::link_model::{
+    Effect, FilterConfig, LinkFilters, LinkState, MirrorStatus, Pattern, RestFaultKind, RestFaults,
+    Rule, GROUP_FILTERS, LINK_PREFIX, SYNC_ENABLE, SYNC_MS,
+};
 use crate::sim::scenario::{AppExpect, Event, Expect, Scenario, What, When};
 use crate::sim::{App, SharedWorld, SimCluster, SimHooks, SimLink, World};
 
@@ -684,21 +683,21 @@ fn check_command(
 
 /// The link's group filters from the scenario's include and exclude lists.
 fn group_filters(include: &[String], exclude: &[String]) -> String {
-    let filter = |name: &str, filter_type| {
+    let rule = |name: &str, effect| {
         let (name, pattern) = match name.strip_suffix('*') {
-            Some(prefix) if !prefix.is_empty() => (prefix, PatternType::Prefixed),
-            _ => (name, PatternType::Literal),
+            Some(prefix) if !prefix.is_empty() => (prefix, Pattern::Prefixed),
+            _ => (name, Pattern::Literal),
         };
-        Filter::new(name, pattern, filter_type)
+        Rule::new(name, pattern, effect)
     };
-    let filters = Filters {
-        filters: include
+    let filters = LinkFilters::new(
+        include
             .iter()
-            .map(|n| filter(n, FilterType::Include))
-            .chain(exclude.iter().map(|n| filter(n, FilterType::Exclude)))
+            .map(|n| rule(n, Effect::Include))
+            .chain(exclude.iter().map(|n| rule(n, Effect::Exclude)))
             .collect(),
-    };
-    filters.to_json(FilterKind::Group)
+    );
+    filters.to_config(FilterConfig::Groups)
 }
 
 fn build_world(s: &Scenario) -> std::result::Result<World, String> {

@@ -6,9 +6,10 @@
 //! [`super::SimCluster`] and [`super::SimLink`], the same `Cluster` and `Link` traits the real
 //! adapters implement.
 //!
-//! The link keeps its configs, mirrors and fault knobs in the emulator's own
-//! [`LinkState`](crate::linksim::state::LinkState), so config validation, filter evaluation,
-//! mirror state transitions and promote's refusal are the emulator's code, not a copy of it.
+//! The link keeps its configs, mirrors and fault knobs in the link model's
+//! [`LinkState`](super::link_model::LinkState), which the lab's emulator uses too, so config
+//! validation, filter evaluation, mirror state transitions and promote's refusal are the
+//! emulator's code, not a copy of it.
 //! Mirroring and offset sync follow the emulator's semantics: identical offsets, copying only
 //! for `ACTIVE` mirrors that are not stalled, every `consumer.offset.sync.ms` the committed
 //! offsets of every group the filters include written raw (never clamped to the mirror's
@@ -20,8 +21,8 @@ use std::time::Duration;
 use rand_core::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
-use crate::linksim::state::{LinkState, Mirror, MirrorStatus, PartitionLag, SYNC_ENABLE, SYNC_MS};
 use crate::model::{GroupId, Offset, Offsets, Role, TopicPartition};
+use crate::sim::link_model::{LinkState, Mirror, MirrorStatus, PartitionLag, SYNC_ENABLE, SYNC_MS};
 
 /// One partition's log: only its offsets matter to the agent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -755,7 +756,7 @@ mod tests {
             (SYNC_ENABLE.to_string(), Some("true".to_string())),
             (SYNC_MS.to_string(), Some("30000".to_string())),
             (
-                crate::linksim::state::GROUP_FILTERS.to_string(),
+                crate::sim::link_model::GROUP_FILTERS.to_string(),
                 Some(r#"{"groupFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"}]}"#.to_string()),
             ),
         ])

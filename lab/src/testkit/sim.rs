@@ -1,0 +1,170 @@
+//! The link emulator started in-process for one test, with a REST client for its API and its
+//! fault knobs.
+
+use std::time::{Duration, Instant};
+
+use crate::linksim::{LinkSim, LinkSimOptions};
+
+use super::kafka::props;
+use super::lab::lab;
+use super::support::unique;
+
+/// A link emulator started in-process for one test, with a REST client.
+pub struct Sim {
+    pub sim: LinkSim,
+    pub http: reqwest::Client,
+    pub link: String,
+}
+
+impl Sim {
+    pub async fn start(configs: &[(&str, &str)]) -> Sim {
+        Sim::start_with(configs, None).await
+    }
+
+    pub async fn start_with(configs: &[(&str, &str)], basic_auth: Option<(&str, &str)>) -> Sim {
+        let link = unique("link");
+        let options = LinkSimOptions {
+            link_name: link.clone(),
+            origin: props(&lab().origin),
+            destination: props(&lab().destination),
+            listen: "127.0.0.1:0".parse().expect("address"),
+            basic_auth: basic_auth.map(|(u, p)| (u.to_string(), p.to_string())),
+            configs: configs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let sim = LinkSim::start(options).await.expect("emulator starts");
+        Sim {
+            sim,
+            http: reqwest::Client::new(),
+            link,
+        }
+    }
+
+    /// `{rest}/clusters/{id}/links/{link}{path}`.
+    pub fn link_url(&self, path: &str) -> String {
+        format!(
+            "{}/clusters/{}/links/{}{path}",
+            self.sim.rest_url(),
+            self.sim.cluster_id(),
+            self.link
+        )
+    }
+
+    pub async fn get(&self, url: &str) -> (u16, serde_json::Value) {
+        let r = self.http.get(url).send().await.expect("GET");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let r = self
+            .http
+            .request(method, url)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn create_mirror(&self, topic: &str) {
+        let (status, body) = self
+            .send(
+                reqwest::Method::POST,
+                &self.link_url("/mirrors"),
+                serde_json::json!({ "source_topic_name": topic }),
+            )
+            .await;
+        assert_eq!(status, 204, "create mirror {topic}: {body}");
+    }
+
+    pub async fn mirror(&self, topic: &str) -> serde_json::Value {
+        let (status, body) = self
+            .get(&self.link_url(&format!(
+                "/mirrors/{topic}?include_state_transition_errors=true"
+            )))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    pub async fn alter(&self, action: &str, topic: &str) -> serde_json::Value {
+        let (status, body) = self
+            .send(
+                reqwest::Method::POST,
+                &self.link_url(&format!("/mirrors:{action}")),
+                serde_json::json!({ "mirror_topic_names": [topic] }),
+            )
+            .await;
+        assert_eq!(status, 200, "{action}: {body}");
+        body["data"][0].clone()
+    }
+
+    pub async fn faults(&self, faults: serde_json::Value) {
+        let r = self
+            .http
+            .put(format!("{}/faults", self.sim.admin_url()))
+            .json(&faults)
+            .send()
+            .await
+            .expect("faults");
+        assert_eq!(r.status().as_u16(), 204);
+    }
+
+    pub async fn set_config(&self, name: &str, value: &str) {
+        let (status, body) = self
+            .send(
+                reqwest::Method::PUT,
+                &self.link_url(&format!("/configs/{name}")),
+                serde_json::json!({ "value": value }),
+            )
+            .await;
+        assert_eq!(status, 204, "{name}={value}: {body}");
+    }
+
+    /// Waits until the emulator reports the mirror caught up (lag 0 on every partition) and
+    /// both clusters agree.
+    pub async fn wait_caught_up(&self, topic: &str, partitions: i32) {
+        use cutover::kafka::{Cluster, OffsetSpec, RdKafkaCluster};
+        let origin = RdKafkaCluster::connect(
+            cutover::model::Role::Origin,
+            &props(&lab().origin),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        let dest = RdKafkaCluster::connect(
+            cutover::model::Role::Destination,
+            &props(&lab().destination),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        let tps: Vec<_> = (0..partitions)
+            .map(|p| cutover::model::TopicPartition::new(topic, p))
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let o = origin.list_offsets(&tps, OffsetSpec::Latest).await.unwrap();
+            let d = dest.list_offsets(&tps, OffsetSpec::Latest).await.unwrap();
+            let m = self.mirror(topic).await;
+            let lags_zero = m["mirror_lags"]
+                .as_array()
+                .is_some_and(|l| l.iter().all(|x| x["lag"] == 0));
+            if o == d && lags_zero {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{topic} never caught up: origin {o:?} mirror {d:?} rest {m}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}

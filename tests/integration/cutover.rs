@@ -1,0 +1,441 @@
+//! `cutover group` end to end on the lab: a real consumer process (`cutover-testapp`, which
+//! records every message it processes) is stopped, cut over and restarted by the hooks the
+//! test configures, while a producer keeps writing to the origin, through the link emulator.
+//! Afterwards every message produced before, during and after the cutover must have been
+//! processed exactly once across both clusters.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use cutover::journal::{self, Record};
+use cutover::model::{GroupId, Role};
+use cutover_lab::testkit::testapp::{self, tally, App, BackgroundProducer, Partition};
+use cutover_lab::testkit::{create_topic, lab, produce, unique, Protocol, Sim};
+use serde_json::{json, Value};
+
+/// A link that syncs the offsets of groups starting with `prefix` every second.
+async fn syncing_sim(prefix: &str) -> Sim {
+    let filters = json!({ "groupFilters": [
+        { "name": prefix, "patternType": "PREFIXED", "filterType": "INCLUDE" }
+    ] })
+    .to_string();
+    Sim::start(&[
+        ("consumer.offset.sync.enable", "true"),
+        ("consumer.offset.sync.ms", "1000"),
+        ("consumer.offset.group.filters", &filters),
+    ])
+    .await
+}
+
+/// One cutover world: a mirrored topic written by a background producer, an app consuming it
+/// on the origin, and a config whose hooks drive the app.
+struct World {
+    sim: Sim,
+    topic: String,
+    group: String,
+    app: App,
+    config: PathBuf,
+    journal_dir: PathBuf,
+    producer: Option<BackgroundProducer>,
+}
+
+const PARTITIONS: i32 = 2;
+
+fn toml_array(argv: &[String]) -> String {
+    let items: Vec<String> = argv.iter().map(|a| json!(a).to_string()).collect();
+    format!("[{}]", items.join(", "))
+}
+
+impl World {
+    async fn new(label: &str, stop_hook: Option<Vec<String>>) -> World {
+        let prefix = unique(label);
+        let topic = format!("{prefix}-topic");
+        let group = format!("{prefix}-group");
+        create_topic(&lab().origin, &topic, PARTITIONS).await;
+        produce(&lab().origin, &topic, &[(0, 100), (1, 100)]).await;
+        let sim = syncing_sim(&prefix).await;
+        sim.create_mirror(&topic).await;
+        sim.wait_caught_up(&topic, PARTITIONS).await;
+        let app = App::new(&group, &[&topic], Protocol::Classic);
+        app.start(&lab().origin, &app.out("origin"));
+        // The group has committed the first records before anything else happens.
+        let first: BTreeMap<Partition, i64> =
+            [((topic.clone(), 0), 100), ((topic.clone(), 1), 100)].into();
+        testapp::wait_processed(&[app.out("origin")], &first, Duration::from_secs(30));
+        let origin = testapp::lab_cluster(Role::Origin);
+        let mut committed = BTreeMap::new();
+        for _ in 0..100 {
+            committed = testapp::committed(&origin, &group).await;
+            if committed == first {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(committed, first, "the app committed what it processed");
+        let journal_dir = app.out("journal");
+        let stop = stop_hook.unwrap_or_else(|| app.stop_argv());
+        let config = app.out("cutover.toml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"
+[defaults]
+poll-interval = "250ms"
+
+[cutover]
+journal-dir = "{journal}"
+stop-timeout = "30s"
+mirror-timeout = "20s"
+restart-timeout = "40s"
+restart-window = "2s"
+sync-timeout-factor = 4
+
+[hooks.stop]
+exec = {stop}
+retries = 1
+timeout = "40s"
+
+[hooks.restart]
+exec = {restart}
+timeout = "40s"
+
+[hooks.rollback]
+exec = {rollback}
+timeout = "40s"
+"#,
+                journal = journal_dir.display(),
+                stop = toml_array(&stop),
+                restart = toml_array(&app.start_argv(&lab().destination, &app.out("destination"))),
+                rollback = toml_array(&app.start_argv(&lab().origin, &app.out("origin-again"))),
+            ),
+        )
+        .expect("write the config");
+        let producer =
+            BackgroundProducer::start(&lab().origin, &topic, PARTITIONS, Duration::from_millis(20));
+        World {
+            sim,
+            topic,
+            group,
+            app,
+            config,
+            journal_dir,
+            producer: Some(producer),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"));
+        cmd.arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("CUTOVER_ORIGIN_BOOTSTRAP", &lab().origin)
+            .env("CUTOVER_DESTINATION_BOOTSTRAP", &lab().destination)
+            .env("CUTOVER_LINK_NAME", &self.sim.link)
+            .env("CUTOVER_LINK_REST_URL", self.sim.sim.rest_url())
+            .env("CUTOVER_DESTINATION_CLUSTER_ID", self.sim.sim.cluster_id())
+            .current_dir(std::env::temp_dir());
+        cmd
+    }
+
+    /// Runs `cutover group … --format json` to its end: (exit code, summary, stderr).
+    fn group(&self, extra: &[&str]) -> (i32, Value, String) {
+        let mut args = vec!["group", self.group.as_str(), "--format", "json"];
+        args.extend_from_slice(extra);
+        let out = self.command(&args).output().expect("run cutover group");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let doc = serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}\nstderr: {stderr}"));
+        (out.status.code().unwrap_or(-1), doc, stderr)
+    }
+
+    fn journal(&self) -> PathBuf {
+        journal::path_for(&self.journal_dir, &GroupId::new(&self.group))
+    }
+
+    /// Every output file the app wrote, on either cluster.
+    fn outputs(&self) -> Vec<PathBuf> {
+        ["origin", "destination", "origin-again"]
+            .iter()
+            .map(|n| self.app.out(n))
+            .filter(|p| p.exists())
+            .collect()
+    }
+
+    /// Stops the producer, waits until the app (wherever it runs) has processed everything,
+    /// stops it, and asserts exactly once across both clusters.
+    async fn assert_exactly_once(mut self) {
+        let sent = self.producer.take().expect("producer").stop();
+        assert!(
+            sent > 50,
+            "the producer kept writing during the test ({sent} records)"
+        );
+        let ends =
+            testapp::log_ends(&testapp::lab_cluster(Role::Origin), &self.topic, PARTITIONS).await;
+        let expected: BTreeMap<Partition, i64> = ends.clone();
+        self.sim.wait_caught_up(&self.topic, PARTITIONS).await;
+        testapp::wait_processed(&self.outputs(), &expected, Duration::from_secs(60));
+        self.app.stop();
+        let t = tally(&self.outputs());
+        t.assert_exactly_once(&expected);
+    }
+}
+
+fn outcome(doc: &Value) -> &str {
+    doc["outcome"].as_str().unwrap_or("?")
+}
+
+/// What `file`'s timeline entry `entry` (1-based, a command) expects on the simulator: the lab
+/// test of the same situation must end the same way.
+fn scenario_expect(file: &str, entry: usize) -> cutover::sim::scenario::Expect {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(file);
+    let s =
+        cutover::sim::scenario::Scenario::load(&path).unwrap_or_else(|e| panic!("{}", e.render()));
+    match &s.timeline[entry - 1].what {
+        cutover::sim::scenario::What::Command { expect, .. } => (**expect).clone(),
+        other => panic!("{file} entry {entry} is not a command: {other:?}"),
+    }
+}
+
+/// Asserts the lab's cutover ended as the twin scenario's does.
+fn assert_same_as_scenario(code: i32, doc: &Value, file: &str, entry: usize) {
+    let want = scenario_expect(file, entry);
+    assert_eq!(
+        Some(code),
+        want.exit,
+        "exit code differs from {file} entry {entry}"
+    );
+    assert_eq!(
+        Some(outcome(doc)),
+        want.outcome.as_deref(),
+        "outcome differs from {file}"
+    );
+    if let Some(needle) = &want.reason_contains {
+        // The scenario names its own sync interval; compare the part before the numbers.
+        let stem = needle.split(" within").next().unwrap_or(needle);
+        let reason = doc["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains(stem), "{reason:?} lacks {stem:?} ({file})");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_is_cut_over_while_its_producer_writes_and_every_message_is_processed_once() {
+    let w = World::new("co-e2e", None).await;
+    let (code, doc, stderr) = w.group(&[]);
+    assert_eq!(code, 0, "{doc:#}\n{stderr}");
+    assert_eq!(outcome(&doc), "done", "{doc:#}");
+    assert_same_as_scenario(code, &doc, "group-cutover.toml", 2);
+    // The downtime is the measured stop → restart, and the sync wait is part of it.
+    let downtime = doc["timings"]["downtime_ms"].as_i64().expect("downtime");
+    let sync_wait = doc["timings"]["sync_wait_ms"].as_i64().expect("sync wait");
+    assert!(sync_wait <= downtime && downtime < 30_000, "{doc:#}");
+    // The app now runs on the destination and the link's filters exclude the group.
+    let members = testapp::members(&testapp::lab_cluster(Role::Destination), &w.group).await;
+    assert_eq!(members.len(), 1, "one member on the destination");
+    let configs = w
+        .sim
+        .get(&w.sim.link_url("/configs/consumer.offset.group.filters"))
+        .await
+        .1;
+    let filters = configs["value"].as_str().unwrap_or_default().to_string();
+    assert!(
+        filters.contains(&format!(r#""name":"{}""#, w.group)) && filters.contains("EXCLUDE"),
+        "{filters}"
+    );
+    // Progress was shown on stderr while waiting: for the stop always, and for the sync
+    // whenever there was a sync wait (a sync tick can copy the final offsets before the group
+    // is seen stopped, and then there is nothing to wait for: sync_wait_ms is 0).
+    assert!(stderr.contains("awaiting_stop: waiting for"), "{stderr}");
+    if sync_wait > 0 {
+        assert!(stderr.contains("awaiting_sync: waiting for"), "{stderr}");
+    }
+
+    // The report renders from the journal in every format.
+    let journal = w.journal();
+    for format in ["json", "markdown", "html", "table"] {
+        let out = w
+            .command(&["report", journal.to_str().unwrap(), "--format", format])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "report --format {format}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(&w.group), "{format}: {text}");
+        if format == "html" {
+            assert!(text.contains("<svg"), "the HTML report has its chart");
+        }
+    }
+    w.assert_exactly_once().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_ahead_of_a_paused_mirror_is_refused_at_the_deadline_and_rolled_back() {
+    let w = World::new("co-paused", None).await;
+    assert_eq!(
+        w.sim.alter("pause", &w.topic).await["error_code"],
+        Value::Null
+    );
+    // The app reads ahead of the paused mirror.
+    let t0 = Instant::now();
+    let (code, doc, stderr) = w.group(&[]);
+    assert_eq!(code, 1, "{doc:#}\n{stderr}");
+    assert_eq!(outcome(&doc), "rolled_back", "{doc:#}");
+    assert_same_as_scenario(code, &doc, "group-paused-mirror.toml", 2);
+    let reason = doc["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("did not receive the group's final offsets"),
+        "{reason}"
+    );
+    // It waited for its deadline (4 × the 1 s sync interval), not less.
+    assert!(t0.elapsed() >= Duration::from_secs(4), "{:?}", t0.elapsed());
+    // The group consumes on the origin again, nothing was excluded.
+    let members = testapp::members(&testapp::lab_cluster(Role::Origin), &w.group).await;
+    assert_eq!(members.len(), 1, "consuming on the origin again");
+    let back = journal::read(&w.journal()).unwrap();
+    assert!(!back
+        .entries
+        .iter()
+        .any(|e| matches!(&e.record, Record::Intent { effect, .. } if effect.contains("exclude"))));
+    assert_eq!(
+        w.sim.alter("resume", &w.topic).await["error_code"],
+        Value::Null
+    );
+    w.assert_exactly_once().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_stop_hook_changes_nothing() {
+    let w = World::new(
+        "co-stopfail",
+        Some(vec![
+            "sh".into(),
+            "-c".into(),
+            "echo refusing >&2; exit 3".into(),
+        ]),
+    )
+    .await;
+    let before = w
+        .sim
+        .get(&w.sim.link_url("/configs/consumer.offset.group.filters"))
+        .await
+        .1;
+    let (code, doc, stderr) = w.group(&[]);
+    assert_eq!(code, 1, "{doc:#}\n{stderr}");
+    assert_eq!(outcome(&doc), "rolled_back");
+    assert!(
+        doc["reason"]
+            .as_str()
+            .unwrap()
+            .contains("the stop hook failed"),
+        "{doc:#}"
+    );
+    assert_same_as_scenario(code, &doc, "group-stop-hook-fails.toml", 2);
+    let after = w
+        .sim
+        .get(&w.sim.link_url("/configs/consumer.offset.group.filters"))
+        .await
+        .1;
+    assert_eq!(
+        before["value"], after["value"],
+        "the link's filters are unchanged"
+    );
+    let members = testapp::members(&testapp::lab_cluster(Role::Origin), &w.group).await;
+    assert_eq!(members.len(), 1, "the group still consumes on the origin");
+    // The hook's output and attempts are in the journal.
+    let back = journal::read(&w.journal()).unwrap();
+    let outcome_detail = back
+        .entries
+        .iter()
+        .find_map(|e| match &e.record {
+            Record::Outcome { effect, detail, .. } if effect == "hook:stop" => Some(detail.clone()),
+            _ => None,
+        })
+        .expect("the stop hook's outcome is journaled");
+    assert_eq!(outcome_detail["attempts"], 2, "{outcome_detail:#}");
+    assert!(outcome_detail["stderr"]
+        .as_str()
+        .unwrap()
+        .contains("refusing"));
+    w.assert_exactly_once().await;
+}
+
+/// Watches the journal closely (every 10 ms) until it shows `phase` entered; false when
+/// the cutover finished first or `limit` passed.
+fn wait_for_phase(journal: &Path, phase: &str, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok(back) = journal::read(journal) {
+            for e in &back.entries {
+                match &e.record {
+                    Record::Phase { phase: p, .. } if p == phase => return true,
+                    Record::Finished { .. } => return false,
+                    _ => {}
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_killed_in_each_phase_and_resumed_reaches_the_same_end_with_no_duplicate() {
+    for phase in [
+        "stopping",
+        "awaiting_stop",
+        "awaiting_sync",
+        "excluding",
+        "confirming_exclusion",
+        "restarting",
+        "awaiting_restart",
+    ] {
+        // A short phase can end before the kill lands; then the world is discarded (after
+        // checking it anyway) and the kill is tried again, at most three times.
+        let mut interrupted = false;
+        for attempt in 1..=3 {
+            let w = World::new(&format!("co-kill-{}", phase.replace('_', "-")), None).await;
+            let mut child = w
+                .command(&["group", &w.group, "--format", "json"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn cutover");
+            let reached = wait_for_phase(&w.journal(), phase, Duration::from_secs(60));
+            child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL
+            child.wait().unwrap();
+            let finished = journal::read(&w.journal()).unwrap().finished().is_some();
+            if !reached || finished {
+                eprintln!("{phase}: attempt {attempt}: the cutover ended before the kill landed");
+                w.assert_exactly_once().await;
+                continue;
+            }
+            interrupted = true;
+            // A fresh start refuses (exit 5) and says how to continue.
+            let out = w.command(&["group", &w.group]).output().unwrap();
+            assert_eq!(out.status.code(), Some(5), "{phase}: {out:?}");
+            assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"));
+            let (code, doc, stderr) = w.group(&["--resume"]);
+            assert_eq!(code, 0, "killed in {phase}, resumed: {doc:#}\n{stderr}");
+            assert_eq!(outcome(&doc), "done");
+            // The resumed run re-verified instead of re-running blindly: the restart hook
+            // succeeded once at most, per the journal.
+            let back = journal::read(&w.journal()).unwrap();
+            let restarts = back
+                .entries
+                .iter()
+                .filter(|e| matches!(&e.record, Record::Outcome { effect, ok: true, .. } if effect == "hook:restart"))
+                .count();
+            assert!(restarts <= 1, "{phase}: the restart hook ran twice");
+            w.assert_exactly_once().await;
+            break;
+        }
+        assert!(
+            interrupted,
+            "{phase}: three cutovers ended before the kill landed"
+        );
+    }
+}

@@ -1,0 +1,26 @@
+//! cutover's integration tests, in one binary so the suite links once and starts the lab once:
+//!
+//! - `cli`: the command line (help, exit codes, refusals); no Kafka.
+//! - `scenarios`: every `scenarios/*.toml` on the simulator; no Kafka.
+//! - `kafka_adapter`, `kafka_leaderless`: the Kafka adapter against the lab's real broker.
+//! - `link_rest`: the agent's Confluent REST client against the link emulator.
+//! - `lab_link`: the emulator `tests/lab/lab up` starts, as an operator rehearsing uses it.
+//! - `verify`: `cutover verify` and `cutover audit` as an operator runs them, beside the
+//!   scenarios that describe the same situations.
+//! - `cutover`: `cutover group` end to end with a real consumer process.
+//!
+//! The fixtures (the lab, topics, records, group members, the in-process emulator, the test
+//! application) are the lab crate's `cutover_lab::testkit`, a dev-dependency, which the lab's
+//! own tests use too. The lab's binaries are the ones cargo built for this run (see
+//! `testkit::lab_bin`). Tests run in parallel threads: they use unique topic, group and link
+//! names, and a test that changes the origin's brokers holds a guard that topic creation waits
+//! for.
+
+mod cli;
+mod cutover;
+mod kafka_adapter;
+mod kafka_leaderless;
+mod lab_link;
+mod link_rest;
+mod scenarios;
+mod verify;

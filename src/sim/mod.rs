@@ -9,6 +9,8 @@
 //! time, and the same seed gives byte-identical output.
 
 mod cluster;
+mod events;
+mod expect;
 mod hooks;
 mod link;
 pub mod link_model;

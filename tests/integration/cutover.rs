@@ -439,3 +439,72 @@ async fn the_agent_killed_in_each_phase_and_resumed_reaches_the_same_end_with_no
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_a_hook_kills_it_exits_130_and_the_cutover_resumes_to_the_same_end() {
+    let w = World::new("co-int", None).await;
+    // The first run of the stop hook hangs (the operator loses patience and presses Ctrl-C);
+    // a later run stops the app as usual.
+    let script = w.app.out("stop-slowly-once.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nif [ -e \"$0.ran\" ]; then exec \"$@\"; fi\n: > \"$0.ran\"\necho $$ > \"$0.pid\"\nexec sleep 120\n",
+    )
+    .expect("write the hook");
+    let mut stop = vec!["sh".to_string(), script.display().to_string()];
+    stop.extend(w.app.stop_argv());
+    let config = std::fs::read_to_string(&w.config).expect("read the config");
+    let original = format!("exec = {}", toml_array(&w.app.stop_argv()));
+    assert!(config.contains(&original), "{config}");
+    let config = config.replacen(&original, &format!("exec = {}", toml_array(&stop)), 1);
+    std::fs::write(&w.config, config).expect("write the config");
+
+    let child = w
+        .command(&["group", &w.group])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run cutover group");
+    let pid_file = PathBuf::from(format!("{}.pid", script.display()));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let hook_pid = loop {
+        if let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok())
+        {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "the stop hook never started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let interrupt = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill(1) runs");
+    assert!(interrupt.success());
+    let out = child.wait_with_output().expect("cutover ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains(&format!("interrupted during `cutover group {}`", w.group)),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("cutover group {} --resume", w.group)),
+        "{stderr}"
+    );
+    // The hook did not outlive the agent: its process group was killed with the command.
+    let gone = Instant::now() + Duration::from_secs(10);
+    while Path::new(&format!("/proc/{hook_pid}")).exists() {
+        assert!(
+            Instant::now() < gone,
+            "the interrupted stop hook (pid {hook_pid}) is still running"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The journal was left resumable: --resume reaches the same end as an uninterrupted run.
+    let (code, doc, stderr) = w.group(&["--resume"]);
+    assert_eq!(code, 0, "{doc:#}\n{stderr}");
+    assert_eq!(outcome(&doc), "done", "{doc:#}");
+    w.assert_exactly_once().await;
+}

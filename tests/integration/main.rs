@@ -8,6 +8,8 @@
 //! - `verify`: `cutover verify` and `cutover audit` as an operator runs them, beside the
 //!   scenarios that describe the same situations.
 //! - `cutover`: `cutover group` end to end with a real consumer process.
+//! - `repository`: the repository's own shape: it stands alone, the pure core imports no I/O,
+//!   layers point one way, no file holds two concepts' worth of code; no Kafka.
 //!
 //! The fixtures (the lab, topics, records, group members, the in-process emulator, the test
 //! application) are the lab crate's `cutover_lab::testkit`, a dev-dependency, which the lab's
@@ -22,5 +24,6 @@ mod kafka_adapter;
 mod kafka_leaderless;
 mod lab_link;
 mod link_rest;
+mod repository;
 mod scenarios;
 mod verify;

@@ -1,0 +1,230 @@
+//! A scenario's expectations checked against what happened: each command's exit code, report
+//! and outcome, and each application's consumption (duplicates, gaps, where it runs).
+//!
+//! Pure judgement over the runner's records: it runs nothing and changes nothing. Every
+//! expectation that does not hold becomes one failure line naming the entry and what differed.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::runner::clock;
+use crate::cmd::Report;
+use crate::model::Role;
+use crate::sim::scenario::{AppExpect, Expect};
+use crate::sim::App;
+
+pub(super) fn check_app(app: &App, e: &AppExpect, failures: &mut Vec<String>) {
+    let c = app.consumption();
+    let name = &app.name;
+    if let Some(d) = e.duplicates {
+        if c.duplicates != d {
+            failures.push(format!(
+                "app {name}: {} duplicate(s), expected {d}",
+                c.duplicates
+            ));
+        }
+    }
+    if let Some(g) = e.gaps {
+        if c.gaps != g {
+            failures.push(format!("app {name}: {} gap(s), expected {g}", c.gaps));
+        }
+    }
+    if let Some(min) = e.min_processed {
+        if c.processed < min {
+            failures.push(format!(
+                "app {name}: processed {} record(s), expected at least {min}",
+                c.processed
+            ));
+        }
+    }
+    if let Some(side) = e.running_on {
+        let role: Role = side.into();
+        if app.running_on != Some(role) {
+            failures.push(format!(
+                "app {name}: expected to run on the {role}, it {}",
+                match app.running_on {
+                    Some(r) => format!("runs on the {r}"),
+                    None => "is stopped".into(),
+                }
+            ));
+        }
+    }
+}
+
+fn name_of<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        other => format!("{other:?}"),
+    }
+}
+
+fn set(items: impl IntoIterator<Item = String>) -> BTreeSet<String> {
+    items.into_iter().collect()
+}
+
+pub(super) fn check_command(
+    e: &Expect,
+    exit_code: i32,
+    report: Option<&Report>,
+    error: Option<&str>,
+    took: Duration,
+    problems: &mut Vec<String>,
+) {
+    if let Some(want) = e.exit {
+        if want != exit_code {
+            problems.push(format!("exit {exit_code}, expected {want}"));
+        }
+    }
+    if let Some(needle) = &e.error_contains {
+        match error {
+            Some(text) if text.contains(needle.as_str()) => {}
+            Some(text) => problems.push(format!("the error does not contain {needle:?}: {text}")),
+            None => problems.push(format!(
+                "expected an error containing {needle:?}, the command succeeded"
+            )),
+        }
+    }
+    for (bound, text) in [(true, &e.min_duration), (false, &e.max_duration)] {
+        let Some(text) = text else { continue };
+        match crate::duration::parse(text) {
+            Ok(d) if bound && took < d => {
+                problems.push(format!("ran {}, expected at least {text}", clock(took)))
+            }
+            Ok(d) if !bound && took > d => {
+                problems.push(format!("ran {}, expected at most {text}", clock(took)))
+            }
+            Ok(_) => {}
+            Err(err) => problems.push(format!("invalid duration {text:?}: {err}")),
+        }
+    }
+    let wants_verify = e.safe.is_some()
+        || !e.verdicts.is_empty()
+        || !e.partitions.is_empty()
+        || !e.findings.is_empty();
+    let wants_audit = e.audit_findings.is_some() || !e.classes.is_empty();
+    let wants_cutover = e.outcome.is_some() || e.reason_contains.is_some();
+    if wants_cutover && !matches!(report, Some(Report::Cutover(_)) | Some(Report::Plan(_))) {
+        problems
+            .push("cutover expectations given, but the command produced no cutover result".into());
+    }
+    match report {
+        Some(Report::Verify(r)) => {
+            if wants_audit {
+                problems.push("audit expectations given for a verify command".into());
+            }
+            if let Some(safe) = e.safe {
+                if r.safe != safe {
+                    problems.push(format!("safe is {}, expected {safe}", r.safe));
+                }
+            }
+            let group = |name: &str| r.groups.iter().find(|g| g.group.as_str() == name);
+            for (g, want) in &e.verdicts {
+                let Some(j) = group(g) else {
+                    problems.push(format!("group {g} is not in the report"));
+                    continue;
+                };
+                let got = set(j.partitions.iter().map(|p| p.verdict.as_str().to_string()));
+                if got != set(want.iter().cloned()) {
+                    problems.push(format!(
+                        "group {g}: verdicts {got:?}, expected {:?}",
+                        set(want.iter().cloned())
+                    ));
+                }
+            }
+            for (key, want) in &e.partitions {
+                let found = r.groups.iter().find_map(|g| {
+                    g.partitions
+                        .iter()
+                        .find(|p| format!("{}/{}-{}", g.group, p.topic, p.partition) == *key)
+                });
+                match found {
+                    None => problems.push(format!("partition {key} is not in the report")),
+                    Some(p) if p.verdict.as_str() != want => {
+                        problems.push(format!("{key}: {}, expected {want}", p.verdict.as_str()))
+                    }
+                    Some(_) => {}
+                }
+            }
+            for (g, want) in &e.findings {
+                let Some(j) = group(g) else {
+                    problems.push(format!("group {g} is not in the report"));
+                    continue;
+                };
+                let got = set(j.findings.iter().map(|f| name_of(&f.kind)));
+                if got != set(want.iter().cloned()) {
+                    problems.push(format!(
+                        "group {g}: findings {got:?}, expected {:?}",
+                        set(want.iter().cloned())
+                    ));
+                }
+            }
+        }
+        Some(Report::Audit(r)) => {
+            if wants_verify {
+                problems.push("verify expectations given for an audit command".into());
+            }
+            if let Some(want) = &e.audit_findings {
+                let got = set(r.findings.iter().map(|f| name_of(&f.kind)));
+                if got != set(want.iter().cloned()) {
+                    problems.push(format!(
+                        "audit findings {got:?}, expected {:?}",
+                        set(want.iter().cloned())
+                    ));
+                }
+            }
+            for (g, want) in &e.classes {
+                match r.groups.iter().find(|x| x.group.as_str() == g) {
+                    None => problems.push(format!("group {g} is not in the audit")),
+                    Some(x) if name_of(&x.classification) != *want => problems.push(format!(
+                        "group {g}: classified {}, expected {want}",
+                        name_of(&x.classification)
+                    )),
+                    Some(_) => {}
+                }
+            }
+        }
+        Some(Report::Cutover(c)) => {
+            if wants_verify || wants_audit {
+                problems.push("verify or audit expectations given for a group command".into());
+            }
+            if let Some(want) = &e.outcome {
+                if c.outcome.as_str() != want {
+                    problems.push(format!(
+                        "outcome {}, expected {want} (reason: {})",
+                        c.outcome.as_str(),
+                        c.reason
+                    ));
+                }
+            }
+            if let Some(needle) = &e.reason_contains {
+                if !c.reason.contains(needle.as_str()) {
+                    problems.push(format!(
+                        "the reason does not contain {needle:?}: {}",
+                        c.reason
+                    ));
+                }
+            }
+        }
+        Some(Report::Plan(p)) => {
+            if wants_verify || wants_audit {
+                problems.push("verify or audit expectations given for a dry run".into());
+            }
+            if let Some(needle) = &e.reason_contains {
+                match &p.refusal {
+                    Some(r) if r.contains(needle.as_str()) => {}
+                    other => problems.push(format!(
+                        "the plan's refusal {other:?} does not contain {needle:?}"
+                    )),
+                }
+            }
+        }
+        None => {
+            if wants_verify || wants_audit {
+                problems
+                    .push("report expectations given, but the command produced no report".into());
+            }
+        }
+    }
+}

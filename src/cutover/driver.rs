@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::hooks::{HookContext, HookKind, Hooks};
 use crate::journal::{Journal, PartitionSample, ReadBack, Record};
 use crate::kafka::Cluster;
+use crate::link::filter_edit::{edit_group_filters, FilterChange, GROUP_FILTERS};
 use crate::link::filters::{FilterKind, Filters};
 use crate::link::Link;
 use crate::model::{GroupId, TopicPartition};
@@ -31,7 +32,6 @@ use crate::report::{Plan, PlanStep, Summary, VerifyReport};
 use crate::rule::{GroupJudgement, Presence};
 use crate::verify::{self, Selection};
 
-const GROUP_FILTERS: &str = "consumer.offset.group.filters";
 const SYNC_ENABLE: &str = "consumer.offset.sync.enable";
 const SYNC_MS: &str = "consumer.offset.sync.ms";
 
@@ -732,61 +732,33 @@ impl Driver<'_, '_> {
         })
     }
 
-    async fn read_filters(&self) -> std::result::Result<(String, Filters), String> {
-        let configs = self.env.link.configs().await.map_err(|e| e.to_string())?;
-        let raw = configs.get(GROUP_FILTERS).cloned().unwrap_or_default();
-        let filters = Filters::parse(FilterKind::Group, &raw).map_err(|e| e.to_string())?;
-        Ok((raw, filters))
-    }
-
-    /// Writes the link's group filters and reads them back.
-    async fn write_filters(
-        &self,
-        filters: &Filters,
-    ) -> std::result::Result<(String, Filters), String> {
-        let value = filters.to_json(FilterKind::Group);
-        self.env
-            .link
-            .alter_configs(&[(GROUP_FILTERS.to_string(), Some(value))])
-            .await
-            .map_err(|e| e.to_string())?;
-        self.read_filters().await
-    }
-
-    /// The built-in exclusion: add a LITERAL EXCLUDE for the group to the link's group
-    /// filters, then read them back.
+    /// The built-in exclusion: a LITERAL EXCLUDE for the group in the link's group filters,
+    /// added by a verified compare-and-set serialized with the other local agents of the link
+    /// (see [`crate::link::filter_edit`]).
     async fn exclude(&mut self) -> std::result::Result<serde_json::Value, String> {
-        let (before, mut filters) = self.read_filters().await?;
         let group = self.group.as_str();
-        let (after, back) = if filters.includes(group) && filters.exclude_literally(group) {
-            self.write_filters(&filters).await?
-        } else {
-            (before.clone(), filters)
-        };
-        if back.includes(group) {
-            return Err(format!(
-                "the link's {GROUP_FILTERS}, read back, still include the group: {after}"
-            ));
-        }
-        Ok(json!({ "filters_before": before, "filters_after": after }))
+        let edit = edit_group_filters(
+            self.env.link,
+            Some(&self.env.options.cutover.journal_dir),
+            FilterChange::Exclude(group),
+        )
+        .await?;
+        Ok(
+            json!({ "filters_before": edit.before, "filters_after": edit.after, "attempts": edit.attempts }),
+        )
     }
 
-    /// Undoes the built-in exclusion: removes the LITERAL EXCLUDE of the group (other changes
-    /// made to the filters meanwhile are kept), then reads them back.
+    /// Undoes the built-in exclusion: removes the group's LITERAL EXCLUDE, keeping every other
+    /// entry (changes made to the filters meanwhile included), the same way.
     async fn unexclude(&mut self) -> std::result::Result<serde_json::Value, String> {
-        let (raw, mut filters) = self.read_filters().await?;
         let group = self.group.as_str();
-        let (restored, back) = if filters.remove_literal_exclusion(group) {
-            self.write_filters(&filters).await?
-        } else {
-            (raw, filters)
-        };
-        if back.has_literal_exclusion(group) {
-            return Err(format!(
-                "the exclusion is still in {GROUP_FILTERS}: {restored}"
-            ));
-        }
-        Ok(json!({ "filters_restored": restored }))
+        let edit = edit_group_filters(
+            self.env.link,
+            Some(&self.env.options.cutover.journal_dir),
+            FilterChange::Unexclude(group),
+        )
+        .await?;
+        Ok(json!({ "filters_restored": edit.after, "attempts": edit.attempts }))
     }
 
     fn finish(&mut self, m: &Machine, outcome: Outcome, reason: String) -> Result<Summary> {

@@ -39,6 +39,10 @@ pub struct Filter {
     pub pattern_type: PatternType,
     #[serde(rename = "filterType")]
     pub filter_type: FilterType,
+    /// Keys this version does not know, kept so that an edit writes another writer's entry
+    /// back as it was read.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Filter {
@@ -51,6 +55,7 @@ impl Filter {
             name: name.into(),
             pattern_type,
             filter_type,
+            extra: serde_json::Map::new(),
         }
     }
 
@@ -190,10 +195,20 @@ fn parse_entry(entry: &serde_json::Value) -> Result<Filter, String> {
             other => return Err(format!("filterType {other:?} is not INCLUDE or EXCLUDE")),
         },
     };
+    let extra = entry
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "name" | "patternType" | "filterType"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(Filter {
         name,
         pattern_type,
         filter_type,
+        extra,
     })
 }
 
@@ -308,6 +323,18 @@ mod tests {
             json,
             r#"{"groupFilters":[{"filterType":"INCLUDE","name":"*","patternType":"LITERAL"},{"filterType":"EXCLUDE","name":"g1","patternType":"LITERAL"}]}"#
         );
+        assert_eq!(groups(&json), f);
+    }
+
+    #[test]
+    fn keys_this_version_does_not_know_survive_a_round_trip() {
+        let raw = r#"{"groupFilters":[{"name":"app-","patternType":"PREFIXED","filterType":"INCLUDE","owner":"team-a","since":3}]}"#;
+        let mut f = groups(raw);
+        assert!(f.exclude_literally("app-orders"));
+        let json = f.to_json(FilterKind::Group);
+        let back: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        assert_eq!(back["groupFilters"][0]["owner"], "team-a");
+        assert_eq!(back["groupFilters"][0]["since"], 3);
         assert_eq!(groups(&json), f);
     }
 

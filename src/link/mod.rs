@@ -6,6 +6,7 @@
 //! goes stale); it reads mirror status, which topics are mirrors, and link configs here, and
 //! measures offsets on both clusters itself through `Cluster`.
 
+pub mod filter_edit;
 pub mod filters;
 mod kafka_only;
 pub(crate) mod rest;

@@ -1,0 +1,362 @@
+//! Editing the link-wide `consumer.offset.group.filters` without losing anyone's change.
+//!
+//! The filters are one config value shared by every group of the link, and the link's REST API
+//! has no compare-and-set: two agents doing read-modify-write at once can erase each other's
+//! entry (seen: three cutovers at once on one link lost an exclusion to another agent's write
+//! 32 ms later, and each such cutover ended in a rollback). Two defences, both here:
+//!
+//! - **A lock beside the journals.** Agents on one host serialize their edits of one link's
+//!   filters on `<journal-dir>/<link>.filters.lock` (an OS lock, released if the agent dies).
+//! - **A verified compare-and-set.** Read; add or remove only this agent's own entry; read
+//!   again just before writing and start over if the value changed meanwhile; write; read back;
+//!   start over from what was read back while this agent's change is missing from it.
+//!
+//! Entries written by others are written back as they were read, keys this version does not
+//! know included ([`Filter`]'s `extra`). This module decides nothing about the group: the
+//! caller says which change it wants.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::filters::{FilterKind, Filters};
+use super::Link;
+
+/// The link config this module edits.
+pub const GROUP_FILTERS: &str = "consumer.offset.group.filters";
+
+/// How many read-modify-write rounds an edit tries before it gives up.
+const ATTEMPTS: u32 = 5;
+/// How long an edit waits for another local agent's edit of the same link to finish.
+const LOCK_WAIT: Duration = Duration::from_secs(60);
+
+/// The change an agent makes to the filters: only its own group's LITERAL EXCLUDE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterChange<'a> {
+    /// Exclude the group from the link's offset sync (if the filters include it).
+    Exclude(&'a str),
+    /// Remove the group's LITERAL EXCLUDE, keeping every other entry.
+    Unexclude(&'a str),
+}
+
+impl FilterChange<'_> {
+    /// Applies the change; true when the filters changed.
+    fn apply(self, filters: &mut Filters) -> bool {
+        match self {
+            // A group the filters do not include needs no exclusion.
+            FilterChange::Exclude(group) => {
+                filters.includes(group) && filters.exclude_literally(group)
+            }
+            FilterChange::Unexclude(group) => filters.remove_literal_exclusion(group),
+        }
+    }
+
+    /// True when `filters` show the change in effect.
+    fn holds(self, filters: &Filters) -> bool {
+        match self {
+            FilterChange::Exclude(group) => !filters.includes(group),
+            FilterChange::Unexclude(group) => !filters.has_literal_exclusion(group),
+        }
+    }
+}
+
+/// What an edit found and left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterEdit {
+    /// The config value before this agent's change.
+    pub before: String,
+    /// The config value read back after it (equal to `before` when nothing had to change).
+    pub after: String,
+    /// Read-modify-write rounds it took (0 when nothing had to change).
+    pub attempts: u32,
+}
+
+/// Makes `change` to the link's group filters, serialized with other local agents through a
+/// lock in `lock_dir` (when given) and verified by reading back. The error says what was
+/// seen, for the journal and the operator.
+pub async fn edit_group_filters(
+    link: &dyn Link,
+    lock_dir: Option<&Path>,
+    change: FilterChange<'_>,
+) -> Result<FilterEdit, String> {
+    let _lock = match lock_dir {
+        Some(dir) => Some(FiltersLock::take(dir, link.name()).await?),
+        None => None,
+    };
+    let (mut raw, mut filters) = read(link).await?;
+    let before = raw.clone();
+    for attempt in 1..=ATTEMPTS {
+        let mut wanted = filters.clone();
+        if !change.apply(&mut wanted) {
+            if change.holds(&filters) {
+                return Ok(FilterEdit {
+                    before,
+                    after: raw,
+                    attempts: attempt - 1,
+                });
+            }
+            return Err(format!(
+                "the link's {GROUP_FILTERS} cannot be changed to {change:?}: {raw}"
+            ));
+        }
+        // Narrow the window in which another writer's change could be overwritten.
+        let (latest, latest_filters) = read(link).await?;
+        if latest != raw {
+            (raw, filters) = (latest, latest_filters);
+            continue;
+        }
+        let value = wanted.to_json(FilterKind::Group);
+        link.alter_configs(&[(GROUP_FILTERS.to_string(), Some(value))])
+            .await
+            .map_err(|e| e.to_string())?;
+        let (back, back_filters) = read(link).await?;
+        if change.holds(&back_filters) {
+            return Ok(FilterEdit {
+                before,
+                after: back,
+                attempts: attempt,
+            });
+        }
+        // Another writer's value replaced ours: make the change again on top of theirs.
+        tracing::info!(
+            attempt,
+            "the link's group filters changed under this edit; again"
+        );
+        (raw, filters) = (back, back_filters);
+    }
+    Err(format!(
+        "the link's {GROUP_FILTERS}, read back after {ATTEMPTS} writes, still lack this agent's change (another writer keeps overwriting it, or the link does not take the write); last read: {raw}"
+    ))
+}
+
+async fn read(link: &dyn Link) -> Result<(String, Filters), String> {
+    let configs = link.configs().await.map_err(|e| e.to_string())?;
+    let raw = configs.get(GROUP_FILTERS).cloned().unwrap_or_default();
+    let filters = Filters::parse(FilterKind::Group, &raw).map_err(|e| e.to_string())?;
+    Ok((raw, filters))
+}
+
+/// The lock that serializes one link's filter edits among the agents of one host.
+struct FiltersLock {
+    _file: File,
+}
+
+impl FiltersLock {
+    async fn take(dir: &Path, link: &str) -> Result<FiltersLock, String> {
+        let path = lock_path(dir, link);
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let deadline = tokio::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(FiltersLock { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock)
+                    if tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(std::fs::TryLockError::WouldBlock) => return Err(format!(
+                    "another agent held {} for {} s: its edit of the link's filters did not finish",
+                    path.display(),
+                    LOCK_WAIT.as_secs()
+                )),
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(format!("cannot lock {}: {e}", path.display()))
+                }
+            }
+        }
+    }
+}
+
+/// `<dir>/<link>.filters.lock`, the link's name made safe for a file name.
+fn lock_path(dir: &Path, link: &str) -> PathBuf {
+    let name: String = link
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    dir.join(format!("{name}.filters.lock"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::error::Result;
+    use crate::link::{LinkDescription, MirrorAction, MirrorActionResult, MirrorDescription};
+
+    /// A link that holds only its configs, and lets a test play another writer: `meddle` runs
+    /// on the value before the n-th read (1-based) returns it.
+    #[derive(Default)]
+    struct ConfigsOnly {
+        value: Mutex<String>,
+        reads: Mutex<u32>,
+        meddle: Mutex<BTreeMap<u32, String>>,
+        /// Yield between calls, so that concurrent edits interleave.
+        slow: bool,
+    }
+
+    #[async_trait]
+    impl Link for ConfigsOnly {
+        fn name(&self) -> &str {
+            "link/one"
+        }
+        fn reports_status(&self) -> bool {
+            true
+        }
+        async fn describe(&self) -> Result<LinkDescription> {
+            unreachable!("filter edits only read and write configs")
+        }
+        async fn mirrors(&self) -> Result<Vec<MirrorDescription>> {
+            unreachable!("filter edits only read and write configs")
+        }
+        async fn configs(&self) -> Result<BTreeMap<String, String>> {
+            if self.slow {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            let n = {
+                let mut reads = self.reads.lock().unwrap();
+                *reads += 1;
+                *reads
+            };
+            if let Some(other) = self.meddle.lock().unwrap().remove(&n) {
+                *self.value.lock().unwrap() = other;
+            }
+            let value = self.value.lock().unwrap().clone();
+            Ok([(GROUP_FILTERS.to_string(), value)].into())
+        }
+        async fn alter_configs(&self, changes: &[(String, Option<String>)]) -> Result<()> {
+            if self.slow {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            for (k, v) in changes {
+                assert_eq!(k, GROUP_FILTERS);
+                *self.value.lock().unwrap() = v.clone().unwrap_or_default();
+            }
+            Ok(())
+        }
+        async fn alter_mirrors(
+            &self,
+            _: MirrorAction,
+            _: &[String],
+        ) -> Result<Vec<MirrorActionResult>> {
+            unreachable!("filter edits only read and write configs")
+        }
+    }
+
+    const ALL: &str = r#"{"groupFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE","note":"keep me"}]}"#;
+
+    fn link(value: &str) -> ConfigsOnly {
+        ConfigsOnly {
+            value: Mutex::new(value.into()),
+            ..ConfigsOnly::default()
+        }
+    }
+
+    fn filters(link: &ConfigsOnly) -> Filters {
+        Filters::parse(FilterKind::Group, &link.value.lock().unwrap()).expect("valid filters")
+    }
+
+    #[tokio::test]
+    async fn an_exclusion_is_written_read_back_and_keeps_other_entries_as_they_were() {
+        let l = link(ALL);
+        let edit = edit_group_filters(&l, None, FilterChange::Exclude("orders"))
+            .await
+            .expect("excluded");
+        assert_eq!(edit.before, ALL);
+        assert_eq!(edit.attempts, 1);
+        let f = filters(&l);
+        assert!(!f.includes("orders") && f.includes("billing"));
+        assert!(edit.after.contains(r#""note":"keep me""#), "{}", edit.after);
+        // Undone, it leaves the other entries as they were.
+        let undo = edit_group_filters(&l, None, FilterChange::Unexclude("orders"))
+            .await
+            .expect("unexcluded");
+        assert_eq!(
+            Filters::parse(FilterKind::Group, &undo.after).unwrap(),
+            Filters::parse(FilterKind::Group, ALL).unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_group_the_filters_do_not_include_needs_no_write() {
+        let only_billing = r#"{"groupFilters":[{"name":"billing","patternType":"LITERAL","filterType":"INCLUDE"}]}"#;
+        let l = link(only_billing);
+        let edit = edit_group_filters(&l, None, FilterChange::Exclude("orders"))
+            .await
+            .expect("nothing to do");
+        assert_eq!((edit.attempts, edit.after.as_str()), (0, only_billing));
+    }
+
+    #[tokio::test]
+    async fn a_write_by_another_agent_before_ours_is_kept() {
+        let l = link(ALL);
+        // Between our first read and the read just before our write, another agent excludes
+        // its own group.
+        let theirs = r#"{"groupFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"},{"name":"billing","patternType":"LITERAL","filterType":"EXCLUDE"}]}"#;
+        l.meddle.lock().unwrap().insert(2, theirs.into());
+        edit_group_filters(&l, None, FilterChange::Exclude("orders"))
+            .await
+            .expect("excluded");
+        let f = filters(&l);
+        assert!(!f.includes("orders"), "ours is there");
+        assert!(!f.includes("billing"), "theirs is kept");
+    }
+
+    #[tokio::test]
+    async fn an_exclusion_erased_by_another_agent_after_our_write_is_made_again() {
+        let l = link(ALL);
+        // Read 1: ours, read 2: just before the write, read 3: the read-back, which finds
+        // another agent's value written over ours.
+        let theirs = r#"{"groupFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"},{"name":"billing","patternType":"LITERAL","filterType":"EXCLUDE"}]}"#;
+        l.meddle.lock().unwrap().insert(3, theirs.into());
+        let edit = edit_group_filters(&l, None, FilterChange::Exclude("orders"))
+            .await
+            .expect("excluded");
+        assert_eq!(edit.attempts, 2, "one more round");
+        let f = filters(&l);
+        assert!(!f.includes("orders") && !f.includes("billing"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ten_agents_excluding_at_once_through_the_lock_lose_no_exclusion() {
+        let dir = std::env::temp_dir().join(format!("cutover-filter-lock-{}", std::process::id()));
+        let l = Arc::new(ConfigsOnly {
+            slow: true,
+            ..link(ALL)
+        });
+        let edits: Vec<_> = (0..10)
+            .map(|i| {
+                let (l, dir) = (l.clone(), dir.clone());
+                tokio::spawn(async move {
+                    let group = format!("group-{i}");
+                    edit_group_filters(l.as_ref(), Some(&dir), FilterChange::Exclude(&group)).await
+                })
+            })
+            .collect();
+        for edit in edits {
+            edit.await.expect("the task ran").expect("excluded");
+        }
+        let f = filters(&l);
+        for i in 0..10 {
+            assert!(!f.includes(&format!("group-{i}")), "group-{i} lost: {f:?}");
+        }
+        assert!(lock_path(&dir, "link/one").ends_with("link_one.filters.lock"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

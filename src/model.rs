@@ -312,6 +312,9 @@ impl MirrorState {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timings {
     pub started_ms: Option<i64>,
+    /// The stop hook began (its first run): the application's outage starts here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_begun_ms: Option<i64>,
     /// The group was seen stopped on the origin with steady offsets.
     pub stop_done_ms: Option<i64>,
     /// The destination had the final offsets.
@@ -319,7 +322,8 @@ pub struct Timings {
     /// The restart hook was about to run.
     pub restart_begun_ms: Option<i64>,
     pub finished_ms: Option<i64>,
-    /// stop done → restart begun: how long the group consumed nowhere.
+    /// stop hook begun → restart hook begun: the outage the application sees (journals of
+    /// earlier versions measured it from stop done).
     pub downtime_ms: Option<i64>,
     /// stop done → synced: the wait for the link's offset sync.
     pub sync_wait_ms: Option<i64>,

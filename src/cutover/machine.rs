@@ -607,6 +607,8 @@ impl Machine {
             );
         }
         self.enter(now, Phase::Stopping);
+        // The outage begins with the stop hook's first run (a resumed run keeps it).
+        self.state.timings.stop_begun_ms.get_or_insert(now);
         self.run(Action::StopHook)
     }
 
@@ -735,7 +737,11 @@ impl Machine {
                 );
             }
             self.state.timings.restart_begun_ms = Some(now);
-            self.state.timings.downtime_ms = self.state.timings.stop_done_ms.map(|s| now - s);
+            let timings = &mut self.state.timings;
+            timings.downtime_ms = timings
+                .stop_begun_ms
+                .or(timings.stop_done_ms)
+                .map(|s| now - s);
             self.enter(now, Phase::Restarting);
             return self.run(Action::RestartHook);
         }

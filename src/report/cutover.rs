@@ -360,6 +360,7 @@ struct Builder {
     /// First entry into each phase, for estimated timings.
     phase_entered: BTreeMap<String, i64>,
     restart_intent_ms: Option<i64>,
+    stop_intent_ms: Option<i64>,
     /// Intents without an outcome yet, by effect.
     pending: BTreeMap<String, UnfinishedEffect>,
     hooks: Vec<HookRun>,
@@ -383,6 +384,7 @@ impl Builder {
             last_phase: None,
             phase_entered: BTreeMap::new(),
             restart_intent_ms: None,
+            stop_intent_ms: None,
             pending: BTreeMap::new(),
             hooks: Vec::new(),
             filters: None,
@@ -454,6 +456,9 @@ impl Builder {
                     .map(str::to_string);
                 if effect == "hook:restart" && self.restart_intent_ms.is_none() {
                     self.restart_intent_ms = Some(e.ts_ms);
+                }
+                if effect == "hook:stop" && self.stop_intent_ms.is_none() {
+                    self.stop_intent_ms = Some(e.ts_ms);
                 }
                 self.pending.insert(
                     effect.clone(),
@@ -584,6 +589,7 @@ impl Builder {
             recorded.or(from_journal)
         };
         let started_ms = recorded.started_ms.or(self.start_ms);
+        let stop_begun_ms = or_estimate(recorded.stop_begun_ms, self.stop_intent_ms);
         let stop_done_ms = or_estimate(
             recorded.stop_done_ms,
             self.phase_entered.get("awaiting_sync").copied(),
@@ -598,13 +604,14 @@ impl Builder {
         ReportTimings {
             times: Timings {
                 started_ms,
+                stop_begun_ms,
                 stop_done_ms,
                 synced_ms,
                 restart_begun_ms,
                 finished_ms,
                 downtime_ms: recorded
                     .downtime_ms
-                    .or(between(stop_done_ms, restart_begun_ms)),
+                    .or(between(stop_begun_ms.or(stop_done_ms), restart_begun_ms)),
                 sync_wait_ms: recorded.sync_wait_ms.or(between(stop_done_ms, synced_ms)),
             },
             total_ms: between(started_ms, finished_ms),

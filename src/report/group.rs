@@ -29,7 +29,7 @@ pub fn cutover_summary_text(s: &Summary) -> String {
     let _ = writeln!(out, "  phase:     {}", s.phase.as_str());
     let _ = writeln!(
         out,
-        "  downtime:  {} (stop done → restart begun) · sync wait {}",
+        "  downtime:  {} (stop hook begun → restart hook begun) · sync wait {}",
         ms(s.timings.downtime_ms),
         ms(s.timings.sync_wait_ms)
     );

@@ -94,7 +94,9 @@ fn a_clean_cutover_goes_through_every_phase_to_done() {
     );
     let e = observed(&mut m, 52_000, safe.clone());
     assert_eq!(e, [Effect::Run(Action::RestartHook)]);
-    assert_eq!(m.state.timings.downtime_ms, Some(50_000));
+    // The outage the application sees: from the stop hook's start (at 0) to the restart's.
+    assert_eq!(m.state.timings.stop_begun_ms, Some(0));
+    assert_eq!(m.state.timings.downtime_ms, Some(52_000));
     done(&mut m, 53_000, Action::RestartHook, true);
     assert_eq!(m.phase(), Phase::AwaitingRestart);
     let mut running = obs(false, 95, Some(97), 100, true);

@@ -169,6 +169,7 @@ pub(super) fn timing_rows(t: &ReportTimings) -> Vec<(&'static str, String)> {
         ("sync wait", opt_duration(t.times.sync_wait_ms)),
         ("total", opt_duration(t.total_ms)),
         ("started", opt_utc(t.times.started_ms)),
+        ("stop begun", opt_utc(t.times.stop_begun_ms)),
         ("stop done", opt_utc(t.times.stop_done_ms)),
         ("synced", opt_utc(t.times.synced_ms)),
         ("restart begun", opt_utc(t.times.restart_begun_ms)),

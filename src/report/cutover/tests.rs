@@ -158,6 +158,7 @@ fn run_until_done(stop_stdout: &str) -> Vec<(i64, Record)> {
 fn done_timings(downtime_ms: Option<i64>, sync_wait_ms: Option<i64>) -> Timings {
     Timings {
         started_ms: Some(T0),
+        stop_begun_ms: Some(T0 + 100),
         stop_done_ms: Some(T0 + 1000),
         synced_ms: Some(T0 + 4000),
         restart_begun_ms: Some(T0 + 4500),
@@ -229,7 +230,8 @@ fn downtime_and_sync_wait_are_computed_when_the_run_did_not_record_them() {
     let mut records = run_until_done("");
     records.push((6000, finished("done", None, done_timings(None, None))));
     let r = load(&write(&dir("computed"), "billing", "r1", records)).unwrap();
-    assert_eq!(r.timings.times.downtime_ms, Some(3500));
+    // Stop hook begun (+100 ms) → restart begun (+4.5 s).
+    assert_eq!(r.timings.times.downtime_ms, Some(4400));
     assert_eq!(r.timings.times.sync_wait_ms, Some(3000));
     assert!(!r.timings.estimated);
 }
@@ -464,6 +466,7 @@ fn a_resumed_run_is_one_cutover_with_two_sessions_and_earlier_runs_named() {
                     None,
                     Timings {
                         started_ms: Some(T0),
+                        stop_begun_ms: None,
                         stop_done_ms: Some(T0 + 1000),
                         synced_ms: Some(T0 + 21_000),
                         restart_begun_ms: Some(T0 + 21_500),
@@ -633,6 +636,7 @@ fn done_with_downtime(d: &Path, group: &str, downtime_ms: i64) -> CutoverReport 
                     None,
                     Timings {
                         started_ms: Some(T0),
+                        stop_begun_ms: None,
                         stop_done_ms: Some(T0 + stop_done),
                         synced_ms: Some(T0 + stop_done + downtime_ms / 10),
                         restart_begun_ms: Some(T0 + stop_done + downtime_ms),

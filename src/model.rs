@@ -329,6 +329,29 @@ pub struct Timings {
     pub sync_wait_ms: Option<i64>,
 }
 
+/// Who writes a moved group's final offsets on the destination (`[cutover] final-offsets`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FinalOffsets {
+    /// The agent commits the snapshot itself (AlterConsumerGroupOffsets) once the group is
+    /// stopped and excluded: the downtime does not depend on the link's sync interval.
+    Agent,
+    /// The link's offset sync copies them; the agent waits for it, then excludes the group.
+    /// For credentials that cannot write offsets on the destination. Checkpoints written
+    /// before the setting existed resume in this mode, the only one there was.
+    #[default]
+    Link,
+}
+
+impl FinalOffsets {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FinalOffsets::Agent => "agent",
+            FinalOffsets::Link => "link",
+        }
+    }
+}
+
 /// An error a broker (or librdkafka on its behalf) returned for one partition, one group or
 /// one request, kept as data so one bad partition never hides the answers for the others.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,6 +11,7 @@ use toml::Table;
 use super::load::Env;
 use super::problems::{check_known_keys, Problems};
 use super::value::{bounded, positive_duration, setting};
+use crate::model::FinalOffsets;
 
 pub(crate) const DEFAULT_WAIT: Duration = Duration::from_secs(5 * 60);
 pub(crate) const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
@@ -25,6 +26,7 @@ const CUTOVER_KEYS: &[&str] = &[
     "restart-timeout",
     "restart-window",
     "stable-reads",
+    "final-offsets",
 ];
 
 /// `[cutover] journal-dir` when unset: relative to the working directory.
@@ -79,6 +81,8 @@ pub struct CutoverSettings {
     pub restart_window: Duration,
     /// Identical consecutive reads that make offsets "stopped moving" (2 to 10).
     pub stable_reads: u32,
+    /// Who writes the final offsets on the destination: the agent, or the link's sync.
+    pub final_offsets: FinalOffsets,
 }
 
 impl Default for CutoverSettings {
@@ -92,6 +96,7 @@ impl Default for CutoverSettings {
             restart_timeout: DEFAULT_RESTART_TIMEOUT,
             restart_window: DEFAULT_RESTART_WINDOW,
             stable_reads: DEFAULT_STABLE_READS,
+            final_offsets: FinalOffsets::Link,
         }
     }
 }
@@ -176,6 +181,20 @@ pub(super) fn cutover_settings(
             )
         })
         .unwrap_or(defaults.stable_reads);
+    let final_offsets = match get("final-offsets", Some("CUTOVER_FINAL_OFFSETS"), problems) {
+        None => defaults.final_offsets,
+        Some(s) => match s.value.as_str() {
+            "agent" => FinalOffsets::Agent,
+            "link" => FinalOffsets::Link,
+            other => {
+                problems.push(format!(
+                    "{}: final-offsets is \"agent\" (cutover writes them) or \"link\" (the link's offset sync does), not {other:?}",
+                    s.from
+                ));
+                defaults.final_offsets
+            }
+        },
+    };
     CutoverSettings {
         journal_dir,
         sync_interval,
@@ -185,6 +204,7 @@ pub(super) fn cutover_settings(
         restart_timeout: duration("restart-timeout", defaults.restart_timeout, problems),
         restart_window: duration("restart-window", defaults.restart_window, problems),
         stable_reads,
+        final_offsets,
     }
 }
 
@@ -208,6 +228,7 @@ mod tests {
                 restart_timeout: Duration::from_secs(120),
                 restart_window: Duration::from_secs(60),
                 stable_reads: 2,
+                final_offsets: FinalOffsets::Link,
             }
         );
         let text = r#"
@@ -220,6 +241,7 @@ mod tests {
             restart-timeout = "45s"
             restart-window = "1500ms"
             stable-reads = 4
+            final-offsets = "agent"
         "#;
         let file = Path::new("/etc/cutover/cutover.toml");
         let config = Config::from_sources(Some((text, file)), &lab_env()).expect("valid");
@@ -234,6 +256,7 @@ mod tests {
                 restart_timeout: Duration::from_secs(45),
                 restart_window: Duration::from_millis(1500),
                 stable_reads: 4,
+                final_offsets: FinalOffsets::Agent,
             }
         );
         // The variable wins, and is relative to the working directory.
@@ -253,6 +276,7 @@ mod tests {
             stop-timeout = "2"
             stable-reads = 1
             stable_reads = 3
+            final-offsets = "mirror"
         "#;
         let p = problems(from_toml(text, &lab_env()));
         assert_eq!(
@@ -263,6 +287,7 @@ mod tests {
                 "[cutover] sync-interval: must be more than zero",
                 "[cutover] sync-timeout-factor: \"21\" is not a factor from 1 to 20",
                 "[cutover] stable-reads: \"1\" is not a number of reads from 2 to 10",
+                "[cutover] final-offsets: final-offsets is \"agent\" (cutover writes them) or \"link\" (the link's offset sync does), not \"mirror\"",
                 "[cutover] stop-timeout: \"2\" has no unit: write a whole number and a unit: \"1500ms\", \"10s\", \"5m\" or \"1h\"",
             ]
         );

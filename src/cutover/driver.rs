@@ -26,7 +26,7 @@ use crate::kafka::Cluster;
 use crate::link::filter_edit::{edit_group_filters, FilterChange, GROUP_FILTERS};
 use crate::link::filters::{FilterKind, Filters};
 use crate::link::Link;
-use crate::model::{GroupId, TopicPartition};
+use crate::model::{FinalOffsets, GroupId, TopicPartition};
 use crate::progress::Progress;
 use crate::report::{Plan, PlanStep, Summary, VerifyReport};
 use crate::rule::{GroupJudgement, Presence};
@@ -137,6 +137,7 @@ fn settings(options: &Options, sync_interval_ms: i64) -> Settings {
         restart_timeout_ms: ms(options.cutover.restart_timeout),
         restart_window_ms: ms(options.cutover.restart_window),
         stable_reads: options.cutover.stable_reads,
+        final_offsets: options.cutover.final_offsets,
     }
 }
 
@@ -238,50 +239,89 @@ pub async fn plan(env: &Env<'_>, group: &GroupId) -> Result<Plan> {
         describe(HookKind::Exclude)
     };
     let s = &settings;
-    let steps = vec![
-        PlanStep {
-            phase: Phase::Stopping,
-            action: describe(HookKind::Stop),
-            check: format!(
-                "no members on the origin and committed offsets unchanged across {} reads, within {} ms; snapshot them",
-                s.stable_reads, s.stop_timeout_ms
-            ),
-        },
-        PlanStep {
-            phase: Phase::AwaitingSync,
-            action: "wait".into(),
-            check: format!(
-                "destination committed = snapshot on every partition, within {} × {} ms",
-                s.sync_timeout_factor, s.sync_interval_ms
-            ),
-        },
-        PlanStep {
-            phase: Phase::AwaitingMirror,
-            action: "wait".into(),
-            check: format!("mirror end ≥ snapshot on every partition, within {} ms", s.mirror_timeout_ms),
-        },
-        PlanStep {
-            phase: Phase::Excluding,
-            action: exclude,
-            check: format!(
-                "the filters exclude the group and the destination's offsets hold still for one sync tick ({} ms)",
-                s.sync_interval_ms
-            ),
-        },
-        PlanStep {
-            phase: Phase::Restarting,
-            action: describe(HookKind::Restart),
-            check: format!(
-                "every partition SAFE before; then active on the destination within {} ms, committed never below the snapshot, until it advances or {} ms pass",
-                s.restart_timeout_ms, s.restart_window_ms
-            ),
-        },
-        PlanStep {
-            phase: Phase::RollingBack,
-            action: describe(HookKind::Rollback),
-            check: "on a failure before the restart: undo the exclusion, start the group on the origin, see it active there".into(),
-        },
-    ];
+    let stop = PlanStep {
+        phase: Phase::Stopping,
+        action: describe(HookKind::Stop),
+        check: format!(
+            "no members on the origin and committed offsets unchanged across {} reads, within {} ms; snapshot them",
+            s.stable_reads, s.stop_timeout_ms
+        ),
+    };
+    let mirror = PlanStep {
+        phase: Phase::AwaitingMirror,
+        action: "wait".into(),
+        check: format!(
+            "mirror end ≥ snapshot on every partition, within {} ms",
+            s.mirror_timeout_ms
+        ),
+    };
+    let restart = PlanStep {
+        phase: Phase::Restarting,
+        action: describe(HookKind::Restart),
+        check: format!(
+            "every partition SAFE before; then active on the destination within {} ms, committed never below the snapshot, until it advances or {} ms pass",
+            s.restart_timeout_ms, s.restart_window_ms
+        ),
+    };
+    let rollback = PlanStep {
+        phase: Phase::RollingBack,
+        action: describe(HookKind::Rollback),
+        check: "on a failure before the restart: undo the exclusion, start the group on the origin if it was stopped, see it active there".into(),
+    };
+    let steps = match s.final_offsets {
+        FinalOffsets::Agent => {
+            let exclusion = if observation.excluded == Some(true) {
+                PlanStep {
+                    phase: Phase::Excluding,
+                    action: "none: the link's offset sync does not include the group".into(),
+                    check: "the filters, read back, keep excluding it".into(),
+                }
+            } else {
+                PlanStep {
+                    phase: Phase::Excluding,
+                    action: exclude,
+                    check: format!(
+                        "while the group still runs on the origin: a full sync interval ({} ms) passes with its destination offsets unchanged while it commits on the origin (an idle group: the filters read back and the interval), within {} × {} ms",
+                        s.sync_interval_ms, s.sync_timeout_factor, s.sync_interval_ms
+                    ),
+                }
+            };
+            vec![
+                exclusion,
+                stop,
+                mirror,
+                PlanStep {
+                    phase: Phase::WritingOffsets,
+                    action: "commit the snapshot to the group on the destination (AlterConsumerGroupOffsets, one request)".into(),
+                    check: "read back: destination committed = snapshot and every partition SAFE".into(),
+                },
+                restart,
+                rollback,
+            ]
+        }
+        FinalOffsets::Link => vec![
+            stop,
+            PlanStep {
+                phase: Phase::AwaitingSync,
+                action: "wait".into(),
+                check: format!(
+                    "destination committed = snapshot on every partition, within {} × {} ms",
+                    s.sync_timeout_factor, s.sync_interval_ms
+                ),
+            },
+            mirror,
+            PlanStep {
+                phase: Phase::Excluding,
+                action: exclude,
+                check: format!(
+                    "the filters, read back, exclude the group and the destination holds the snapshot (unreadable filters: the offsets hold still for one sync tick, {} ms)",
+                    s.sync_interval_ms
+                ),
+            },
+            restart,
+            rollback,
+        ],
+    };
     // The machine's own plan check, on a throwaway copy.
     let (mut m, _) = Machine::start(env.clock.now_ms(), settings.clone());
     let refusal = match preflight(env, group) {
@@ -602,6 +642,10 @@ impl Driver<'_, '_> {
             Phase::AwaitingSync => "the link's offset sync to copy the final offsets",
             Phase::AwaitingMirror => "the mirror to reach the final offsets",
             Phase::ConfirmingExclusion => "one sync tick with the destination's offsets unchanged",
+            Phase::ProvingExclusion => {
+                "a full sync interval with the group's destination offsets unchanged"
+            }
+            Phase::CheckingOffsets => "the destination to show the final offsets written",
             Phase::AwaitingRestart => "the group to consume on the destination",
             Phase::RollingBack => "the group to consume on the origin again",
             _ => "",
@@ -687,7 +731,7 @@ impl Driver<'_, '_> {
             Action::RestartHook => Some(HookKind::Restart),
             Action::RollbackHook => Some(HookKind::Rollback),
             Action::Exclude if !self.builtin_exclude => Some(HookKind::Exclude),
-            Action::Exclude | Action::Unexclude => None,
+            Action::Exclude | Action::Unexclude | Action::WriteOffsets => None,
         };
         let description = kind
             .and_then(|k| self.env.hooks.describe(k, &ctx))
@@ -708,6 +752,10 @@ impl Driver<'_, '_> {
                 (report.ok, report.error.clone(), detail)
             }
             (Action::Exclude, None) => match self.exclude().await {
+                Ok(detail) => (true, None, detail),
+                Err(e) => (false, Some(e.clone()), json!({ "error": e })),
+            },
+            (Action::WriteOffsets, None) => match self.write_offsets(m).await {
                 Ok(detail) => (true, None, detail),
                 Err(e) => (false, Some(e.clone()), json!({ "error": e })),
             },
@@ -746,6 +794,39 @@ impl Driver<'_, '_> {
         Ok(
             json!({ "filters_before": edit.before, "filters_after": edit.after, "attempts": edit.attempts }),
         )
+    }
+
+    /// Agent mode: commits the snapshot to the group on the destination, every partition in
+    /// one AlterConsumerGroupOffsets request. Safe because the origin is frozen (a late sync
+    /// tick would write the same values) and the coordinator refuses an admin commit to a
+    /// group with members. The machine then reads it back.
+    async fn write_offsets(
+        &mut self,
+        m: &Machine,
+    ) -> std::result::Result<serde_json::Value, String> {
+        let snapshot = m
+            .snapshot()
+            .ok_or("there is no snapshot of the final offsets to write")?;
+        let answers = self
+            .env
+            .destination
+            .commit_offsets(self.group, snapshot)
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("the destination refused the offset commit: {e}"))?;
+        let refused: Vec<String> = answers
+            .iter()
+            .filter_map(|(tp, r)| r.as_ref().err().map(|e| format!("{tp}: {e}")))
+            .collect();
+        if !refused.is_empty() {
+            return Err(format!(
+                "the destination refused the final offsets of {} partition(s): {}",
+                refused.len(),
+                refused.join(", ")
+            ));
+        }
+        let written: Vec<String> = snapshot.iter().map(|(tp, o)| format!("{tp}={o}")).collect();
+        Ok(json!({ "written": written }))
     }
 
     /// Undoes the built-in exclusion: removes the group's LITERAL EXCLUDE, keeping every other
@@ -806,6 +887,8 @@ impl Driver<'_, '_> {
             outcome,
             phase: m.phase(),
             reason,
+            final_offsets: m.settings().final_offsets,
+            exclusion_proof: m.exclusion_proof().map(str::to_string),
             timings,
             snapshot,
             journal,

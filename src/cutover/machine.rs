@@ -16,6 +16,9 @@
 //!
 //! # Phases
 //!
+//! Two protocols share the machine, chosen by `final-offsets` ([`Settings`]). With `link`,
+//! the link's offset sync copies the final offsets and the exclusion comes after the stop:
+//!
 //! ```text
 //!  start ─▶ plan ───────── no committed offsets, active on the destination, or a ──▶ refused
 //!            │             verdict no wait can fix (NOT_MIRRORED, …): nothing changed
@@ -26,7 +29,7 @@
 //!            ▼                                                       │
 //!      awaiting_stop ───── active on the destination; timeout ───────┤
 //!            │ no members, offsets unchanged over `stable_reads`     │
-//!            │ reads: snapshot them                                  │
+//!            │ reads (sub-second polls once stopped): snapshot them  │
 //!            ▼                                                       │
 //!      awaiting_sync ───── interference*; timeout ───────────────────┤
 //!            │ destination_committed = snapshot everywhere           │
@@ -39,11 +42,10 @@
 //!            ▼                                                       │
 //!  confirming_exclusion ── interference*; the filters still include  │
 //!            │             the group; the destination's offsets      │
-//!            │             ≠ snapshot; at the end of the tick, a     │
-//!            │             partition not SAFE ───────────────────────┤
-//!            │ one sync interval (+ a poll) with the destination     ▼
-//!            │ unchanged, every partition SAFE:                 rolling_back ──▶ rolled_back
-//!            │ run the restart hook                                  │   consumes on the origin
+//!            │             ≠ snapshot; a partition not SAFE ─────────┤
+//!            │ the filters, read back, exclude the group (unreadable ▼
+//!            │ filters: one sync interval + a poll passes)      rolling_back ──▶ rolled_back
+//!            │ and every partition is SAFE: run the restart hook     │   consumes on the origin
 //!            ▼                                                       │   again, exclusion undone
 //!       restarting ─────── restart hook failed ───────┐              │
 //!            │ ok                                     │              │ active on the destination;
@@ -58,6 +60,12 @@
 //!            ▼
 //!          done
 //! ```
+//!
+//! With `agent`, the exclusion is written and proven while the group still runs, and the
+//! agent writes the final offsets itself (`agent.rs` has the diagram): plan → excluding →
+//! proving_exclusion → stopping → awaiting_stop → awaiting_mirror → writing_offsets →
+//! checking_offsets → restarting → awaiting_restart → done, with the same rollback and
+//! needs-operator edges; a failure before the stop only undoes the exclusion.
 //!
 //! `*` interference: the group became active on the destination, or on the origin again, or
 //! its committed offsets on the origin moved away from the snapshot.
@@ -78,11 +86,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Offsets, Timings};
+use crate::model::{FinalOffsets, Offsets, Timings};
 use crate::rule::Verdict;
 
+mod agent;
 mod by_partition;
 mod interface;
+mod rollback;
 
 pub use interface::{Action, Effect, Input, Observation, Outcome, Phase, Settings};
 
@@ -130,7 +140,27 @@ pub struct State {
     rollback: Option<Rollback>,
     timings: Timings,
     reason: Option<String>,
+    /// `final-offsets = "agent"`: the window in which the exclusion is being proven.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    proof_window: Option<agent::ProofWindow>,
+    /// How the exclusion was proven, for the report (agent mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    exclusion_proof: Option<String>,
+    /// The destination's offsets for the group once the exclusion was proven: nothing may
+    /// change them until the agent writes the snapshot.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "by_partition::option"
+    )]
+    proven_destination: Option<Offsets>,
 }
+
+/// Polls while something imminent is awaited (a stop seen, offsets holding still, the mirror
+/// reaching the snapshot, a read-back) are at most this far apart.
+const FAST_POLL_MS: i64 = 250;
+/// How long the read-back of the agent's own offset write may take to show.
+const CHECK_TIMEOUT_MS: i64 = 10_000;
 
 impl State {
     /// The phase the checkpoint was taken in.
@@ -241,6 +271,9 @@ impl Machine {
                 ..Timings::default()
             },
             reason: None,
+            proof_window: None,
+            exclusion_proof: None,
+            proven_destination: None,
         };
         (Machine { state }, vec![Effect::Observe { at_ms: now }])
     }
@@ -284,7 +317,8 @@ impl Machine {
             Phase::AwaitingStop => Some(s.stop_timeout_ms),
             Phase::AwaitingSync => Some(s.sync_timeout_ms()),
             Phase::AwaitingMirror => Some(s.mirror_timeout_ms),
-            Phase::ConfirmingExclusion => Some(s.sync_timeout_ms()),
+            Phase::ConfirmingExclusion | Phase::ProvingExclusion => Some(s.sync_timeout_ms()),
+            Phase::CheckingOffsets => Some(CHECK_TIMEOUT_MS),
             Phase::AwaitingRestart | Phase::RollingBack => Some(s.restart_timeout_ms),
             _ => None,
         }
@@ -312,6 +346,11 @@ impl Machine {
     /// The group's final committed offsets on the origin, once it was seen stopped.
     pub fn snapshot(&self) -> Option<&Offsets> {
         self.state.snapshot.as_ref()
+    }
+
+    /// How the exclusion was proven (agent mode), once it was.
+    pub fn exclusion_proof(&self) -> Option<&str> {
+        self.state.exclusion_proof.as_deref()
     }
 
     /// Where the time went so far.
@@ -357,6 +396,20 @@ impl Machine {
             _ => at,
         };
         vec![Effect::Observe { at_ms: at }]
+    }
+
+    /// The next observation soon: something imminent is awaited.
+    fn observe_soon(&self, now: i64) -> Vec<Effect> {
+        let at = now + self.state.settings.poll_ms.min(FAST_POLL_MS);
+        let at = match self.state.deadline_ms {
+            Some(d) => at.min(d.max(now)),
+            None => at,
+        };
+        vec![Effect::Observe { at_ms: at }]
+    }
+
+    fn agent_writes(&self) -> bool {
+        self.state.settings.final_offsets == FinalOffsets::Agent
     }
 
     fn finish(&mut self, now: i64, phase: Phase, outcome: Outcome, reason: String) -> Vec<Effect> {
@@ -423,6 +476,11 @@ impl Machine {
             Action::Unexclude => o.excluded == Some(false),
             Action::RestartHook => o.destination_active,
             Action::RollbackHook => o.origin_active,
+            Action::WriteOffsets => self
+                .state
+                .snapshot
+                .as_ref()
+                .is_some_and(|snap| not_synced(Some(snap), o).is_empty()),
         };
         if happened {
             self.state.verifying = false;
@@ -457,7 +515,12 @@ impl Machine {
             }
             Action::Exclude => {
                 self.state.exclusion_attempted = true;
-                if ok {
+                if ok && self.agent_writes() {
+                    // The group still runs on the origin: prove the exclusion before the stop.
+                    self.enter(now, Phase::ProvingExclusion);
+                    self.state.proof_window = None;
+                    vec![Effect::Observe { at_ms: now }]
+                } else if ok {
                     self.enter(now, Phase::ConfirmingExclusion);
                     // Wait out one offset-sync tick: the destination must not change.
                     self.state.confirm_until_ms = Some(
@@ -493,6 +556,17 @@ impl Machine {
                         format!(
                             "the restart hook failed ({error}); the group is stopped on the origin, excluded from the link's offset sync, and the destination has its final offsets ({snapshot}). Start it on the destination by hand and check it with `cutover verify`, or roll it back to the origin with your rollback hook and restore the link's group filters"
                         ),
+                    )
+                }
+            }
+            Action::WriteOffsets => {
+                if ok {
+                    self.enter(now, Phase::CheckingOffsets);
+                    vec![Effect::Observe { at_ms: now }]
+                } else {
+                    self.begin_rollback(
+                        now,
+                        format!("writing the final offsets on the destination failed: {error}"),
                     )
                 }
             }
@@ -560,14 +634,18 @@ impl Machine {
     fn on_observed(&mut self, now: i64, o: &Observation) -> Vec<Effect> {
         match self.state.phase {
             Phase::Plan => self.plan(now, o),
+            Phase::ProvingExclusion => self.proving_exclusion(now, o),
             Phase::AwaitingStop => self.awaiting_stop(now, o),
             Phase::AwaitingSync => self.awaiting_sync(now, o),
             Phase::AwaitingMirror => self.awaiting_mirror(now, o),
             Phase::ConfirmingExclusion => self.confirming_exclusion(now, o),
+            Phase::CheckingOffsets => self.checking_offsets(now, o),
             Phase::AwaitingRestart => self.awaiting_restart(now, o),
             Phase::RollingBack => self.rolling_back(now, o),
             // Waiting for an action's outcome; an observation changes nothing.
-            Phase::Stopping | Phase::Excluding | Phase::Restarting => Vec::new(),
+            Phase::Stopping | Phase::Excluding | Phase::WritingOffsets | Phase::Restarting => {
+                Vec::new()
+            }
             Phase::Done | Phase::RolledBack | Phase::Refused | Phase::NeedsOperator => Vec::new(),
         }
     }
@@ -606,8 +684,23 @@ impl Machine {
                 ),
             );
         }
+        if self.agent_writes() {
+            if o.excluded == Some(true) {
+                // Offset sync is off for the link, or its filters never included the group.
+                self.state.exclusion_proof =
+                    Some("not needed: the link's offset sync does not include the group".into());
+                return self.stop(now);
+            }
+            self.enter(now, Phase::Excluding);
+            return self.run(Action::Exclude);
+        }
+        self.stop(now)
+    }
+
+    /// Runs the stop hook: the application's outage begins here.
+    fn stop(&mut self, now: i64) -> Vec<Effect> {
         self.enter(now, Phase::Stopping);
-        // The outage begins with the stop hook's first run (a resumed run keeps it).
+        // A resumed run keeps the first start.
         self.state.timings.stop_begun_ms.get_or_insert(now);
         self.run(Action::StopHook)
     }
@@ -629,6 +722,10 @@ impl Machine {
             if self.state.stable_count >= self.state.settings.stable_reads {
                 self.state.snapshot = Some(o.origin_committed.clone());
                 self.state.timings.stop_done_ms = Some(now);
+                if self.agent_writes() {
+                    self.enter(now, Phase::AwaitingMirror);
+                    return self.awaiting_mirror(now, o);
+                }
                 self.enter(now, Phase::AwaitingSync);
                 return self.awaiting_sync(now, o);
             }
@@ -647,7 +744,12 @@ impl Machine {
                 ),
             );
         }
-        self.observe_next(now)
+        if o.origin_active {
+            self.observe_next(now)
+        } else {
+            // Stopped: only the stable reads are left to make.
+            self.observe_soon(now)
+        }
     }
 
     fn awaiting_sync(&mut self, now: i64, o: &Observation) -> Vec<Effect> {
@@ -679,8 +781,15 @@ impl Machine {
         if let Some(why) = self.interference(o) {
             return self.begin_rollback(now, why);
         }
+        if let Some(why) = self.destination_moved(o) {
+            return self.begin_rollback(now, why);
+        }
         let missing = not_mirrored(self.state.snapshot.as_ref(), o);
         if missing.is_empty() {
+            if self.agent_writes() {
+                self.enter(now, Phase::WritingOffsets);
+                return self.run(Action::WriteOffsets);
+            }
             self.enter(now, Phase::Excluding);
             return self.run(Action::Exclude);
         }
@@ -694,7 +803,19 @@ impl Machine {
                 ),
             );
         }
-        self.observe_next(now)
+        self.observe_soon(now)
+    }
+
+    /// Runs the restart hook: the outage ends here.
+    fn restart(&mut self, now: i64) -> Vec<Effect> {
+        self.state.timings.restart_begun_ms = Some(now);
+        let timings = &mut self.state.timings;
+        timings.downtime_ms = timings
+            .stop_begun_ms
+            .or(timings.stop_done_ms)
+            .map(|s| now - s);
+        self.enter(now, Phase::Restarting);
+        self.run(Action::RestartHook)
     }
 
     fn confirming_exclusion(&mut self, now: i64, o: &Observation) -> Vec<Effect> {
@@ -719,7 +840,11 @@ impl Machine {
                 ),
             );
         }
-        if self.state.confirm_until_ms.is_some_and(|c| now >= c) {
+        // Read back, the filters exclude the group and the destination holds the snapshot:
+        // nothing is left to wait for (the origin is frozen, so any later tick would write the
+        // same offsets). Only when the filters cannot be read does a tick have to pass.
+        let read_back = o.excluded == Some(true);
+        if read_back || self.state.confirm_until_ms.is_some_and(|c| now >= c) {
             // The last check before the restart: every partition SAFE by the rule.
             let unsafe_: Vec<String> = o
                 .verdicts
@@ -736,14 +861,7 @@ impl Machine {
                     ),
                 );
             }
-            self.state.timings.restart_begun_ms = Some(now);
-            let timings = &mut self.state.timings;
-            timings.downtime_ms = timings
-                .stop_begun_ms
-                .or(timings.stop_done_ms)
-                .map(|s| now - s);
-            self.enter(now, Phase::Restarting);
-            return self.run(Action::RestartHook);
+            return self.restart(now);
         }
         self.observe_next(now)
     }
@@ -791,53 +909,6 @@ impl Machine {
                     "the restart hook succeeded but the group has no members on the destination after {} ms. It is stopped on the origin and excluded from the link's offset sync, and the destination has its final offsets ({}): start it on the destination and run `cutover verify` on it",
                     self.state.settings.restart_timeout_ms,
                     offsets_text(&snapshot)
-                ),
-            );
-        }
-        self.observe_next(now)
-    }
-
-    fn rolling_back(&mut self, now: i64, o: &Observation) -> Vec<Effect> {
-        let reason = self.rollback_reason();
-        let unexclude_error = self
-            .state
-            .rollback
-            .as_ref()
-            .and_then(|r| r.unexclude_error.clone());
-        if o.destination_active {
-            return self.needs_operator(
-                now,
-                format!(
-                    "{reason}; the group is active on the destination, so it was not started on the origin too (it would consume twice). Decide which side keeps it"
-                ),
-            );
-        }
-        if o.origin_active {
-            return match unexclude_error {
-                None => self.finish(
-                    now,
-                    Phase::RolledBack,
-                    Outcome::RolledBack,
-                    format!("{reason}; rolled back: the group consumes on the origin again"),
-                ),
-                Some(e) => self.needs_operator(
-                    now,
-                    format!(
-                        "{reason}; the group consumes on the origin again, but restoring the link's group filters failed ({e}): the group is still excluded from offset sync"
-                    ),
-                ),
-            };
-        }
-        let hook_ran = self.state.rollback.as_ref().is_some_and(|r| r.hook_ran);
-        if !hook_ran {
-            return self.run(Action::RollbackHook);
-        }
-        if self.expired(now) {
-            return self.needs_operator(
-                now,
-                format!(
-                    "{reason}; the rollback hook ran but the group has no members on the origin after {} ms: it is stopped. Start it on the origin by hand",
-                    self.state.settings.restart_timeout_ms
                 ),
             );
         }

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::model::{BrokerError, GroupId, Offset, Role, TopicPartition};
+use crate::model::{BrokerError, GroupId, Offset, Offsets, Role, TopicPartition};
 
 /// Which end of a partition's log to ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -156,7 +156,8 @@ pub struct GroupList {
     pub errors: Vec<BrokerError>,
 }
 
-/// Read access to one Kafka cluster. See the module docs for the batching contract.
+/// Access to one Kafka cluster: reads, and the one write the agent makes (a moved group's
+/// final offsets). See the module docs for the batching contract.
 #[async_trait]
 pub trait Cluster: Send + Sync {
     /// Which side of the link this cluster is.
@@ -188,6 +189,12 @@ pub trait Cluster: Send + Sync {
 
     /// Every group the cluster knows.
     async fn list_groups(&self) -> Result<GroupList>;
+
+    /// Commits `offsets` for `group` through the admin API (AlterConsumerGroupOffsets), all
+    /// partitions in one request, as a cluster link's offset sync does. The coordinator accepts
+    /// it only while the group has no members; otherwise each partition answers with an error
+    /// (`UNKNOWN_MEMBER_ID`), kept per partition like every other answer.
+    async fn commit_offsets(&self, group: &GroupId, offsets: &Offsets) -> Result<GroupOffsets>;
 }
 
 #[cfg(test)]

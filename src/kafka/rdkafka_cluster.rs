@@ -30,7 +30,7 @@ use crate::kafka::cluster::{
     PartitionResult, TopicMetadata,
 };
 use crate::kafka::ffi::{broker_error, RawAdmin};
-use crate::model::{BrokerError, GroupId, Offset, Role, TopicPartition};
+use crate::model::{BrokerError, GroupId, Offset, Offsets, Role, TopicPartition};
 
 /// Partitions per ListOffsets request: small enough to keep librdkafka's per-call list
 /// handling cheap, large enough that a sweep of 30,000 partitions is 60 requests.
@@ -108,9 +108,9 @@ impl RdKafkaCluster {
     }
 
     /// Writes a group's committed offsets through the admin API, the way a cluster link's
-    /// offset sync does. The coordinator accepts it only while the group has no members;
-    /// otherwise every partition answers `UNKNOWN_MEMBER_ID`. Not part of [`Cluster`]: the
-    /// agent never writes offsets, only the link (and its emulator) does.
+    /// offset sync does (the emulator's sync uses it). The coordinator accepts it only while
+    /// the group has no members; otherwise every partition answers `UNKNOWN_MEMBER_ID`. The
+    /// agent's own write is [`Cluster::commit_offsets`], which calls this.
     pub async fn commit_offsets_as_admin(
         &self,
         group: &GroupId,
@@ -429,6 +429,12 @@ impl Cluster for RdKafkaCluster {
             .map_err(|e| self.unreachable("a ListConsumerGroups request", e))?;
         list.groups.sort_by(|a, b| a.group.cmp(&b.group));
         Ok(list)
+    }
+
+    async fn commit_offsets(&self, group: &GroupId, offsets: &Offsets) -> Result<GroupOffsets> {
+        let offsets: Vec<(TopicPartition, Offset)> =
+            offsets.iter().map(|(tp, o)| (tp.clone(), *o)).collect();
+        self.commit_offsets_as_admin(group, &offsets).await
     }
 }
 

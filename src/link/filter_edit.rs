@@ -161,11 +161,13 @@ impl FiltersLock {
                 {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
-                Err(std::fs::TryLockError::WouldBlock) => return Err(format!(
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(format!(
                     "another agent held {} for {} s: its edit of the link's filters did not finish",
                     path.display(),
                     LOCK_WAIT.as_secs()
-                )),
+                ))
+                }
                 Err(std::fs::TryLockError::Error(e)) => {
                     return Err(format!("cannot lock {}: {e}", path.display()))
                 }

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::cutover::machine::Outcome;
-use crate::model::Offset;
+use crate::model::{FinalOffsets, Offset};
 
 use super::plan::Plan;
 use super::summary::Summary;
@@ -27,6 +27,17 @@ pub fn cutover_summary_text(s: &Summary) -> String {
     let _ = writeln!(out, "cutover of {}: {}", s.group, headline(s));
     let _ = writeln!(out, "  reason:    {}", s.reason);
     let _ = writeln!(out, "  phase:     {}", s.phase.as_str());
+    let _ = writeln!(
+        out,
+        "  offsets:   written by the {}",
+        match s.final_offsets {
+            FinalOffsets::Agent => "agent (final-offsets = \"agent\")",
+            FinalOffsets::Link => "link's offset sync (final-offsets = \"link\")",
+        }
+    );
+    if let Some(proof) = &s.exclusion_proof {
+        let _ = writeln!(out, "  exclusion: {proof}");
+    }
     let _ = writeln!(
         out,
         "  downtime:  {} (stop hook begun → restart hook begun) · sync wait {}",

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::cutover::machine::{Outcome, Phase};
 use crate::journal::PartitionSample;
-use crate::model::{GroupId, Timings};
+use crate::model::{FinalOffsets, GroupId, Timings};
 
 /// The result of `cutover group`.
 #[derive(Debug, Clone, Serialize)]
@@ -19,6 +19,11 @@ pub struct Summary {
     pub outcome: Outcome,
     pub phase: Phase,
     pub reason: String,
+    /// Who wrote the final offsets on the destination: `agent` or `link`.
+    pub final_offsets: FinalOffsets,
+    /// How the exclusion was proven before the stop (`final-offsets = "agent"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exclusion_proof: Option<String>,
     pub timings: Timings,
     /// The final offsets the group stopped at on the origin, if it got that far.
     pub snapshot: Vec<PartitionSample>,

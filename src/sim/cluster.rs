@@ -15,7 +15,7 @@ use crate::kafka::{
     Cluster, GroupDescription, GroupList, GroupListing, GroupMember, GroupOffsets, GroupProtocol,
     GroupState, OffsetSpec, PartitionMetadata, PartitionResult, TopicMetadata,
 };
-use crate::model::{BrokerError, GroupId, Offset, Role, TopicPartition};
+use crate::model::{BrokerError, GroupId, Offset, Offsets, Role, TopicPartition};
 use crate::sim::{SharedWorld, SimKafka};
 
 pub struct SimCluster {
@@ -26,6 +26,21 @@ pub struct SimCluster {
 impl SimCluster {
     pub fn new(role: Role, world: Arc<SharedWorld>) -> SimCluster {
         SimCluster { role, world }
+    }
+
+    /// Waits the configured call latency, then changes the cluster under the world's lock.
+    async fn write<T>(&self, what: &'static str, f: impl FnOnce(&mut SimKafka) -> T) -> Result<T> {
+        self.world.latency().await;
+        let mut world = self.world.lock();
+        let cluster = world.cluster_mut(self.role);
+        if cluster.unreachable {
+            return Err(Error::Unreachable {
+                role: self.role,
+                what,
+                source: broker_error(-187, "_ALL_BROKERS_DOWN", "all broker connections are down"),
+            });
+        }
+        Ok(f(cluster))
     }
 
     /// Waits the configured call latency, then reads the cluster under the world's lock.
@@ -180,6 +195,41 @@ impl Cluster for SimCluster {
                 })
                 .collect(),
             errors: Vec::new(),
+        })
+        .await
+    }
+
+    async fn commit_offsets(&self, group: &GroupId, offsets: &Offsets) -> Result<GroupOffsets> {
+        self.write("an AlterConsumerGroupOffsets request", |c| {
+            // Partitions the cluster does not have are refused one by one; the rest are
+            // written unless the group has members.
+            let known: Offsets = offsets
+                .iter()
+                .filter(|(tp, _)| c.log(tp).is_some())
+                .map(|(tp, o)| (tp.clone(), *o))
+                .collect();
+            let written = c.commit_as_admin(group, &known);
+            Ok(offsets
+                .iter()
+                .map(|(tp, o)| {
+                    let answer = if c.log(tp).is_none() {
+                        Err(broker_error(
+                            3,
+                            "UNKNOWN_TOPIC_OR_PART",
+                            "This server does not host this topic-partition",
+                        ))
+                    } else if written {
+                        Ok(*o)
+                    } else {
+                        Err(broker_error(
+                            25,
+                            "UNKNOWN_MEMBER_ID",
+                            "The coordinator is not aware of this member",
+                        ))
+                    };
+                    (tp.clone(), answer)
+                })
+                .collect())
         })
         .await
     }

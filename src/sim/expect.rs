@@ -104,7 +104,10 @@ pub(super) fn check_command(
         || !e.partitions.is_empty()
         || !e.findings.is_empty();
     let wants_audit = e.audit_findings.is_some() || !e.classes.is_empty();
-    let wants_cutover = e.outcome.is_some() || e.reason_contains.is_some();
+    let wants_cutover = e.outcome.is_some()
+        || e.reason_contains.is_some()
+        || e.max_downtime.is_some()
+        || e.exclusion_proof.is_some();
     if wants_cutover && !matches!(report, Some(Report::Cutover(_)) | Some(Report::Plan(_))) {
         problems
             .push("cutover expectations given, but the command produced no cutover result".into());
@@ -204,6 +207,26 @@ pub(super) fn check_command(
                         "the reason does not contain {needle:?}: {}",
                         c.reason
                     ));
+                }
+            }
+            if let Some(text) = &e.max_downtime {
+                match (crate::duration::parse(text), c.timings.downtime_ms) {
+                    (Err(err), _) => problems.push(format!("invalid duration {text:?}: {err}")),
+                    (Ok(_), None) => {
+                        problems.push(format!("no downtime was measured, expected at most {text}"))
+                    }
+                    (Ok(max), Some(ms)) if ms > i64::try_from(max.as_millis()).unwrap_or(i64::MAX) => {
+                        problems.push(format!("the group was down {ms} ms, expected at most {text}"))
+                    }
+                    (Ok(_), Some(_)) => {}
+                }
+            }
+            if let Some(want) = &e.exclusion_proof {
+                match &c.exclusion_proof {
+                    Some(proof) if proof.starts_with(want.as_str()) => {}
+                    other => problems.push(format!(
+                        "the exclusion's proof is {other:?}, expected one starting with {want:?}"
+                    )),
                 }
             }
         }

@@ -78,6 +78,7 @@ struct RawCutover {
     restart_window: String,
     stable_reads: u32,
     poll_interval: String,
+    final_offsets: crate::model::FinalOffsets,
 }
 
 impl Default for RawCutover {
@@ -91,6 +92,7 @@ impl Default for RawCutover {
             restart_window: "1m".into(),
             stable_reads: 2,
             poll_interval: "2s".into(),
+            final_offsets: crate::model::FinalOffsets::default(),
         }
     }
 }
@@ -425,6 +427,11 @@ pub struct Expect {
     /// The command ran at least / at most this long in virtual time.
     pub min_duration: Option<String>,
     pub max_duration: Option<String>,
+    /// `group`: the group was down (stop hook begun → restart hook begun) at most this long.
+    pub max_downtime: Option<String>,
+    /// `group`: how the exclusion was proven starts with this (`observed`, `weak`, `not
+    /// needed`).
+    pub exclusion_proof: Option<String>,
 }
 
 /// The end of the scenario: how long the world keeps running after the timeline, and what the
@@ -564,6 +571,7 @@ impl Scenario {
                     restart_timeout: duration("cutover.restart-timeout", &c.restart_timeout),
                     restart_window: duration("cutover.restart-window", &c.restart_window),
                     stable_reads: c.stable_reads,
+                    final_offsets: c.final_offsets,
                 },
                 poll_interval: duration("cutover.poll-interval", &c.poll_interval),
             },

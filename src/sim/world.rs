@@ -95,6 +95,20 @@ impl SimKafka {
     fn group_mut(&mut self, group: &GroupId) -> &mut SimGroup {
         self.groups.entry(group.clone()).or_default()
     }
+
+    /// An admin offset commit (AlterConsumerGroupOffsets): refused while the group has
+    /// members, as the coordinator does; otherwise every offset is written. Answers whether it
+    /// was written (`false`: the group has members).
+    pub fn commit_as_admin(&mut self, group: &GroupId, offsets: &Offsets) -> bool {
+        let g = self.group_mut(group);
+        if !g.members.is_empty() {
+            return false;
+        }
+        for (tp, o) in offsets {
+            g.committed.insert(tp.clone(), *o);
+        }
+        true
+    }
 }
 
 /// Where a consumer starts when it has no valid committed offset.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Offsets, TopicPartition};
+use crate::model::{FinalOffsets, Offsets, TopicPartition};
 use crate::rule::Verdict;
 
 use super::by_partition;
@@ -17,12 +17,19 @@ use super::by_partition;
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     Plan,
+    /// `final-offsets = "agent"`: the exclusion, written while the group still runs, is
+    /// proven by observation before the stop.
+    ProvingExclusion,
     Stopping,
     AwaitingStop,
     AwaitingSync,
     AwaitingMirror,
     Excluding,
     ConfirmingExclusion,
+    /// `final-offsets = "agent"`: the agent commits the snapshot on the destination.
+    WritingOffsets,
+    /// … and reads it back: every partition SAFE before the restart.
+    CheckingOffsets,
     Restarting,
     AwaitingRestart,
     Done,
@@ -33,14 +40,17 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub const ALL: [Phase; 14] = [
+    pub const ALL: [Phase; 17] = [
         Phase::Plan,
+        Phase::ProvingExclusion,
         Phase::Stopping,
         Phase::AwaitingStop,
         Phase::AwaitingSync,
         Phase::AwaitingMirror,
         Phase::Excluding,
         Phase::ConfirmingExclusion,
+        Phase::WritingOffsets,
+        Phase::CheckingOffsets,
         Phase::Restarting,
         Phase::AwaitingRestart,
         Phase::Done,
@@ -53,12 +63,15 @@ impl Phase {
     pub fn as_str(self) -> &'static str {
         match self {
             Phase::Plan => "plan",
+            Phase::ProvingExclusion => "proving_exclusion",
             Phase::Stopping => "stopping",
             Phase::AwaitingStop => "awaiting_stop",
             Phase::AwaitingSync => "awaiting_sync",
             Phase::AwaitingMirror => "awaiting_mirror",
             Phase::Excluding => "excluding",
             Phase::ConfirmingExclusion => "confirming_exclusion",
+            Phase::WritingOffsets => "writing_offsets",
+            Phase::CheckingOffsets => "checking_offsets",
             Phase::Restarting => "restarting",
             Phase::AwaitingRestart => "awaiting_restart",
             Phase::Done => "done",
@@ -91,6 +104,8 @@ pub enum Action {
     Unexclude,
     RestartHook,
     RollbackHook,
+    /// Commit the snapshot to the group on the destination (`final-offsets = "agent"`).
+    WriteOffsets,
 }
 
 impl Action {
@@ -103,6 +118,7 @@ impl Action {
             Action::Unexclude => "unexclude:link",
             Action::RestartHook => "hook:restart",
             Action::RollbackHook => "hook:rollback",
+            Action::WriteOffsets => "offsets:write",
         }
     }
 }
@@ -174,6 +190,9 @@ pub struct Settings {
     pub restart_timeout_ms: i64,
     pub restart_window_ms: i64,
     pub stable_reads: u32,
+    /// Who writes the final offsets (checkpoints from before the setting resume as `link`).
+    #[serde(default)]
+    pub final_offsets: FinalOffsets,
 }
 
 impl Settings {

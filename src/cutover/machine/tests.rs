@@ -1,7 +1,7 @@
 //! The phase machine driven step by step, with the clock in the tests' hands.
 
 use super::*;
-use crate::model::{Offset, TopicPartition};
+use crate::model::{FinalOffsets, Offset, TopicPartition};
 
 fn settings() -> Settings {
     Settings {
@@ -13,6 +13,7 @@ fn settings() -> Settings {
         restart_timeout_ms: 60_000,
         restart_window_ms: 10_000,
         stable_reads: 2,
+        final_offsets: FinalOffsets::Link,
     }
 }
 
@@ -87,16 +88,13 @@ fn a_clean_cutover_goes_through_every_phase_to_done() {
     );
     let mut safe = obs(false, 95, Some(95), 100, false);
     safe.excluded = Some(true);
-    // The destination must hold still for one sync tick after the exclusion.
-    assert_eq!(
-        observed(&mut m, 21_000, safe.clone()),
-        [Effect::Observe { at_ms: 22_000 }]
-    );
-    let e = observed(&mut m, 52_000, safe.clone());
+    // Read back, the filters exclude the group and the destination holds the snapshot: the
+    // origin is frozen, so no tick is left to wait for.
+    let e = observed(&mut m, 21_000, safe.clone());
     assert_eq!(e, [Effect::Run(Action::RestartHook)]);
     // The outage the application sees: from the stop hook's start (at 0) to the restart's.
     assert_eq!(m.state.timings.stop_begun_ms, Some(0));
-    assert_eq!(m.state.timings.downtime_ms, Some(52_000));
+    assert_eq!(m.state.timings.downtime_ms, Some(21_000));
     done(&mut m, 53_000, Action::RestartHook, true);
     assert_eq!(m.phase(), Phase::AwaitingRestart);
     let mut running = obs(false, 95, Some(97), 100, true);
@@ -112,6 +110,165 @@ fn a_clean_cutover_goes_through_every_phase_to_done() {
         ),
         "{e:?}"
     );
+}
+
+#[test]
+fn with_unreadable_filters_the_link_mode_still_waits_one_tick_after_the_exclusion() {
+    let (mut m, _) = Machine::start(0, settings());
+    to_exclusion(&mut m);
+    done(&mut m, 21_000, Action::Exclude, true);
+    let mut unknown = obs(false, 95, Some(95), 100, false);
+    unknown.excluded = None;
+    assert_eq!(
+        observed(&mut m, 21_000, unknown.clone()),
+        [Effect::Observe { at_ms: 22_000 }]
+    );
+    assert_eq!(
+        observed(&mut m, 52_000, unknown),
+        [Effect::Run(Action::RestartHook)]
+    );
+}
+
+fn agent() -> Settings {
+    Settings {
+        final_offsets: FinalOffsets::Agent,
+        ..settings()
+    }
+}
+
+/// The group runs on the origin at `c`, its destination offsets at `d`, the filters read back.
+fn running(c: i64, d: i64, excluded: Option<bool>) -> Observation {
+    Observation {
+        excluded,
+        ..obs(true, c, Some(d), 200, false)
+    }
+}
+
+#[test]
+fn agent_mode_proves_the_exclusion_before_the_stop_and_writes_the_final_offsets_itself() {
+    let (mut m, _) = Machine::start(0, agent());
+    // The group still runs: the exclusion comes first.
+    assert_eq!(
+        observed(&mut m, 0, running(90, 80, Some(false))),
+        [Effect::Run(Action::Exclude)]
+    );
+    assert_eq!(
+        done(&mut m, 100, Action::Exclude, true),
+        [Effect::Observe { at_ms: 100 }]
+    );
+    assert_eq!(m.phase(), Phase::ProvingExclusion);
+    observed(&mut m, 100, running(90, 80, Some(true)));
+    // The group commits on the origin; a full interval (30 s + a poll) leaves the destination
+    // unchanged: proven, and only now is the group stopped.
+    observed(&mut m, 20_000, running(120, 80, Some(true)));
+    assert_eq!(m.phase(), Phase::ProvingExclusion);
+    let e = observed(&mut m, 31_100, running(150, 80, Some(true)));
+    assert_eq!(e, [Effect::Run(Action::StopHook)]);
+    assert!(
+        m.exclusion_proof()
+            .is_some_and(|p| p.starts_with("observed")),
+        "{:?}",
+        m.exclusion_proof()
+    );
+    assert_eq!(m.state.timings.stop_begun_ms, Some(31_100));
+    // Stopped: polls tighten to sub-second steps, and no sync is awaited.
+    done(&mut m, 32_000, Action::StopHook, true);
+    let stopped = Observation {
+        excluded: Some(true),
+        ..obs(false, 160, Some(80), 200, false)
+    };
+    assert_eq!(
+        observed(&mut m, 32_000, stopped.clone()),
+        [Effect::Observe { at_ms: 32_250 }]
+    );
+    let e = observed(&mut m, 32_250, stopped.clone());
+    assert_eq!(m.phase(), Phase::WritingOffsets);
+    assert_eq!(e, [Effect::Run(Action::WriteOffsets)]);
+    done(&mut m, 32_300, Action::WriteOffsets, true);
+    assert_eq!(m.phase(), Phase::CheckingOffsets);
+    let written = Observation {
+        excluded: Some(true),
+        ..obs(false, 160, Some(160), 200, false)
+    };
+    assert_eq!(
+        observed(&mut m, 32_350, written),
+        [Effect::Run(Action::RestartHook)]
+    );
+    // The outage: stop hook begun → restart hook begun, whatever the 30 s interval.
+    assert_eq!(m.state.timings.downtime_ms, Some(1250));
+}
+
+#[test]
+fn agent_mode_rolls_back_before_the_stop_when_the_link_ignores_the_exclusion() {
+    let (mut m, _) = Machine::start(0, agent());
+    observed(&mut m, 0, running(90, 80, Some(false)));
+    done(&mut m, 100, Action::Exclude, true);
+    observed(&mut m, 100, running(90, 80, None));
+    // Every tick still copies the origin's offsets: the window starts over each time, until
+    // the deadline (3 × 30 s + a poll).
+    for (now, c) in [(30_000, 120), (60_000, 150), (90_000, 180)] {
+        observed(&mut m, now, running(c, c, None));
+        assert_eq!(m.phase(), Phase::ProvingExclusion);
+    }
+    let e = observed(&mut m, 91_200, running(200, 200, None));
+    assert_eq!(
+        e,
+        [Effect::Run(Action::Unexclude)],
+        "undo our own exclusion"
+    );
+    done(&mut m, 91_300, Action::Unexclude, true);
+    let e = observed(&mut m, 91_300, running(200, 200, Some(false)));
+    match &e[..] {
+        [Effect::Finish {
+            outcome: Outcome::RolledBack,
+            reason,
+        }] => assert!(reason.contains("the group was not stopped"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(m.state.timings.stop_begun_ms, None, "never stopped");
+}
+
+#[test]
+fn agent_mode_gives_an_idle_group_the_weaker_proof_and_says_so() {
+    let (mut m, _) = Machine::start(0, agent());
+    observed(&mut m, 0, running(90, 90, Some(false)));
+    done(&mut m, 100, Action::Exclude, true);
+    observed(&mut m, 100, running(90, 90, Some(true)));
+    let e = observed(&mut m, 31_100, running(90, 90, Some(true)));
+    assert_eq!(e, [Effect::Run(Action::StopHook)]);
+    assert!(
+        m.exclusion_proof().is_some_and(|p| p.starts_with("weak")),
+        "{:?}",
+        m.exclusion_proof()
+    );
+}
+
+#[test]
+fn agent_mode_needs_no_exclusion_when_the_link_does_not_sync_the_group() {
+    let (mut m, _) = Machine::start(0, agent());
+    let e = observed(&mut m, 0, running(90, 80, Some(true)));
+    assert_eq!(e, [Effect::Run(Action::StopHook)]);
+    assert!(m
+        .exclusion_proof()
+        .is_some_and(|p| p.starts_with("not needed")));
+}
+
+#[test]
+fn agent_mode_rolls_back_when_the_destination_changes_after_the_proof() {
+    let (mut m, _) = Machine::start(0, agent());
+    observed(&mut m, 0, running(90, 80, Some(false)));
+    done(&mut m, 100, Action::Exclude, true);
+    observed(&mut m, 100, running(90, 80, Some(true)));
+    observed(&mut m, 31_100, running(120, 80, Some(true)));
+    done(&mut m, 31_200, Action::StopHook, true);
+    let stopped = |d: i64| Observation {
+        excluded: Some(true),
+        ..obs(false, 130, Some(d), 200, false)
+    };
+    observed(&mut m, 31_200, stopped(80));
+    // Someone re-included the group and a tick copied its offsets.
+    let e = observed(&mut m, 31_450, stopped(130));
+    assert_eq!(m.phase(), Phase::RollingBack, "{e:?}");
 }
 
 #[test]

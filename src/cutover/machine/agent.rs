@@ -1,0 +1,193 @@
+//! The phases of `final-offsets = "agent"` that the link mode does not have: proving the
+//! exclusion while the group still runs on the origin, and checking the offsets the agent
+//! wrote on the destination. Part of the pure machine: no clock, no I/O, no import beyond
+//! the model and the rule.
+//!
+//! ```text
+//!  start ─▶ plan ───── (as in link mode) ─────────────────────────────────────▶ refused
+//!            │ the link syncs the group: exclude it     (sync off, or the filters never
+//!            ▼                                           included it: straight to stopping)
+//!        excluding ─────── the exclusion failed ──────────────────────┐
+//!            │ ok                                                     │
+//!            ▼                                                        │
+//!   proving_exclusion ──── active on the destination; the filters    │
+//!            │             read back include the group; the          │
+//!            │             destination still changes at the deadline ┤
+//!            │ a full sync interval + a poll with the destination's   │   rolling_back: undo the
+//!            │ offsets unchanged (proof: observed if the group        │   exclusion; the group
+//!            │ committed meanwhile, weak if idle): run the stop hook  │   never stopped
+//!            ▼                                                        ▼
+//!        stopping ─▶ awaiting_stop ─────────────────────────────▶ rolling_back (as in link
+//!            (as in link mode; the snapshot once stopped)             mode)
+//!            ▼                                                        ▲
+//!     awaiting_mirror ──── interference*; the destination changed ────┤
+//!            │ mirror_end ≥ snapshot everywhere                       │
+//!            ▼                                                        │
+//!     writing_offsets ──── the destination refused the commit ────────┤
+//!            │ ok (AlterConsumerGroupOffsets, one request)            │
+//!            ▼                                                        │
+//!    checking_offsets ──── interference*; not read back, or a         │
+//!            │             partition not SAFE, in 10 s ───────────────┘
+//!            │ destination_committed = snapshot and every partition SAFE
+//!            ▼
+//!       restarting ─▶ awaiting_restart ─▶ done (as in link mode)
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use super::by_partition;
+use super::{not_synced, offsets_text, Effect, Machine, Observation};
+use crate::model::Offsets;
+use crate::rule::Verdict;
+
+/// The observation window of an exclusion's proof: from `start_ms` on, one full sync interval
+/// must pass with the destination's offsets unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct ProofWindow {
+    start_ms: i64,
+    #[serde(with = "by_partition")]
+    origin: Offsets,
+    #[serde(with = "by_partition")]
+    destination: Offsets,
+    /// How often the destination changed and the window started over.
+    restarts: u32,
+}
+
+impl Machine {
+    /// Agent mode, before the stop: a full sync interval must pass with the group's offsets
+    /// on the destination unchanged. If the group committed on the origin meanwhile, the
+    /// link would have copied them had it still included the group: that is the proof. An
+    /// idle group gets the weaker one (the filters read back, and the interval).
+    pub(super) fn proving_exclusion(&mut self, now: i64, o: &Observation) -> Vec<Effect> {
+        if o.destination_active {
+            return self.begin_rollback(
+                now,
+                "the group became active on the destination, started outside cutover".into(),
+            );
+        }
+        if o.excluded == Some(false) {
+            return self.begin_rollback(
+                now,
+                "the link's consumer.offset.group.filters, read back, still include the group"
+                    .into(),
+            );
+        }
+        let expired = self.expired(now);
+        let window = match &mut self.state.proof_window {
+            None => {
+                self.state.proof_window = Some(ProofWindow {
+                    start_ms: now,
+                    origin: o.origin_committed.clone(),
+                    destination: o.destination_committed.clone(),
+                    restarts: 0,
+                });
+                return self.observe_next(now);
+            }
+            Some(w) => w,
+        };
+        if o.destination_committed != window.destination {
+            // A tick already under way when the exclusion was written may still land; one
+            // that lands after a whole interval means the link ignores the exclusion.
+            if expired {
+                return self.begin_rollback(
+                    now,
+                    format!(
+                        "the link kept writing the group's offsets on the destination after the exclusion ({}): it does not take the exclusion; the group was not stopped",
+                        offsets_text(&o.destination_committed)
+                    ),
+                );
+            }
+            window.start_ms = now;
+            window.origin = o.origin_committed.clone();
+            window.destination = o.destination_committed.clone();
+            window.restarts += 1;
+            return self.observe_next(now);
+        }
+        let settings = &self.state.settings;
+        let proven_at = window.start_ms + settings.sync_interval_ms + settings.poll_ms;
+        if now < proven_at {
+            let at = (now + settings.poll_ms).min(proven_at);
+            return vec![Effect::Observe { at_ms: at }];
+        }
+        let advanced: Vec<String> = o
+            .origin_committed
+            .iter()
+            .filter(|(tp, c)| window.origin.get(*tp).is_none_or(|before| before < *c))
+            .map(|(tp, c)| {
+                format!(
+                    "{tp}: {} → {c}",
+                    window
+                        .origin
+                        .get(tp)
+                        .map_or("none".into(), |b| b.to_string())
+                )
+            })
+            .collect();
+        let interval = settings.sync_interval_ms;
+        self.state.exclusion_proof = Some(if !advanced.is_empty() {
+            format!(
+                "observed: the group committed on the origin ({}) while a full {interval} ms sync interval left its destination offsets unchanged",
+                advanced.join(", ")
+            )
+        } else if o.excluded == Some(true) {
+            format!(
+                "weak (an idle group): the link's filters, read back, exclude the group, and its destination offsets held still for a full {interval} ms sync interval"
+            )
+        } else {
+            format!(
+                "weak (an idle group, the filters unreadable): its destination offsets held still for a full {interval} ms sync interval"
+            )
+        });
+        self.state.proven_destination = Some(o.destination_committed.clone());
+        self.stop(now)
+    }
+
+    /// Agent mode: the destination's offsets must hold what they held when the exclusion was
+    /// proven until the agent writes the snapshot; a change means the link syncs the group
+    /// again (someone re-included it).
+    pub(super) fn destination_moved(&self, o: &Observation) -> Option<String> {
+        let proven = self.state.proven_destination.as_ref()?;
+        (o.destination_committed != *proven).then(|| {
+            format!(
+                "the group's offsets on the destination changed after its exclusion was proven ({} → {}): the link syncs it again",
+                offsets_text(proven),
+                offsets_text(&o.destination_committed)
+            )
+        })
+    }
+
+    /// Agent mode: the snapshot was written on the destination; read back, it must be there
+    /// and every partition SAFE before the restart.
+    pub(super) fn checking_offsets(&mut self, now: i64, o: &Observation) -> Vec<Effect> {
+        if let Some(why) = self.interference(o) {
+            return self.begin_rollback(now, why);
+        }
+        let behind = not_synced(self.state.snapshot.as_ref(), o);
+        let unsafe_: Vec<String> = o
+            .verdicts
+            .iter()
+            .filter(|(_, v)| **v != Verdict::Safe)
+            .map(|(tp, v)| format!("{tp}: {}", v.as_str()))
+            .collect();
+        if behind.is_empty() && unsafe_.is_empty() {
+            self.state.timings.synced_ms = Some(now);
+            self.state.timings.sync_wait_ms = self.state.timings.stop_done_ms.map(|s| now - s);
+            return self.restart(now);
+        }
+        if self.expired(now) {
+            let why = if behind.is_empty() {
+                format!(
+                    "not every partition is SAFE before the restart: {}",
+                    unsafe_.join(", ")
+                )
+            } else {
+                format!(
+                    "the destination does not show the final offsets the agent wrote ({})",
+                    behind.join(", ")
+                )
+            };
+            return self.begin_rollback(now, why);
+        }
+        self.observe_soon(now)
+    }
+}

@@ -215,8 +215,12 @@ pub(super) fn check_command(
                     (Ok(_), None) => {
                         problems.push(format!("no downtime was measured, expected at most {text}"))
                     }
-                    (Ok(max), Some(ms)) if ms > i64::try_from(max.as_millis()).unwrap_or(i64::MAX) => {
-                        problems.push(format!("the group was down {ms} ms, expected at most {text}"))
+                    (Ok(max), Some(ms))
+                        if ms > i64::try_from(max.as_millis()).unwrap_or(i64::MAX) =>
+                    {
+                        problems.push(format!(
+                            "the group was down {ms} ms, expected at most {text}"
+                        ))
                     }
                     (Ok(_), Some(_)) => {}
                 }

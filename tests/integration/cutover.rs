@@ -508,3 +508,51 @@ async fn ctrl_c_during_a_hook_kills_it_exits_130_and_the_cutover_resumes_to_the_
     assert_eq!(outcome(&doc), "done", "{doc:#}");
     w.assert_exactly_once().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_agent_mode_the_exclusion_is_proven_before_the_stop_and_the_agent_writes_the_final_offsets(
+) {
+    let w = World::new("co-agent", None).await;
+    let config = std::fs::read_to_string(&w.config).expect("read the config");
+    let config = config.replacen("[cutover]\n", "[cutover]\nfinal-offsets = \"agent\"\n", 1);
+    std::fs::write(&w.config, config).expect("write the config");
+    let (code, doc, stderr) = w.group(&[]);
+    assert_eq!(code, 0, "{doc:#}\n{stderr}");
+    assert_eq!(outcome(&doc), "done", "{doc:#}");
+    assert_eq!(doc["final_offsets"], "agent", "{doc:#}");
+    // The app kept committing while a full sync interval left its destination offsets alone.
+    let proof = doc["exclusion_proof"].as_str().unwrap_or_default();
+    assert!(proof.starts_with("observed"), "{proof}");
+    // The journal shows the agent's own write, intent before outcome, and no wait for a sync.
+    let back = journal::read(&w.journal()).unwrap();
+    let effects: Vec<(String, bool)> = back
+        .entries
+        .iter()
+        .filter_map(|e| match &e.record {
+            Record::Intent { effect, .. } if effect == "offsets:write" => {
+                Some((effect.clone(), false))
+            }
+            Record::Outcome { effect, ok, .. } if effect == "offsets:write" => {
+                Some((effect.clone(), *ok))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        effects,
+        [
+            ("offsets:write".to_string(), false),
+            ("offsets:write".to_string(), true)
+        ]
+    );
+    assert!(!stderr.contains("awaiting_sync"), "{stderr}");
+    // The exclusion came before the stop: the stop hook's intent follows the exclusion's.
+    let position = |name: &str| {
+        back.entries
+            .iter()
+            .position(|e| matches!(&e.record, Record::Intent { effect, .. } if effect == name))
+            .unwrap_or_else(|| panic!("no {name} intent"))
+    };
+    assert!(position("exclude:link") < position("hook:stop"));
+    w.assert_exactly_once().await;
+}

@@ -633,6 +633,29 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_full_configuration_is_a_valid_config() {
+        let doc = include_str!("../../docs/configuration.md");
+        let example = doc
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("docs/configuration.md opens with a TOML example");
+        let e = env(&[
+            ("ORIGIN_PASSWORD", "S3CRET"),
+            ("LINK_API_KEY", "key"),
+            ("LINK_API_SECRET", "S3CRET"),
+        ]);
+        let config = from_toml(example, &e).expect("the documented configuration is valid");
+        assert_eq!(config.link.name, "migration-link");
+        assert_eq!(
+            config.cutover.final_offsets,
+            crate::model::FinalOffsets::Link
+        );
+        assert_eq!(config.cutover.stable_reads, 2);
+        assert!(!format!("{config:?}").contains("S3CRET"));
+    }
+
+    #[test]
     fn the_readme_configuration_example_is_a_valid_config() {
         let readme = include_str!("../../README.md");
         let example = readme

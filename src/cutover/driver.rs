@@ -196,6 +196,12 @@ async fn observe(env: &Env<'_>, group: &GroupId) -> Result<(Observation, VerifyR
         if let Some(m) = p.mirror_end {
             o.mirror_end.insert(tp.clone(), m);
         }
+        if let (Some(mirror), Some(status)) = (&p.mirror_topic, &p.mirror_status) {
+            if !matches!(status.as_ref(), "ACTIVE" | "UNKNOWN") {
+                o.mirrors_not_active
+                    .insert(mirror.to_string(), status.to_string());
+            }
+        }
         o.verdicts.insert(tp, p.verdict);
     }
     Ok((o, report))

@@ -236,6 +236,23 @@ pub fn not_mirrored(snapshot: Option<&Offsets>, o: &Observation) -> Vec<String> 
         .collect()
 }
 
+/// A mirror of the group's topics that is not `ACTIVE` any more: acted on at the next
+/// observation (the link reports it at once), never left to a deadline.
+fn mirror_left_active(o: &Observation) -> Option<String> {
+    if o.mirrors_not_active.is_empty() {
+        return None;
+    }
+    let mirrors: Vec<String> = o
+        .mirrors_not_active
+        .iter()
+        .map(|(mirror, status)| format!("{mirror} is {status}"))
+        .collect();
+    Some(format!(
+        "a mirror of the group's topics left ACTIVE during the cutover ({})",
+        mirrors.join(", ")
+    ))
+}
+
 /// Verdicts that no wait can fix: the plan is refused before anything changes.
 fn hopeless(v: Verdict) -> bool {
     matches!(
@@ -292,8 +309,11 @@ impl Machine {
             return (Machine { state }, vec![Effect::Finish { outcome, reason }]);
         }
         state.verifying = state.pending.is_some();
+        // A hook the killed agent started may still be finishing on its own; the agent's own
+        // offset write died with it, so there is nothing to wait for.
         state.verify_until_ms = state
             .pending
+            .filter(|a| *a != Action::WriteOffsets)
             .map(|_| now + state.settings.restart_window_ms);
         if let Some(timeout) = Machine::phase_timeout(&state.settings, state.phase) {
             state.deadline_ms = Some(now + timeout);
@@ -600,6 +620,9 @@ impl Machine {
     /// Guards for the waits between the stop and the restart: the group must stay stopped on
     /// the origin with the snapshot's offsets, and nobody may start it on the destination.
     fn interference(&self, o: &Observation) -> Option<String> {
+        if let Some(why) = mirror_left_active(o) {
+            return Some(why);
+        }
         if o.destination_active {
             return Some(
                 "the group became active on the destination, started outside cutover".into(),
@@ -667,12 +690,19 @@ impl Machine {
                 "the group is already active on the destination".into(),
             );
         }
-        let blocking: Vec<String> = o
+        let mut blocking: Vec<String> = o
             .verdicts
             .iter()
             .filter(|(_, v)| hopeless(**v))
             .map(|(tp, v)| format!("{tp}: {}", v.as_str()))
             .collect();
+        // A paused or failed mirror cannot catch up, even for a group that is ahead of it
+        // now: refused before anything changes, not at a deadline.
+        blocking.extend(
+            o.mirrors_not_active
+                .iter()
+                .map(|(mirror, status)| format!("mirror {mirror} is {status}")),
+        );
         if !blocking.is_empty() {
             return self.finish(
                 now,
@@ -706,6 +736,9 @@ impl Machine {
     }
 
     fn awaiting_stop(&mut self, now: i64, o: &Observation) -> Vec<Effect> {
+        if let Some(why) = mirror_left_active(o) {
+            return self.begin_rollback(now, why);
+        }
         if o.destination_active {
             return self.begin_rollback(
                 now,

@@ -273,33 +273,47 @@ async fn a_group_is_cut_over_while_its_producer_writes_and_every_message_is_proc
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_group_ahead_of_a_paused_mirror_is_refused_at_the_deadline_and_rolled_back() {
+async fn a_group_on_a_paused_mirror_is_refused_up_front_and_nothing_changes() {
     let w = World::new("co-paused", None).await;
     assert_eq!(
         w.sim.alter("pause", &w.topic).await["error_code"],
         Value::Null
     );
-    // The app reads ahead of the paused mirror.
+    let before = w
+        .sim
+        .get(&w.sim.link_url("/configs/consumer.offset.group.filters"))
+        .await
+        .1;
+    // The app reads ahead of the paused mirror; a paused mirror cannot catch up.
     let t0 = Instant::now();
     let (code, doc, stderr) = w.group(&[]);
     assert_eq!(code, 1, "{doc:#}\n{stderr}");
-    assert_eq!(outcome(&doc), "rolled_back", "{doc:#}");
+    assert_eq!(outcome(&doc), "refused", "{doc:#}");
     assert_same_as_scenario(code, &doc, "group-paused-mirror.toml", 2);
     let reason = doc["reason"].as_str().unwrap();
     assert!(
-        reason.contains("did not receive the group's final offsets"),
+        reason.contains(&format!("mirror {} is PAUSED", w.topic)),
         "{reason}"
     );
-    // It waited for its deadline (4 × the 1 s sync interval), not less.
-    assert!(t0.elapsed() >= Duration::from_secs(4), "{:?}", t0.elapsed());
-    // The group consumes on the origin again, nothing was excluded.
+    // Refused at once, not at a deadline: the stop hook never ran, the filters are untouched.
+    assert!(t0.elapsed() < Duration::from_secs(15), "{:?}", t0.elapsed());
     let members = testapp::members(&testapp::lab_cluster(Role::Origin), &w.group).await;
-    assert_eq!(members.len(), 1, "consuming on the origin again");
-    let back = journal::read(&w.journal()).unwrap();
-    assert!(!back
-        .entries
-        .iter()
-        .any(|e| matches!(&e.record, Record::Intent { effect, .. } if effect.contains("exclude"))));
+    assert_eq!(members.len(), 1, "still consuming on the origin");
+    let after = w
+        .sim
+        .get(&w.sim.link_url("/configs/consumer.offset.group.filters"))
+        .await
+        .1;
+    assert_eq!(before, after, "the link's filters are untouched");
+    if let Ok(back) = journal::read(&w.journal()) {
+        assert!(
+            !back
+                .entries
+                .iter()
+                .any(|e| matches!(&e.record, Record::Intent { .. })),
+            "no side effect was even intended"
+        );
+    }
     assert_eq!(
         w.sim.alter("resume", &w.topic).await["error_code"],
         Value::Null

@@ -36,7 +36,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::by_partition;
-use super::{not_synced, offsets_text, Effect, Machine, Observation};
+use super::{mirror_left_active, not_synced, offsets_text, Effect, Machine, Observation};
 use crate::model::Offsets;
 use crate::rule::Verdict;
 
@@ -59,6 +59,9 @@ impl Machine {
     /// link would have copied them had it still included the group: that is the proof. An
     /// idle group gets the weaker one (the filters read back, and the interval).
     pub(super) fn proving_exclusion(&mut self, now: i64, o: &Observation) -> Vec<Effect> {
+        if let Some(why) = mirror_left_active(o) {
+            return self.begin_rollback(now, why);
+        }
         if o.destination_active {
             return self.begin_rollback(
                 now,

@@ -176,6 +176,10 @@ pub struct Observation {
     pub verdicts: BTreeMap<TopicPartition, Verdict>,
     /// Whether the link's offset sync excludes the group (`None`: cannot be read).
     pub excluded: Option<bool>,
+    /// The group's mirror topics whose status is known and not `ACTIVE` (paused, failed,
+    /// stopped…), with that status.
+    #[serde(default)]
+    pub mirrors_not_active: BTreeMap<String, String>,
 }
 
 /// Deadlines and pacing, in milliseconds.

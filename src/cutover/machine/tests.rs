@@ -1,6 +1,8 @@
 //! The phase machine driven step by step, with the clock in the tests' hands.
 
 use super::*;
+use std::collections::BTreeMap;
+
 use crate::model::{FinalOffsets, Offset, TopicPartition};
 
 fn settings() -> Settings {
@@ -38,6 +40,7 @@ fn obs(origin_active: bool, c: i64, d: Option<i64>, m: i64, dest_active: bool) -
         mirror_end: [(tp(0), Offset(m))].into(),
         verdicts: [(tp(0), verdict)].into(),
         excluded: Some(false),
+        mirrors_not_active: BTreeMap::new(),
     }
 }
 
@@ -269,6 +272,35 @@ fn agent_mode_rolls_back_when_the_destination_changes_after_the_proof() {
     // Someone re-included the group and a tick copied its offsets.
     let e = observed(&mut m, 31_450, stopped(130));
     assert_eq!(m.phase(), Phase::RollingBack, "{e:?}");
+}
+
+#[test]
+fn a_paused_mirror_is_refused_up_front_even_for_a_group_ahead_of_it() {
+    let (mut m, _) = Machine::start(0, settings());
+    let mut o = obs(true, 120, Some(80), 100, false);
+    o.mirrors_not_active = [("orders".to_string(), "PAUSED".to_string())].into();
+    match &observed(&mut m, 0, o)[..] {
+        [Effect::Finish {
+            outcome: Outcome::Refused,
+            reason,
+        }] => assert!(reason.contains("mirror orders is PAUSED"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_mirror_leaving_active_during_the_cutover_rolls_back_at_the_next_observation() {
+    let (mut m, _) = Machine::start(0, settings());
+    observed(&mut m, 0, obs(true, 90, Some(80), 100, false));
+    done(&mut m, 1000, Action::StopHook, true);
+    observed(&mut m, 1000, obs(false, 95, Some(80), 100, false));
+    observed(&mut m, 2000, obs(false, 95, Some(80), 100, false));
+    assert_eq!(m.phase(), Phase::AwaitingSync);
+    let mut paused = obs(false, 95, Some(80), 100, false);
+    paused.mirrors_not_active = [("orders".to_string(), "PAUSED".to_string())].into();
+    // Long before the sync deadline (3 × 30 s).
+    observed(&mut m, 3000, paused);
+    assert_eq!(m.phase(), Phase::RollingBack);
 }
 
 #[test]

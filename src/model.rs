@@ -337,8 +337,9 @@ pub enum FinalOffsets {
     /// stopped and excluded: the downtime does not depend on the link's sync interval.
     Agent,
     /// The link's offset sync copies them; the agent waits for it, then excludes the group.
-    /// For credentials that cannot write offsets on the destination. Checkpoints written
-    /// before the setting existed resume in this mode, the only one there was.
+    /// For credentials that cannot write offsets on the destination. This is `Default` for
+    /// serde only: checkpoints written before the setting existed resume in this mode, the
+    /// only one there was. The configuration's default is `Agent`.
     #[default]
     Link,
 }

@@ -649,7 +649,7 @@ mod tests {
         assert_eq!(config.link.name, "migration-link");
         assert_eq!(
             config.cutover.final_offsets,
-            crate::model::FinalOffsets::Link
+            crate::model::FinalOffsets::Agent
         );
         assert_eq!(config.cutover.stable_reads, 2);
         assert!(!format!("{config:?}").contains("S3CRET"));

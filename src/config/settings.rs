@@ -96,7 +96,8 @@ impl Default for CutoverSettings {
             restart_timeout: DEFAULT_RESTART_TIMEOUT,
             restart_window: DEFAULT_RESTART_WINDOW,
             stable_reads: DEFAULT_STABLE_READS,
-            final_offsets: FinalOffsets::Link,
+            // The agent writes them: the downtime does not wait for the link's sync tick.
+            final_offsets: FinalOffsets::Agent,
         }
     }
 }
@@ -228,7 +229,7 @@ mod tests {
                 restart_timeout: Duration::from_secs(120),
                 restart_window: Duration::from_secs(60),
                 stable_reads: 2,
-                final_offsets: FinalOffsets::Link,
+                final_offsets: FinalOffsets::Agent,
             }
         );
         let text = r#"
@@ -241,7 +242,7 @@ mod tests {
             restart-timeout = "45s"
             restart-window = "1500ms"
             stable-reads = 4
-            final-offsets = "agent"
+            final-offsets = "link"
         "#;
         let file = Path::new("/etc/cutover/cutover.toml");
         let config = Config::from_sources(Some((text, file)), &lab_env()).expect("valid");
@@ -256,7 +257,7 @@ mod tests {
                 restart_timeout: Duration::from_secs(45),
                 restart_window: Duration::from_millis(1500),
                 stable_reads: 4,
-                final_offsets: FinalOffsets::Agent,
+                final_offsets: FinalOffsets::Link,
             }
         );
         // The variable wins, and is relative to the working directory.

@@ -92,7 +92,8 @@ impl Default for RawCutover {
             restart_window: "1m".into(),
             stable_reads: 2,
             poll_interval: "2s".into(),
-            final_offsets: crate::model::FinalOffsets::default(),
+            // As in cutover.toml.
+            final_offsets: crate::config::CutoverSettings::default().final_offsets,
         }
     }
 }

@@ -184,6 +184,17 @@ timeout = "40s"
     }
 }
 
+/// Sets `[cutover] final-offsets` in the world's configuration (the default is `agent`).
+fn final_offsets(w: &World, mode: &str) {
+    let config = std::fs::read_to_string(&w.config).expect("read the config");
+    let config = config.replacen(
+        "[cutover]\n",
+        &format!("[cutover]\nfinal-offsets = \"{mode}\"\n"),
+        1,
+    );
+    std::fs::write(&w.config, config).expect("write the config");
+}
+
 fn outcome(doc: &Value) -> &str {
     doc["outcome"].as_str().unwrap_or("?")
 }
@@ -226,6 +237,8 @@ fn assert_same_as_scenario(code: i32, doc: &Value, file: &str, entry: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_is_cut_over_while_its_producer_writes_and_every_message_is_processed_once() {
     let w = World::new("co-e2e", None).await;
+    // The twin of group-cutover.toml: the link's offset sync writes the final offsets.
+    final_offsets(&w, "link");
     let (code, doc, stderr) = w.group(&[]);
     assert_eq!(code, 0, "{doc:#}\n{stderr}");
     assert_eq!(outcome(&doc), "done", "{doc:#}");
@@ -412,6 +425,9 @@ async fn the_agent_killed_in_each_phase_and_resumed_reaches_the_same_end_with_no
         let mut interrupted = false;
         for attempt in 1..=3 {
             let w = World::new(&format!("co-kill-{}", phase.replace('_', "-")), None).await;
+            // The phases above are the link mode's (the simulator kills the agent mode in each
+            // of its phases: group-agent-killed-in-each-phase.toml).
+            final_offsets(&w, "link");
             let mut child = w
                 .command(&["group", &w.group, "--format", "json"])
                 .stdout(std::process::Stdio::null())
@@ -527,9 +543,7 @@ async fn ctrl_c_during_a_hook_kills_it_exits_130_and_the_cutover_resumes_to_the_
 async fn in_agent_mode_the_exclusion_is_proven_before_the_stop_and_the_agent_writes_the_final_offsets(
 ) {
     let w = World::new("co-agent", None).await;
-    let config = std::fs::read_to_string(&w.config).expect("read the config");
-    let config = config.replacen("[cutover]\n", "[cutover]\nfinal-offsets = \"agent\"\n", 1);
-    std::fs::write(&w.config, config).expect("write the config");
+    final_offsets(&w, "agent");
     let (code, doc, stderr) = w.group(&[]);
     assert_eq!(code, 0, "{doc:#}\n{stderr}");
     assert_eq!(outcome(&doc), "done", "{doc:#}");

@@ -335,25 +335,24 @@ async fn an_assign_mode_app_commits_for_its_group_without_ever_joining_it() {
     testkit::wait_for(
         "the second run to process the new records",
         Duration::from_secs(30),
-        || (tally(std::slice::from_ref(&second)).total() == 10).then_some(()),
+        || (tally(std::slice::from_ref(&second)).total() >= 10).then_some(()),
     );
     app.stop();
     let second_run = tally(std::slice::from_ref(&second));
-    assert_eq!(
-        second_run.gaps(&expected).len(),
-        2,
-        "only the new records: {second_run:?}"
-    );
-    assert_eq!(second_run.unexpected(&expected), BTreeMap::new());
-    assert_eq!(
-        second_run
-            .counts
-            .values()
-            .map(|o| *o.keys().next().unwrap())
-            .collect::<Vec<_>>(),
-        vec![50, 50],
-        "resumed at the committed offsets"
-    );
+    for p in [0, 1] {
+        let offsets: Vec<i64> = second_run.counts[&(topic.clone(), p)]
+            .iter()
+            .map(|(o, n)| {
+                assert_eq!(*n, 1, "partition {p} offset {o} processed {n} times");
+                *o
+            })
+            .collect();
+        assert_eq!(
+            offsets,
+            (50..55).collect::<Vec<_>>(),
+            "partition {p} resumed at 50"
+        );
+    }
     assert_eq!(committed(&cluster, &group).await, expected);
 }
 

@@ -236,6 +236,16 @@ pub fn not_mirrored(snapshot: Option<&Offsets>, o: &Observation) -> Vec<String> 
         .collect()
 }
 
+/// True when some partition of `snapshot` has a committed offset past it in `committed`: the
+/// group consumes there, members or not (a group that commits without membership has none).
+fn advanced(snapshot: Option<&Offsets>, committed: &Offsets) -> bool {
+    snapshot.is_some_and(|snapshot| {
+        snapshot
+            .iter()
+            .any(|(tp, s)| committed.get(tp).is_some_and(|c| c > s))
+    })
+}
+
 /// A mirror of the group's topics that is not `ACTIVE` any more: acted on at the next
 /// observation (the link reports it at once), never left to a deadline.
 fn mirror_left_active(o: &Observation) -> Option<String> {
@@ -494,8 +504,13 @@ impl Machine {
             Action::StopHook => !o.origin_active,
             Action::Exclude => o.excluded == Some(true),
             Action::Unexclude => o.excluded == Some(false),
-            Action::RestartHook => o.destination_active,
-            Action::RollbackHook => o.origin_active,
+            Action::RestartHook => {
+                o.destination_active
+                    || advanced(self.state.snapshot.as_ref(), &o.destination_committed)
+            }
+            Action::RollbackHook => {
+                o.origin_active || advanced(self.state.snapshot.as_ref(), &o.origin_committed)
+            }
             Action::WriteOffsets => self
                 .state
                 .snapshot
@@ -918,11 +933,11 @@ impl Machine {
                 ),
             );
         }
-        if o.destination_active {
+        // Consuming on the destination shows as members, or as committed offsets moving past
+        // the snapshot (a group that commits without membership never has members).
+        let advanced = advanced(Some(&snapshot), &o.destination_committed);
+        if o.destination_active || advanced {
             let since = *self.state.active_since_ms.get_or_insert(now);
-            let advanced = snapshot
-                .iter()
-                .any(|(tp, s)| o.destination_committed.get(tp).is_some_and(|c| c > s));
             if advanced || now >= since + self.state.settings.restart_window_ms {
                 return self.finish(
                     now,

@@ -3,6 +3,11 @@
 //! test configures, while a producer keeps writing to the origin, through the link emulator.
 //! Afterwards every message produced before, during and after the cutover must have been
 //! processed exactly once across both clusters.
+//!
+//! A [`World`] is built for a [`Shape`] of group: its topics and their partition counts, how
+//! many instances of the app form it (one hook stops them all, one starts them all), and how
+//! they belong to it (classic or KIP-848 members, static or not, or no membership at all:
+//! assign and commit).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use cutover::journal::{self, Record};
 use cutover::model::{GroupId, Role};
-use cutover_lab::testkit::testapp::{self, tally, App, BackgroundProducer, Partition};
+use cutover_lab::testkit::testapp::{self, tally, BackgroundProducer, Instances, Partition};
 use cutover_lab::testkit::{create_topic, lab, produce, unique, Protocol, Sim};
 use serde_json::{json, Value};
 
@@ -28,19 +33,50 @@ async fn syncing_sim(prefix: &str) -> Sim {
     .await
 }
 
-/// One cutover world: a mirrored topic written by a background producer, an app consuming it
-/// on the origin, and a config whose hooks drive the app.
-struct World {
-    sim: Sim,
-    topic: String,
-    group: String,
-    app: App,
-    config: PathBuf,
-    journal_dir: PathBuf,
-    producer: Option<BackgroundProducer>,
+/// The shape of the group a [`World`] cuts over: its topics, how many instances of the app
+/// form it, and how they belong to it.
+#[derive(Debug, Clone)]
+struct Shape {
+    /// Each topic's name suffix and partition count.
+    topics: Vec<(&'static str, i32)>,
+    instances: usize,
+    protocol: Protocol,
+    /// Every instance is a static member (`group.instance.id`).
+    static_members: bool,
+    /// The instances assign themselves every partition and commit without joining the group.
+    assign: bool,
 }
 
-const PARTITIONS: i32 = 2;
+impl Default for Shape {
+    /// One member, classic protocol, on one topic of two partitions.
+    fn default() -> Shape {
+        Shape {
+            topics: vec![("topic", 2)],
+            instances: 1,
+            protocol: Protocol::Classic,
+            static_members: false,
+            assign: false,
+        }
+    }
+}
+
+/// One cutover world: mirrored topics written by background producers, an app (one or more
+/// instances) consuming them on the origin, and a config whose hooks drive the app.
+struct World {
+    sim: Sim,
+    /// Each topic and its partition count.
+    topics: Vec<(String, i32)>,
+    group: String,
+    apps: Instances,
+    /// Holds the config, the journal and the hooks' scripts.
+    dir: PathBuf,
+    config: PathBuf,
+    journal_dir: PathBuf,
+    producers: Vec<BackgroundProducer>,
+}
+
+/// Records written to every partition before the app first starts.
+const FIRST: usize = 100;
 
 fn toml_array(argv: &[String]) -> String {
     let items: Vec<String> = argv.iter().map(|a| json!(a).to_string()).collect();
@@ -48,21 +84,44 @@ fn toml_array(argv: &[String]) -> String {
 }
 
 impl World {
+    /// The default shape: one classic member on one topic of two partitions.
     async fn new(label: &str, stop_hook: Option<Vec<String>>) -> World {
+        World::with_shape(label, Shape::default(), stop_hook).await
+    }
+
+    async fn with_shape(label: &str, shape: Shape, stop_hook: Option<Vec<String>>) -> World {
         let prefix = unique(label);
-        let topic = format!("{prefix}-topic");
         let group = format!("{prefix}-group");
-        create_topic(&lab().origin, &topic, PARTITIONS).await;
-        produce(&lab().origin, &topic, &[(0, 100), (1, 100)]).await;
+        let topics: Vec<(String, i32)> = shape
+            .topics
+            .iter()
+            .map(|(suffix, partitions)| (format!("{prefix}-{suffix}"), *partitions))
+            .collect();
         let sim = syncing_sim(&prefix).await;
-        sim.create_mirror(&topic).await;
-        sim.wait_caught_up(&topic, PARTITIONS).await;
-        let app = App::new(&group, &[&topic], Protocol::Classic);
-        app.start(&lab().origin, &app.out("origin"));
+        for (topic, partitions) in &topics {
+            create_topic(&lab().origin, topic, *partitions).await;
+            let counts: Vec<(i32, usize)> = (0..*partitions).map(|p| (p, FIRST)).collect();
+            produce(&lab().origin, topic, &counts).await;
+            sim.create_mirror(topic).await;
+        }
+        for (topic, partitions) in &topics {
+            sim.wait_caught_up(topic, *partitions).await;
+        }
+        let names: Vec<&str> = topics.iter().map(|(t, _)| t.as_str()).collect();
+        let mut apps = Instances::new(&group, &names, shape.protocol, shape.instances);
+        if shape.static_members {
+            apps = apps.with_static_ids();
+        }
+        if shape.assign {
+            apps = apps.with_assign();
+        }
+        apps.start(&lab().origin, "origin");
         // The group has committed the first records before anything else happens.
-        let first: BTreeMap<Partition, i64> =
-            [((topic.clone(), 0), 100), ((topic.clone(), 1), 100)].into();
-        testapp::wait_processed(&[app.out("origin")], &first, Duration::from_secs(30));
+        let first: BTreeMap<Partition, i64> = topics
+            .iter()
+            .flat_map(|(t, n)| (0..*n).map(move |p| ((t.clone(), p), FIRST as i64)))
+            .collect();
+        testapp::wait_processed(&apps.outs("origin"), &first, Duration::from_secs(30));
         let origin = testapp::lab_cluster(Role::Origin);
         let mut committed = BTreeMap::new();
         for _ in 0..100 {
@@ -73,9 +132,10 @@ impl World {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert_eq!(committed, first, "the app committed what it processed");
-        let journal_dir = app.out("journal");
-        let stop = stop_hook.unwrap_or_else(|| app.stop_argv());
-        let config = app.out("cutover.toml");
+        let dir = testapp::scratch_dir("cutover");
+        let journal_dir = dir.join("journal");
+        let stop = stop_hook.unwrap_or_else(|| apps.stop_argv());
+        let config = dir.join("cutover.toml");
         std::fs::write(
             &config,
             format!(
@@ -106,21 +166,31 @@ timeout = "40s"
 "#,
                 journal = journal_dir.display(),
                 stop = toml_array(&stop),
-                restart = toml_array(&app.start_argv(&lab().destination, &app.out("destination"))),
-                rollback = toml_array(&app.start_argv(&lab().origin, &app.out("origin-again"))),
+                restart = toml_array(&apps.start_argv(&lab().destination, "destination")),
+                rollback = toml_array(&apps.start_argv(&lab().origin, "origin-again")),
             ),
         )
         .expect("write the config");
-        let producer =
-            BackgroundProducer::start(&lab().origin, &topic, PARTITIONS, Duration::from_millis(20));
+        let producers = topics
+            .iter()
+            .map(|(topic, partitions)| {
+                BackgroundProducer::start(
+                    &lab().origin,
+                    topic,
+                    *partitions,
+                    Duration::from_millis(20),
+                )
+            })
+            .collect();
         World {
             sim,
-            topic,
+            topics,
             group,
-            app,
+            apps,
+            dir,
             config,
             journal_dir,
-            producer: Some(producer),
+            producers,
         }
     }
 
@@ -156,29 +226,38 @@ timeout = "40s"
         journal::path_for(&self.journal_dir, &GroupId::new(&self.group))
     }
 
-    /// Every output file the app wrote, on either cluster.
+    /// Every output file the app's instances wrote, on either cluster.
     fn outputs(&self) -> Vec<PathBuf> {
         ["origin", "destination", "origin-again"]
             .iter()
-            .map(|n| self.app.out(n))
+            .flat_map(|n| self.apps.outs(n))
             .filter(|p| p.exists())
             .collect()
     }
 
-    /// Stops the producer, waits until the app (wherever it runs) has processed everything,
+    /// Stops the producers, waits until the app (wherever it runs) has processed everything,
     /// stops it, and asserts exactly once across both clusters.
-    async fn assert_exactly_once(mut self) {
-        let sent = self.producer.take().expect("producer").stop();
+    async fn assert_exactly_once(self) {
+        // A cutover takes seconds: the producers (one record per 20 ms) wrote throughout it.
+        self.assert_exactly_once_of_more_than(50).await
+    }
+
+    /// The same for a test that ends in under a second (a refusal), whose producers wrote
+    /// fewer records.
+    async fn assert_exactly_once_of_more_than(mut self, min_sent: u64) {
+        let sent: u64 = self.producers.drain(..).map(BackgroundProducer::stop).sum();
         assert!(
-            sent > 50,
-            "the producer kept writing during the test ({sent} records)"
+            sent > min_sent,
+            "the producers kept writing during the test ({sent} records)"
         );
-        let ends =
-            testapp::log_ends(&testapp::lab_cluster(Role::Origin), &self.topic, PARTITIONS).await;
-        let expected: BTreeMap<Partition, i64> = ends.clone();
-        self.sim.wait_caught_up(&self.topic, PARTITIONS).await;
+        let origin = testapp::lab_cluster(Role::Origin);
+        let mut expected: BTreeMap<Partition, i64> = BTreeMap::new();
+        for (topic, partitions) in &self.topics {
+            expected.extend(testapp::log_ends(&origin, topic, *partitions).await);
+            self.sim.wait_caught_up(topic, *partitions).await;
+        }
         testapp::wait_processed(&self.outputs(), &expected, Duration::from_secs(60));
-        self.app.stop();
+        self.apps.stop();
         let t = tally(&self.outputs());
         t.assert_exactly_once(&expected);
     }
@@ -193,6 +272,13 @@ fn final_offsets(w: &World, mode: &str) {
         1,
     );
     std::fs::write(&w.config, config).expect("write the config");
+}
+
+impl Drop for World {
+    /// A test that fails half-way leaves no app running.
+    fn drop(&mut self) {
+        let _ = self.apps.try_stop();
+    }
 }
 
 fn outcome(doc: &Value) -> &str {
@@ -285,13 +371,125 @@ async fn a_group_is_cut_over_while_its_producer_writes_and_every_message_is_proc
     w.assert_exactly_once().await;
 }
 
+/// The group's instance ids on a cluster, sorted (`None` for a dynamic member).
+async fn instance_ids(role: Role, group: &str) -> Vec<Option<String>> {
+    let mut ids: Vec<Option<String>> = testapp::members(&testapp::lab_cluster(role), group)
+        .await
+        .into_iter()
+        .map(|m| m.group_instance_id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Cuts over a group of this shape while its producers write: the cutover ends `done`, the
+/// group has the same members on the destination as it had on the origin (none for a group
+/// that commits without membership), and every message is processed exactly once.
+async fn cuts_over_with_every_message_once(label: &str, shape: Shape) {
+    let w = World::with_shape(label, shape.clone(), None).await;
+    let members: Vec<Option<String>> = w.apps.apps.iter().map(|a| a.instance_id.clone()).collect();
+    let members = if shape.assign { Vec::new() } else { members };
+    assert_eq!(
+        instance_ids(Role::Origin, &w.group).await,
+        members,
+        "the group's members on the origin before the cutover"
+    );
+    let (code, doc, stderr) = w.group(&[]);
+    eprintln!("{label}: timings {}", doc["timings"]);
+    assert_eq!(code, 0, "{doc:#}\n{stderr}");
+    assert_eq!(outcome(&doc), "done", "{doc:#}");
+    let downtime = doc["timings"]["downtime_ms"].as_i64().expect("downtime");
+    assert!(downtime < 30_000, "{doc:#}");
+    assert_eq!(
+        instance_ids(Role::Destination, &w.group).await,
+        members,
+        "the group's members on the destination after the cutover"
+    );
+    w.assert_exactly_once().await;
+}
+
+/// (a) One group on three topics, one of them of 16 partitions: the snapshot, the sync and
+/// the restart cover every partition of every topic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_on_three_topics_one_of_16_partitions_is_cut_over_with_every_message_once() {
+    let shape = Shape {
+        topics: vec![("narrow", 1), ("medium", 3), ("wide", 16)],
+        ..Shape::default()
+    };
+    cuts_over_with_every_message_once("co-topics", shape).await;
+}
+
+/// (b) Three instances of the app form the group; one hook stops them all, one starts them
+/// all on the destination.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_of_three_members_is_cut_over_with_every_message_once() {
+    let shape = Shape {
+        topics: vec![("topic", 6)],
+        instances: 3,
+        ..Shape::default()
+    };
+    cuts_over_with_every_message_once("co-members", shape).await;
+}
+
+/// (c) The KIP-848 consumer group protocol (`group.protocol=consumer`), two members.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kip_848_consumer_protocol_group_is_cut_over_with_every_message_once() {
+    let shape = Shape {
+        topics: vec![("topic", 4)],
+        instances: 2,
+        protocol: Protocol::Consumer,
+        ..Shape::default()
+    };
+    cuts_over_with_every_message_once("co-kip848", shape).await;
+}
+
+/// (d) Static members (`group.instance.id`, KIP-345) on the classic protocol: they leave the
+/// group when stopped, and come back on the destination with the same instance ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_of_static_members_is_cut_over_with_every_message_once() {
+    let shape = Shape {
+        topics: vec![("topic", 4)],
+        instances: 2,
+        static_members: true,
+        ..Shape::default()
+    };
+    cuts_over_with_every_message_once("co-static", shape).await;
+}
+
+/// (d) Static members of a KIP-848 group. Stopped, they leave with epoch -2 and the
+/// coordinator keeps them until `group.consumer.session.timeout.ms` (10 s in the lab): the
+/// agent sees the group stopped only then, and that wait is part of the downtime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kip_848_group_of_static_members_is_cut_over_with_every_message_once() {
+    let shape = Shape {
+        topics: vec![("topic", 4)],
+        instances: 2,
+        protocol: Protocol::Consumer,
+        static_members: true,
+        ..Shape::default()
+    };
+    cuts_over_with_every_message_once("co-static-kip848", shape).await;
+}
+
+/// (e) A group that commits without membership: the app assigns itself every partition and
+/// commits for the group, as stream processors do. The group never has members, so the agent
+/// sees it stopped by its committed offsets holding still.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_that_commits_without_membership_is_cut_over_with_every_message_once() {
+    let shape = Shape {
+        topics: vec![("topic", 4)],
+        assign: true,
+        ..Shape::default()
+    };
+    cuts_over_with_every_message_once("co-assign", shape).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_on_a_paused_mirror_is_refused_up_front_and_nothing_changes() {
     let w = World::new("co-paused", None).await;
-    assert_eq!(
-        w.sim.alter("pause", &w.topic).await["error_code"],
-        Value::Null
-    );
+    for (topic, _) in &w.topics {
+        assert_eq!(w.sim.alter("pause", topic).await["error_code"], Value::Null);
+    }
     let before = w
         .sim
         .get(&w.sim.link_url("/configs/consumer.offset.group.filters"))
@@ -305,7 +503,7 @@ async fn a_group_on_a_paused_mirror_is_refused_up_front_and_nothing_changes() {
     assert_same_as_scenario(code, &doc, "group-paused-mirror.toml", 2);
     let reason = doc["reason"].as_str().unwrap();
     assert!(
-        reason.contains(&format!("mirror {} is PAUSED", w.topic)),
+        reason.contains(&format!("mirror {} is PAUSED", w.topics[0].0)),
         "{reason}"
     );
     // Refused at once, not at a deadline: the stop hook never ran, the filters are untouched.
@@ -327,11 +525,13 @@ async fn a_group_on_a_paused_mirror_is_refused_up_front_and_nothing_changes() {
             "no side effect was even intended"
         );
     }
-    assert_eq!(
-        w.sim.alter("resume", &w.topic).await["error_code"],
-        Value::Null
-    );
-    w.assert_exactly_once().await;
+    for (topic, _) in &w.topics {
+        assert_eq!(
+            w.sim.alter("resume", topic).await["error_code"],
+            Value::Null
+        );
+    }
+    w.assert_exactly_once_of_more_than(0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -440,7 +640,7 @@ async fn the_agent_killed_in_each_phase_and_resumed_reaches_the_same_end_with_no
             let finished = journal::read(&w.journal()).unwrap().finished().is_some();
             if !reached || finished {
                 eprintln!("{phase}: attempt {attempt}: the cutover ended before the kill landed");
-                w.assert_exactly_once().await;
+                w.assert_exactly_once_of_more_than(0).await;
                 continue;
             }
             interrupted = true;
@@ -475,16 +675,16 @@ async fn ctrl_c_during_a_hook_kills_it_exits_130_and_the_cutover_resumes_to_the_
     let w = World::new("co-int", None).await;
     // The first run of the stop hook hangs (the operator loses patience and presses Ctrl-C);
     // a later run stops the app as usual.
-    let script = w.app.out("stop-slowly-once.sh");
+    let script = w.dir.join("stop-slowly-once.sh");
     std::fs::write(
         &script,
         "#!/bin/sh\nif [ -e \"$0.ran\" ]; then exec \"$@\"; fi\n: > \"$0.ran\"\necho $$ > \"$0.pid\"\nexec sleep 120\n",
     )
     .expect("write the hook");
     let mut stop = vec!["sh".to_string(), script.display().to_string()];
-    stop.extend(w.app.stop_argv());
+    stop.extend(w.apps.stop_argv());
     let config = std::fs::read_to_string(&w.config).expect("read the config");
-    let original = format!("exec = {}", toml_array(&w.app.stop_argv()));
+    let original = format!("exec = {}", toml_array(&w.apps.stop_argv()));
     assert!(config.contains(&original), "{config}");
     let config = config.replacen(&original, &format!("exec = {}", toml_array(&stop)), 1);
     std::fs::write(&w.config, config).expect("write the config");

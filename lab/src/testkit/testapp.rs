@@ -81,6 +81,10 @@ pub struct App {
     pub log: PathBuf,
     pub ready_timeout: Duration,
     pub stop_timeout: Duration,
+    /// Joins as a static member with this `group.instance.id`.
+    pub instance_id: Option<String>,
+    /// Assigns itself every partition and commits without joining the group (`--assign`).
+    pub assign: bool,
 }
 
 impl App {
@@ -96,6 +100,8 @@ impl App {
             dir,
             ready_timeout: Duration::from_secs(30),
             stop_timeout: Duration::from_secs(30),
+            instance_id: None,
+            assign: false,
         }
     }
 
@@ -106,34 +112,7 @@ impl App {
 
     /// The argv that starts the app on `bootstrap`, writing to `out`: a restart hook.
     pub fn start_argv(&self, bootstrap: &str, out: &Path) -> Vec<String> {
-        let mut argv = vec![
-            bin().display().to_string(),
-            "start".into(),
-            "--bootstrap".into(),
-            bootstrap.into(),
-            "--group".into(),
-            self.group.clone(),
-        ];
-        for topic in &self.topics {
-            argv.extend(["--topic".into(), topic.clone()]);
-        }
-        argv.extend([
-            "--out".into(),
-            out.display().to_string(),
-            "--protocol".into(),
-            match self.protocol {
-                Protocol::Classic => "classic",
-                Protocol::Consumer => "consumer",
-            }
-            .into(),
-            "--pidfile".into(),
-            self.pidfile.display().to_string(),
-            "--log".into(),
-            self.log.display().to_string(),
-            "--ready-timeout".into(),
-            format!("{}ms", self.ready_timeout.as_millis()),
-        ]);
-        argv
+        start_argv(&[(self, out.to_path_buf())], bootstrap)
     }
 
     /// The argv that stops the app: a stop hook.
@@ -182,6 +161,137 @@ impl App {
             "cutover-testapp stop failed: {ran:?}\n(log: {})",
             self.log.display()
         );
+    }
+}
+
+/// One `cutover-testapp start` for several instances of one application: the options they
+/// share from the first, then each one's output file, pidfile, log and instance id.
+fn start_argv(instances: &[(&App, PathBuf)], bootstrap: &str) -> Vec<String> {
+    let (first, _) = instances.first().expect("at least one instance");
+    let mut argv = vec![
+        bin().display().to_string(),
+        "start".into(),
+        "--bootstrap".into(),
+        bootstrap.into(),
+        "--group".into(),
+        first.group.clone(),
+    ];
+    for topic in &first.topics {
+        argv.extend(["--topic".into(), topic.clone()]);
+    }
+    argv.extend([
+        "--protocol".into(),
+        match first.protocol {
+            Protocol::Classic => "classic",
+            Protocol::Consumer => "consumer",
+        }
+        .into(),
+        "--ready-timeout".into(),
+        format!("{}ms", first.ready_timeout.as_millis()),
+    ]);
+    if first.assign {
+        argv.push("--assign".into());
+    }
+    for (app, out) in instances {
+        argv.extend([
+            "--out".into(),
+            out.display().to_string(),
+            "--pidfile".into(),
+            app.pidfile.display().to_string(),
+            "--log".into(),
+            app.log.display().to_string(),
+        ]);
+        if let Some(id) = &app.instance_id {
+            argv.extend(["--instance-id".into(), id.clone()]);
+        }
+    }
+    argv
+}
+
+/// Several instances of one application (one group, the same topics), each an [`App`] with
+/// its own pidfile, log and output files, that one command starts together and one command
+/// stops together, as an orchestrator scales a deployment up and down: the hooks of a test
+/// whose group has several members.
+#[derive(Debug, Clone)]
+pub struct Instances {
+    pub apps: Vec<App>,
+}
+
+impl Instances {
+    /// `count` instances of an app for `group` on `topics`, each in its own scratch folder.
+    pub fn new(group: &str, topics: &[&str], protocol: Protocol, count: usize) -> Instances {
+        assert!(count > 0, "at least one instance");
+        Instances {
+            apps: (0..count)
+                .map(|_| App::new(group, topics, protocol))
+                .collect(),
+        }
+    }
+
+    /// Makes every instance a static member: `{group}-{n}` is instance n's
+    /// `group.instance.id`, the same on every cluster it is started on.
+    pub fn with_static_ids(mut self) -> Instances {
+        for (n, app) in self.apps.iter_mut().enumerate() {
+            app.instance_id = Some(format!("{}-{n}", app.group));
+        }
+        self
+    }
+
+    /// Makes every instance assign itself its partitions and commit without joining the group.
+    pub fn with_assign(mut self) -> Instances {
+        for app in &mut self.apps {
+            app.assign = true;
+        }
+        self
+    }
+
+    /// Each instance's output file named `name` (e.g. `origin`).
+    pub fn outs(&self, name: &str) -> Vec<PathBuf> {
+        self.apps.iter().map(|a| a.out(name)).collect()
+    }
+
+    /// The argv that starts every instance on `bootstrap`, each writing its output file
+    /// `name`: a restart hook. It returns once every instance owns partitions.
+    pub fn start_argv(&self, bootstrap: &str, name: &str) -> Vec<String> {
+        let instances: Vec<(&App, PathBuf)> = self.apps.iter().map(|a| (a, a.out(name))).collect();
+        start_argv(&instances, bootstrap)
+    }
+
+    /// The argv that stops every instance at once: a stop hook. It returns once every one
+    /// has committed, left the group and exited.
+    pub fn stop_argv(&self) -> Vec<String> {
+        let first = &self.apps[0];
+        let mut argv = vec![bin().display().to_string(), "stop".into()];
+        for app in &self.apps {
+            argv.extend(["--pidfile".into(), app.pidfile.display().to_string()]);
+        }
+        argv.extend([
+            "--timeout".into(),
+            format!("{}ms", first.stop_timeout.as_millis()),
+        ]);
+        argv
+    }
+
+    /// Starts every instance; panics with the fixture's output unless all became ready.
+    pub fn start(&self, bootstrap: &str, name: &str) {
+        let ran = run_argv(&self.start_argv(bootstrap, name));
+        assert_eq!(
+            ran.code,
+            Some(0),
+            "cutover-testapp start failed: {ran:?}\n(logs: {:?})",
+            self.apps.iter().map(|a| &a.log).collect::<Vec<_>>()
+        );
+    }
+
+    /// Stops every instance; whether each exited cleanly in time is in the result.
+    pub fn try_stop(&self) -> Ran {
+        run_argv(&self.stop_argv())
+    }
+
+    /// Stops every instance; panics with the fixture's output unless all exited cleanly.
+    pub fn stop(&self) {
+        let ran = self.try_stop();
+        assert_eq!(ran.code, Some(0), "cutover-testapp stop failed: {ran:?}");
     }
 }
 

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use cutover::model::Role;
 use cutover_lab::testkit::testapp::{
-    committed, lab_cluster, log_ends, members, processes_with_arg, tally, wait_processed, App,
-    BackgroundProducer, Partition,
+    self as fixture, committed, lab_cluster, log_ends, members, processes_with_arg, tally,
+    wait_processed, App, BackgroundProducer, Instances, Partition,
 };
-use cutover_lab::testkit::{self, create_topic, lab, produce, unique, Protocol};
+use cutover_lab::testkit::{self, commit_as_member, create_topic, lab, produce, unique, Protocol};
 
 /// Expected log ends of `topic`, from counts per partition.
 fn ends(topic: &str, counts: &[(i32, i64)]) -> BTreeMap<Partition, i64> {
@@ -176,6 +176,200 @@ async fn two_instances_in_one_group_process_every_record_once_across_rebalances(
 
     tally(&files).assert_exactly_once(&expected);
     assert_eq!(committed(&cluster, &group).await, expected);
+}
+
+/// Three instances started by one `start` share the partitions as three members; one `stop`
+/// stops them all, and by the time it returns they have left the group and committed exactly
+/// what they processed. Started again together, they resume there.
+#[tokio::test]
+async fn three_instances_start_together_and_stop_together_processing_every_record_once() {
+    let origin = &lab().origin;
+    let cluster = lab_cluster(Role::Origin);
+    let topic = unique("testapp-three");
+    let group = unique("testapp-three-group");
+    create_topic(origin, &topic, 6).await;
+    let producer = BackgroundProducer::start(origin, &topic, 6, Duration::from_millis(5));
+    let apps = Instances::new(&group, &[&topic], Protocol::Classic, 3);
+
+    apps.start(origin, "first");
+    let during = members(&cluster, &group).await;
+    assert_eq!(during.len(), 3, "three members: {during:?}");
+    let first = apps.outs("first");
+    testkit::wait_for(
+        "every instance to process records",
+        Duration::from_secs(30),
+        || {
+            first
+                .iter()
+                .all(|f| tally(std::slice::from_ref(f)).total() > 0)
+                .then_some(())
+        },
+    );
+    let stopped = apps.try_stop();
+    assert_eq!(stopped.code, Some(0), "{stopped:?}");
+    assert_eq!(
+        stopped.stderr.matches("stopped in").count(),
+        3,
+        "{stopped:?}"
+    );
+    // Read once, right away: `stop` returned after the members left, not before.
+    let left = members(&cluster, &group).await;
+    assert!(left.is_empty(), "members after stop: {left:?}");
+    let at_stop = committed(&cluster, &group).await;
+    tally(&first).assert_exactly_once(&at_stop);
+
+    apps.start(origin, "second");
+    let sent = producer.stop();
+    let expected = log_ends(&cluster, &topic, 6).await;
+    assert_eq!(expected.values().sum::<i64>(), sent as i64);
+    let all: Vec<_> = first.into_iter().chain(apps.outs("second")).collect();
+    wait_processed(&all, &expected, Duration::from_secs(30));
+    apps.stop();
+    tally(&all).assert_exactly_once(&expected);
+    assert_eq!(committed(&cluster, &group).await, expected);
+}
+
+/// A static member (`group.instance.id`) shows its instance id, and is gone from the group
+/// the moment `stop` returns: librdkafka's close alone would leave it there until its session
+/// timed out (KIP-345), so the app unsubscribes first.
+#[tokio::test]
+async fn a_static_member_has_left_its_group_when_stop_returns() {
+    let origin = &lab().origin;
+    let cluster = lab_cluster(Role::Origin);
+    let topic = unique("testapp-static");
+    let group = unique("testapp-static-group");
+    create_topic(origin, &topic, 2).await;
+    produce(origin, &topic, &[(0, 30), (1, 30)]).await;
+    let apps = Instances::new(&group, &[&topic], Protocol::Classic, 2).with_static_ids();
+
+    apps.start(origin, "origin");
+    let mut ids: Vec<Option<String>> = members(&cluster, &group)
+        .await
+        .into_iter()
+        .map(|m| m.group_instance_id)
+        .collect();
+    ids.sort();
+    let want: Vec<Option<String>> = apps.apps.iter().map(|a| a.instance_id.clone()).collect();
+    assert_eq!(ids, want, "the members are the static instances");
+    let expected = ends(&topic, &[(0, 30), (1, 30)]);
+    wait_processed(&apps.outs("origin"), &expected, Duration::from_secs(30));
+    apps.stop();
+    let left = members(&cluster, &group).await;
+    assert!(left.is_empty(), "static members after stop: {left:?}");
+    assert_eq!(committed(&cluster, &group).await, expected);
+
+    // Back with the same instance ids, they resume at the committed offsets.
+    apps.start(origin, "again");
+    produce(origin, &topic, &[(0, 10), (1, 10)]).await;
+    let expected = ends(&topic, &[(0, 40), (1, 40)]);
+    let all: Vec<_> = apps
+        .outs("origin")
+        .into_iter()
+        .chain(apps.outs("again"))
+        .collect();
+    wait_processed(&all, &expected, Duration::from_secs(30));
+    apps.stop();
+    tally(&all).assert_exactly_once(&expected);
+    assert_eq!(committed(&cluster, &group).await, expected);
+}
+
+/// `--assign`: the app joins no group, yet resumes from the group's committed offsets (the
+/// reset policy where there are none) and commits for it; the group never has a member.
+#[tokio::test]
+async fn an_assign_mode_app_commits_for_its_group_without_ever_joining_it() {
+    let origin = &lab().origin;
+    let cluster = lab_cluster(Role::Origin);
+    let topic = unique("testapp-assign");
+    let group = unique("testapp-assign-group");
+    create_topic(origin, &topic, 2).await;
+    produce(origin, &topic, &[(0, 50), (1, 50)]).await;
+    // The group committed partition 0 up to 20 before; partition 1 never.
+    commit_as_member(origin, &group, Protocol::Classic, &topic, 2, &[(0, 20)]);
+    let mut app = App::new(&group, &[&topic], Protocol::Classic);
+    app.assign = true;
+    let first = app.out("first");
+
+    app.start(origin, &first);
+    let expected = ends(&topic, &[(0, 50), (1, 50)]);
+    testkit::wait_for(
+        "the app to reach the log ends",
+        Duration::from_secs(30),
+        || {
+            let t = tally(std::slice::from_ref(&first));
+            let at_end = t
+                .counts
+                .get(&(topic.clone(), 0))
+                .is_some_and(|o| o.contains_key(&49))
+                && t.counts
+                    .get(&(topic.clone(), 1))
+                    .is_some_and(|o| o.contains_key(&49));
+            at_end.then_some(())
+        },
+    );
+    assert!(
+        members(&cluster, &group).await.is_empty(),
+        "assign mode never joins"
+    );
+    app.stop();
+    assert_eq!(committed(&cluster, &group).await, expected);
+    let t = tally(std::slice::from_ref(&first));
+    let p0: Vec<i64> = t.counts[&(topic.clone(), 0)].keys().copied().collect();
+    assert_eq!(
+        p0,
+        (20..50).collect::<Vec<_>>(),
+        "partition 0 resumed at 20"
+    );
+    let p1: Vec<i64> = t.counts[&(topic.clone(), 1)].keys().copied().collect();
+    assert_eq!(
+        p1,
+        (0..50).collect::<Vec<_>>(),
+        "partition 1 started at the earliest"
+    );
+    assert!(t.duplicates().is_empty(), "{t:?}");
+
+    // Restarted, it resumes at what it committed.
+    let second = app.out("second");
+    app.start(origin, &second);
+    produce(origin, &topic, &[(0, 5), (1, 5)]).await;
+    let expected = ends(&topic, &[(0, 55), (1, 55)]);
+    testkit::wait_for(
+        "the second run to process the new records",
+        Duration::from_secs(30),
+        || (tally(std::slice::from_ref(&second)).total() >= 10).then_some(()),
+    );
+    app.stop();
+    let second_run = tally(std::slice::from_ref(&second));
+    for p in [0, 1] {
+        let offsets: Vec<i64> = second_run.counts[&(topic.clone(), p)]
+            .iter()
+            .map(|(o, n)| {
+                assert_eq!(*n, 1, "partition {p} offset {o} processed {n} times");
+                *o
+            })
+            .collect();
+        assert_eq!(
+            offsets,
+            (50..55).collect::<Vec<_>>(),
+            "partition {p} resumed at 50"
+        );
+    }
+    assert_eq!(committed(&cluster, &group).await, expected);
+}
+
+/// `start` pairs its repeated options into instances and refuses a count that does not pair.
+#[test]
+fn start_refuses_instances_without_an_output_file_each() {
+    let apps = Instances::new("no-such-group", &["t"], Protocol::Classic, 2);
+    let mut argv = apps.start_argv("127.0.0.1:9", "origin");
+    let second_out = argv
+        .iter()
+        .rposition(|a| a == "--out")
+        .expect("an --out per instance");
+    argv.drain(second_out..second_out + 2);
+    let ran = fixture::run_argv(&argv);
+    assert_eq!(ran.code, Some(2), "{ran:?}");
+    assert!(ran.stderr.contains("1 --out for 2 --pidfile"), "{ran:?}");
+    assert!(!apps.apps[0].pidfile.exists(), "nothing was started");
 }
 
 /// With SIGTERM not acted on (the process is stopped with SIGSTOP), `stop` gives up after

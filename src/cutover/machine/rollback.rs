@@ -2,7 +2,7 @@
 //! the group made to consume on the origin again (the rollback hook, unless it already does),
 //! never while it runs on the destination. Part of the pure machine.
 
-use super::{Action, Effect, Machine, Observation, Outcome, Phase};
+use super::{advanced, Action, Effect, Machine, Observation, Outcome, Phase};
 
 impl Machine {
     pub(super) fn rolling_back(&mut self, now: i64, o: &Observation) -> Vec<Effect> {
@@ -20,18 +20,24 @@ impl Machine {
                 ),
             );
         }
-        if o.origin_active {
+        // Consuming on the origin shows as members, or, for a group that commits without
+        // membership (assign + commit), as committed offsets moving past the snapshot.
+        let never_stopped = self.state.timings.stop_begun_ms.is_none();
+        if o.origin_active
+            || never_stopped
+            || advanced(self.state.snapshot.as_ref(), &o.origin_committed)
+        {
+            let reason = if never_stopped && !o.origin_active {
+                format!("{reason}; rolled back: the group was never stopped")
+            } else {
+                format!("{reason}; rolled back: the group consumes on the origin again")
+            };
             return match unexclude_error {
-                None => self.finish(
-                    now,
-                    Phase::RolledBack,
-                    Outcome::RolledBack,
-                    format!("{reason}; rolled back: the group consumes on the origin again"),
-                ),
+                None => self.finish(now, Phase::RolledBack, Outcome::RolledBack, reason),
                 Some(e) => self.needs_operator(
                     now,
                     format!(
-                        "{reason}; the group consumes on the origin again, but restoring the link's group filters failed ({e}): the group is still excluded from offset sync"
+                        "{reason}, but restoring the link's group filters failed ({e}): the group is still excluded from offset sync"
                     ),
                 ),
             };

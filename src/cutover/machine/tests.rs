@@ -304,6 +304,56 @@ fn a_mirror_leaving_active_during_the_cutover_rolls_back_at_the_next_observation
 }
 
 #[test]
+fn a_group_without_members_is_seen_restarted_by_its_offsets_moving_past_the_snapshot() {
+    // Assign + commit, as stream processors do: never any member, on either cluster.
+    let (mut m, _) = Machine::start(0, settings());
+    to_exclusion(&mut m);
+    done(&mut m, 21_000, Action::Exclude, true);
+    let mut safe = obs(false, 95, Some(95), 100, false);
+    safe.excluded = Some(true);
+    observed(&mut m, 21_000, safe);
+    done(&mut m, 22_000, Action::RestartHook, true);
+    let mut consuming = obs(false, 95, Some(99), 120, false);
+    consuming.excluded = Some(true);
+    let e = observed(&mut m, 23_000, consuming);
+    assert!(
+        matches!(
+            &e[..],
+            [Effect::Finish {
+                outcome: Outcome::Done,
+                ..
+            }]
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn a_rollback_before_the_stop_starts_nothing_on_the_origin() {
+    // The group never stopped: the rollback undoes the exclusion and runs no rollback hook
+    // (a group without members would otherwise be started a second time).
+    let (mut m, _) = Machine::start(0, agent());
+    observed(&mut m, 0, running(90, 80, Some(false)));
+    done(&mut m, 100, Action::Exclude, true);
+    observed(&mut m, 100, running(90, 80, Some(true)));
+    let mut included = running(95, 80, Some(false));
+    included.origin_active = false;
+    assert_eq!(
+        observed(&mut m, 1000, included.clone()),
+        [Effect::Run(Action::Unexclude)]
+    );
+    done(&mut m, 1100, Action::Unexclude, true);
+    let e = observed(&mut m, 1100, included);
+    match &e[..] {
+        [Effect::Finish {
+            outcome: Outcome::RolledBack,
+            reason,
+        }] => assert!(reason.contains("never stopped"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn offsets_must_hold_still_across_consecutive_reads_before_the_snapshot() {
     let (mut m, _) = Machine::start(0, settings());
     observed(&mut m, 0, obs(true, 90, None, 100, false));

@@ -91,8 +91,12 @@ use crate::rule::Verdict;
 
 mod agent;
 mod by_partition;
+mod checks;
 mod interface;
 mod rollback;
+
+use checks::{advanced, hopeless, mirror_left_active, offsets_text};
+pub use checks::{not_mirrored, not_synced};
 
 pub use interface::{Action, Effect, Input, Observation, Outcome, Phase, Settings};
 
@@ -191,88 +195,6 @@ impl CheckpointKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Machine {
     state: State,
-}
-
-fn offsets_text(m: &Offsets) -> String {
-    m.iter()
-        .map(|(tp, o)| format!("{tp}={o}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The snapshot's partitions whose final offset the destination does not have yet, each
-/// described.
-pub fn not_synced(snapshot: Option<&Offsets>, o: &Observation) -> Vec<String> {
-    snapshot
-        .into_iter()
-        .flatten()
-        .filter(|(tp, s)| o.destination_committed.get(*tp) != Some(*s))
-        .map(|(tp, s)| {
-            format!(
-                "{tp}: destination {} ≠ {s}",
-                o.destination_committed
-                    .get(tp)
-                    .map_or("none".into(), |c| c.to_string())
-            )
-        })
-        .collect()
-}
-
-/// The snapshot's partitions whose final offset is beyond the mirror's end (the rule), each
-/// described.
-pub fn not_mirrored(snapshot: Option<&Offsets>, o: &Observation) -> Vec<String> {
-    snapshot
-        .into_iter()
-        .flatten()
-        .filter(|(tp, s)| o.mirror_end.get(*tp).is_none_or(|m| m < *s))
-        .map(|(tp, s)| {
-            format!(
-                "{tp}: mirror end {} < {s}",
-                o.mirror_end
-                    .get(tp)
-                    .map_or("unknown".into(), |m| m.to_string())
-            )
-        })
-        .collect()
-}
-
-/// True when some partition of `snapshot` has a committed offset past it in `committed`: the
-/// group consumes there, members or not (a group that commits without membership has none).
-fn advanced(snapshot: Option<&Offsets>, committed: &Offsets) -> bool {
-    snapshot.is_some_and(|snapshot| {
-        snapshot
-            .iter()
-            .any(|(tp, s)| committed.get(tp).is_some_and(|c| c > s))
-    })
-}
-
-/// A mirror of the group's topics that is not `ACTIVE` any more: acted on at the next
-/// observation (the link reports it at once), never left to a deadline.
-fn mirror_left_active(o: &Observation) -> Option<String> {
-    if o.mirrors_not_active.is_empty() {
-        return None;
-    }
-    let mirrors: Vec<String> = o
-        .mirrors_not_active
-        .iter()
-        .map(|(mirror, status)| format!("{mirror} is {status}"))
-        .collect();
-    Some(format!(
-        "a mirror of the group's topics left ACTIVE during the cutover ({})",
-        mirrors.join(", ")
-    ))
-}
-
-/// Verdicts that no wait can fix: the plan is refused before anything changes.
-fn hopeless(v: Verdict) -> bool {
-    matches!(
-        v,
-        Verdict::NotMirrored
-            | Verdict::BelowMirrorStart
-            | Verdict::NoCommittedOffset
-            | Verdict::MirrorNotActive
-            | Verdict::OffsetsUnavailable
-    )
 }
 
 impl Machine {

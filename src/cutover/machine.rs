@@ -855,18 +855,34 @@ impl Machine {
                 ),
             );
         }
+        // Someone may re-include the group in the link's offset sync while it runs here: the
+        // next time it stops, the link would overwrite its offsets with the origin's.
+        if o.excluded == Some(false) {
+            return self.needs_operator(
+                now,
+                "the link's consumer.offset.group.filters include the group again (someone changed them after the exclusion): it consumes on the destination, but if it stops there the link will overwrite its offsets with the origin's. Add a LITERAL EXCLUDE for the group to the link's consumer.offset.group.filters, then check it with `cutover verify`".into(),
+            );
+        }
         // Consuming on the destination shows as members, or as committed offsets moving past
-        // the snapshot (a group that commits without membership never has members).
-        let advanced = advanced(Some(&snapshot), &o.destination_committed);
-        if o.destination_active || advanced {
+        // the snapshot (a group that commits without membership never has members). The watch
+        // ends when every partition has moved past the snapshot, or the window has passed
+        // (partitions without new records have nothing to show).
+        let any_advanced = advanced(Some(&snapshot), &o.destination_committed);
+        let all_advanced = !snapshot.is_empty()
+            && snapshot
+                .iter()
+                .all(|(tp, s)| o.destination_committed.get(tp).is_some_and(|c| c > s));
+        if o.destination_active || any_advanced {
             let since = *self.state.active_since_ms.get_or_insert(now);
-            if advanced || now >= since + self.state.settings.restart_window_ms {
+            if all_advanced || now >= since + self.state.settings.restart_window_ms {
                 return self.finish(
                     now,
                     Phase::Done,
                     Outcome::Done,
-                    if advanced {
-                        "the group consumes on the destination from its final offsets".into()
+                    if all_advanced {
+                        "the group consumes on the destination from its final offsets on every partition".into()
+                    } else if any_advanced {
+                        "the group consumes on the destination from its final offsets (partitions without new records stayed at them)".into()
                     } else {
                         "the group is active on the destination at its final offsets (no new records to show progress)".into()
                     },

@@ -73,7 +73,13 @@ struct World {
     config: PathBuf,
     journal_dir: PathBuf,
     producers: Vec<BackgroundProducer>,
+    /// When the producers started.
+    producing_since: Instant,
 }
+
+/// The producers write for at least this long, so that the exactly-once check covers records
+/// written before, during and after a cutover, which can take under a second.
+const MIN_PRODUCING: Duration = Duration::from_millis(1500);
 
 /// Records written to every partition before the app first starts.
 const FIRST: usize = 100;
@@ -191,6 +197,7 @@ timeout = "40s"
             config,
             journal_dir,
             producers,
+            producing_since: Instant::now(),
         }
     }
 
@@ -245,6 +252,9 @@ timeout = "40s"
     /// The same for a test that ends in under a second (a refusal), whose producers wrote
     /// fewer records.
     async fn assert_exactly_once_of_more_than(mut self, min_sent: u64) {
+        if min_sent > 0 {
+            tokio::time::sleep_until((self.producing_since + MIN_PRODUCING).into()).await;
+        }
         let sent: u64 = self.producers.drain(..).map(BackgroundProducer::stop).sum();
         assert!(
             sent > min_sent,

@@ -353,6 +353,99 @@ fn a_rollback_before_the_stop_starts_nothing_on_the_origin() {
     }
 }
 
+/// Two partitions: the origin at `c`, the destination at `d` (each per partition).
+fn two(origin_active: bool, c: [i64; 2], d: [i64; 2], dest_active: bool) -> Observation {
+    let tps = [tp(0), tp(1)];
+    Observation {
+        origin_active,
+        destination_active: dest_active,
+        origin_committed: tps.iter().cloned().zip(c.map(Offset)).collect(),
+        destination_committed: tps.iter().cloned().zip(d.map(Offset)).collect(),
+        mirror_end: tps.iter().cloned().map(|tp| (tp, Offset(500))).collect(),
+        verdicts: tps
+            .iter()
+            .cloned()
+            .zip(c.iter().zip(d.iter()).map(|(c, d)| {
+                if c == d {
+                    Verdict::Safe
+                } else {
+                    Verdict::NotSynced
+                }
+            }))
+            .collect(),
+        excluded: Some(true),
+        mirrors_not_active: BTreeMap::new(),
+    }
+}
+
+/// An agent-mode machine restarted on the destination with the snapshot [100, 200].
+fn restarted_two() -> Machine {
+    let (mut m, _) = Machine::start(0, agent());
+    assert_eq!(
+        observed(&mut m, 0, two(true, [90, 190], [90, 190], false)),
+        [Effect::Run(Action::StopHook)],
+        "the link does not sync the group: no exclusion needed"
+    );
+    done(&mut m, 100, Action::StopHook, true);
+    observed(&mut m, 100, two(false, [100, 200], [90, 190], false));
+    observed(&mut m, 350, two(false, [100, 200], [90, 190], false));
+    assert_eq!(m.phase(), Phase::WritingOffsets);
+    done(&mut m, 400, Action::WriteOffsets, true);
+    observed(&mut m, 450, two(false, [100, 200], [100, 200], false));
+    done(&mut m, 500, Action::RestartHook, true);
+    assert_eq!(m.phase(), Phase::AwaitingRestart);
+    m
+}
+
+#[test]
+fn the_restart_watch_ends_when_every_partition_has_moved_past_the_snapshot() {
+    let mut m = restarted_two();
+    // One partition has moved on; the other has not yet: keep watching.
+    observed(&mut m, 1000, two(false, [100, 200], [120, 200], true));
+    assert_eq!(m.phase(), Phase::AwaitingRestart);
+    let e = observed(&mut m, 2000, two(false, [100, 200], [130, 210], true));
+    match &e[..] {
+        [Effect::Finish {
+            outcome: Outcome::Done,
+            reason,
+        }] => assert!(reason.contains("every partition"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_partition_without_new_records_ends_the_watch_at_the_window() {
+    let mut m = restarted_two();
+    observed(&mut m, 1000, two(false, [100, 200], [120, 200], true));
+    observed(&mut m, 10_999, two(false, [100, 200], [150, 200], true));
+    assert_eq!(m.phase(), Phase::AwaitingRestart);
+    let e = observed(&mut m, 11_000, two(false, [100, 200], [160, 200], true));
+    assert!(
+        matches!(
+            &e[..],
+            [Effect::Finish {
+                outcome: Outcome::Done,
+                ..
+            }]
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn a_re_inclusion_after_the_restart_needs_the_operator() {
+    let mut m = restarted_two();
+    let mut included = two(false, [100, 200], [120, 200], true);
+    included.excluded = Some(false);
+    match &observed(&mut m, 1000, included)[..] {
+        [Effect::Finish {
+            outcome: Outcome::NeedsOperator,
+            reason,
+        }] => assert!(reason.contains("include the group again"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn offsets_must_hold_still_across_consecutive_reads_before_the_snapshot() {
     let (mut m, _) = Machine::start(0, settings());

@@ -638,6 +638,12 @@ async fn the_agent_killed_in_each_phase_and_resumed_reaches_the_same_end_with_no
             // The phases above are the link mode's (the simulator kills the agent mode in each
             // of its phases: group-agent-killed-in-each-phase.toml).
             final_offsets(&w, "link");
+            // A sync tick that lands while the stop is being confirmed lets the agent pass
+            // awaiting_sync in the same step: hold the link's offset sync until the kill.
+            let hold_sync = phase == "awaiting_sync";
+            if hold_sync {
+                w.sim.faults(json!({ "offset_sync_stopped": true })).await;
+            }
             let mut child = w
                 .command(&["group", &w.group, "--format", "json"])
                 .stdout(std::process::Stdio::null())
@@ -647,6 +653,9 @@ async fn the_agent_killed_in_each_phase_and_resumed_reaches_the_same_end_with_no
             let reached = wait_for_phase(&w.journal(), phase, Duration::from_secs(60));
             child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL
             child.wait().unwrap();
+            if hold_sync {
+                w.sim.faults(json!({ "offset_sync_stopped": false })).await;
+            }
             let finished = journal::read(&w.journal()).unwrap().finished().is_some();
             if !reached || finished {
                 eprintln!("{phase}: attempt {attempt}: the cutover ended before the kill landed");

@@ -95,7 +95,7 @@ mod checks;
 mod interface;
 mod rollback;
 
-use checks::{advanced, hopeless, mirror_left_active, offsets_text};
+use checks::{advanced, hopeless, mirror_left_active, offsets_text, outside_change};
 pub use checks::{not_mirrored, not_synced};
 
 pub use interface::{Action, Effect, Input, Observation, Outcome, Phase, Settings};
@@ -673,14 +673,8 @@ impl Machine {
     }
 
     fn awaiting_stop(&mut self, now: i64, o: &Observation) -> Vec<Effect> {
-        if let Some(why) = mirror_left_active(o) {
+        if let Some(why) = outside_change(o) {
             return self.begin_rollback(now, why);
-        }
-        if o.destination_active {
-            return self.begin_rollback(
-                now,
-                "the group became active on the destination, started outside cutover".into(),
-            );
         }
         if !o.origin_active {
             if self.state.last_committed.as_ref() == Some(&o.origin_committed) {

@@ -36,7 +36,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::by_partition;
-use super::{mirror_left_active, not_synced, offsets_text, Effect, Machine, Observation};
+use super::{not_synced, offsets_text, outside_change, Effect, Machine, Observation};
 use crate::model::Offsets;
 use crate::rule::Verdict;
 
@@ -59,14 +59,8 @@ impl Machine {
     /// link would have copied them had it still included the group: that is the proof. An
     /// idle group gets the weaker one (the filters read back, and the interval).
     pub(super) fn proving_exclusion(&mut self, now: i64, o: &Observation) -> Vec<Effect> {
-        if let Some(why) = mirror_left_active(o) {
+        if let Some(why) = outside_change(o) {
             return self.begin_rollback(now, why);
-        }
-        if o.destination_active {
-            return self.begin_rollback(
-                now,
-                "the group became active on the destination, started outside cutover".into(),
-            );
         }
         if o.excluded == Some(false) {
             return self.begin_rollback(

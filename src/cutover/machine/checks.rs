@@ -87,3 +87,13 @@ pub(super) fn hopeless(v: Verdict) -> bool {
             | Verdict::OffsetsUnavailable
     )
 }
+
+/// Before the snapshot (proving the exclusion, awaiting the stop): a mirror that left
+/// `ACTIVE`, or the group started on the destination by someone else, ends the cutover.
+pub(super) fn outside_change(o: &Observation) -> Option<String> {
+    mirror_left_active(o).or_else(|| {
+        o.destination_active.then(|| {
+            "the group became active on the destination, started outside cutover".to_string()
+        })
+    })
+}

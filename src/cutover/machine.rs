@@ -661,6 +661,15 @@ impl Machine {
             self.enter(now, Phase::Excluding);
             return self.run(Action::Exclude);
         }
+        if o.excluded == Some(true) {
+            // The link would never copy the final offsets: refused now, not at the deadline.
+            return self.finish(
+                now,
+                Phase::Refused,
+                Outcome::Refused,
+                "final-offsets = \"link\" waits for the link's offset sync, which is off or does not include the group (consumer.offset.sync.enable, consumer.offset.group.filters); nothing was changed. Include the group in the link's filters, or let cutover write the final offsets (final-offsets = \"agent\")".into(),
+            );
+        }
         self.stop(now)
     }
 

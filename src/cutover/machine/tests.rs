@@ -447,6 +447,20 @@ fn a_re_inclusion_after_the_restart_needs_the_operator() {
 }
 
 #[test]
+fn link_mode_refuses_up_front_a_group_the_links_sync_does_not_include() {
+    let (mut m, _) = Machine::start(0, settings());
+    let mut o = obs(true, 90, Some(80), 100, false);
+    o.excluded = Some(true);
+    match &observed(&mut m, 0, o)[..] {
+        [Effect::Finish {
+            outcome: Outcome::Refused,
+            reason,
+        }] => assert!(reason.contains("final-offsets = \"agent\""), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn offsets_must_hold_still_across_consecutive_reads_before_the_snapshot() {
     let (mut m, _) = Machine::start(0, settings());
     observed(&mut m, 0, obs(true, 90, None, 100, false));

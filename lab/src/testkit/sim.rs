@@ -75,15 +75,27 @@ impl Sim {
         (status, r.json().await.unwrap_or(serde_json::Value::Null))
     }
 
+    /// Creates the mirror of `topic`. A 503 (the emulator's own call to a broker timed out, as
+    /// happens on a loaded 2-core machine) is retried, as any client of the API would.
     pub async fn create_mirror(&self, topic: &str) {
-        let (status, body) = self
-            .send(
-                reqwest::Method::POST,
-                &self.link_url("/mirrors"),
-                serde_json::json!({ "source_topic_name": topic }),
-            )
-            .await;
-        assert_eq!(status, 204, "create mirror {topic}: {body}");
+        let mut attempt = 1;
+        loop {
+            let (status, body) = self
+                .send(
+                    reqwest::Method::POST,
+                    &self.link_url("/mirrors"),
+                    serde_json::json!({ "source_topic_name": topic }),
+                )
+                .await;
+            if status == 503 && attempt < 3 {
+                eprintln!("create mirror {topic}: attempt {attempt}: {body}; again");
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+            assert_eq!(status, 204, "create mirror {topic}: {body}");
+            return;
+        }
     }
 
     pub async fn mirror(&self, topic: &str) -> serde_json::Value {

@@ -84,18 +84,13 @@ exec = {rollback}
 
 /// Runs `cutover group` for the move; returns its downtime in milliseconds.
 fn cut_over(m: &Move, sim: &Sim) -> i64 {
-    let lab = common::lab();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
         .arg("--config")
         .arg(&m.config)
         .args(["group", &m.app.group, "--format", "json"])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("CUTOVER_ORIGIN_BOOTSTRAP", &lab.origin)
-        .env("CUTOVER_DESTINATION_BOOTSTRAP", &lab.destination)
-        .env("CUTOVER_LINK_NAME", &sim.link)
-        .env("CUTOVER_LINK_REST_URL", sim.sim.rest_url())
-        .env("CUTOVER_DESTINATION_CLUSTER_ID", sim.sim.cluster_id())
+        .envs(sim.cutover_env())
         .output()
         .expect("run cutover group");
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {

@@ -127,11 +127,7 @@ async fn main() {
         let t = Instant::now();
         let out = Command::new(env!("CARGO_BIN_EXE_cutover"))
             .args(["verify", "--all-groups", "--format", "json"])
-            .env("CUTOVER_ORIGIN_BOOTSTRAP", &lab.origin)
-            .env("CUTOVER_DESTINATION_BOOTSTRAP", &lab.destination)
-            .env("CUTOVER_LINK_NAME", &sim.link)
-            .env("CUTOVER_LINK_REST_URL", sim.sim.rest_url())
-            .env("CUTOVER_DESTINATION_CLUSTER_ID", sim.sim.cluster_id())
+            .envs(sim.cutover_env())
             .output()
             .expect("cutover runs");
         let elapsed = t.elapsed();

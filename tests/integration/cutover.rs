@@ -208,11 +208,7 @@ timeout = "40s"
             .args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("CUTOVER_ORIGIN_BOOTSTRAP", &lab().origin)
-            .env("CUTOVER_DESTINATION_BOOTSTRAP", &lab().destination)
-            .env("CUTOVER_LINK_NAME", &self.sim.link)
-            .env("CUTOVER_LINK_REST_URL", self.sim.sim.rest_url())
-            .env("CUTOVER_DESTINATION_CLUSTER_ID", self.sim.sim.cluster_id())
+            .envs(self.sim.cutover_env())
             .current_dir(std::env::temp_dir());
         cmd
     }

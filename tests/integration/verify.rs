@@ -25,11 +25,7 @@ async fn cutover_with(sim: &Sim, args: &[&str], env: &[(&str, &str)]) -> (i32, S
     cmd.args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("CUTOVER_ORIGIN_BOOTSTRAP", &lab().origin)
-        .env("CUTOVER_DESTINATION_BOOTSTRAP", &lab().destination)
-        .env("CUTOVER_LINK_NAME", &sim.link)
-        .env("CUTOVER_LINK_REST_URL", sim.sim.rest_url())
-        .env("CUTOVER_DESTINATION_CLUSTER_ID", sim.sim.cluster_id())
+        .envs(sim.cutover_env())
         .current_dir(std::env::temp_dir());
     for (k, v) in env {
         cmd.env(k, v);

@@ -17,6 +17,21 @@ pub struct Sim {
 }
 
 impl Sim {
+    /// The `CUTOVER_*` variables that point the `cutover` binary at the lab's two clusters
+    /// and this emulator (pass them to `Command::envs`).
+    pub fn cutover_env(&self) -> [(&'static str, String); 5] {
+        [
+            ("CUTOVER_ORIGIN_BOOTSTRAP", lab().origin.clone()),
+            ("CUTOVER_DESTINATION_BOOTSTRAP", lab().destination.clone()),
+            ("CUTOVER_LINK_NAME", self.link.clone()),
+            ("CUTOVER_LINK_REST_URL", self.sim.rest_url()),
+            (
+                "CUTOVER_DESTINATION_CLUSTER_ID",
+                self.sim.cluster_id().to_string(),
+            ),
+        ]
+    }
+
     pub async fn start(configs: &[(&str, &str)]) -> Sim {
         Sim::start_with(configs, None).await
     }

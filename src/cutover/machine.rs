@@ -95,7 +95,9 @@ mod checks;
 mod interface;
 mod rollback;
 
-use checks::{advanced, hopeless, mirror_left_active, offsets_text, outside_change};
+use checks::{
+    advanced, hopeless, mirror_left_active, offsets_text, outside_change, still_included,
+};
 pub use checks::{not_mirrored, not_synced};
 
 pub use interface::{Action, Effect, Input, Observation, Outcome, Phase, Settings};
@@ -795,12 +797,8 @@ impl Machine {
         if let Some(why) = self.interference(o) {
             return self.begin_rollback(now, why);
         }
-        if o.excluded == Some(false) {
-            return self.begin_rollback(
-                now,
-                "the link's consumer.offset.group.filters, read back, still include the group"
-                    .into(),
-            );
+        if let Some(why) = still_included(o) {
+            return self.begin_rollback(now, why);
         }
         let snapshot = self.state.snapshot.clone().unwrap_or_default();
         if o.destination_committed != snapshot {

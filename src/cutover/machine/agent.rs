@@ -36,7 +36,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::by_partition;
-use super::{not_synced, offsets_text, outside_change, Effect, Machine, Observation};
+use super::{
+    not_synced, offsets_text, outside_change, still_included, Effect, Machine, Observation,
+};
 use crate::model::Offsets;
 use crate::rule::Verdict;
 
@@ -62,12 +64,8 @@ impl Machine {
         if let Some(why) = outside_change(o) {
             return self.begin_rollback(now, why);
         }
-        if o.excluded == Some(false) {
-            return self.begin_rollback(
-                now,
-                "the link's consumer.offset.group.filters, read back, still include the group"
-                    .into(),
-            );
+        if let Some(why) = still_included(o) {
+            return self.begin_rollback(now, why);
         }
         let expired = self.expired(now);
         let window = match &mut self.state.proof_window {

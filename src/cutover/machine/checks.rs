@@ -97,3 +97,10 @@ pub(super) fn outside_change(o: &Observation) -> Option<String> {
         })
     })
 }
+
+/// The link's filters, read back after the exclusion, still include the group.
+pub(super) fn still_included(o: &Observation) -> Option<String> {
+    (o.excluded == Some(false)).then(|| {
+        "the link's consumer.offset.group.filters, read back, still include the group".to_string()
+    })
+}

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::linksim::{LinkSim, LinkSimOptions};
 
-use super::kafka::props;
+use super::kafka::{no_broker_change, props};
 use super::lab::lab;
 use super::support::unique;
 
@@ -37,6 +37,9 @@ impl Sim {
     }
 
     pub async fn start_with(configs: &[(&str, &str)], basic_auth: Option<(&str, &str)>) -> Sim {
+        // The emulator's clients bootstrap now: not while another test runs an extra origin
+        // broker that it will kill (a client that learned of it may later pick it).
+        let _no_broker_change = no_broker_change().await;
         let link = unique("link");
         let options = LinkSimOptions {
             link_name: link.clone(),
@@ -93,6 +96,7 @@ impl Sim {
     /// Creates the mirror of `topic`. A 503 (the emulator's own call to a broker timed out, as
     /// happens on a loaded 2-core machine) is retried, as any client of the API would.
     pub async fn create_mirror(&self, topic: &str) {
+        let _no_broker_change = no_broker_change().await;
         let mut attempt = 1;
         loop {
             let (status, body) = self

@@ -74,6 +74,11 @@ pub enum Command {
         /// Roll an interrupted cutover back to the origin.
         #[arg(long, conflicts_with = "dry_run")]
         rollback: bool,
+        /// Who writes the final offsets on the destination, overriding [cutover]
+        /// final-offsets: `agent` (cutover commits them: seconds of downtime) or `link` (the
+        /// link's offset sync copies them). A resumed cutover keeps the mode it started with.
+        #[arg(long, value_name = "WHO", value_parser = ["agent", "link"], conflicts_with_all = ["resume", "rollback"])]
+        final_offsets: Option<String>,
     },
     /// Pre-promotion audit of every mirror topic and group (read-only).
     Audit {

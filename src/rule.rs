@@ -184,6 +184,9 @@ impl GroupJudgement {
     }
 }
 
+/// Said on every partition of a promoted mirror.
+pub const PROMOTED_NOTE: &str = "the mirror is promoted (STOPPED): the link no longer syncs offsets to it; `cutover group` with final-offsets = \"agent\" writes the group's final offsets itself";
+
 fn ok_offset(r: &Result<Offset, String>) -> Option<Offset> {
     r.as_ref().ok().copied()
 }
@@ -199,7 +202,12 @@ pub fn judge_partition(o: &PartitionObservation) -> PartitionJudgement {
     let mirror_lag = origin_end.zip(mirror_end).map(|(h, m)| h - m);
     let mut notes = Vec::new();
     let verdict = decide(o, &mut notes);
-    if consumer_lag.is_some_and(|l| l < 0) || mirror_lag.is_some_and(|l| l < 0) {
+    // A promoted topic is written on the destination: its "mirror lag" goes negative for good.
+    let promoted = o
+        .mirror
+        .as_ref()
+        .is_some_and(|m| m.state == MirrorState::Stopped);
+    if consumer_lag.is_some_and(|l| l < 0) || (!promoted && mirror_lag.is_some_and(|l| l < 0)) {
         notes.push(Cow::from(
             "negative lag: the offsets were read moments apart while the log or the group moved; the verdict uses origin_committed ≤ mirror_end directly",
         ));
@@ -313,6 +321,9 @@ fn decide(o: &PartitionObservation, notes: &mut Vec<Cow<'static, str>>) -> Verdi
     if destination_committed != &Some(*c_o) {
         notes.push(Cow::from(match destination_committed {
             None => "the destination has no committed offset for the group yet".to_string(),
+            Some(c_d) if mirror.state == MirrorState::Stopped => {
+                format!("destination has {c_d}, origin has {c_o}: the link will not sync a promoted topic")
+            }
             Some(c_d) => format!("destination has {c_d}, origin has {c_o}: not synced yet"),
         }));
         return Verdict::NotSynced;
@@ -327,11 +338,21 @@ fn decide(o: &PartitionObservation, notes: &mut Vec<Cow<'static, str>>) -> Verdi
 
 /// A mirror that is not `ACTIVE` turns an otherwise acceptable verdict into
 /// `MIRROR_NOT_ACTIVE`; an unknown status (no REST access) is let through with a note.
+///
+/// A promoted mirror (`STOPPED`) is let through too: it is an ordinary topic that holds the
+/// origin's records at the origin's offsets, so a group may move onto it when its committed
+/// offset is on it. The link no longer syncs it, so only a write of the final offsets on the
+/// destination (cutover's own, `final-offsets = "agent"`) makes it `SAFE`; the origin must
+/// not be written after the promotion (the cutover watches its end).
 fn mirror_gate(mirror: &MirrorOf, notes: &mut Vec<Cow<'static, str>>, verdict: Verdict) -> Verdict {
     match &mirror.state {
         MirrorState::Active => verdict,
         // Said once per group (MIRROR_STATUS_UNKNOWN), not on every partition.
         MirrorState::Unknown => verdict,
+        MirrorState::Stopped => {
+            notes.push(Cow::from(PROMOTED_NOTE));
+            verdict
+        }
         other => {
             notes.push(Cow::from(format!(
                 "mirror {} is {}",
@@ -391,7 +412,14 @@ pub fn judge_group(o: &GroupObservation) -> GroupJudgement {
             ),
         );
     }
-    if o.synced_by_link == Some(true) {
+    // The link syncs no offsets to a promoted topic, whatever its filters say.
+    let all_promoted = !o.partitions.is_empty()
+        && o.partitions.iter().all(|p| {
+            p.mirror
+                .as_ref()
+                .is_some_and(|m| m.state == MirrorState::Stopped)
+        });
+    if o.synced_by_link == Some(true) && !all_promoted {
         find(
             FindingKind::GroupNotExcluded,
             false,
@@ -408,10 +436,10 @@ pub fn judge_group(o: &GroupObservation) -> GroupJudgement {
             "mirror status is unknown (no REST access to the link): offsets were checked, the mirrors' state was not".into(),
         );
     }
-    if partitions
-        .iter()
-        .any(|p| p.consumer_lag.is_some_and(|l| l < 0) || p.mirror_lag.is_some_and(|l| l < 0))
-    {
+    if partitions.iter().any(|p| {
+        let promoted = p.mirror_status.as_deref() == Some(MirrorState::Stopped.as_str());
+        p.consumer_lag.is_some_and(|l| l < 0) || (!promoted && p.mirror_lag.is_some_and(|l| l < 0))
+    }) {
         find(
             FindingKind::NegativeLag,
             false,
@@ -562,8 +590,26 @@ mod tests {
                 Verdict::MirrorNotActive,
             ),
             (
-                "stopped",
+                "promoted (stopped), offsets written on the destination",
                 with_state(MirrorState::Stopped, obs(Some(5), Some(5), 10, 10, 0)),
+                Verdict::Safe,
+            ),
+            (
+                "promoted (stopped), the link will not sync it",
+                with_state(MirrorState::Stopped, obs(Some(5), Some(3), 10, 10, 0)),
+                Verdict::NotSynced,
+            ),
+            (
+                "promoted (stopped), group ahead of it",
+                with_state(MirrorState::Stopped, obs(Some(11), Some(3), 12, 10, 0)),
+                Verdict::ConsumerAheadOfMirror,
+            ),
+            (
+                "promoting (pending_stopped)",
+                with_state(
+                    MirrorState::PendingStopped,
+                    obs(Some(5), Some(5), 10, 10, 0),
+                ),
                 Verdict::MirrorNotActive,
             ),
             (

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::cli::{Cli, Command, Format};
 use crate::cutover::driver::Mode;
 use crate::error::{Error, Result};
-use crate::model::GroupId;
+use crate::model::{FinalOffsets, GroupId};
 use crate::verify::Selection;
 
 /// A command whose arguments have been checked, ready to run against a
@@ -31,6 +31,8 @@ pub enum Prepared {
         mode: Mode,
         /// The command line, as the journal records it.
         command: Vec<String>,
+        /// `--final-offsets`, overriding the configuration.
+        final_offsets: Option<FinalOffsets>,
     },
 }
 
@@ -69,6 +71,7 @@ pub fn prepare(cli: &Cli, argv: &[String]) -> Result<Prepared> {
             dry_run,
             resume,
             rollback,
+            final_offsets,
         } => Ok(Prepared::Group {
             group: GroupId::new(group),
             dry_run: *dry_run,
@@ -80,6 +83,11 @@ pub fn prepare(cli: &Cli, argv: &[String]) -> Result<Prepared> {
                 Mode::Start
             },
             command: argv.to_vec(),
+            final_offsets: final_offsets.as_deref().map(|w| match w {
+                "link" => FinalOffsets::Link,
+                // clap admits only `agent` and `link`.
+                _ => FinalOffsets::Agent,
+            }),
         }),
         other => Err(Error::NotBuilt {
             command: name(other),

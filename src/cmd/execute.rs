@@ -32,6 +32,7 @@ pub async fn execute(prepared: &Prepared, ctx: &Context) -> Result<Outcome> {
             dry_run,
             mode,
             command,
-        } => group::run(ctx, group, *dry_run, *mode, command).await,
+            final_offsets,
+        } => group::run(ctx, group, *dry_run, *mode, command, *final_offsets).await,
     }
 }

@@ -1,4 +1,5 @@
-//! `cutover group GROUP [--dry-run|--resume|--rollback]`: one group's cutover.
+//! `cutover group GROUP [--dry-run|--resume|--rollback] [--final-offsets agent|link]`: one
+//! group's cutover.
 //!
 //! Builds the driver's environment from the [`Context`] and hands the group to
 //! [`crate::cutover::driver`]; `--dry-run` prints the plan and changes nothing. The exit code
@@ -8,7 +9,7 @@ use crate::cutover;
 use crate::cutover::driver::Mode;
 use crate::cutover::machine::Outcome as CutoverOutcome;
 use crate::error::{exit, Result};
-use crate::model::GroupId;
+use crate::model::{FinalOffsets, GroupId};
 
 use super::{Context, Outcome, Report};
 
@@ -18,13 +19,18 @@ pub(super) async fn run(
     dry_run: bool,
     mode: Mode,
     command: &[String],
+    final_offsets: Option<FinalOffsets>,
 ) -> Result<Outcome> {
+    let mut options = ctx.cutover.clone();
+    if let Some(who) = final_offsets {
+        options.cutover.final_offsets = who;
+    }
     let env = cutover::driver::Env {
         origin: ctx.origin.as_ref(),
         destination: ctx.destination.as_ref(),
         link: ctx.link.as_ref(),
         hooks: ctx.hooks.as_ref(),
-        options: &ctx.cutover,
+        options: &options,
         clock: ctx.clock,
         progress: ctx.progress,
         phase_watch: ctx.phase_watch.as_ref(),

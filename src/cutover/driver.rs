@@ -26,7 +26,7 @@ use crate::kafka::Cluster;
 use crate::link::filter_edit::{edit_group_filters, FilterChange, GROUP_FILTERS};
 use crate::link::filters::{FilterKind, Filters};
 use crate::link::Link;
-use crate::model::{FinalOffsets, GroupId, TopicPartition};
+use crate::model::{FinalOffsets, GroupId, MirrorState, TopicPartition};
 use crate::progress::Progress;
 use crate::report::{Plan, PlanStep, Summary, VerifyReport};
 use crate::rule::{GroupJudgement, Presence};
@@ -196,10 +196,20 @@ async fn observe(env: &Env<'_>, group: &GroupId) -> Result<(Observation, VerifyR
         if let Some(m) = p.mirror_end {
             o.mirror_end.insert(tp.clone(), m);
         }
+        if let Some(e) = p.origin_end {
+            o.origin_end.insert(tp.clone(), e);
+        }
         if let (Some(mirror), Some(status)) = (&p.mirror_topic, &p.mirror_status) {
-            if !matches!(status.as_ref(), "ACTIVE" | "UNKNOWN") {
-                o.mirrors_not_active
-                    .insert(mirror.to_string(), status.to_string());
+            match status.as_ref() {
+                "ACTIVE" | "UNKNOWN" => {}
+                // Promoted: an ordinary topic the agent can move the group onto.
+                s if s == MirrorState::Stopped.as_str() => {
+                    o.promoted_topics.insert(p.topic.to_string());
+                }
+                _ => {
+                    o.mirrors_not_active
+                        .insert(mirror.to_string(), status.to_string());
+                }
             }
         }
         o.verdicts.insert(tp, p.verdict);
@@ -276,7 +286,18 @@ pub async fn plan(env: &Env<'_>, group: &GroupId) -> Result<Plan> {
     };
     let steps = match s.final_offsets {
         FinalOffsets::Agent => {
-            let exclusion = if observation.excluded == Some(true) {
+            let all_promoted = !observation.origin_committed.is_empty()
+                && observation
+                    .origin_committed
+                    .keys()
+                    .all(|tp| observation.promoted_topics.contains(tp.topic.as_str()));
+            let exclusion = if all_promoted {
+                PlanStep {
+                    phase: Phase::Excluding,
+                    action: "none: every topic of the group is promoted; the link syncs no offsets to them".into(),
+                    check: "nothing writes the promoted topics on the origin until the restart".into(),
+                }
+            } else if observation.excluded == Some(true) {
                 PlanStep {
                     phase: Phase::Excluding,
                     action: "none: the link's offset sync does not include the group".into(),

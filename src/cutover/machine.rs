@@ -93,6 +93,7 @@ mod agent;
 mod by_partition;
 mod checks;
 mod interface;
+mod promoted;
 mod rollback;
 
 use checks::{
@@ -160,6 +161,9 @@ pub struct State {
         with = "by_partition::option"
     )]
     proven_destination: Option<Offsets>,
+    /// Promoted topics at the plan, and their origin ends then (`promoted.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    promoted: Option<promoted::Promoted>,
 }
 
 /// Polls while something imminent is awaited (a stop seen, offsets holding still, the mirror
@@ -225,6 +229,7 @@ impl Machine {
             proof_window: None,
             exclusion_proof: None,
             proven_destination: None,
+            promoted: None,
         };
         (Machine { state }, vec![Effect::Observe { at_ms: now }])
     }
@@ -559,7 +564,7 @@ impl Machine {
     /// Guards for the waits between the stop and the restart: the group must stay stopped on
     /// the origin with the snapshot's offsets, and nobody may start it on the destination.
     fn interference(&self, o: &Observation) -> Option<String> {
-        if let Some(why) = mirror_left_active(o) {
+        if let Some(why) = mirror_left_active(o).or_else(|| self.promotion_changed(o)) {
             return Some(why);
         }
         if o.destination_active {
@@ -653,6 +658,9 @@ impl Machine {
                 ),
             );
         }
+        if let Some(effects) = self.plan_promoted(now, o) {
+            return effects;
+        }
         if self.agent_writes() {
             if o.excluded == Some(true) {
                 // Offset sync is off for the link, or its filters never included the group.
@@ -684,7 +692,7 @@ impl Machine {
     }
 
     fn awaiting_stop(&mut self, now: i64, o: &Observation) -> Vec<Effect> {
-        if let Some(why) = outside_change(o) {
+        if let Some(why) = outside_change(o).or_else(|| self.promotion_changed(o)) {
             return self.begin_rollback(now, why);
         }
         if !o.origin_active {
@@ -857,8 +865,9 @@ impl Machine {
             );
         }
         // Someone may re-include the group in the link's offset sync while it runs here: the
-        // next time it stops, the link would overwrite its offsets with the origin's.
-        if o.excluded == Some(false) {
+        // next time it stops, the link would overwrite its offsets with the origin's (unless
+        // every topic it reads is promoted: the link syncs none of them).
+        if o.excluded == Some(false) && !self.all_promoted() {
             return self.needs_operator(
                 now,
                 "the link's consumer.offset.group.filters include the group again (someone changed them after the exclusion): it consumes on the destination, but if it stops there the link will overwrite its offsets with the origin's. Add a LITERAL EXCLUDE for the group to the link's consumer.offset.group.filters, then check it with `cutover verify`".into(),

@@ -4,7 +4,10 @@
 //!
 //! Only the world is touched here: the agent's commands are the runner's business.
 
+use crate::link::MirrorAction;
 use crate::model::{GroupId, Offset, Role, TopicPartition};
+use crate::sim::link::current_lags;
+use crate::sim::link_model::next_status;
 use crate::sim::link_model::{
     Effect, FilterConfig, LinkFilters, LinkState, MirrorStatus, Pattern, RestFaultKind, RestFaults,
     Rule, GROUP_FILTERS, LINK_PREFIX, SYNC_ENABLE, SYNC_MS,
@@ -151,6 +154,32 @@ pub(super) fn apply(w: &mut World, event: &Event) -> std::result::Result<String,
                 None => w.add_producer(topic.clone(), *rate),
             }
             format!("producer of {topic} now writes {rate} records/s")
+        }
+        Event::PromoteMirror { topic } => {
+            let m = mirror_topic(w, topic)?;
+            let lags = current_lags(w, &m);
+            let link = w.link.link_name.clone();
+            let status = w.link.mirrors[&m].status;
+            let next = next_status(status, MirrorAction::Promote, &m, &link, Some(&lags))
+                .map_err(|r| r.message)?;
+            set_status(w, topic, next)?;
+            format!("mirror {m} is promoted")
+        }
+        Event::MoveProducer { topic } => {
+            let m = mirror_topic(w, topic)?;
+            if w.link.mirrors[&m].status != MirrorStatus::Stopped {
+                return Err(format!(
+                    "mirror {m} is not promoted (STOPPED): the destination refuses writes to it"
+                ));
+            }
+            let p = w
+                .producers
+                .iter_mut()
+                .find(|p| &p.topic == topic)
+                .ok_or_else(|| format!("no producer writes {topic}"))?;
+            p.on = Role::Destination;
+            p.topic = m.clone();
+            format!("the producer of {topic} now writes {m} on the destination")
         }
         Event::PauseMirror { topic } => {
             let m = set_status(w, topic, MirrorStatus::Paused)?;

@@ -169,7 +169,7 @@ fn describe_mirrors(world: &World) -> Vec<MirrorDescription> {
 }
 
 /// Lag measured now from both logs, as promote does.
-fn current_lags(world: &World, mirror_topic: &str) -> BTreeMap<i32, PartitionLag> {
+pub(super) fn current_lags(world: &World, mirror_topic: &str) -> BTreeMap<i32, PartitionLag> {
     let Some(m) = world.link.mirrors.get(mirror_topic) else {
         return BTreeMap::new();
     };

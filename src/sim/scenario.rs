@@ -315,6 +315,15 @@ pub enum Event {
         topic: String,
         rate: f64,
     },
+    /// Promote a mirror through the link (as an operator would over REST): refused while
+    /// any partition lags; the mirror is STOPPED at the next step.
+    PromoteMirror {
+        topic: String,
+    },
+    /// The topic's producer writes the promoted topic on the destination from now on.
+    MoveProducer {
+        topic: String,
+    },
     /// Pause or resume through the link (as an operator would over REST).
     PauseMirror {
         topic: String,

@@ -125,7 +125,10 @@ pub enum AutoOffsetReset {
 /// seeded random generator.
 #[derive(Debug, Clone)]
 pub struct Producer {
+    /// The topic it writes, on `on` (the origin, or the destination once its mirror is
+    /// promoted and the producer moved).
     pub topic: String,
+    pub on: Role,
     /// Records per second, all partitions together.
     pub rate: f64,
     pub running: bool,
@@ -326,6 +329,7 @@ impl World {
     pub fn add_producer(&mut self, topic: String, rate: f64) {
         self.producers.push(Producer {
             topic,
+            on: Role::Origin,
             rate,
             running: true,
             carry: 0.0,
@@ -390,7 +394,8 @@ impl World {
             let n = total.floor() as u64;
             p.carry = total - n as f64;
             let topic = p.topic.clone();
-            let Some(partitions) = self.origin.topics.get(&topic).map(Vec::len) else {
+            let role = p.on;
+            let Some(partitions) = self.cluster(role).topics.get(&topic).map(Vec::len) else {
                 continue;
             };
             if partitions == 0 {
@@ -399,7 +404,7 @@ impl World {
             for _ in 0..n {
                 let partition = (self.rng.next_u64() % partitions as u64) as usize;
                 if let Some(log) = self
-                    .origin
+                    .cluster_mut(role)
                     .topics
                     .get_mut(&topic)
                     .and_then(|l| l.get_mut(partition))

@@ -61,7 +61,7 @@ impl Machine {
     /// link would have copied them had it still included the group: that is the proof. An
     /// idle group gets the weaker one (the filters read back, and the interval).
     pub(super) fn proving_exclusion(&mut self, now: i64, o: &Observation) -> Vec<Effect> {
-        if let Some(why) = outside_change(o) {
+        if let Some(why) = outside_change(o).or_else(|| self.promotion_changed(o)) {
             return self.begin_rollback(now, why);
         }
         if let Some(why) = still_included(o) {
@@ -104,9 +104,12 @@ impl Machine {
             let at = (now + settings.poll_ms).min(proven_at);
             return vec![Effect::Observe { at_ms: at }];
         }
+        // Only a partition the link still syncs proves anything: a promoted one it never would.
+        let promoted = self.state.promoted.as_ref();
         let advanced: Vec<String> = o
             .origin_committed
             .iter()
+            .filter(|(tp, _)| promoted.is_none_or(|p| !p.covers(tp)))
             .filter(|(tp, c)| window.origin.get(*tp).is_none_or(|before| before < *c))
             .map(|(tp, c)| {
                 format!(

@@ -3,7 +3,7 @@
 //! cutover ends ([`Outcome`]) and the [`Settings`] it runs with. Plain data, no decisions: the
 //! transitions are in the parent module.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -180,6 +180,14 @@ pub struct Observation {
     /// stopped…), with that status.
     #[serde(default)]
     pub mirrors_not_active: BTreeMap<String, String>,
+    /// The group's origin topics whose mirror is promoted (`STOPPED`): ordinary topics on the
+    /// destination that the link no longer syncs.
+    #[serde(default)]
+    pub promoted_topics: BTreeSet<String>,
+    /// The origin's log end per partition (watched on promoted topics: nothing may write
+    /// them any more).
+    #[serde(default, with = "by_partition")]
+    pub origin_end: Offsets,
 }
 
 /// Deadlines and pacing, in milliseconds.

@@ -1,7 +1,6 @@
 //! The phase machine driven step by step, with the clock in the tests' hands.
 
 use super::*;
-use std::collections::BTreeMap;
 
 use crate::model::{FinalOffsets, Offset, TopicPartition};
 
@@ -40,7 +39,7 @@ fn obs(origin_active: bool, c: i64, d: Option<i64>, m: i64, dest_active: bool) -
         mirror_end: [(tp(0), Offset(m))].into(),
         verdicts: [(tp(0), verdict)].into(),
         excluded: Some(false),
-        mirrors_not_active: BTreeMap::new(),
+        ..Observation::default()
     }
 }
 
@@ -374,7 +373,7 @@ fn two(origin_active: bool, c: [i64; 2], d: [i64; 2], dest_active: bool) -> Obse
             }))
             .collect(),
         excluded: Some(true),
-        mirrors_not_active: BTreeMap::new(),
+        ..Observation::default()
     }
 }
 
@@ -654,4 +653,98 @@ fn the_state_round_trips_through_json_for_checkpoints() {
     for p in Phase::ALL {
         assert_eq!(Phase::parse(p.as_str()), Some(p));
     }
+}
+
+/// `orders` promoted (its mirror STOPPED): the origin's end at `h`, the group at `c` on it.
+fn promoted(origin_active: bool, c: i64, d: i64, h: i64) -> Observation {
+    Observation {
+        excluded: Some(false),
+        promoted_topics: ["orders".to_string()].into(),
+        origin_end: [(tp(0), Offset(h))].into(),
+        ..obs(origin_active, c, Some(d), 300, false)
+    }
+}
+
+#[test]
+fn link_mode_refuses_a_promoted_topic_up_front() {
+    let (mut m, _) = Machine::start(0, settings());
+    match &observed(&mut m, 0, promoted(true, 90, 80, 100))[..] {
+        [Effect::Finish {
+            outcome: Outcome::Refused,
+            reason,
+        }] => assert!(
+            reason.contains("promoted") && reason.contains("final-offsets = \"agent\""),
+            "{reason}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn agent_mode_moves_a_group_onto_promoted_topics_without_an_exclusion() {
+    let (mut m, _) = Machine::start(0, agent());
+    // The link syncs nothing to a promoted topic, even with the group in its filters.
+    assert_eq!(
+        observed(&mut m, 0, promoted(true, 90, 80, 100)),
+        [Effect::Run(Action::StopHook)]
+    );
+    assert!(m
+        .exclusion_proof()
+        .is_some_and(|p| p.starts_with("not needed: every topic of the group is promoted")));
+    done(&mut m, 100, Action::StopHook, true);
+    observed(&mut m, 100, promoted(false, 100, 80, 100));
+    observed(&mut m, 350, promoted(false, 100, 80, 100));
+    assert_eq!(m.phase(), Phase::WritingOffsets);
+    done(&mut m, 400, Action::WriteOffsets, true);
+    let mut written = promoted(false, 100, 100, 100);
+    written.verdicts = [(tp(0), Verdict::Safe)].into();
+    assert_eq!(
+        observed(&mut m, 450, written),
+        [Effect::Run(Action::RestartHook)]
+    );
+    done(&mut m, 500, Action::RestartHook, true);
+    // Still in the filters: harmless, the link syncs no promoted topic.
+    let e = observed(&mut m, 600, promoted(false, 100, 105, 100));
+    assert!(
+        matches!(
+            &e[..],
+            [Effect::Finish {
+                outcome: Outcome::Done,
+                ..
+            }]
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn a_promoted_topic_written_on_the_origin_during_the_cutover_rolls_back() {
+    let (mut m, _) = Machine::start(0, agent());
+    observed(&mut m, 0, promoted(true, 90, 80, 100));
+    done(&mut m, 100, Action::StopHook, true);
+    observed(&mut m, 100, promoted(false, 100, 80, 100));
+    let e = observed(&mut m, 350, promoted(false, 100, 80, 103));
+    assert_eq!(m.phase(), Phase::RollingBack, "{e:?}");
+    assert!(
+        m.state
+            .rollback
+            .as_ref()
+            .is_some_and(|r| r.reason.contains("origin of a promoted topic was written")),
+        "{:?}",
+        m.state.rollback
+    );
+}
+
+#[test]
+fn a_mirror_promoted_during_the_cutover_rolls_back() {
+    let (mut m, _) = Machine::start(0, agent());
+    observed(&mut m, 0, running(90, 80, Some(false)));
+    done(&mut m, 100, Action::Exclude, true);
+    let e = observed(&mut m, 100, promoted(true, 90, 80, 100));
+    assert_eq!(e, [Effect::Run(Action::Unexclude)], "{e:?}");
+    assert!(m
+        .state
+        .rollback
+        .as_ref()
+        .is_some_and(|r| r.reason.contains("was promoted during the cutover")));
 }

@@ -279,6 +279,9 @@ impl<'a> Runner<'a> {
                     self.command(i + 1, args, expect, *kill_at, &ctx, &world)
                         .await;
                 }
+                What::Together { commands, expect } => {
+                    self.commands(i + 1, commands, expect, &ctx, &world).await;
+                }
             }
             previous_end = self.now();
         }
@@ -324,55 +327,61 @@ impl<'a> Runner<'a> {
                 None => format!("$ cutover {}", args.join(" ")),
             },
         );
-        let mut out: Vec<u8> = Vec::new();
-        let mut killed = false;
-        let (exit_code, report, error) = match Cli::try_parse_from(
-            std::iter::once("cutover".to_string()).chain(args.iter().cloned()),
-        ) {
-            Err(e) => (exit::USAGE, None, Some(e.to_string())),
-            Ok(parsed) => {
-                let argv: Vec<String> = std::iter::once("cutover".to_string())
-                    .chain(args.iter().cloned())
-                    .collect();
-                let run = async {
-                    let prepared = cmd::prepare(&parsed, &argv)?;
-                    cmd::execute(&prepared, ctx).await
-                };
-                let outcome = match (kill_at, &ctx.phase_watch) {
-                    (Some(phase), Some(tx)) => {
-                        let mut rx = tx.subscribe();
-                        rx.mark_unchanged();
-                        // Dropping the command's future mid-await is what SIGKILL does to the
-                        // agent: no cleanup runs, the journal keeps what was synced.
-                        tokio::select! {
-                            biased;
-                            _ = rx.wait_for(|p| *p == phase) => None,
-                            outcome = run => Some(outcome),
-                        }
-                    }
-                    _ => Some(run.await),
-                };
-                match outcome {
-                    None => {
-                        killed = true;
-                        (KILLED, None, Some("killed (SIGKILL)".to_string()))
-                    }
-                    Some(Ok(o)) => {
-                        if let Err(e) = write_report(parsed.format, &o.report, &mut out) {
-                            self.failures.push(format!("entry {entry}: {e}"));
-                        }
-                        (o.exit, Some(o.report), None)
-                    }
-                    Some(Err(e)) => (e.exit_code(), None, Some(e.render())),
-                }
-            }
-        };
+        let ran = execute(args, kill_at, ctx).await;
+        self.record(entry, args, expect, kill_at, at, ran, world);
+    }
+
+    /// Runs several commands at once (`run-together`), each checked against `expect`.
+    async fn commands(
+        &mut self,
+        entry: usize,
+        commands: &[Vec<String>],
+        expect: &Expect,
+        ctx: &Context,
+        world: &SharedWorld,
+    ) {
+        let at = self.now();
+        for args in commands {
+            self.line(at, &format!("$ cutover {}   (together)", args.join(" ")));
+        }
+        let ran =
+            futures::future::join_all(commands.iter().map(|args| execute(args, None, ctx))).await;
+        for (args, ran) in commands.iter().zip(ran) {
+            self.line(at, &format!("(together) cutover {}:", args.join(" ")));
+            self.record(entry, args, expect, None, at, ran, world);
+        }
+    }
+
+    /// Writes a command's output to the transcript and checks it against `expect`.
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &mut self,
+        entry: usize,
+        args: &[String],
+        expect: &Expect,
+        kill_at: Option<Phase>,
+        at: Duration,
+        ran: Ran,
+        world: &SharedWorld,
+    ) {
+        let Ran {
+            exit: exit_code,
+            report,
+            error,
+            out,
+            killed,
+            ended,
+            problems: mut failures,
+        } = ran;
+        let entry_label = format!("entry {entry}");
+        self.failures
+            .extend(failures.drain(..).map(|f| format!("{entry_label}: {f}")));
         if kill_at.is_some() && !killed && expect.killed != Some(false) {
             self.failures.push(format!(
                 "entry {entry}: the command finished before entering its kill-at phase"
             ));
         }
-        let took = self.now() - at;
+        let took = ended.saturating_duration_since(self.start + at);
         self.flush_events(world);
         let mut text = String::from_utf8_lossy(&out).into_owned();
         if let Some(e) = &error {
@@ -385,7 +394,7 @@ impl<'a> Runner<'a> {
             let _ = writeln!(self.transcript, "    {l}");
         }
         self.line(
-            self.now(),
+            at + took,
             &format!("exit {exit_code} after {}", clock(took)),
         );
         let label = format!("entry {entry} (`cutover {}`)", args.join(" "));
@@ -465,6 +474,83 @@ impl<'a> Runner<'a> {
             transcript: self.transcript,
         }
     }
+}
+
+/// What one command did.
+struct Ran {
+    exit: i32,
+    report: Option<Report>,
+    error: Option<String>,
+    /// What it wrote on stdout.
+    out: Vec<u8>,
+    killed: bool,
+    ended: Instant,
+    /// Its output could not be written.
+    problems: Vec<String>,
+}
+
+/// Runs one command (`args` after `cutover`) through the code an operator runs; with
+/// `kill_at`, drops it when its cutover enters that phase, as SIGKILL would.
+async fn execute(args: &[String], kill_at: Option<Phase>, ctx: &Context) -> Ran {
+    let mut ran = Ran {
+        exit: 0,
+        report: None,
+        error: None,
+        out: Vec::new(),
+        killed: false,
+        ended: Instant::now(),
+        problems: Vec::new(),
+    };
+    let argv: Vec<String> = std::iter::once("cutover".to_string())
+        .chain(args.iter().cloned())
+        .collect();
+    let parsed = match Cli::try_parse_from(&argv) {
+        Err(e) => {
+            ran.exit = exit::USAGE;
+            ran.error = Some(e.to_string());
+            ran.ended = Instant::now();
+            return ran;
+        }
+        Ok(parsed) => parsed,
+    };
+    let run = async {
+        let prepared = cmd::prepare(&parsed, &argv)?;
+        cmd::execute(&prepared, ctx).await
+    };
+    let outcome = match (kill_at, &ctx.phase_watch) {
+        (Some(phase), Some(tx)) => {
+            let mut rx = tx.subscribe();
+            rx.mark_unchanged();
+            // Dropping the command's future mid-await is what SIGKILL does to the agent: no
+            // cleanup runs, the journal keeps what was synced.
+            tokio::select! {
+                biased;
+                _ = rx.wait_for(|p| *p == phase) => None,
+                outcome = run => Some(outcome),
+            }
+        }
+        _ => Some(run.await),
+    };
+    match outcome {
+        None => {
+            ran.killed = true;
+            ran.exit = KILLED;
+            ran.error = Some("killed (SIGKILL)".to_string());
+        }
+        Some(Ok(o)) => {
+            if let Err(e) = write_report(parsed.format, &o.report, &mut ran.out) {
+                ran.problems.push(e.to_string());
+            }
+            ran.exit = o.exit;
+            ran.report = Some(o.report);
+        }
+        Some(Err(e)) => {
+            ran.exit = e.exit_code();
+            ran.error = Some(e.render());
+        }
+    }
+    ran.ended = Instant::now();
+    ran
 }
 
 /// The virtual clock's epoch: 2026-01-01T00:00:00Z.

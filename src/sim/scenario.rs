@@ -288,6 +288,12 @@ pub enum What {
         /// phase.
         kill_at: Option<crate::cutover::machine::Phase>,
     },
+    /// Commands started at the same moment and run concurrently (`run-together`), each
+    /// checked against the same expectations.
+    Together {
+        commands: Vec<Vec<String>>,
+        expect: Box<Expect>,
+    },
 }
 
 /// Events and faults. The names are the `do` values of the scenario format.
@@ -688,6 +694,35 @@ fn parse_entry(
     };
     let run = table.remove("run");
     let expect = table.remove("expect");
+    if let Some(together) = table.remove("run-together") {
+        if run.is_some() || table.contains_key("do") {
+            return Err("give `run-together` alone, not with `run` or `do`".into());
+        }
+        if let Some(extra) = table.keys().next() {
+            return Err(format!("unknown key {extra:?} beside `run-together`"));
+        }
+        let toml::Value::Array(list) = together else {
+            return Err("run-together must be an array of command lines".into());
+        };
+        let commands = list
+            .into_iter()
+            .map(|v| match v {
+                toml::Value::String(s) => Ok(s.split_whitespace().map(str::to_string).collect()),
+                other => Err(format!("run-together: {other} is not a command line")),
+            })
+            .collect::<std::result::Result<Vec<Vec<String>>, _>>()?;
+        if commands.len() < 2 {
+            return Err("run-together needs at least two command lines".into());
+        }
+        let expect = Box::new(match expect {
+            None => Expect::default(),
+            Some(v) => v.try_into().map_err(|e| format!("expect: {e}"))?,
+        });
+        return Ok(Entry {
+            when,
+            what: What::Together { commands, expect },
+        });
+    }
     let kill_at = match table.remove("kill-at") {
         None => None,
         Some(toml::Value::String(p)) => {

@@ -19,6 +19,7 @@
 //! for.
 
 mod cli;
+mod concurrent;
 mod cutover;
 mod kafka_adapter;
 mod kafka_leaderless;

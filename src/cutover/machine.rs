@@ -92,6 +92,7 @@ use crate::rule::Verdict;
 mod agent;
 mod by_partition;
 mod checks;
+mod drain;
 mod interface;
 mod promoted;
 mod rollback;
@@ -161,6 +162,9 @@ pub struct State {
         with = "by_partition::option"
     )]
     proven_destination: Option<Offsets>,
+    /// The plan's first look at a lagging mirror (`drain.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    drain_sample: Option<drain::DrainSample>,
     /// Promoted topics at the plan, and their origin ends then (`promoted.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     promoted: Option<promoted::Promoted>,
@@ -229,6 +233,7 @@ impl Machine {
             proof_window: None,
             exclusion_proof: None,
             proven_destination: None,
+            drain_sample: None,
             promoted: None,
         };
         (Machine { state }, vec![Effect::Observe { at_ms: now }])
@@ -657,6 +662,9 @@ impl Machine {
                     blocking.join(", ")
                 ),
             );
+        }
+        if let Some(effects) = self.plan_drain(now, o) {
+            return effects;
         }
         if let Some(effects) = self.plan_promoted(now, o) {
             return effects;

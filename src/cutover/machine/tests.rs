@@ -748,3 +748,51 @@ fn a_mirror_promoted_during_the_cutover_rolls_back() {
         .as_ref()
         .is_some_and(|r| r.reason.contains("was promoted during the cutover")));
 }
+
+/// The group at 90 on the origin; the origin's end `h`, the mirror's end `m`.
+fn lagging(h: i64, m: i64) -> Observation {
+    Observation {
+        origin_end: [(tp(0), Offset(h))].into(),
+        ..obs(true, 90, Some(80), m, false)
+    }
+}
+
+#[test]
+fn a_lagging_mirror_is_measured_at_the_plan_and_one_that_drains_in_time_goes_on() {
+    let (mut m, _) = Machine::start(0, settings());
+    // 1000 behind: look again after two seconds to see how fast it copies.
+    assert_eq!(
+        observed(&mut m, 0, lagging(1100, 100)),
+        [Effect::Observe { at_ms: 2000 }]
+    );
+    assert_eq!(m.phase(), Phase::Plan);
+    // 500 copied in 2 s: the 600 left take about 2.4 s, well within the 60 s mirror timeout.
+    assert_eq!(
+        observed(&mut m, 2000, lagging(1200, 600)),
+        [Effect::Run(Action::StopHook)]
+    );
+}
+
+#[test]
+fn a_mirror_that_cannot_drain_within_the_mirror_timeout_is_refused_up_front() {
+    for (copied_to, needle) in [
+        (100, "nothing copied in 2000 ms"),
+        (110, "about 198 s to catch up"),
+    ] {
+        let (mut m, _) = Machine::start(0, settings());
+        observed(&mut m, 0, lagging(1100, 100));
+        match &observed(&mut m, 2000, lagging(1100, copied_to))[..] {
+            [Effect::Finish {
+                outcome: Outcome::Refused,
+                reason,
+            }] => assert!(
+                reason.contains("cannot catch up within mirror-timeout (60 s)")
+                    && reason.contains(needle)
+                    && reason.contains("nothing was changed"),
+                "{reason}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(m.state.timings.stop_begun_ms, None, "never stopped");
+    }
+}

@@ -327,6 +327,64 @@ pub struct Timings {
     pub downtime_ms: Option<i64>,
     /// stop done → synced: the wait for the link's offset sync.
     pub sync_wait_ms: Option<i64>,
+    /// The stop hook returned successfully.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_hook_done_ms: Option<i64>,
+    /// The mirror's end reached the snapshot on every partition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror_reached_ms: Option<i64>,
+    /// The agent's write of the final offsets returned (agent mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offsets_written_ms: Option<i64>,
+    /// The restart hook returned successfully.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_hook_done_ms: Option<i64>,
+    /// The group was first seen committing on the destination past its final offsets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_commit_ms: Option<i64>,
+}
+
+/// Where a cutover's time went, part by part, in milliseconds: each from the point before
+/// it. `None` where the run did not reach it (or an older journal did not record it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimingParts {
+    /// stop hook begun → it returned.
+    pub stop_hook_ms: Option<i64>,
+    /// stop hook returned → the group seen stopped with steady offsets.
+    pub stop_observed_ms: Option<i64>,
+    /// The wait for the mirror's end to reach the snapshot everywhere: from the stop seen
+    /// (agent mode) or the sync (link mode).
+    pub mirror_wait_ms: Option<i64>,
+    /// The final offsets onto the destination. Agent mode: mirror reached → written and read
+    /// back, every partition SAFE. Link mode: seen stopped → the link's sync copied them.
+    pub offsets_ms: Option<i64>,
+    /// restart hook begun → it returned.
+    pub restart_hook_ms: Option<i64>,
+    /// restart hook begun → the group's first commit on the destination past the snapshot.
+    pub first_commit_ms: Option<i64>,
+}
+
+impl Timings {
+    /// The parts of the cutover, from the points recorded.
+    pub fn parts(&self) -> TimingParts {
+        let between = |a: Option<i64>, b: Option<i64>| Some(b? - a?);
+        let (stopped, mirrored, synced) =
+            (self.stop_done_ms, self.mirror_reached_ms, self.synced_ms);
+        let (mirror_wait_ms, offsets_ms) = match (stopped, mirrored, synced) {
+            // Link mode: the sync is awaited first, then the mirror.
+            (Some(s), Some(m), Some(y)) if y <= m => (Some(m - y), Some(y - s)),
+            // Agent mode: the mirror first, then the agent's write and its read-back.
+            _ => (between(stopped, mirrored), between(mirrored, synced)),
+        };
+        TimingParts {
+            stop_hook_ms: between(self.stop_begun_ms, self.stop_hook_done_ms),
+            stop_observed_ms: between(self.stop_hook_done_ms, self.stop_done_ms),
+            mirror_wait_ms,
+            offsets_ms,
+            restart_hook_ms: between(self.restart_begun_ms, self.restart_hook_done_ms),
+            first_commit_ms: between(self.restart_begun_ms, self.first_commit_ms),
+        }
+    }
 }
 
 /// Who writes a moved group's final offsets on the destination (`[cutover] final-offsets`).

@@ -916,6 +916,7 @@ impl Driver<'_, '_> {
             reason,
             final_offsets: m.settings().final_offsets,
             exclusion_proof: m.exclusion_proof().map(str::to_string),
+            parts: timings.parts(),
             timings,
             snapshot,
             journal,

@@ -476,6 +476,7 @@ impl Machine {
         match action {
             Action::StopHook => {
                 if ok {
+                    self.state.timings.stop_hook_done_ms = Some(now);
                     self.enter(now, Phase::AwaitingStop);
                     vec![Effect::Observe { at_ms: now }]
                 } else {
@@ -511,6 +512,7 @@ impl Machine {
             }
             Action::RestartHook => {
                 if ok {
+                    self.state.timings.restart_hook_done_ms = Some(now);
                     self.enter(now, Phase::AwaitingRestart);
                     vec![Effect::Observe { at_ms: now }]
                 } else {
@@ -530,6 +532,7 @@ impl Machine {
             }
             Action::WriteOffsets => {
                 if ok {
+                    self.state.timings.offsets_written_ms = Some(now);
                     self.enter(now, Phase::CheckingOffsets);
                     vec![Effect::Observe { at_ms: now }]
                 } else {
@@ -777,6 +780,7 @@ impl Machine {
         }
         let missing = not_mirrored(self.state.snapshot.as_ref(), o);
         if missing.is_empty() {
+            self.state.timings.mirror_reached_ms.get_or_insert(now);
             if self.agent_writes() {
                 self.enter(now, Phase::WritingOffsets);
                 return self.run(Action::WriteOffsets);
@@ -886,6 +890,9 @@ impl Machine {
         // ends when every partition has moved past the snapshot, or the window has passed
         // (partitions without new records have nothing to show).
         let any_advanced = advanced(Some(&snapshot), &o.destination_committed);
+        if any_advanced {
+            self.state.timings.first_commit_ms.get_or_insert(now);
+        }
         let all_advanced = !snapshot.is_empty()
             && snapshot
                 .iter()

@@ -613,6 +613,7 @@ impl Builder {
                     .downtime_ms
                     .or(between(stop_begun_ms.or(stop_done_ms), restart_begun_ms)),
                 sync_wait_ms: recorded.sync_wait_ms.or(between(stop_done_ms, synced_ms)),
+                ..recorded
             },
             total_ms: between(started_ms, finished_ms),
             estimated,

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::cutover::machine::Outcome;
-use crate::model::{FinalOffsets, Offset};
+use crate::model::{FinalOffsets, Offset, TimingParts};
 
 use super::plan::Plan;
 use super::summary::Summary;
@@ -44,6 +44,9 @@ pub fn cutover_summary_text(s: &Summary) -> String {
         ms(s.timings.downtime_ms),
         ms(s.timings.sync_wait_ms)
     );
+    if let Some(parts) = parts_text(&s.parts) {
+        let _ = writeln!(out, "  parts:     {parts}");
+    }
     if !s.snapshot.is_empty() {
         let offsets: Vec<String> = s
             .snapshot
@@ -75,6 +78,9 @@ pub fn cutover_summary_markdown(s: &Summary) -> String {
     let _ = writeln!(out, "| phase | `{}` |", s.phase.as_str());
     let _ = writeln!(out, "| downtime | {} |", ms(s.timings.downtime_ms));
     let _ = writeln!(out, "| sync wait | {} |", ms(s.timings.sync_wait_ms));
+    if let Some(parts) = parts_text(&s.parts) {
+        let _ = writeln!(out, "| parts | {parts} |");
+    }
     let _ = writeln!(out, "| journal | `{}` |", s.journal.display());
     if let Some(next) = &s.next {
         let _ = writeln!(out, "\nNext: {next}");
@@ -141,4 +147,20 @@ pub fn plan_markdown(p: &Plan) -> String {
     );
     out.push_str(&crate::report::verify_markdown(&p.verify));
     out
+}
+
+/// The parts of the time that were recorded, in order: `stop hook 410 ms · stop observed …`.
+fn parts_text(p: &TimingParts) -> Option<String> {
+    let parts: Vec<String> = [
+        ("stop hook", p.stop_hook_ms),
+        ("stop observed", p.stop_observed_ms),
+        ("mirror wait", p.mirror_wait_ms),
+        ("offsets", p.offsets_ms),
+        ("restart hook", p.restart_hook_ms),
+        ("first commit on the destination", p.first_commit_ms),
+    ]
+    .into_iter()
+    .filter_map(|(name, v)| v.map(|_| format!("{name} {}", ms(v))))
+    .collect();
+    (!parts.is_empty()).then(|| parts.join(" · "))
 }

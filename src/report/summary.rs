@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::cutover::machine::{Outcome, Phase};
 use crate::journal::PartitionSample;
-use crate::model::{FinalOffsets, GroupId, Timings};
+use crate::model::{FinalOffsets, GroupId, TimingParts, Timings};
 
 /// The result of `cutover group`.
 #[derive(Debug, Clone, Serialize)]
@@ -25,6 +25,8 @@ pub struct Summary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exclusion_proof: Option<String>,
     pub timings: Timings,
+    /// Where the time went, part by part (from `timings`).
+    pub parts: TimingParts,
     /// The final offsets the group stopped at on the origin, if it got that far.
     pub snapshot: Vec<PartitionSample>,
     pub journal: PathBuf,

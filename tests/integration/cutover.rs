@@ -766,6 +766,28 @@ async fn in_agent_mode_the_exclusion_is_proven_before_the_stop_and_the_agent_wri
     // The app kept committing while a full sync interval left its destination offsets alone.
     let proof = doc["exclusion_proof"].as_str().unwrap_or_default();
     assert!(proof.starts_with("observed"), "{proof}");
+    // Where the outage went, part by part: the parts up to the offsets add up to no more than
+    // the downtime, and the group was seen committing on the destination.
+    let part = |name: &str| {
+        doc["parts"][name]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no {name} in {doc:#}"))
+    };
+    let downtime = doc["timings"]["downtime_ms"].as_i64().expect("downtime");
+    let before_restart = [
+        "stop_hook_ms",
+        "stop_observed_ms",
+        "mirror_wait_ms",
+        "offsets_ms",
+    ]
+    .map(part)
+    .iter()
+    .sum::<i64>();
+    assert!(before_restart <= downtime, "{doc:#}");
+    assert!(
+        part("restart_hook_ms") > 0 && part("first_commit_ms") > 0,
+        "{doc:#}"
+    );
     // The journal shows the agent's own write, intent before outcome, and no wait for a sync.
     let back = journal::read(&w.journal()).unwrap();
     let effects: Vec<(String, bool)> = back

@@ -198,6 +198,24 @@ fn agent_mode_proves_the_exclusion_before_the_stop_and_writes_the_final_offsets_
     );
     // The outage: stop hook begun → restart hook begun, whatever the 30 s interval.
     assert_eq!(m.state.timings.downtime_ms, Some(1250));
+    done(&mut m, 32_900, Action::RestartHook, true);
+    let committing = Observation {
+        excluded: Some(true),
+        ..obs(false, 160, Some(170), 200, true)
+    };
+    observed(&mut m, 33_350, committing);
+    // And where it went, part by part.
+    assert_eq!(
+        m.timings().parts(),
+        crate::model::TimingParts {
+            stop_hook_ms: Some(900),
+            stop_observed_ms: Some(250),
+            mirror_wait_ms: Some(0),
+            offsets_ms: Some(100),
+            restart_hook_ms: Some(550),
+            first_commit_ms: Some(1000),
+        }
+    );
 }
 
 #[test]

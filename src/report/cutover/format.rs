@@ -164,9 +164,26 @@ pub(super) fn torn_tail_note(tail: &str) -> String {
 
 /// The timings as (label, value) rows, durations first.
 pub(super) fn timing_rows(t: &ReportTimings) -> Vec<(&'static str, String)> {
-    vec![
+    let parts = t.times.parts();
+    let mut rows = vec![
         ("downtime", opt_duration(t.times.downtime_ms)),
         ("sync wait", opt_duration(t.times.sync_wait_ms)),
+    ];
+    // The parts the run recorded (journals of earlier versions have none of them).
+    rows.extend(
+        [
+            ("· stop hook", parts.stop_hook_ms),
+            ("· stop observed", parts.stop_observed_ms),
+            ("· mirror wait", parts.mirror_wait_ms),
+            ("· offsets on the destination", parts.offsets_ms),
+            ("· restart hook", parts.restart_hook_ms),
+            ("· first commit on the destination", parts.first_commit_ms),
+        ]
+        .into_iter()
+        .filter(|(_, v)| v.is_some())
+        .map(|(label, v)| (label, opt_duration(v))),
+    );
+    rows.extend([
         ("total", opt_duration(t.total_ms)),
         ("started", opt_utc(t.times.started_ms)),
         ("stop begun", opt_utc(t.times.stop_begun_ms)),
@@ -174,7 +191,8 @@ pub(super) fn timing_rows(t: &ReportTimings) -> Vec<(&'static str, String)> {
         ("synced", opt_utc(t.times.synced_ms)),
         ("restart begun", opt_utc(t.times.restart_begun_ms)),
         ("finished", opt_utc(t.times.finished_ms)),
-    ]
+    ]);
+    rows
 }
 
 pub(super) const ESTIMATED_NOTE: &str =

@@ -165,6 +165,7 @@ fn done_timings(downtime_ms: Option<i64>, sync_wait_ms: Option<i64>) -> Timings 
         finished_ms: Some(T0 + 6000),
         downtime_ms,
         sync_wait_ms,
+        ..Timings::default()
     }
 }
 
@@ -473,6 +474,7 @@ fn a_resumed_run_is_one_cutover_with_two_sessions_and_earlier_runs_named() {
                         finished_ms: Some(T0 + 22_000),
                         downtime_ms: Some(20_500),
                         sync_wait_ms: Some(20_000),
+                        ..Timings::default()
                     },
                 ),
             ),
@@ -643,6 +645,7 @@ fn done_with_downtime(d: &Path, group: &str, downtime_ms: i64) -> CutoverReport 
                         finished_ms: Some(T0 + stop_done + downtime_ms + 100),
                         downtime_ms: Some(downtime_ms),
                         sync_wait_ms: Some(downtime_ms / 10),
+                        ..Timings::default()
                     },
                 ),
             ),

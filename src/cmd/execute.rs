@@ -19,7 +19,7 @@ pub enum Report {
     Verify(VerifyReport),
     Audit(AuditReport),
     Plan(Box<Plan>),
-    Cutover(Summary),
+    Cutover(Box<Summary>),
 }
 
 /// Runs a prepared command against the clusters and the link of `ctx`.

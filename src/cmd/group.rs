@@ -54,7 +54,7 @@ pub(super) async fn run(
             CutoverOutcome::RolledBack | CutoverOutcome::Refused => exit::UNSAFE,
             CutoverOutcome::NeedsOperator => exit::RESUME_NEEDED,
         },
-        report: Report::Cutover(summary),
+        report: Report::Cutover(Box::new(summary)),
     })
 }
 

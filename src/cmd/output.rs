@@ -55,7 +55,7 @@ pub fn write_report(format: Format, report: &Report, out: &mut dyn Write) -> Res
         ),
         Report::Cutover(s) => write_one(
             format,
-            s,
+            s.as_ref(),
             report::cutover_summary_text,
             report::cutover_summary_markdown,
             out,

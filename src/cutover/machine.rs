@@ -703,7 +703,10 @@ impl Machine {
     }
 
     fn awaiting_stop(&mut self, now: i64, o: &Observation) -> Vec<Effect> {
-        if let Some(why) = outside_change(o).or_else(|| self.promotion_changed(o)) {
+        if let Some(why) = outside_change(o)
+            .or_else(|| self.promotion_changed(o))
+            .or_else(|| self.reincluded(o))
+        {
             return self.begin_rollback(now, why);
         }
         if !o.origin_active {

@@ -232,6 +232,17 @@ pub(super) fn apply(w: &mut World, event: &Event) -> std::result::Result<String,
             w.link.exclude_group(group).map_err(|r| r.message)?;
             format!("group {group} is excluded from the link's offset sync")
         }
+        Event::SlowOffsetSync { delay } => {
+            let delay = delay.as_deref().map(crate::duration::parse).transpose()?;
+            w.link.faults.offset_sync_delay_ms = delay.map_or(0, |d| d.as_millis() as u64);
+            match delay {
+                Some(d) => format!(
+                    "the link's offset-sync ticks now write {} after they read",
+                    crate::duration::format(d)
+                ),
+                None => "the link's offset-sync ticks write at once again".into(),
+            }
+        }
         Event::StopOffsetSync {} => {
             w.link.faults.offset_sync_stopped = true;
             "the link's offset sync stops writing".into()

@@ -362,6 +362,11 @@ pub enum Event {
     ExcludeGroup {
         group: String,
     },
+    /// A slow link: each offset-sync tick writes `delay` after it read the origin's
+    /// offsets; without `delay`, ticks write at once again.
+    SlowOffsetSync {
+        delay: Option<String>,
+    },
     StopOffsetSync {},
     StartOffsetSync {},
     /// The next `count` REST calls to the link fail.

@@ -278,7 +278,13 @@ pub struct World {
     next_sync: Duration,
     /// Mirror lags as the link last measured them, frozen while a mirror is not copying.
     sync_ticks: u64,
+    /// Writes of slow offset-sync ticks (`offset_sync_delay_ms`): when each lands, which tick
+    /// read it, and what it writes.
+    pending_sync: Vec<(Duration, u64, SyncWrites)>,
 }
+
+/// What one offset-sync tick writes: per group, its offsets on the mirror topics.
+type SyncWrites = Vec<(GroupId, Vec<(TopicPartition, Offset)>)>;
 
 impl World {
     /// An empty world; `sync_phase` is when the first offset-sync tick falls (the link's
@@ -305,6 +311,7 @@ impl World {
             mirror_carry: BTreeMap::new(),
             next_sync: phase,
             sync_ticks: 0,
+            pending_sync: Vec::new(),
         }
     }
 
@@ -375,6 +382,7 @@ impl World {
         self.produce(dt);
         self.mirror(dt);
         self.consume(dt);
+        self.land_slow_sync();
         if self.now >= self.next_sync {
             let interval = Duration::from_millis(self.link.config_ms(SYNC_MS).max(1));
             while self.next_sync <= self.now {
@@ -689,7 +697,7 @@ impl World {
             .filter(|m| m.status == MirrorStatus::Active)
             .map(|m| (m.source_topic.clone(), m.mirror_topic.clone()))
             .collect();
-        let mut writes: Vec<(GroupId, Vec<(TopicPartition, Offset)>)> = Vec::new();
+        let mut writes: SyncWrites = Vec::new();
         for (group, g) in self.origin.known_groups() {
             if !filters.includes(group.as_str()) {
                 continue;
@@ -706,6 +714,30 @@ impl World {
                 writes.push((group.clone(), offsets));
             }
         }
+        let delay = self.link.faults.offset_sync_delay_ms;
+        if delay > 0 {
+            let due = self.now + Duration::from_millis(delay);
+            self.pending_sync.push((due, self.sync_ticks, writes));
+            return;
+        }
+        self.write_sync(self.sync_ticks, writes);
+    }
+
+    /// Writes of slow ticks whose time has come.
+    fn land_slow_sync(&mut self) {
+        let now = self.now;
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_sync)
+            .into_iter()
+            .partition(|(at, _, _)| *at <= now);
+        self.pending_sync = later;
+        for (_, tick, writes) in due {
+            self.write_sync(tick, writes);
+        }
+    }
+
+    /// One tick's writes on the destination, as the coordinator takes them: a group with
+    /// members refuses them (CONSUMER_GROUP_IN_USE).
+    fn write_sync(&mut self, tick: u64, writes: SyncWrites) {
         let mut written = Vec::new();
         for (group, offsets) in writes {
             let d = self.destination.group_mut(&group);
@@ -721,9 +753,13 @@ impl World {
             }
         }
         if !written.is_empty() {
+            let late = if tick == self.sync_ticks && self.link.faults.offset_sync_delay_ms == 0 {
+                String::new()
+            } else {
+                " (read when it started, written now)".to_string()
+            };
             self.note(format!(
-                "offset sync tick {} wrote {}",
-                self.sync_ticks,
+                "offset sync tick {tick} wrote {}{late}",
                 written.join(", ")
             ));
         }

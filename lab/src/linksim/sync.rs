@@ -61,10 +61,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         if !enabled || stopped {
             continue;
         }
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
-        if let Err(e) = tick(&shared).await {
+        if let Err(e) = tick(&shared, delay).await {
             let mut report = shared.sync_report();
             if report.last_error.as_deref() != Some(e.as_str()) {
                 tracing::warn!(error = %e, "offset sync tick did not sync");
@@ -74,7 +71,8 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     }
 }
 
-async fn tick(shared: &Arc<Shared>) -> Result<(), String> {
+/// One tick; its writes land `delay` after its reads (a slow link, the fault knob).
+async fn tick(shared: &Arc<Shared>, delay: Duration) -> Result<(), String> {
     let tick = {
         let mut report = shared.sync_report();
         report.ticks += 1;
@@ -132,6 +130,9 @@ async fn tick(shared: &Arc<Shared>) -> Result<(), String> {
         if !mapped.is_empty() {
             writes.insert(group, mapped);
         }
+    }
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
     let names: Vec<GroupId> = writes.keys().cloned().collect();
     let described = shared

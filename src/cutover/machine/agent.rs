@@ -122,9 +122,15 @@ impl Machine {
             })
             .collect();
         let interval = settings.sync_interval_ms;
+        let started_over = match window.restarts {
+            0 => String::new(),
+            n => format!(
+                " (the window started over {n} time(s): a sync tick already under way when the exclusion was written landed in it)"
+            ),
+        };
         self.state.exclusion_proof = Some(if !advanced.is_empty() {
             format!(
-                "observed: the group committed on the origin ({}) while a full {interval} ms sync interval left its destination offsets unchanged",
+                "observed: the group committed on the origin ({}) while a full {interval} ms sync interval left its destination offsets unchanged{started_over}",
                 advanced.join(", ")
             )
         } else if o.excluded == Some(true) {
@@ -140,10 +146,24 @@ impl Machine {
         self.stop(now)
     }
 
+    /// Agent mode, from the proof to the restart: the link's filters, read back, must keep
+    /// excluding the group (unless every topic is promoted: the link syncs none of them). A
+    /// re-inclusion is caught here before the restart, not only by the watch after it.
+    pub(super) fn reincluded(&self, o: &Observation) -> Option<String> {
+        if !self.agent_writes() || self.all_promoted() {
+            return None;
+        }
+        still_included(o)
+            .map(|why| format!("{why} again (someone changed them after the exclusion was proven)"))
+    }
+
     /// Agent mode: the destination's offsets must hold what they held when the exclusion was
     /// proven until the agent writes the snapshot; a change means the link syncs the group
     /// again (someone re-included it).
     pub(super) fn destination_moved(&self, o: &Observation) -> Option<String> {
+        if let Some(why) = self.reincluded(o) {
+            return Some(why);
+        }
         let proven = self.state.proven_destination.as_ref()?;
         (o.destination_committed != *proven).then(|| {
             format!(
@@ -157,7 +177,7 @@ impl Machine {
     /// Agent mode: the snapshot was written on the destination; read back, it must be there
     /// and every partition SAFE before the restart.
     pub(super) fn checking_offsets(&mut self, now: i64, o: &Observation) -> Vec<Effect> {
-        if let Some(why) = self.interference(o) {
+        if let Some(why) = self.interference(o).or_else(|| self.reincluded(o)) {
             return self.begin_rollback(now, why);
         }
         let behind = not_synced(self.state.snapshot.as_ref(), o);

@@ -814,3 +814,29 @@ fn a_mirror_that_cannot_drain_within_the_mirror_timeout_is_refused_up_front() {
         assert_eq!(m.state.timings.stop_begun_ms, None, "never stopped");
     }
 }
+
+#[test]
+fn agent_mode_rolls_back_a_re_inclusion_seen_before_the_restart() {
+    let (mut m, _) = Machine::start(0, agent());
+    observed(&mut m, 0, running(90, 80, Some(false)));
+    done(&mut m, 100, Action::Exclude, true);
+    observed(&mut m, 100, running(90, 80, Some(true)));
+    observed(&mut m, 31_100, running(150, 80, Some(true)));
+    done(&mut m, 32_000, Action::StopHook, true);
+    // Someone puts the group back in the link's filters while it is stopped.
+    let e = observed(
+        &mut m,
+        32_250,
+        Observation {
+            excluded: Some(false),
+            ..obs(false, 160, Some(80), 200, false)
+        },
+    );
+    assert_eq!(m.phase(), Phase::RollingBack, "{e:?}");
+    assert_eq!(e, [Effect::Run(Action::Unexclude)]);
+    assert!(m
+        .state
+        .rollback
+        .as_ref()
+        .is_some_and(|r| r.reason.contains("include the group again")));
+}

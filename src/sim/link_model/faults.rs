@@ -17,7 +17,8 @@ pub struct Faults {
     pub stalled_topics: BTreeSet<String>,
     /// Copy at most this many records per second (all topics together).
     pub throttle_records_per_sec: Option<u32>,
-    /// Extra delay before each offset-sync tick writes.
+    /// A slow offset sync: each tick reads the origin's offsets (and the filters) when it
+    /// starts, and writes them this long later.
     pub offset_sync_delay_ms: u64,
     /// No offset-sync tick writes anything while set.
     pub offset_sync_stopped: bool,

@@ -19,6 +19,7 @@ use crate::cutover::machine::{
     not_mirrored, not_synced, Action, CheckpointKey, Effect, Input, Machine, Observation, Outcome,
     Phase, Settings, State,
 };
+use crate::cutover::witness;
 use crate::error::{Error, Result};
 use crate::hooks::{HookContext, HookKind, Hooks};
 use crate::journal::{Journal, PartitionSample, ReadBack, Record};
@@ -560,6 +561,7 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
         progress: Progress::start(env.progress, &format!("cutover of {group}")),
         observe_failures: 0,
         last: None,
+        witnesses: None,
     };
     driver.checkpoint(&machine)?;
     let mut queue: VecDeque<Effect> = effects.drain(..).collect();
@@ -615,6 +617,9 @@ struct Driver<'e, 'a> {
     observe_failures: u32,
     /// The last observation, for the progress display.
     last: Option<Observation>,
+    /// Other groups watched for the link's sync ticks while the exclusion is proven, chosen
+    /// at the first look (`witness.rs`).
+    witnesses: Option<Vec<GroupId>>,
 }
 
 impl Driver<'_, '_> {
@@ -705,7 +710,15 @@ impl Driver<'_, '_> {
     }
 
     async fn observe(&mut self, phase: Phase) -> Result<Observation> {
-        let (o, report) = observe(self.env, self.group).await?;
+        let (mut o, report) = observe(self.env, self.group).await?;
+        if phase == Phase::ProvingExclusion {
+            if self.witnesses.is_none() {
+                let chosen = witness::choose(self.env.link, self.env.origin, self.group).await;
+                self.witnesses = Some(chosen);
+            }
+            let witnesses = self.witnesses.as_deref().unwrap_or_default();
+            o.sync_witnesses = witness::read(self.env.link, self.env.destination, witnesses).await;
+        }
         self.observe_failures = 0;
         self.last = Some(o.clone());
         if self.topics.is_empty() {

@@ -821,3 +821,37 @@ async fn in_agent_mode_the_exclusion_is_proven_before_the_stop_and_the_agent_wri
     assert!(position("exclude:link") < position("hook:stop"));
     w.assert_exactly_once().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_tick_seen_on_another_synced_group_proves_the_exclusion_before_a_full_interval() {
+    let w = World::new("co-tick", None).await;
+    // A second group the link syncs keeps committing on the origin: it shows each tick.
+    let witness = format!("{}-witness", w.group.trim_end_matches("-group"));
+    let topic = w.topics[0].0.clone();
+    let witness_app = Instances::new(&witness, &[topic.as_str()], Protocol::Classic, 1);
+    witness_app.start(&lab().origin, "origin");
+    let _stop_witness = StopOnDrop(witness_app.clone());
+    // Ticks 10 s apart; the cutover starts 3 s after one, so the next comes about 5 s into
+    // the proof: seen there, it proves the exclusion well before a full interval would.
+    w.sim.set_config("consumer.offset.sync.ms", "10000").await;
+    w.sim.wait_for_tick(Duration::from_secs(15)).await;
+    w.sim.wait_for_tick(Duration::from_secs(15)).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (code, doc, stderr) = w.group(&[]);
+    assert_eq!((code, outcome(&doc)), (0, "done"), "{doc:#}\n{stderr}");
+    let proof = doc["exclusion_proof"].as_str().unwrap_or_default();
+    assert!(
+        proof.starts_with(&format!("observed: a sync tick (seen on group {witness}")),
+        "{proof}"
+    );
+    w.assert_exactly_once().await;
+}
+
+/// Stops an app when the test ends, passed or failed.
+struct StopOnDrop(Instances);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.try_stop();
+    }
+}

@@ -161,6 +161,26 @@ impl Sim {
         assert_eq!(status, 204, "{name}={value}: {body}");
     }
 
+    /// How many offset-sync ticks the emulator has run (its admin status).
+    pub async fn sync_ticks(&self) -> u64 {
+        let (status, doc) = self.get(&format!("{}/status", self.sim.admin_url())).await;
+        assert_eq!(status, 200, "{doc}");
+        doc["offset_sync"]["ticks"].as_u64().unwrap_or(0)
+    }
+
+    /// Waits for the emulator's next offset-sync tick to start (up to `limit`).
+    pub async fn wait_for_tick(&self, limit: Duration) {
+        let before = self.sync_ticks().await;
+        let deadline = Instant::now() + limit;
+        while self.sync_ticks().await == before {
+            assert!(
+                Instant::now() < deadline,
+                "no offset-sync tick in {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits until the emulator reports the mirror caught up (lag 0 on every partition) and
     /// both clusters agree.
     pub async fn wait_caught_up(&self, topic: &str, partitions: i32) {

@@ -33,6 +33,8 @@
 //!       restarting ─▶ awaiting_restart ─▶ done (as in link mode)
 //! ```
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::by_partition;
@@ -42,8 +44,9 @@ use super::{
 use crate::model::Offsets;
 use crate::rule::Verdict;
 
-/// The observation window of an exclusion's proof: from `start_ms` on, one full sync interval
-/// must pass with the destination's offsets unchanged.
+/// The observation window of an exclusion's proof: from `start_ms` on, the destination's
+/// offsets must hold still across one sync tick seen on other groups (plus a margin for the
+/// rest of that tick's writes), or, with no tick seen, across one full sync interval.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct ProofWindow {
     start_ms: i64,
@@ -53,13 +56,67 @@ pub(super) struct ProofWindow {
     destination: Offsets,
     /// How often the destination changed and the window started over.
     restarts: u32,
+    /// The previous observation in the window: the group's origin offsets and the witnesses'.
+    #[serde(default, with = "by_partition")]
+    last_origin: Offsets,
+    #[serde(default)]
+    last_witnesses: BTreeMap<String, i64>,
+    /// When a sync tick was seen on the witnesses while the group had offsets to copy.
+    #[serde(default)]
+    tick_seen_ms: Option<i64>,
+    #[serde(default)]
+    tick_witness: Option<String>,
 }
 
+impl ProofWindow {
+    fn new(now: i64, o: &Observation, restarts: u32) -> ProofWindow {
+        ProofWindow {
+            start_ms: now,
+            origin: o.origin_committed.clone(),
+            destination: o.destination_committed.clone(),
+            restarts,
+            last_origin: o.origin_committed.clone(),
+            last_witnesses: o.sync_witnesses.clone(),
+            tick_seen_ms: None,
+            tick_witness: None,
+        }
+    }
+
+    /// Takes in an observation with the destination unchanged: a witness whose destination
+    /// offsets moved since the last one shows a tick in between; it counts when, before it,
+    /// the group's origin offsets differed from its destination's (an including link would
+    /// have copied them).
+    fn look(&mut self, now: i64, o: &Observation) {
+        if self.tick_seen_ms.is_none() {
+            let moved = o
+                .sync_witnesses
+                .iter()
+                .find(|(g, v)| self.last_witnesses.get(*g).is_some_and(|p| p != *v));
+            let to_copy = self
+                .last_origin
+                .iter()
+                .any(|(tp, c)| self.destination.get(tp) != Some(c));
+            if let (Some((witness, _)), true) = (moved, to_copy) {
+                self.tick_seen_ms = Some(now);
+                self.tick_witness = Some(witness.clone());
+            }
+        }
+        self.last_origin = o.origin_committed.clone();
+        self.last_witnesses = o.sync_witnesses.clone();
+    }
+}
+
+/// After a tick is seen on a witness, the destination must still hold this long: the rest of
+/// that tick's writes (the group's, had the link still included it) land within it.
+const TICK_MARGIN_MS: i64 = 2_000;
+
 impl Machine {
-    /// Agent mode, before the stop: a full sync interval must pass with the group's offsets
-    /// on the destination unchanged. If the group committed on the origin meanwhile, the
-    /// link would have copied them had it still included the group: that is the proof. An
-    /// idle group gets the weaker one (the filters read back, and the interval).
+    /// Agent mode, before the stop: the exclusion is proven when a sync tick passes with the
+    /// group's offsets on the destination unchanged although it committed on the origin (the
+    /// link would have copied them had it still included the group). The tick is seen on other
+    /// groups the link syncs ([`crate::model`]-free witnesses the driver reads); failing any, a
+    /// full sync interval must pass. An idle group gets the weaker proof (the filters read
+    /// back, and the interval).
     pub(super) fn proving_exclusion(&mut self, now: i64, o: &Observation) -> Vec<Effect> {
         if let Some(why) = outside_change(o).or_else(|| self.promotion_changed(o)) {
             return self.begin_rollback(now, why);
@@ -70,12 +127,7 @@ impl Machine {
         let expired = self.expired(now);
         let window = match &mut self.state.proof_window {
             None => {
-                self.state.proof_window = Some(ProofWindow {
-                    start_ms: now,
-                    origin: o.origin_committed.clone(),
-                    destination: o.destination_committed.clone(),
-                    restarts: 0,
-                });
+                self.state.proof_window = Some(ProofWindow::new(now, o, 0));
                 return self.observe_next(now);
             }
             Some(w) => w,
@@ -92,14 +144,16 @@ impl Machine {
                     ),
                 );
             }
-            window.start_ms = now;
-            window.origin = o.origin_committed.clone();
-            window.destination = o.destination_committed.clone();
-            window.restarts += 1;
+            *window = ProofWindow::new(now, o, window.restarts + 1);
             return self.observe_next(now);
         }
+        window.look(now, o);
         let settings = &self.state.settings;
-        let proven_at = window.start_ms + settings.sync_interval_ms + settings.poll_ms;
+        let timed = window.start_ms + settings.sync_interval_ms + settings.poll_ms;
+        let margin = settings.poll_ms.max(TICK_MARGIN_MS);
+        let proven_at = window
+            .tick_seen_ms
+            .map_or(timed, |t| (t + margin).min(timed));
         if now < proven_at {
             let at = (now + settings.poll_ms).min(proven_at);
             return vec![Effect::Observe { at_ms: at }];
@@ -128,19 +182,31 @@ impl Machine {
                 " (the window started over {n} time(s): a sync tick already under way when the exclusion was written landed in it)"
             ),
         };
-        self.state.exclusion_proof = Some(if !advanced.is_empty() {
-            format!(
+        let by_tick = window.tick_seen_ms.is_some_and(|t| t + margin <= now) && now < timed;
+        let to_copy: Vec<String> = o
+            .origin_committed
+            .iter()
+            .filter_map(|(tp, c)| {
+                let d = window.destination.get(tp);
+                (d != Some(c))
+                    .then(|| format!("{tp}: {c} ≠ {}", d.map_or("none".into(), |d| d.to_string())))
+            })
+            .collect();
+        self.state.exclusion_proof = Some(match (&window.tick_witness, advanced.is_empty()) {
+            (Some(witness), _) if by_tick => format!(
+                "observed: a sync tick (seen on group {witness}'s destination offsets) and {margin} ms after it left the group's destination offsets unchanged while its origin offsets differed (origin ≠ destination: {}){started_over}",
+                to_copy.join(", ")
+            ),
+            (_, false) => format!(
                 "observed: the group committed on the origin ({}) while a full {interval} ms sync interval left its destination offsets unchanged{started_over}",
                 advanced.join(", ")
-            )
-        } else if o.excluded == Some(true) {
-            format!(
+            ),
+            _ if o.excluded == Some(true) => format!(
                 "weak (an idle group): the link's filters, read back, exclude the group, and its destination offsets held still for a full {interval} ms sync interval"
-            )
-        } else {
-            format!(
+            ),
+            _ => format!(
                 "weak (an idle group, the filters unreadable): its destination offsets held still for a full {interval} ms sync interval"
-            )
+            ),
         });
         self.state.proven_destination = Some(o.destination_committed.clone());
         self.stop(now)

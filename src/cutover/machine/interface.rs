@@ -188,6 +188,11 @@ pub struct Observation {
     /// them any more).
     #[serde(default, with = "by_partition")]
     pub origin_end: Offsets,
+    /// While the exclusion is proven: other groups the link syncs, each with the sum of its
+    /// committed offsets on the destination. A change shows a sync tick passed. Empty when
+    /// there is no witness.
+    #[serde(default)]
+    pub sync_witnesses: BTreeMap<String, i64>,
 }
 
 /// Deadlines and pacing, in milliseconds.

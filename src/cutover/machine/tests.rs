@@ -840,3 +840,54 @@ fn agent_mode_rolls_back_a_re_inclusion_seen_before_the_restart() {
         .as_ref()
         .is_some_and(|r| r.reason.contains("include the group again")));
 }
+
+/// [`running`], with a witness group whose destination offsets sum to `w`.
+fn witnessed(c: i64, d: i64, w: i64) -> Observation {
+    Observation {
+        sync_witnesses: [("other".to_string(), w)].into(),
+        ..running(c, d, Some(true))
+    }
+}
+
+#[test]
+fn a_sync_tick_seen_on_another_group_ends_the_proof_without_waiting_a_full_interval() {
+    let (mut m, _) = Machine::start(0, agent());
+    observed(&mut m, 0, running(90, 80, Some(false)));
+    done(&mut m, 100, Action::Exclude, true);
+    observed(&mut m, 100, witnessed(90, 80, 500));
+    // The witness moves at 5 s: a tick passed, and our group (90 on the origin, 80 on the
+    // destination) was not copied. The destination must still hold 2 s later.
+    assert_eq!(
+        observed(&mut m, 5_000, witnessed(95, 80, 520)),
+        [Effect::Observe { at_ms: 6_000 }]
+    );
+    observed(&mut m, 6_000, witnessed(97, 80, 520));
+    let e = observed(&mut m, 7_000, witnessed(99, 80, 520));
+    assert_eq!(
+        e,
+        [Effect::Run(Action::StopHook)],
+        "proven at 7 s, not 31 s"
+    );
+    let proof = m.exclusion_proof().unwrap_or_default();
+    assert!(
+        proof.starts_with("observed: a sync tick (seen on group other"),
+        "{proof}"
+    );
+}
+
+#[test]
+fn a_tick_seen_while_the_group_had_nothing_to_copy_proves_nothing() {
+    let (mut m, _) = Machine::start(0, agent());
+    observed(&mut m, 0, running(90, 90, Some(false)));
+    done(&mut m, 100, Action::Exclude, true);
+    observed(&mut m, 100, witnessed(90, 90, 500));
+    // The witness moves, but an including link would have written 90 over 90: no evidence.
+    observed(&mut m, 5_000, witnessed(90, 90, 520));
+    observed(&mut m, 8_000, witnessed(95, 90, 520));
+    assert_eq!(m.phase(), Phase::ProvingExclusion);
+    // The full interval decides.
+    let e = observed(&mut m, 31_100, witnessed(99, 90, 540));
+    assert_eq!(e, [Effect::Run(Action::StopHook)]);
+    let proof = m.exclusion_proof().unwrap_or_default();
+    assert!(proof.contains("full 30000 ms sync interval"), "{proof}");
+}

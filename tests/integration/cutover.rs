@@ -855,3 +855,72 @@ impl Drop for StopOnDrop {
         let _ = self.0.try_stop();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_promotion_the_agent_moves_a_group_onto_the_promoted_topic_and_link_mode_refuses() {
+    let mut w = World::new("co-promoted", None).await;
+    // The standard migration's step 6: the producer stops, the mirror drains, the topic is
+    // promoted, and the producer moves to the destination.
+    let sent_before: u64 = w.producers.drain(..).map(BackgroundProducer::stop).sum();
+    let (topic, partitions) = w.topics[0].clone();
+    w.sim.wait_caught_up(&topic, partitions).await;
+    let promoted = w.sim.alter("promote", &topic).await;
+    assert!(promoted["error_message"].is_null(), "{promoted}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while w.sim.mirror(&topic).await["mirror_status"] != "STOPPED" {
+        assert!(Instant::now() < deadline, "the mirror never became STOPPED");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let on_destination = BackgroundProducer::start(
+        &lab().destination,
+        &topic,
+        partitions,
+        Duration::from_millis(20),
+    );
+
+    // verify judges the promoted partitions; it never calls them MIRROR_NOT_ACTIVE.
+    let out = w
+        .command(&["verify", &w.group, "--format", "json"])
+        .output()
+        .expect("run cutover verify");
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("verify JSON");
+    let verdicts: Vec<&str> = doc["groups"][0]["partitions"]
+        .as_array()
+        .expect("partitions")
+        .iter()
+        .map(|p| p["verdict"].as_str().unwrap_or("?"))
+        .collect();
+    assert!(
+        verdicts.iter().all(|v| ["SAFE", "NOT_SYNCED"].contains(v)),
+        "{doc:#}"
+    );
+
+    // Link mode waits for a sync that never comes to a promoted topic: refused, nothing done.
+    let (code, doc, stderr) = w.group(&["--final-offsets", "link"]);
+    assert_eq!((code, outcome(&doc)), (1, "refused"), "{doc:#}\n{stderr}");
+    let reason = doc["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("does not sync promoted topics"), "{reason}");
+
+    // Agent mode needs no exclusion and writes the final offsets itself.
+    let (code, doc, stderr) = w.group(&[]);
+    assert_eq!((code, outcome(&doc)), (0, "done"), "{doc:#}\n{stderr}");
+    let proof = doc["exclusion_proof"].as_str().unwrap_or_default();
+    assert!(
+        proof.starts_with("not needed: every topic of the group is promoted"),
+        "{proof}"
+    );
+
+    // Every record once: those written on the origin before the promotion and those written
+    // on the destination after it.
+    tokio::time::sleep(MIN_PRODUCING).await;
+    let sent_after = on_destination.stop();
+    assert!(
+        sent_before > 0 && sent_after > 0,
+        "{sent_before} then {sent_after}"
+    );
+    let destination = testapp::lab_cluster(Role::Destination);
+    let expected = testapp::log_ends(&destination, &topic, partitions).await;
+    testapp::wait_processed(&w.outputs(), &expected, Duration::from_secs(60));
+    w.apps.stop();
+    tally(&w.outputs()).assert_exactly_once(&expected);
+}

@@ -82,8 +82,8 @@ exec = {rollback}
     }
 }
 
-/// Runs `cutover group` for the move; returns its downtime in milliseconds.
-fn cut_over(m: &Move, sim: &Sim) -> i64 {
+/// Runs `cutover group` for the move; returns its summary (`--format json`).
+fn cut_over(m: &Move, sim: &Sim) -> Value {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
         .arg("--config")
         .arg(&m.config)
@@ -101,9 +101,36 @@ fn cut_over(m: &Move, sim: &Sim) -> i64 {
         )
     });
     assert_eq!(doc["outcome"], "done", "{} mode: {doc:#}", m.mode);
+    doc
+}
+
+/// A summary's downtime in milliseconds.
+fn downtime(doc: &Value) -> i64 {
     doc["timings"]["downtime_ms"]
         .as_i64()
-        .unwrap_or_else(|| panic!("{} mode: no downtime in {doc:#}", m.mode))
+        .unwrap_or_else(|| panic!("no downtime in {doc:#}"))
+}
+
+/// Where a cutover's time went: its parts, and the whole run from start to finish.
+fn parts(doc: &Value) -> String {
+    let part = |name: &str| {
+        doc["parts"][name]
+            .as_i64()
+            .map_or("-".into(), |v| v.to_string())
+    };
+    let total = doc["timings"]["finished_ms"]
+        .as_i64()
+        .zip(doc["timings"]["started_ms"].as_i64());
+    format!(
+        "stop hook {} · stop observed {} · mirror wait {} · offsets {} · restart hook {} · first commit {} ms; whole run {} s",
+        part("stop_hook_ms"),
+        part("stop_observed_ms"),
+        part("mirror_wait_ms"),
+        part("offsets_ms"),
+        part("restart_hook_ms"),
+        part("first_commit_ms"),
+        total.map_or("-".into(), |(f, s)| format!("{:.1}", (f - s) as f64 / 1000.0)),
+    )
 }
 
 /// Stops the producer and the app, and checks every record was processed exactly once.
@@ -165,7 +192,7 @@ async fn main() {
         let l = prepare(&sim, &prefix, "link", round).await;
         // Let the apps commit and the link sync them once before they move.
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let (agent_ms, link_ms) = std::thread::scope(|s| {
+        let (agent_doc, link_doc) = std::thread::scope(|s| {
             let agent = s.spawn(|| cut_over(&a, &sim));
             let link = s.spawn(|| cut_over(&l, &sim));
             (
@@ -173,9 +200,16 @@ async fn main() {
                 link.join().expect("the link-mode cutover ran"),
             )
         });
+        let (agent_ms, link_ms) = (downtime(&agent_doc), downtime(&link_doc));
         eprintln!(
-            "bench: round {}: agent {agent_ms} ms, link {link_ms} ms",
-            round + 1
+            "bench: round {}: agent {agent_ms} ms ({}; proof: {}), link {link_ms} ms ({})",
+            round + 1,
+            parts(&agent_doc),
+            agent_doc["exclusion_proof"]
+                .as_str()
+                .and_then(|p| p.split(" (").next())
+                .unwrap_or("-"),
+            parts(&link_doc),
         );
         agent
             .record(u64::try_from(agent_ms).unwrap_or(0))

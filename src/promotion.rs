@@ -348,7 +348,7 @@ mod tests {
     use std::borrow::Cow;
 
     use super::*;
-    use crate::rule::{Finding, FindingKind, PartitionJudgement};
+    use crate::rule::{Finding, FindingKind, GroupStatus, PartitionJudgement};
 
     /// A partition of `orders` whose origin end went from `before` to `after` during the
     /// window, with the mirror at `mirror`.
@@ -402,6 +402,11 @@ mod tests {
         let safe = verdict == Verdict::Safe && findings.is_empty();
         GroupJudgement {
             group: GroupId::new(name),
+            status: if safe {
+                GroupStatus::Safe
+            } else {
+                GroupStatus::NotSafe
+            },
             safe,
             origin_state: origin,
             destination_state: destination,
@@ -420,6 +425,7 @@ mod tests {
                 mirror_start: Some(Offset(0)),
                 consumer_lag: Some(10),
                 mirror_lag: Some(0),
+                destination_lag: Some(10),
                 verdict,
                 notes: Vec::new(),
             }],

@@ -43,11 +43,15 @@ pub enum Verdict {
     MirrorNotActive,
     /// An offset needed for the decision could not be read.
     OffsetsUnavailable,
+    /// The group already consumes on the destination: excluded from the link's sync, not on
+    /// the origin, and on the destination at or past the origin's committed offset (set on
+    /// every partition of a group judged moved; see [`GroupStatus::Moved`]).
+    Moved,
 }
 
 impl Verdict {
     /// Every verdict, in the order of the enum.
-    pub const ALL: [Verdict; 8] = [
+    pub const ALL: [Verdict; 9] = [
         Verdict::Safe,
         Verdict::ConsumerAheadOfMirror,
         Verdict::NotSynced,
@@ -56,6 +60,7 @@ impl Verdict {
         Verdict::NotMirrored,
         Verdict::MirrorNotActive,
         Verdict::OffsetsUnavailable,
+        Verdict::Moved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +73,7 @@ impl Verdict {
             Verdict::NotMirrored => "NOT_MIRRORED",
             Verdict::MirrorNotActive => "MIRROR_NOT_ACTIVE",
             Verdict::OffsetsUnavailable => "OFFSETS_UNAVAILABLE",
+            Verdict::Moved => "MOVED",
         }
     }
 }
@@ -110,6 +116,9 @@ pub struct PartitionJudgement {
     pub consumer_lag: Option<i64>,
     /// `origin_end − mirror_end`.
     pub mirror_lag: Option<i64>,
+    /// `mirror_end − destination_committed`: the group's lag on the destination, once it runs
+    /// there.
+    pub destination_lag: Option<i64>,
     pub verdict: Verdict,
     /// Why, in words, when the verdict is not plain `SAFE` (or `SAFE` with a caveat).
     /// Static text where it can be: a cluster-wide check judges 100,000 partitions.
@@ -162,11 +171,43 @@ pub struct GroupObservation {
     pub partitions: Vec<PartitionObservation>,
 }
 
+/// Where a group stands, in one word. The names are API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum GroupStatus {
+    /// It may start on the destination now.
+    Safe,
+    /// It already runs on the destination: excluded from the link's offset sync, not on the
+    /// origin, and on the destination at or past its origin offsets everywhere (members there,
+    /// or commits past them). Nothing is left to do.
+    Moved,
+    /// Anything else: the findings and verdicts say why.
+    NotSafe,
+}
+
+impl GroupStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupStatus::Safe => "SAFE",
+            GroupStatus::Moved => "MOVED",
+            GroupStatus::NotSafe => "NOT SAFE",
+        }
+    }
+
+    /// Nothing stands in the way: safe to start, or already moved.
+    pub fn is_ok(self) -> bool {
+        matches!(self, GroupStatus::Safe | GroupStatus::Moved)
+    }
+}
+
 /// The judgement of one group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GroupJudgement {
     pub group: GroupId,
-    /// True only when no finding blocks and every partition is `SAFE`.
+    /// `SAFE`, `MOVED` or `NOT_SAFE`: what `verify`'s exit code follows.
+    pub status: GroupStatus,
+    /// True only when no finding blocks and every partition is `SAFE` (false for a moved
+    /// group: it is not to be started again).
     pub safe: bool,
     pub origin_state: Presence,
     pub destination_state: Presence,
@@ -224,6 +265,7 @@ pub fn judge_partition(o: &PartitionObservation) -> PartitionJudgement {
         mirror_start,
         consumer_lag,
         mirror_lag,
+        destination_lag: mirror_end.zip(destination_committed).map(|(m, c)| m - c),
         verdict,
         notes,
     }
@@ -364,6 +406,26 @@ fn mirror_gate(mirror: &MirrorOf, notes: &mut Vec<Cow<'static, str>>, verdict: V
     }
 }
 
+/// A group already moved: not on the origin, not synced by the link (excluded, or every
+/// topic promoted), and on the destination at or past the origin's committed offset on every
+/// partition, with members there or commits past the origin's somewhere.
+fn moved(o: &GroupObservation, partitions: &[PartitionJudgement], all_promoted: bool) -> bool {
+    if partitions.is_empty()
+        || o.origin == Presence::Active
+        || !(o.synced_by_link == Some(false) || all_promoted)
+    {
+        return false;
+    }
+    let mut past = false;
+    for p in partitions {
+        match (p.origin_committed, p.destination_committed) {
+            (Some(c_o), Some(c_d)) if c_d >= c_o => past |= c_d > c_o,
+            _ => return false,
+        }
+    }
+    o.destination == Presence::Active || past
+}
+
 /// Judges a group: its partitions, then the group-level findings.
 pub fn judge_group(o: &GroupObservation) -> GroupJudgement {
     let partitions: Vec<PartitionJudgement> = o.partitions.iter().map(judge_partition).collect();
@@ -446,11 +508,36 @@ pub fn judge_group(o: &GroupObservation) -> GroupJudgement {
             "some lag is negative because the clusters were read moments apart; run again for a settled view".into(),
         );
     }
+    let mut partitions = partitions;
+    if moved(o, &partitions, all_promoted) {
+        for p in &mut partitions {
+            p.verdict = Verdict::Moved;
+            // The group's headline says it; nothing here needs attention.
+            p.notes.clear();
+        }
+        findings.retain(|f| {
+            !matches!(
+                f.kind,
+                FindingKind::GroupActiveOnDestination | FindingKind::NegativeLag
+            )
+        });
+    }
     let safe = !partitions.is_empty()
         && partitions.iter().all(|p| p.verdict == Verdict::Safe)
         && !findings.iter().any(|f| f.blocking);
+    let status = if safe {
+        GroupStatus::Safe
+    } else if partitions
+        .first()
+        .is_some_and(|p| p.verdict == Verdict::Moved)
+    {
+        GroupStatus::Moved
+    } else {
+        GroupStatus::NotSafe
+    };
     GroupJudgement {
         group: o.group.clone(),
+        status,
         safe,
         origin_state: o.origin,
         destination_state: o.destination,
@@ -730,6 +817,43 @@ mod tests {
             synced_by_link: None,
             offsets_error: None,
             partitions,
+        }
+    }
+
+    #[test]
+    fn a_group_excluded_and_running_on_the_destination_past_its_origin_offsets_is_moved() {
+        let excluded = |origin, destination, c_d: i64| GroupObservation {
+            synced_by_link: Some(false),
+            ..group(
+                origin,
+                destination,
+                vec![obs(Some(5), Some(c_d), 10, 12, 0)],
+            )
+        };
+        // Members on the destination, at the origin's offset: moved, lag there 12 − 5.
+        let g = judge_group(&excluded(Presence::Empty, Presence::Active, 5));
+        assert_eq!(g.status, GroupStatus::Moved, "{g:?}");
+        assert!(!g.safe && g.findings.is_empty(), "{g:?}");
+        assert_eq!(g.partitions[0].verdict, Verdict::Moved);
+        assert_eq!(g.partitions[0].destination_lag, Some(7));
+        // No members (between polls, or committing without membership), but past the origin.
+        let g = judge_group(&excluded(Presence::Empty, Presence::Empty, 9));
+        assert_eq!(g.status, GroupStatus::Moved, "{g:?}");
+        // Stopped on both sides at the origin's offset: not moved, safe to start.
+        let g = judge_group(&excluded(Presence::Empty, Presence::Empty, 5));
+        assert_eq!(g.status, GroupStatus::Safe, "{g:?}");
+        // Behind the origin on the destination (rewound, or never written): not moved.
+        let g = judge_group(&excluded(Presence::Empty, Presence::Active, 3));
+        assert_eq!(g.status, GroupStatus::NotSafe, "{g:?}");
+        // Still on the origin, or still synced by the link (or unknown): not moved.
+        let g = judge_group(&excluded(Presence::Active, Presence::Active, 9));
+        assert_eq!(g.status, GroupStatus::NotSafe, "{g:?}");
+        for synced in [Some(true), None] {
+            let g = judge_group(&GroupObservation {
+                synced_by_link: synced,
+                ..excluded(Presence::Empty, Presence::Active, 9)
+            });
+            assert_eq!(g.status, GroupStatus::NotSafe, "{synced:?}: {g:?}");
         }
     }
 

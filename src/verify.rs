@@ -172,12 +172,14 @@ pub async fn verify(
             })
             .collect();
     let safe = !judged.is_empty() && judged.iter().all(|g| g.safe);
+    let ok = !judged.is_empty() && judged.iter().all(|g| g.status.is_ok());
     Ok(VerifyReport {
         schema_version: SCHEMA_VERSION,
         link: link.name().to_string(),
         mirror_status_source: status_source(link),
         offsets: OFFSETS_NOTE,
         safe,
+        ok,
         groups: judged,
     })
 }

@@ -1,7 +1,7 @@
 //! `cutover verify GROUP…|--all-groups [--wait [DURATION]]`: the rule, partition by
 //! partition, read-only.
 //!
-//! With `--wait`, verifies again every poll interval until every group is safe or the time is
+//! With `--wait`, verifies again every poll interval until every group is safe (or moved) or the time is
 //! up, with progress on stderr. Never changes anything on either cluster or the link.
 
 use std::time::Duration;
@@ -23,7 +23,7 @@ pub(super) async fn run(
     let wait = wait.map(|w| w.unwrap_or(ctx.default_wait));
     let report = verify_until(ctx, selection, wait).await?;
     Ok(Outcome {
-        exit: if report.safe { exit::OK } else { exit::UNSAFE },
+        exit: if report.ok { exit::OK } else { exit::UNSAFE },
         report: Report::Verify(report),
     })
 }
@@ -48,10 +48,10 @@ async fn verify_until(
             .await?;
             let left = deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
             match (&progress, left) {
-                (Some(p), Some(left)) if !report.safe && !left.is_zero() => {
-                    let safe = report.groups.iter().filter(|g| g.safe).count();
+                (Some(p), Some(left)) if !report.ok && !left.is_zero() => {
+                    let ok = report.groups.iter().filter(|g| g.status.is_ok()).count();
                     p.update(&format!(
-                        "{safe}/{} group(s) safe; checking again in {} ({} left)",
+                        "{ok}/{} group(s) safe or moved; checking again in {} ({} left)",
                         report.groups.len(),
                         duration::format(ctx.poll_interval),
                         duration::format(left)

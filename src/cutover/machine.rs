@@ -642,6 +642,14 @@ impl Machine {
                 "the group is already active on the destination".into(),
             );
         }
+        if o.verdicts.values().any(|v| *v == Verdict::Moved) {
+            return self.finish(
+                now,
+                Phase::Refused,
+                Outcome::Refused,
+                "the group was already moved: it is excluded from the link's offset sync and has committed on the destination past its origin offsets; nothing was changed (see `cutover verify` on it)".into(),
+            );
+        }
         let mut blocking: Vec<String> = o
             .verdicts
             .iter()

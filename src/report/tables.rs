@@ -6,7 +6,7 @@ use tabled::builder::Builder;
 use tabled::settings::Style;
 
 use crate::promotion::GroupClass;
-use crate::rule::{GroupJudgement, PartitionJudgement, Presence};
+use crate::rule::{FindingKind, GroupJudgement, GroupStatus, PartitionJudgement, Presence};
 
 use super::audit::AuditReport;
 use super::verify::VerifyReport;
@@ -50,16 +50,44 @@ fn presence(p: Presence) -> &'static str {
 }
 
 fn group_headline(g: &GroupJudgement) -> String {
+    let still_synced = g
+        .findings
+        .iter()
+        .any(|f| f.kind == FindingKind::GroupNotExcluded);
+    let standing = match g.status {
+        GroupStatus::Moved => {
+            let lag: i64 = g.partitions.iter().filter_map(|p| p.destination_lag).sum();
+            format!("MOVED: it consumes on the destination (lag {lag})")
+        }
+        // Never SAFE alone while a precondition is unmet: say what is left, and how.
+        GroupStatus::Safe if still_synced => format!(
+            "SAFE to start on the destination once excluded from the link's offset sync (`cutover group {}` does both)",
+            g.group
+        ),
+        GroupStatus::Safe => "SAFE to start on the destination".to_string(),
+        GroupStatus::NotSafe => "NOT SAFE".to_string(),
+    };
     format!(
-        "group {}: {} (origin: {}, destination: {})",
+        "group {}: {standing} (origin: {}, destination: {})",
         g.group,
-        if g.safe {
-            "SAFE to start on the destination"
-        } else {
-            "NOT SAFE"
-        },
         presence(g.origin_state),
         presence(g.destination_state)
+    )
+}
+
+/// `2 of 3 group(s) safe, 1 moved`.
+fn tally(r: &VerifyReport) -> String {
+    let count = |s: GroupStatus| r.groups.iter().filter(|g| g.status == s).count();
+    let moved = count(GroupStatus::Moved);
+    format!(
+        "{} of {} group(s) safe{}",
+        count(GroupStatus::Safe),
+        r.groups.len(),
+        if moved > 0 {
+            format!(", {moved} moved")
+        } else {
+            String::new()
+        }
     )
 }
 
@@ -109,11 +137,10 @@ pub fn verify_table(r: &VerifyReport) -> String {
         }
         out.push('\n');
     }
-    let safe = r.groups.iter().filter(|g| g.safe).count();
     let _ = writeln!(
         out,
-        "{safe} of {} group(s) safe · link {} · mirror status from {} · {}",
-        r.groups.len(),
+        "{} · link {} · mirror status from {} · {}",
+        tally(r),
         r.link,
         r.mirror_status_source,
         r.offsets
@@ -137,8 +164,13 @@ fn md_table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> Str
 /// The verify report as Markdown.
 pub fn verify_markdown(r: &VerifyReport) -> String {
     let mut out = format!(
-        "# cutover verify: {}\n\nLink `{}` · mirror status from {} · {}.\n\n",
-        if r.safe { "SAFE" } else { "NOT SAFE" },
+        "# cutover verify: {}\n\n{} · link `{}` · mirror status from {} · {}.\n\n",
+        match (r.safe, r.ok) {
+            (true, _) => "SAFE",
+            (false, true) => "SAFE OR MOVED",
+            (false, false) => "NOT SAFE",
+        },
+        tally(r),
         r.link,
         r.mirror_status_source,
         r.offsets

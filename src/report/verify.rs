@@ -17,7 +17,10 @@ pub struct VerifyReport {
     pub mirror_status_source: &'static str,
     /// How log end offsets are read.
     pub offsets: &'static str,
+    /// Every group may start on the destination now.
     pub safe: bool,
+    /// Every group is safe to start or already moved: the exit code follows this.
+    pub ok: bool,
     #[serde(serialize_with = "serialize_in_parallel")]
     pub groups: Vec<GroupJudgement>,
 }

@@ -819,6 +819,32 @@ async fn in_agent_mode_the_exclusion_is_proven_before_the_stop_and_the_agent_wri
             .unwrap_or_else(|| panic!("no {name} intent"))
     };
     assert!(position("exclude:link") < position("hook:stop"));
+    // verify now calls the group MOVED, as audit does, and exits 0.
+    let out = w
+        .command(&["verify", &w.group, "--format", "json"])
+        .output()
+        .expect("run cutover verify");
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("verify JSON");
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    let g = &doc["groups"][0];
+    assert_eq!(g["status"], "MOVED", "{doc:#}");
+    let partitions = g["partitions"].as_array().expect("partitions");
+    assert!(
+        partitions
+            .iter()
+            .all(|p| p["verdict"] == "MOVED" && p["destination_lag"].as_i64().is_some()),
+        "{doc:#}"
+    );
+    let out = w
+        .command(&["audit", "--window", "1s", "--format", "json"])
+        .output()
+        .expect("run cutover audit");
+    let audit: Value = serde_json::from_slice(&out.stdout).expect("audit JSON");
+    let class = audit["groups"]
+        .as_array()
+        .and_then(|gs| gs.iter().find(|a| a["group"] == w.group.as_str()))
+        .map(|a| a["classification"].clone());
+    assert_eq!(class, Some(json!("moved")), "{audit:#}");
     w.assert_exactly_once().await;
 }
 

@@ -891,3 +891,18 @@ fn a_tick_seen_while_the_group_had_nothing_to_copy_proves_nothing() {
     let proof = m.exclusion_proof().unwrap_or_default();
     assert!(proof.contains("full 30000 ms sync interval"), "{proof}");
 }
+
+#[test]
+fn a_group_already_moved_is_refused_and_its_offsets_are_never_written_back() {
+    let (mut m, _) = Machine::start(0, agent());
+    let mut moved = running(90, 120, Some(true));
+    moved.origin_active = false;
+    moved.verdicts = [(tp(0), Verdict::Moved)].into();
+    match &observed(&mut m, 0, moved)[..] {
+        [Effect::Finish {
+            outcome: Outcome::Refused,
+            reason,
+        }] => assert!(reason.contains("already moved"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}

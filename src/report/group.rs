@@ -110,10 +110,17 @@ pub fn plan_text(p: &Plan) -> String {
             let _ = writeln!(out, "  it would be REFUSED now: {r}");
         }
         None => {
-            let _ = writeln!(out, "  the pre-check passes now");
+            let _ = writeln!(
+                out,
+                "  the pre-check passes now: `cutover group {}` would start with step 1",
+                p.group
+            );
         }
     }
-    out.push('\n');
+    let _ = writeln!(
+        out,
+        "\n  where the group stands now (the steps above are what makes it safe to start there):"
+    );
     out.push_str(&crate::report::verify_table(&p.verify));
     out
 }
@@ -142,8 +149,14 @@ pub fn plan_markdown(p: &Plan) -> String {
         "\n{}\n",
         match &p.refusal {
             Some(r) => format!("**Would be refused now:** {r}"),
-            None => "The pre-check passes now.".into(),
+            None => format!(
+                "The pre-check passes now: `cutover group {}` would start with step 1.",
+                p.group
+            ),
         }
+    );
+    out.push_str(
+        "Where the group stands now (the steps above are what makes it safe to start there):\n\n",
     );
     out.push_str(&crate::report::verify_markdown(&p.verify));
     out

@@ -107,8 +107,10 @@ fn scenario_runs_on_the_simulator_prints_the_agent_output_and_exits_0_when_all_p
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
+    // The main job: the agent itself moves the group.
+    assert!(stdout.contains("$ cutover group billing\n"), "{stdout}");
     assert!(
-        stdout.contains("$ cutover verify billing --wait 2m"),
+        stdout.contains("cutover of billing: DONE") && stdout.contains("MOVED"),
         "{stdout}"
     );
     assert!(stdout.contains("CONSUMER_AHEAD_OF_MIRROR"), "{stdout}");
@@ -175,11 +177,15 @@ fn scenario_json_carries_every_step_report_and_the_app_counts() {
     assert_eq!(s["name"], "standard-migration");
     assert_eq!(s["apps"]["billing"]["duplicates"], 0);
     assert_eq!(s["apps"]["billing"]["gaps"], 0);
-    let verify = &s["steps"][1];
+    let cutover = &s["steps"][2];
+    assert_eq!(cutover["command"], serde_json::json!(["group", "billing"]));
+    assert_eq!(cutover["report"]["outcome"], "done");
+    let verify = &s["steps"][3];
     assert_eq!(verify["command"][0], "verify");
+    assert_eq!(verify["report"]["groups"][0]["status"], "MOVED");
     assert_eq!(
         verify["report"]["groups"][0]["partitions"][0]["verdict"],
-        "SAFE"
+        "MOVED"
     );
 }
 

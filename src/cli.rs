@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use clap_complete::Shell;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -50,6 +51,12 @@ pub enum Format {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check, partition by partition, whether groups can start on the destination now (read-only).
+    #[command(after_long_help = "Examples:
+  cutover verify orders-service                     one group: SAFE, MOVED or NOT SAFE, and why
+  cutover verify orders-service billing --wait 2m   again every poll until both are safe or moved
+  cutover verify --all-groups --format json         every group with offsets on mirrored topics
+
+Exit 0 when every group is safe to start on the destination or already moved, 1 otherwise.")]
     Verify {
         /// Groups to verify.
         #[arg(required_unless_present = "all_groups")]
@@ -62,7 +69,16 @@ pub enum Command {
         #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "")]
         wait: Option<String>,
     },
-    /// Cut one group over: stop, prove sync, exclude from sync, restart on the destination.
+    /// Cut one group over: exclude it from sync and prove it, stop it, write its final offsets,
+    /// restart it on the destination.
+    #[command(after_long_help = "Examples:
+  cutover group orders-service --dry-run      the plan: hooks with their arguments, checks, verdicts
+  cutover group orders-service                the cutover; progress on stderr, a summary on stdout
+  cutover group orders-service --resume       after the agent was killed: continue from the journal
+  cutover group orders-service --rollback     undo an interrupted cutover (before its restart)
+  cutover group orders-service --final-offsets link   let the link's sync write the final offsets
+
+Exit 0 done · 1 refused or rolled back · 5 needs the operator (the summary says what to run).")]
     Group {
         group: String,
         /// Print the plan and the current verdicts; change nothing.
@@ -81,19 +97,27 @@ pub enum Command {
         final_offsets: Option<String>,
     },
     /// Pre-promotion audit of every mirror topic and group (read-only).
+    #[command(after_long_help = "Examples:
+  cutover audit                        may the mirrors be promoted now? (watches the origin 5s)
+  cutover audit --window 30s --format markdown > audit.md   evidence for the change ticket
+
+Exit 0 only if promotion is safe now.")]
     Audit {
         /// How long to watch the origin's log ends for producers still writing.
         #[arg(long, value_name = "DURATION", default_value = "5s")]
         window: String,
     },
-    /// Promote mirror topics once their mirror lag is zero.
+    /// Promote mirror topics once their mirror lag is zero (not built yet: hidden).
+    #[command(hide = true)]
     Promote {
         #[arg(required = true)]
         topics: Vec<String>,
     },
-    /// Watch mirror lag until it is near zero, with progress and an ETA.
+    /// Watch mirror lag until it is near zero, with progress and an ETA (not built yet: hidden).
+    #[command(hide = true)]
     Watch,
-    /// Run a runbook: ordered stages over many groups and topics.
+    /// Run a runbook: ordered stages over many groups and topics (not built yet: hidden).
+    #[command(hide = true)]
     Run {
         runbook: PathBuf,
         #[arg(long)]
@@ -102,13 +126,28 @@ pub enum Command {
         resume: bool,
     },
     /// Render the audit report of cutover journals (several: with downtime percentiles).
+    #[command(after_long_help = "Examples:
+  cutover report cutover-journal/orders-service.jsonl --format html > orders-service.html
+  cutover report cutover-journal/*.jsonl                 every run, with downtime percentiles")]
     Report {
         #[arg(required = true, value_name = "JOURNAL")]
         journals: Vec<PathBuf>,
     },
     /// Run scenario files on the built-in simulator (no clusters needed).
+    #[command(after_long_help = "Examples:
+  cutover scenario scenarios/standard-migration.toml    a whole move, on a virtual clock
+  cutover scenario scenarios/*.toml --format json       every scenario, with each step's report
+
+Exit 0 when every expectation of every scenario held, 1 otherwise.")]
     Scenario {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Print a shell completion script: `cutover completions bash > /etc/bash_completion.d/cutover`.
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the man page (roff): `cutover man > ~/.local/share/man/man1/cutover.1`.
+    Man,
 }

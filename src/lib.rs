@@ -24,3 +24,4 @@ pub mod rule;
 pub mod secret;
 pub mod sim;
 pub mod verify;
+pub mod version;

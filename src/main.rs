@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use clap::Parser;
+use clap::FromArgMatches;
 use cutover::cli::{Cli, Format};
 use cutover::error::exit;
 
@@ -13,7 +13,13 @@ fn main() {
     let argv: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let cli = Cli::parse_from(&argv);
+    // The long version (`--version`) names librdkafka and its features; it is computed here,
+    // as clap's derive takes only static text.
+    let matches = cutover::cmd::kit::command().get_matches_from(&argv);
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     init_logging(cli.verbose);
     let format = cli.format;
     let runtime = match tokio::runtime::Runtime::new() {

@@ -115,6 +115,8 @@ pub fn name(command: &Command) -> &'static str {
         Command::Run { .. } => "run",
         Command::Report { .. } => "report",
         Command::Scenario { .. } => "scenario",
+        Command::Completions { .. } => "completions",
+        Command::Man => "man",
     }
 }
 
@@ -127,8 +129,11 @@ fn not_built_hint(command: &Command) -> &'static str {
         Command::Scenario { .. } => {
             "scenarios run from the command line (`cutover scenario FILE`), not inside a scenario"
         }
-        Command::Group { .. } | Command::Report { .. } => {
-            "cutovers and their reports run from the command line, not inside a scenario"
+        Command::Group { .. }
+        | Command::Report { .. }
+        | Command::Completions { .. }
+        | Command::Man => {
+            "cutovers, their reports, completions and the man page run from the command line, not inside a scenario"
         }
         Command::Promote { .. } | Command::Watch | Command::Run { .. } => {
             "promotion, watching and runbooks are planned after per-group cutover"

@@ -11,7 +11,7 @@ use std::time::Instant;
 use crate::cli::{Cli, Command, Format};
 use crate::error::{Error, Result};
 
-use super::{args, execute, group, output, report, scenario, Context, Prepared};
+use super::{args, execute, group, kit, output, report, scenario, Context, Prepared};
 
 /// Runs a parsed command line and returns the process exit code. `argv` is the command line
 /// as typed; a cutover's journal records it.
@@ -27,6 +27,8 @@ pub async fn run(cli: Cli, argv: Vec<String>) -> Result<i32> {
             .await
         }
         Command::Scenario { .. } => return Err(args::html_only_for_report(&cli.command)),
+        Command::Completions { shell } => return kit::completions(*shell),
+        Command::Man => return kit::man(),
         _ => {}
     }
     let prepared = args::prepare(&cli, &argv)?;

@@ -18,6 +18,7 @@ pub mod context;
 mod dispatch;
 pub mod execute;
 mod group;
+pub mod kit;
 pub mod output;
 mod report;
 mod scenario;

@@ -284,3 +284,41 @@ fn ctrl_c_during_a_wait_exits_130_saying_nothing_was_changed() {
     assert!(err.contains("interrupted during `cutover verify`"), "{err}");
     assert!(err.contains("nothing was changed"), "{err}");
 }
+
+#[test]
+fn the_cli_kit_version_completions_man_page_and_examples() {
+    // --version names the Kafka client and what it was built with (TLS, SASL).
+    let out = cutover(&["--version"]);
+    let version = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        version.contains("librdkafka 2.") && version.contains("ssl") && version.contains("sasl"),
+        "{version}"
+    );
+    // Completions and the man page come from the same grammar as the commands.
+    let out = cutover(&["completions", "bash"]);
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        script.contains("_cutover") && script.contains("verify") && script.contains("--dry-run"),
+        "{script}"
+    );
+    let out = cutover(&["man"]);
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        page.contains(".TH cutover 1") && page.contains("verify"),
+        "{page}"
+    );
+    // Help lists only what is built, and every built command shows examples.
+    let out = cutover(&["--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    for hidden in ["promote", "watch", "  run "] {
+        assert!(!help.contains(hidden), "{hidden} is listed: {help}");
+    }
+    for command in ["verify", "group", "audit", "report", "scenario"] {
+        let out = cutover(&[command, "--help"]);
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("Examples:\n  cutover "), "{command}: {help}");
+    }
+}

@@ -127,10 +127,13 @@ Exit 0 only if promotion is safe now.")]
     },
     /// Render the audit report of cutover journals (several: with downtime percentiles).
     #[command(after_long_help = "Examples:
-  cutover report cutover-journal/orders-service.jsonl --format html > orders-service.html
-  cutover report cutover-journal/*.jsonl                 every run, with downtime percentiles")]
+  cutover report orders-service --format html > orders-service.html   the group's latest run
+  cutover report cutover-journal/orders-service.jsonl    a journal file
+  cutover report cutover-journal                         every run kept there, with downtime percentiles")]
     Report {
-        #[arg(required = true, value_name = "JOURNAL")]
+        /// Journal files, journal folders (every run kept there), or group ids (the group's
+        /// current journal in the configured journal folder).
+        #[arg(required = true, value_name = "JOURNAL|FOLDER|GROUP")]
         journals: Vec<PathBuf>,
     },
     /// Run scenario files on the built-in simulator (no clusters needed).

@@ -84,6 +84,13 @@ pub enum Error {
         lock: std::path::PathBuf,
     },
 
+    /// A file given as a journal is not one (its first line is not a journal record).
+    #[error("{} is not a cutover journal: {why}", .path.display())]
+    NotAJournal {
+        path: std::path::PathBuf,
+        why: String,
+    },
+
     #[error("a cutover of group {group} was interrupted in phase {phase} ({})", .journal.display())]
     InProgress {
         group: String,
@@ -125,6 +132,7 @@ impl Error {
             | Error::Scenario(_)
             | Error::Journal(_)
             | Error::State { .. }
+            | Error::NotAJournal { .. }
             | Error::ClientConfig { .. } => exit::USAGE,
             Error::Locked { .. } | Error::InProgress { .. } => exit::RESUME_NEEDED,
             Error::Unreachable { .. }
@@ -156,6 +164,9 @@ impl Error {
             Error::State { hint, .. } => hint.clone(),
             Error::Journal(_) => {
                 "check that the journal directory ([cutover] journal-dir, CUTOVER_JOURNAL_DIR) is writable and on a local disk".into()
+            }
+            Error::NotAJournal { .. } => {
+                "give `cutover report` a journal (`<journal-dir>/<group>.jsonl`), a journal folder, or a group id".into()
             }
             Error::Locked { group, .. } => format!(
                 "wait for the other agent to finish, or check `cutover report` on the group's journal; once no agent runs, `cutover group {group} --resume` continues"

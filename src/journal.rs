@@ -9,9 +9,12 @@
 //! outcome. A torn last line (the agent killed mid-write) is tolerated: it is reported and
 //! cut off before the journal is appended to again.
 //!
-//! One journal per group (`<dir>/<group>.jsonl`), guarded by an exclusive lock on
+//! One current journal per group (`<dir>/<group>.jsonl`), guarded by an exclusive lock on
 //! `<dir>/<group>.lock` that the operating system releases when the agent dies, so two agents
-//! cannot drive the same group and a killed agent never leaves a stale lock behind.
+//! cannot drive the same group and a killed agent never leaves a stale lock behind. Earlier
+//! runs are kept beside it: a finished run as `<group>.<run id>.jsonl` when the next one
+//! starts, and a run refused at its plan (nothing changed) as `<group>.<run id>.refused.jsonl`,
+//! leaving the previous run's journal current.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -234,15 +237,16 @@ impl Journal {
         self.run_id = run_id.to_string();
     }
 
-    /// Moves a finished journal aside (`<group>.<run id>.jsonl`, kept for its report) and
-    /// starts an empty one, keeping the lock. Returns where the old journal went.
-    pub fn archive(&mut self, finished_run: &str) -> Result<PathBuf> {
+    /// Where a run's journal is kept once another run takes `<group>.jsonl`:
+    /// `<group>.<run id>.jsonl`, or `<group>.<run id>.refused.jsonl` for a run refused at its
+    /// plan (nothing changed).
+    fn kept_path(&self, run: &str, refused: bool) -> PathBuf {
         let stem = self
             .path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let safe_run: String = finished_run
+        let safe_run: String = run
             .chars()
             .map(|c| {
                 if c.is_ascii_alphanumeric() || c == '-' {
@@ -252,15 +256,42 @@ impl Journal {
                 }
             })
             .collect();
-        let archived = self.path.with_file_name(format!("{stem}.{safe_run}.jsonl"));
+        let kind = if refused { ".refused" } else { "" };
+        self.path
+            .with_file_name(format!("{stem}.{safe_run}{kind}.jsonl"))
+    }
+
+    /// Moves a finished journal aside (`<group>.<run id>.jsonl`, kept for its report) and
+    /// starts an empty one, keeping the lock. Returns where the old journal went.
+    pub fn archive(&mut self, finished_run: &str) -> Result<PathBuf> {
+        let archived = self.kept_path(finished_run, false);
         std::fs::rename(&self.path, &archived).map_err(|e| io_error("archive", &self.path, e))?;
+        self.reopen()?;
+        Ok(archived)
+    }
+
+    /// A run refused at its plan changed nothing: its journal goes aside as
+    /// `<group>.<run id>.refused.jsonl`, and the previous run's journal, archived when this
+    /// one started, becomes `<group>.jsonl` again, so a refusal never replaces a finished
+    /// cutover's record. Returns where the refusal's journal went.
+    pub fn set_refusal_aside(&mut self, previous: Option<&Path>) -> Result<PathBuf> {
+        let aside = self.kept_path(&self.run_id.clone(), true);
+        std::fs::rename(&self.path, &aside).map_err(|e| io_error("move", &self.path, e))?;
+        if let Some(previous) = previous {
+            std::fs::rename(previous, &self.path).map_err(|e| io_error("restore", previous, e))?;
+        }
+        self.reopen()?;
+        Ok(aside)
+    }
+
+    fn reopen(&mut self) -> Result<()> {
         self.file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.path)
             .map_err(|e| io_error("open", &self.path, e))?;
-        self.next_seq = 1;
-        Ok(archived)
+        self.next_seq = read(&self.path)?.entries.last().map_or(1, |e| e.seq + 1);
+        Ok(())
     }
 
     /// Appends a record and syncs it to disk before returning.
@@ -333,6 +364,16 @@ pub fn read(path: &Path) -> Result<ReadBack> {
                 let more = reader
                     .read_line(&mut rest)
                     .map_err(|e| io_error("read", path, e))?;
+                if number == 1 && (more > 0 || complete) {
+                    // Nothing here was ever a journal: say so, and advise nothing about groups.
+                    return Err(Error::NotAJournal {
+                        path: path.to_path_buf(),
+                        why: match result {
+                            Err(e) => format!("its first line is not a journal record ({e})"),
+                            Ok(_) => "its first line has no line end".into(),
+                        },
+                    });
+                }
                 if more > 0 {
                     let why = match result {
                         Err(e) => e.to_string(),
@@ -414,11 +455,55 @@ mod tests {
     #[test]
     fn a_damaged_line_before_the_last_is_an_error() {
         let d = dir("damaged");
-        std::fs::create_dir_all(&d).unwrap();
-        let path = d.join("x.jsonl");
-        std::fs::write(&path, "garbage\n{\"also\": \"bad\"}\n").unwrap();
+        let g = GroupId::new("g");
+        let path = {
+            let (mut j, _) = Journal::open(&d, &g, "r").unwrap();
+            j.append(note("one"), 1).unwrap();
+            j.path().to_path_buf()
+        };
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("garbage\n{\"also\": \"bad\"}\n");
+        std::fs::write(&path, text).unwrap();
         let err = read(&path).unwrap_err().to_string();
-        assert!(err.contains("line 1 is not a journal record"), "{err}");
+        assert!(err.contains("line 2 is not a journal record"), "{err}");
+    }
+
+    #[test]
+    fn a_file_that_never_was_a_journal_is_named_so_without_advice_about_groups() {
+        let d = dir("not-a-journal");
+        std::fs::create_dir_all(&d).unwrap();
+        let path = d.join("cutover.toml");
+        std::fs::write(&path, "[cutover]\njournal-dir = \"j\"\n").unwrap();
+        let err = read(&path).unwrap_err();
+        assert!(matches!(err, Error::NotAJournal { .. }), "{err:?}");
+        assert_eq!(err.exit_code(), crate::error::exit::USAGE);
+        let text = err.render();
+        assert!(text.contains("is not a cutover journal"), "{text}");
+        assert!(!text.contains("roll"), "no rollback advice: {text}");
+    }
+
+    #[test]
+    fn a_refusal_goes_aside_and_the_last_finished_run_stays_current() {
+        let d = dir("refusal");
+        let g = GroupId::new("g");
+        let (mut j, _) = Journal::open(&d, &g, "run-1").unwrap();
+        j.append(note("the first run"), 1).unwrap();
+        let archived = j.archive("run-1").unwrap();
+        j.continue_run("run-2");
+        j.append(note("refused at the plan"), 2).unwrap();
+        let aside = j.set_refusal_aside(Some(&archived)).unwrap();
+        assert_eq!(aside, d.join("g.run-2.refused.jsonl"));
+        let current = read(&d.join("g.jsonl")).unwrap();
+        assert_eq!(
+            current.run_id(),
+            Some("run-1"),
+            "the finished run is current again"
+        );
+        assert!(!archived.exists());
+        assert_eq!(read(&aside).unwrap().run_id(), Some("run-2"));
+        // The journal stays usable: the next record follows the restored run's.
+        let e = j.append(note("next"), 3).unwrap();
+        assert_eq!(e.seq, 2);
     }
 
     #[test]

@@ -17,7 +17,9 @@ use super::{args, execute, group, kit, output, report, scenario, Context, Prepar
 /// as typed; a cutover's journal records it.
 pub async fn run(cli: Cli, argv: Vec<String>) -> Result<i32> {
     match &cli.command {
-        Command::Report { journals } => return report::run(journals, cli.format),
+        Command::Report { journals } => {
+            return report::run(journals, cli.config.as_deref(), cli.format)
+        }
         Command::Scenario { files } if cli.format != Format::Html => {
             return interruptible(
                 &cli.command,

@@ -37,7 +37,7 @@ pub(super) async fn run(
         command: command.to_vec(),
     };
     if dry_run {
-        let plan = cutover::driver::plan(&env, group).await?;
+        let plan = cutover::dry_run::plan(&env, group).await?;
         return Ok(Outcome {
             exit: if plan.refusal.is_some() {
                 exit::UNSAFE

@@ -1,17 +1,27 @@
-//! `cutover report JOURNAL…`: a cutover's audit report, from its journal alone.
+//! `cutover report JOURNAL|FOLDER|GROUP…`: a cutover's audit report, from its journal alone.
 //!
 //! Reads only the journals, never a cluster, so it works anywhere the journal files are: as a
 //! terminal table, JSON, Markdown or one self-contained HTML page (several journals: with
-//! downtime percentiles).
+//! downtime percentiles). Each argument is a journal file, a folder (every `*.jsonl` in it:
+//! every run of every group kept there), or a group id, whose current journal
+//! (`<journal-dir>/<group>.jsonl`: its latest run that was not refused at the plan) is looked up
+//! in the configured journal folder.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::cli::Format;
-use crate::error::{exit, Result};
+use crate::config::{process_env, Config};
+use crate::error::{exit, Error, Result};
+use crate::journal;
+use crate::model::GroupId;
 use crate::report;
 
-pub(super) fn run(journals: &[PathBuf], format: Format) -> Result<i32> {
-    let reports = journals
+pub(super) fn run(args: &[PathBuf], config: Option<&Path>, format: Format) -> Result<i32> {
+    let mut files = Vec::new();
+    for arg in args {
+        files.extend(resolve(arg, config)?);
+    }
+    let reports = files
         .iter()
         .map(|j| report::cutover::load(j))
         .collect::<Result<Vec<_>>>()?;
@@ -23,4 +33,61 @@ pub(super) fn run(journals: &[PathBuf], format: Format) -> Result<i32> {
     };
     super::output::print_text(&text)?;
     Ok(exit::OK)
+}
+
+/// The journal files an argument names.
+fn resolve(arg: &Path, config: Option<&Path>) -> Result<Vec<PathBuf>> {
+    if arg.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(arg)
+            .map_err(|e| Error::Journal(format!("cannot read the folder {}: {e}", arg.display())))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(Error::Usage {
+                message: format!("the folder {} holds no journal (*.jsonl)", arg.display()),
+                hint: "give the journal folder ([cutover] journal-dir, CUTOVER_JOURNAL_DIR), a journal file, or a group id".into(),
+            });
+        }
+        return Ok(files);
+    }
+    if arg.is_file() {
+        return Ok(vec![arg.to_path_buf()]);
+    }
+    let text = arg.to_string_lossy();
+    let looks_like_a_path = text.contains(std::path::MAIN_SEPARATOR) || text.ends_with(".jsonl");
+    if looks_like_a_path {
+        return Err(Error::Usage {
+            message: format!("no journal at {}", arg.display()),
+            hint: "journals are in the journal folder ([cutover] journal-dir, CUTOVER_JOURNAL_DIR; `cutover-journal` by default), one `<group>.jsonl` per group; `cutover report GROUP` finds it".into(),
+        });
+    }
+    // A group id: its current journal in the configured folder.
+    let dir = journal_dir(config);
+    let path = journal::path_for(&dir, &GroupId::new(text.as_ref()));
+    if path.is_file() {
+        return Ok(vec![path]);
+    }
+    Err(Error::Usage {
+        message: format!(
+            "no journal for group {text} in {} (looked for {})",
+            dir.display(),
+            path.display()
+        ),
+        hint: "check the group id, and the journal folder ([cutover] journal-dir in --config, or CUTOVER_JOURNAL_DIR); or give the journal file itself".into(),
+    })
+}
+
+/// The configured journal folder: from the configuration when it loads, else from
+/// `CUTOVER_JOURNAL_DIR`, else the default. A report needs no cluster settings.
+fn journal_dir(config: Option<&Path>) -> PathBuf {
+    let env = process_env();
+    match Config::load(config, &env) {
+        Ok(c) => c.cutover.journal_dir,
+        Err(_) => env
+            .get("CUTOVER_JOURNAL_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(crate::config::DEFAULT_JOURNAL_DIR)),
+    }
 }

@@ -149,5 +149,5 @@ pub use cluster::{is_secret_property, ClusterConfig};
 pub(crate) use link::REST_BACKOFF;
 pub use link::{Credentials, LinkConfig, RestConfig};
 pub use load::{process_env, Config, Env, DEFAULT_FILE};
-pub use settings::{CutoverSettings, Defaults};
+pub use settings::{CutoverSettings, Defaults, DEFAULT_JOURNAL_DIR};
 pub(crate) use settings::{DEFAULT_POLL_INTERVAL, DEFAULT_WAIT};

@@ -30,7 +30,7 @@ const CUTOVER_KEYS: &[&str] = &[
 ];
 
 /// `[cutover] journal-dir` when unset: relative to the working directory.
-const DEFAULT_JOURNAL_DIR: &str = "cutover-journal";
+pub const DEFAULT_JOURNAL_DIR: &str = "cutover-journal";
 const DEFAULT_SYNC_TIMEOUT_FACTOR: u32 = 3;
 const MAX_SYNC_TIMEOUT_FACTOR: u32 = 20;
 const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(2 * 60);

@@ -10,6 +10,7 @@
 //! in `report`.
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::json;
@@ -27,10 +28,10 @@ use crate::kafka::Cluster;
 use crate::link::filter_edit::{edit_group_filters, FilterChange, GROUP_FILTERS};
 use crate::link::filters::{FilterKind, Filters};
 use crate::link::Link;
-use crate::model::{FinalOffsets, GroupId, MirrorState, TopicPartition};
+use crate::model::{GroupId, MirrorState, TopicPartition};
 use crate::progress::Progress;
-use crate::report::{Plan, PlanStep, Summary, VerifyReport};
-use crate::rule::{GroupJudgement, Presence};
+use crate::report::{Summary, VerifyReport};
+use crate::rule::{FindingKind, GroupJudgement, Presence};
 use crate::verify::{self, Selection};
 
 const SYNC_ENABLE: &str = "consumer.offset.sync.enable";
@@ -100,7 +101,12 @@ pub enum Mode {
     Rollback,
 }
 
-fn hook_context(group: &GroupId, topics: Vec<String>, run_id: &str, link: &str) -> HookContext {
+pub(super) fn hook_context(
+    group: &GroupId,
+    topics: Vec<String>,
+    run_id: &str,
+    link: &str,
+) -> HookContext {
     HookContext {
         group: group.clone(),
         topics,
@@ -110,7 +116,7 @@ fn hook_context(group: &GroupId, topics: Vec<String>, run_id: &str, link: &str) 
 }
 
 /// The link's offset-sync interval, and where it came from.
-async fn sync_interval(link: &dyn Link, options: &Options) -> (i64, String) {
+pub(super) async fn sync_interval(link: &dyn Link, options: &Options) -> (i64, String) {
     if link.reports_status() {
         if let Ok(configs) = link.configs().await {
             if let Some(ms) = configs.get(SYNC_MS).and_then(|v| v.parse::<i64>().ok()) {
@@ -127,7 +133,7 @@ async fn sync_interval(link: &dyn Link, options: &Options) -> (i64, String) {
     }
 }
 
-fn settings(options: &Options, sync_interval_ms: i64) -> Settings {
+pub(super) fn settings(options: &Options, sync_interval_ms: i64) -> Settings {
     let ms = |d: Duration| d.as_millis() as i64;
     Settings {
         poll_ms: ms(options.poll_interval).max(1),
@@ -163,7 +169,10 @@ async fn excluded(link: &dyn Link, group: &GroupId) -> Option<bool> {
 }
 
 /// The group's judgement in a report of it alone.
-fn judgement_of<'r>(report: &'r VerifyReport, group: &GroupId) -> Result<&'r GroupJudgement> {
+pub(super) fn judgement_of<'r>(
+    report: &'r VerifyReport,
+    group: &GroupId,
+) -> Result<&'r GroupJudgement> {
     report
         .groups
         .first()
@@ -172,7 +181,7 @@ fn judgement_of<'r>(report: &'r VerifyReport, group: &GroupId) -> Result<&'r Gro
 
 /// One observation of the group, through the same code as `cutover verify`, with the report
 /// it was read from.
-async fn observe(env: &Env<'_>, group: &GroupId) -> Result<(Observation, VerifyReport)> {
+pub(super) async fn observe(env: &Env<'_>, group: &GroupId) -> Result<(Observation, VerifyReport)> {
     let selection = Selection::Groups(vec![group.clone()]);
     let (report, excluded) = tokio::join!(
         verify::verify(env.origin, env.destination, env.link, &selection),
@@ -232,152 +241,7 @@ fn samples(j: &GroupJudgement) -> Vec<PartitionSample> {
         .collect()
 }
 
-/// `--dry-run`: observes once and describes what would happen; changes nothing.
-pub async fn plan(env: &Env<'_>, group: &GroupId) -> Result<Plan> {
-    let (sync_ms, source) = sync_interval(env.link, env.options).await;
-    let settings = settings(env.options, sync_ms);
-    let (observation, report) = observe(env, group).await?;
-    let topics: Vec<String> = topics_of(&observation);
-    let ctx = hook_context(group, topics, "dry-run", env.link.name());
-    let describe = |kind: HookKind| {
-        env.hooks.describe(kind, &ctx).unwrap_or_else(|| {
-            format!(
-                "no {} hook configured: set [hooks.{}]",
-                kind.as_str(),
-                kind.as_str()
-            )
-        })
-    };
-    let exclude = if env.hooks.exclude_is_builtin(group) {
-        format!(
-            "read-modify-write of the link's {GROUP_FILTERS}: add a LITERAL EXCLUDE for {group}, read it back"
-        )
-    } else {
-        describe(HookKind::Exclude)
-    };
-    let s = &settings;
-    let stop = PlanStep {
-        phase: Phase::Stopping,
-        action: describe(HookKind::Stop),
-        check: format!(
-            "no members on the origin and committed offsets unchanged across {} reads, within {} ms; snapshot them",
-            s.stable_reads, s.stop_timeout_ms
-        ),
-    };
-    let mirror = PlanStep {
-        phase: Phase::AwaitingMirror,
-        action: "wait".into(),
-        check: format!(
-            "mirror end ≥ snapshot on every partition, within {} ms",
-            s.mirror_timeout_ms
-        ),
-    };
-    let restart = PlanStep {
-        phase: Phase::Restarting,
-        action: describe(HookKind::Restart),
-        check: format!(
-            "every partition SAFE before; then active on the destination within {} ms, committed never below the snapshot, until it advances or {} ms pass",
-            s.restart_timeout_ms, s.restart_window_ms
-        ),
-    };
-    let rollback = PlanStep {
-        phase: Phase::RollingBack,
-        action: describe(HookKind::Rollback),
-        check: "on a failure before the restart: undo the exclusion, start the group on the origin if it was stopped, see it active there".into(),
-    };
-    let steps = match s.final_offsets {
-        FinalOffsets::Agent => {
-            let all_promoted = !observation.origin_committed.is_empty()
-                && observation
-                    .origin_committed
-                    .keys()
-                    .all(|tp| observation.promoted_topics.contains(tp.topic.as_str()));
-            let exclusion = if all_promoted {
-                PlanStep {
-                    phase: Phase::Excluding,
-                    action: "none: every topic of the group is promoted; the link syncs no offsets to them".into(),
-                    check: "nothing writes the promoted topics on the origin until the restart".into(),
-                }
-            } else if observation.excluded == Some(true) {
-                PlanStep {
-                    phase: Phase::Excluding,
-                    action: "none: the link's offset sync does not include the group".into(),
-                    check: "the filters, read back, keep excluding it".into(),
-                }
-            } else {
-                PlanStep {
-                    phase: Phase::Excluding,
-                    action: exclude,
-                    check: format!(
-                        "while the group still runs on the origin: a full sync interval ({} ms) passes with its destination offsets unchanged while it commits on the origin (an idle group: the filters read back and the interval), within {} × {} ms",
-                        s.sync_interval_ms, s.sync_timeout_factor, s.sync_interval_ms
-                    ),
-                }
-            };
-            vec![
-                exclusion,
-                stop,
-                mirror,
-                PlanStep {
-                    phase: Phase::WritingOffsets,
-                    action: "commit the snapshot to the group on the destination (AlterConsumerGroupOffsets, one request)".into(),
-                    check: "read back: destination committed = snapshot and every partition SAFE".into(),
-                },
-                restart,
-                rollback,
-            ]
-        }
-        FinalOffsets::Link => vec![
-            stop,
-            PlanStep {
-                phase: Phase::AwaitingSync,
-                action: "wait".into(),
-                check: format!(
-                    "destination committed = snapshot on every partition, within {} × {} ms",
-                    s.sync_timeout_factor, s.sync_interval_ms
-                ),
-            },
-            mirror,
-            PlanStep {
-                phase: Phase::Excluding,
-                action: exclude,
-                check: format!(
-                    "the filters, read back, exclude the group and the destination holds the snapshot (unreadable filters: the offsets hold still for one sync tick, {} ms)",
-                    s.sync_interval_ms
-                ),
-            },
-            restart,
-            rollback,
-        ],
-    };
-    // The machine's own plan check, on a throwaway copy.
-    let (mut m, _) = Machine::start(env.clock.now_ms(), settings.clone());
-    let refusal = match preflight(env, group) {
-        Err(e) => Some(e.to_string()),
-        Ok(()) => m
-            .step(Input::Observed {
-                now: env.clock.now_ms(),
-                observation,
-            })
-            .into_iter()
-            .find_map(|e| match e {
-                Effect::Finish { reason, .. } => Some(reason),
-                _ => None,
-            }),
-    };
-    Ok(Plan {
-        schema_version: 1,
-        group: group.clone(),
-        steps,
-        sync_interval_ms: sync_ms,
-        sync_interval_source: source,
-        settings,
-        verify: report,
-        refusal,
-    })
-}
-
-fn topics_of(o: &Observation) -> Vec<String> {
+pub(super) fn topics_of(o: &Observation) -> Vec<String> {
     let mut topics: Vec<String> = o
         .origin_committed
         .keys()
@@ -389,9 +253,28 @@ fn topics_of(o: &Observation) -> Vec<String> {
     topics
 }
 
+/// A new cutover of a group the origin does not know (a typo'd id) is refused before any
+/// journal or lock is created: no committed offsets there and no members.
+async fn known_group(env: &Env<'_>, group: &GroupId) -> Result<()> {
+    let (o, report) = observe(env, group).await?;
+    let unknown = judgement_of(&report, group)?
+        .findings
+        .iter()
+        .any(|f| f.kind == FindingKind::GroupNotFound);
+    if unknown && o.origin_committed.is_empty() {
+        return Err(Error::State {
+            message: format!(
+                "group {group} is unknown on the origin: no committed offsets and no members; nothing was written"
+            ),
+            hint: "check the group id; `cutover verify --all-groups` lists the groups with offsets on mirrored topics".into(),
+        });
+    }
+    Ok(())
+}
+
 /// What the configuration must provide before a cutover may touch anything: the stop,
 /// restart and rollback hooks, and for the built-in exclusion, the link's REST API.
-fn preflight(env: &Env<'_>, group: &GroupId) -> Result<()> {
+pub(super) fn preflight(env: &Env<'_>, group: &GroupId) -> Result<()> {
     let ctx = hook_context(group, Vec::new(), "preflight", env.link.name());
     let mut missing: Vec<String> = [HookKind::Stop, HookKind::Restart, HookKind::Rollback]
         .into_iter()
@@ -444,6 +327,9 @@ fn new_run_id(clock: &Clock, group: &GroupId) -> String {
 pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> {
     // Nothing is journaled or changed when the configuration cannot carry a cutover through.
     preflight(env, group)?;
+    if mode == Mode::Start {
+        known_group(env, group).await?;
+    }
     let run_id = new_run_id(&env.clock, group);
     let (mut journal, back) = Journal::open(&env.options.cutover.journal_dir, group, &run_id)?;
     let checkpoint = last_checkpoint(&back);
@@ -454,6 +340,9 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
             .map_or("plan".to_string(), |(_, s)| s.phase().as_str().to_string())
     });
     let now = env.clock.now_ms();
+    // The previous run's journal, archived when this run starts: current again if this one
+    // is refused at its plan.
+    let mut previous: Option<PathBuf> = None;
     let (mut machine, mut effects) = match mode {
         Mode::Start => {
             if let Some(phase) = unfinished_phase {
@@ -467,6 +356,7 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
                 if let Some(old) = back.run_id() {
                     let archived = journal.archive(old)?;
                     tracing::info!(archived = %archived.display(), "archived the journal of the previous cutover");
+                    previous = Some(archived);
                 }
             }
             let (sync_ms, _) = sync_interval(env.link, env.options).await;
@@ -562,6 +452,7 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
         observe_failures: 0,
         last: None,
         witnesses: None,
+        previous,
     };
     driver.checkpoint(&machine)?;
     let mut queue: VecDeque<Effect> = effects.drain(..).collect();
@@ -620,6 +511,8 @@ struct Driver<'e, 'a> {
     /// Other groups watched for the link's sync ticks while the exclusion is proven, chosen
     /// at the first look (`witness.rs`).
     witnesses: Option<Vec<GroupId>>,
+    /// Where the previous run's journal was archived when this run started.
+    previous: Option<PathBuf>,
 }
 
 impl Driver<'_, '_> {
@@ -892,7 +785,13 @@ impl Driver<'_, '_> {
             },
             self.now(),
         )?;
-        let journal = self.journal.path().to_path_buf();
+        // A refusal at the plan changed nothing: it does not displace the last cutover's
+        // journal (one started from a checkpoint is a real run, kept as such).
+        let journal = if outcome == Outcome::Refused && m.timings().stop_begun_ms.is_none() {
+            self.journal.set_refusal_aside(self.previous.as_deref())?
+        } else {
+            self.journal.path().to_path_buf()
+        };
         let group = self.group;
         let next = match outcome {
             Outcome::Done => None,

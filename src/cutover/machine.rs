@@ -634,20 +634,20 @@ impl Machine {
                 "the group has no committed offsets on the origin: nothing to cut over (check the group id)".into(),
             );
         }
+        if o.verdicts.values().any(|v| *v == Verdict::Moved) {
+            return self.finish(
+                now,
+                Phase::Refused,
+                Outcome::Refused,
+                "the group was already moved: it is excluded from the link's offset sync and runs on the destination at or past its origin offsets; nothing was changed (see `cutover verify` on it)".into(),
+            );
+        }
         if o.destination_active {
             return self.finish(
                 now,
                 Phase::Refused,
                 Outcome::Refused,
                 "the group is already active on the destination".into(),
-            );
-        }
-        if o.verdicts.values().any(|v| *v == Verdict::Moved) {
-            return self.finish(
-                now,
-                Phase::Refused,
-                Outcome::Refused,
-                "the group was already moved: it is excluded from the link's offset sync and has committed on the destination past its origin offsets; nothing was changed (see `cutover verify` on it)".into(),
             );
         }
         let mut blocking: Vec<String> = o

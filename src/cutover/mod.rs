@@ -3,5 +3,6 @@
 //! other groups it watches for the link's sync ticks (`witness`).
 
 pub mod driver;
+pub mod dry_run;
 pub mod machine;
 pub mod witness;

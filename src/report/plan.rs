@@ -1,6 +1,6 @@
 //! What `cutover group --dry-run` reports: the steps a cutover would take, the settings it
 //! would run with, the group's verdicts now, and whether it would be refused. Data only: the
-//! driver (`cutover::driver::plan`) assembles it and `report::group` lays it out.
+//! dry run (`cutover::dry_run::plan`) assembles it and `report::group` lays it out.
 
 use serde::Serialize;
 

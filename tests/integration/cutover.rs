@@ -950,3 +950,57 @@ async fn after_promotion_the_agent_moves_a_group_onto_the_promoted_topic_and_lin
     w.apps.stop();
     tally(&w.outputs()).assert_exactly_once(&expected);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journals_keep_history_a_refusal_never_replaces_a_finished_run_and_a_typo_leaves_nothing() {
+    let w = World::new("co-history", None).await;
+    let (code, doc, stderr) = w.group(&[]);
+    assert_eq!((code, outcome(&doc)), (0, "done"), "{doc:#}\n{stderr}");
+    let done_run = doc["run_id"].as_str().expect("run id").to_string();
+
+    // Again on the moved group: refused at the plan, nothing changed, and its journal goes
+    // aside; the finished cutover stays the group's current journal.
+    let (code, doc, stderr) = w.group(&[]);
+    assert_eq!((code, outcome(&doc)), (1, "refused"), "{doc:#}\n{stderr}");
+    assert!(
+        doc["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("already moved"),
+        "{doc:#}"
+    );
+    let aside = PathBuf::from(doc["journal"].as_str().expect("journal"));
+    assert!(
+        aside.to_string_lossy().ends_with(".refused.jsonl") && aside.exists(),
+        "{aside:?}"
+    );
+    let current = journal::read(&w.journal()).expect("the current journal");
+    assert_eq!(current.run_id(), Some(done_run.as_str()));
+
+    // `cutover report GROUP` finds that run through the configured journal folder.
+    let out = w
+        .command(&["report", &w.group, "--format", "json"])
+        .output()
+        .expect("run cutover report");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    let text = report.to_string();
+    assert!(
+        text.contains(&done_run) && text.contains("\"done\""),
+        "{report:#}"
+    );
+
+    // A typo'd group id: refused before any journal or lock exists for it.
+    let typo = format!("{}-typo", w.group);
+    let out = w
+        .command(&["group", &typo, "--format", "json"])
+        .output()
+        .expect("run cutover group");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is unknown on the origin"), "{stderr}");
+    let typo_journal = journal::path_for(&w.journal_dir, &GroupId::new(&typo));
+    assert!(!typo_journal.exists() && !typo_journal.with_extension("lock").exists());
+    w.assert_exactly_once().await;
+}

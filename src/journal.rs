@@ -142,6 +142,50 @@ impl ReadBack {
     }
 }
 
+/// The cutover this process is driving, if any: where an interruption is journaled after the
+/// run itself was dropped (the binary drives at most one cutover per process).
+#[derive(Debug, Clone)]
+struct ActiveRun {
+    dir: PathBuf,
+    group: GroupId,
+    run_id: String,
+    phase: String,
+}
+
+static ACTIVE: std::sync::Mutex<Option<ActiveRun>> = std::sync::Mutex::new(None);
+
+/// Notes the run this process drives (`None` once it finished).
+pub fn set_active(dir: &Path, group: &GroupId, run_id: &str, phase: Option<&str>) {
+    if let Ok(mut active) = ACTIVE.lock() {
+        *active = phase.map(|phase| ActiveRun {
+            dir: dir.to_path_buf(),
+            group: group.clone(),
+            run_id: run_id.to_string(),
+            phase: phase.to_string(),
+        });
+    }
+}
+
+/// After the run was dropped by an interrupt (its lock released with it): appends `message`,
+/// with the phase it was in, to its journal as a note. Returns the journal and the phase.
+pub fn record_interruption(message: &str) -> Option<(PathBuf, String)> {
+    let run = ACTIVE.lock().ok()?.take()?;
+    let (mut journal, _) = Journal::open(&run.dir, &run.group, &run.run_id).ok()?;
+    journal.continue_run(&run.run_id);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    journal
+        .append(
+            Record::Note {
+                message: format!("{message} (in phase {})", run.phase),
+            },
+            now,
+        )
+        .ok()?;
+    Some((journal.path().to_path_buf(), run.phase))
+}
+
 /// File names are group ids with anything outside `[A-Za-z0-9._-]` escaped, so any group id
 /// maps to one file and never to a path outside the directory.
 pub fn file_stem(group: &GroupId) -> String {

@@ -1,9 +1,10 @@
 //! The one place that knows every command: checks the arguments, opens the clients, runs the
 //! command, prints its report and returns the exit code.
 //!
-//! Arguments are checked before any cluster is contacted. Ctrl-C (SIGINT) during a command
-//! drops it where it waits: a running hook's whole process group is killed with it, the
-//! journal keeps every step already synced (so `--resume` or `--rollback` continues), and the
+//! Arguments are checked before any cluster is contacted. SIGINT (Ctrl-C) or SIGTERM during a
+//! command drops it where it waits: a running hook's whole process group gets SIGTERM, then
+//! SIGKILL after a grace (at once on a second signal); the journal keeps every step already
+//! synced, plus a note of the interruption (so `--resume` or `--rollback` continues), and the
 //! command ends with [`Error::Interrupted`] (exit 130) saying what was left.
 
 use std::time::Instant;
@@ -49,26 +50,83 @@ pub async fn run(cli: Cli, argv: Vec<String>) -> Result<i32> {
     Ok(exit)
 }
 
-/// Runs `work` until it ends or Ctrl-C arrives; on Ctrl-C, `work` is dropped where it waits.
+/// How long hooks get to exit after SIGTERM once cutover is interrupted, before SIGKILL.
+const HOOK_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The next SIGINT (Ctrl-C) or SIGTERM, by name; never resolves if neither can be listened to.
+async fn signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut int), Ok(mut term)) => tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        },
+        _ => {
+            // No handler could be installed: run to the end, as without one.
+            tracing::warn!("cannot listen for SIGINT and SIGTERM");
+            std::future::pending().await
+        }
+    }
+}
+
+/// Runs `work` until it ends or SIGINT/SIGTERM arrives. On a signal, `work` is dropped where
+/// it waits (a running hook's process group gets SIGTERM), cutover says on stderr what it is
+/// stopping, gives the hooks [`HOOK_GRACE`] to exit before SIGKILL (a second signal: at once),
+/// journals the interruption in the cutover's journal, and ends with exit 130 and the exact
+/// command that continues or undoes.
 async fn interruptible<T>(
     command: &Command,
     hint: String,
     work: impl std::future::Future<Output = Result<T>>,
 ) -> Result<T> {
-    let interrupt = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            // No handler could be installed: run to the end, as without one.
-            tracing::warn!("cannot listen for Ctrl-C: {e}");
-            std::future::pending::<()>().await;
-        }
+    let name = command_line(command);
+    let signal_name = tokio::select! {
+        outcome = work => return outcome,
+        s = signal() => s,
     };
-    tokio::select! {
-        outcome = work => outcome,
-        () = interrupt => Err(Error::Interrupted {
-            command: command_line(command),
-            hint,
-        }),
+    // `work` is dropped here: its hooks, if any, were sent SIGTERM.
+    eprintln!("interrupted ({signal_name}): stopping `cutover {name}`");
+    let (groups, killed) = crate::hooks::terminate_interrupted(HOOK_GRACE, async {
+        let again = signal().await;
+        eprintln!("{again} again: killing the hooks now");
+    })
+    .await;
+    if !groups.is_empty() {
+        eprintln!(
+            "terminated the running hook's process group{} {}: SIGTERM{}",
+            if groups.len() > 1 { "s" } else { "" },
+            groups
+                .iter()
+                .map(i32::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            if killed {
+                ", then SIGKILL"
+            } else {
+                ", and it exited"
+            }
+        );
     }
+    let hooks = if groups.is_empty() {
+        "no hook was running".to_string()
+    } else {
+        format!("hook process group(s) {groups:?} terminated")
+    };
+    if let Some((journal, phase)) =
+        crate::journal::record_interruption(&format!("interrupted by {signal_name}; {hooks}"))
+    {
+        eprintln!(
+            "journaled the interruption (phase {phase}) in {}",
+            journal.display()
+        );
+    }
+    Err(Error::Interrupted {
+        command: name,
+        hint,
+    })
 }
 
 /// What an interrupt leaves behind.

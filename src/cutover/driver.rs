@@ -526,6 +526,13 @@ impl Driver<'_, '_> {
         if self.last_checkpoint.as_ref() == Some(&key) {
             return Ok(());
         }
+        // Where an interrupt of this process is journaled, and in which phase.
+        crate::journal::set_active(
+            &self.env.options.cutover.journal_dir,
+            self.group,
+            self.journal.run_id(),
+            (!m.phase().is_terminal()).then(|| m.phase().as_str()),
+        );
         let state = serde_json::to_value(m.checkpoint())
             .map_err(|e| Error::Journal(format!("cannot encode the cutover state: {e}")))?;
         self.journal.append(

@@ -29,7 +29,7 @@
 //! | `template.rs` | placeholders: checked for the config, substituted per argument per run |
 //! | `runner.rs` | the `Hooks` trait and `ConfiguredHooks`: retries, backoff, the report |
 //! | `attempt.rs` | one attempt's outcome and the report's error for a failure |
-//! | `process.rs` | exec and shell hooks: spawning, environment, timeout, kill on drop |
+//! | `process.rs` | exec and shell hooks: spawning, environment, timeout, termination on interrupt |
 //! | `http.rs` | HTTP hooks: the request, its client, the answer |
 //! | `capture.rs` | bounded output capture and redaction of secrets |
 
@@ -43,6 +43,7 @@ mod template;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub use process::terminate_interrupted;
 #[cfg(test)]
 pub(crate) use runner::BUILTIN_EXCLUDE_DESCRIPTION;
 pub use runner::{ConfiguredHooks, HookReport, Hooks};

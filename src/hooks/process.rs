@@ -1,6 +1,8 @@
 //! Exec and shell hooks as processes: spawned without a shell for `exec` (`/bin/sh -c` only
 //! for `shell`), with exactly the `CUTOVER_*` variables of the hook contract, in a process
-//! group of their own that a timeout, or dropping the run, kills whole.
+//! group of their own that a timeout kills whole (SIGKILL). Dropping a running attempt (cutover
+//! interrupted) sends the group SIGTERM and leaves it to [`terminate_interrupted`], which waits
+//! a grace for it to exit and then sends SIGKILL: a hook never outlives an interrupted agent.
 //!
 //! The only unsafe code of cutover outside `kafka/ffi.rs` is here: `kill(2)` of the hook's
 //! process group. Output is read by [`super::capture`]; this module decides nothing about
@@ -36,7 +38,8 @@ pub(super) async fn attempt(
         // Its own process group: a timeout kills everything the hook started, and a Ctrl-C
         // meant for cutover does not reach the hook half-way through.
         .process_group(0)
-        .kill_on_drop(true);
+        // Dropped (interrupted), the group gets SIGTERM and then SIGKILL: see ProcessGroup.
+        .kill_on_drop(false);
     // A hook sees exactly the CUTOVER_* variables of its contract: cutover's own
     // configuration variables can hold the link's password.
     for (name, _) in std::env::vars_os() {
@@ -98,7 +101,8 @@ fn exit_failure(status: ExitStatus) -> Option<Failure> {
 /// A running hook whose whole process group is killed when it times out, or when the run is
 /// dropped (cutover interrupted) before the hook exited.
 struct ProcessGroup {
-    child: tokio::process::Child,
+    /// `None` only once dropped into [`INTERRUPTED`].
+    child: Option<tokio::process::Child>,
     /// The group's id (the hook's pid, thanks to `process_group(0)`) while the hook has not
     /// been reaped. Once it has, the id may be reused by an unrelated group, so it is forgotten.
     pgid: Option<libc::pid_t>,
@@ -110,11 +114,17 @@ impl ProcessGroup {
             .id()
             .and_then(|id| libc::pid_t::try_from(id).ok())
             .filter(|id| *id > 0);
-        ProcessGroup { child, pgid }
+        ProcessGroup {
+            child: Some(child),
+            pgid,
+        }
     }
 
     async fn wait(&mut self) -> std::io::Result<ExitStatus> {
-        let status = self.child.wait().await;
+        let Some(child) = self.child.as_mut() else {
+            return Err(std::io::Error::other("the hook was already handed over"));
+        };
+        let status = child.wait().await;
         if status.is_ok() {
             self.pgid = None;
         }
@@ -134,9 +144,74 @@ impl ProcessGroup {
 }
 
 impl Drop for ProcessGroup {
+    /// The run was dropped with the hook still running (cutover interrupted): ask the group
+    /// to stop (SIGTERM) and leave it to [`terminate_interrupted`] to make sure it did.
     fn drop(&mut self) {
-        self.kill();
+        if let (Some(pgid), Some(child)) = (self.pgid.take(), self.child.take()) {
+            // SAFETY: as in `kill`.
+            unsafe {
+                libc::kill(-pgid, libc::SIGTERM);
+            }
+            if let Ok(mut groups) = INTERRUPTED.lock() {
+                groups.push((pgid, child));
+            }
+        }
     }
+}
+
+/// Hooks whose run was dropped, sent SIGTERM, not yet seen gone: each group's id and its
+/// leader, kept so that it is reaped here (a zombie leader would look alive).
+static INTERRUPTED: std::sync::Mutex<Vec<(libc::pid_t, tokio::process::Child)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Whether any process of the group is still alive, reaping its leader once it exited.
+fn group_alive(pgid: libc::pid_t, leader: &mut tokio::process::Child) -> bool {
+    let _ = leader.try_wait();
+    // SAFETY: signal 0 only checks for existence; `pgid` is positive, as in `kill`. The
+    // leader may have been reaped just now; the rest of its group keeps the id in use.
+    unsafe { libc::kill(-pgid, 0) == 0 }
+}
+
+/// After an interrupt: waits up to `grace` for the hooks sent SIGTERM to exit, then kills what
+/// is left (SIGKILL), or at once when `hurry` resolves first (a second Ctrl-C). Returns the
+/// groups that were terminated and whether any needed SIGKILL.
+pub async fn terminate_interrupted(
+    grace: Duration,
+    hurry: impl std::future::Future<Output = ()>,
+) -> (Vec<i32>, bool) {
+    let mut groups: Vec<(libc::pid_t, tokio::process::Child)> = INTERRUPTED
+        .lock()
+        .map(|mut g| std::mem::take(&mut *g))
+        .unwrap_or_default();
+    if groups.is_empty() {
+        return (Vec::new(), false);
+    }
+    let deadline = tokio::time::Instant::now() + grace;
+    let mut hurry = std::pin::pin!(hurry);
+    loop {
+        let alive = groups
+            .iter_mut()
+            .fold(false, |any, (g, leader)| group_alive(*g, leader) || any);
+        if !alive || tokio::time::Instant::now() >= deadline {
+            break;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(50)) => {}
+            () = &mut hurry => break,
+        }
+    }
+    let mut killed = false;
+    for (g, leader) in &mut groups {
+        if group_alive(*g, leader) {
+            killed = true;
+            // SAFETY: as in `kill`; the group was alive a moment ago.
+            unsafe {
+                libc::kill(-*g, libc::SIGKILL);
+            }
+            let _ = tokio::time::timeout(REAP_GRACE, leader.wait()).await;
+        }
+    }
+    (groups.iter().map(|(g, _)| *g).collect(), killed)
 }
 
 #[cfg(test)]

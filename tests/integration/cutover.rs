@@ -685,15 +685,18 @@ async fn the_agent_killed_in_each_phase_and_resumed_reaches_the_same_end_with_no
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ctrl_c_during_a_hook_kills_it_exits_130_and_the_cutover_resumes_to_the_same_end() {
-    let w = World::new("co-int", None).await;
-    // The first run of the stop hook hangs (the operator loses patience and presses Ctrl-C);
-    // a later run stops the app as usual.
+/// Interrupts `cutover group` with `signal` while its first stop hook hangs (ignoring SIGTERM
+/// when `stubborn`), and checks what an operator must be able to rely on: exit 130 with the
+/// exact resume command, what was stopped said on stderr, the hook gone (SIGTERM, and SIGKILL
+/// after the grace for a stubborn one), the interruption journaled, and `--resume` reaching the
+/// same end as an uninterrupted run.
+async fn interrupted_during_a_hook(label: &str, signal: &str, stubborn: bool) {
+    let w = World::new(label, None).await;
     let script = w.dir.join("stop-slowly-once.sh");
+    let trap = if stubborn { "trap '' TERM\n" } else { "" };
     std::fs::write(
         &script,
-        "#!/bin/sh\nif [ -e \"$0.ran\" ]; then exec \"$@\"; fi\n: > \"$0.ran\"\necho $$ > \"$0.pid\"\nexec sleep 120\n",
+        format!("#!/bin/sh\nif [ -e \"$0.ran\" ]; then exec \"$@\"; fi\n: > \"$0.ran\"\n{trap}echo $$ > \"$0.pid\"\nexec sleep 120\n"),
     )
     .expect("write the hook");
     let mut stop = vec!["sh".to_string(), script.display().to_string()];
@@ -722,36 +725,75 @@ async fn ctrl_c_during_a_hook_kills_it_exits_130_and_the_cutover_resumes_to_the_
         assert!(Instant::now() < deadline, "the stop hook never started");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    let sent = Instant::now();
     let interrupt = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .expect("kill(1) runs");
     assert!(interrupt.success());
     let out = child.wait_with_output().expect("cutover ends");
+    let took = sent.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(
-        stderr.contains(&format!("interrupted during `cutover group {}`", w.group)),
+        stderr.contains(&format!(
+            "interrupted (SIG{signal}): stopping `cutover group {}`",
+            w.group
+        )),
         "{stderr}"
     );
     assert!(
         stderr.contains(&format!("cutover group {} --resume", w.group)),
         "{stderr}"
     );
-    // The hook did not outlive the agent: its process group was killed with the command.
-    let gone = Instant::now() + Duration::from_secs(10);
-    while Path::new(&format!("/proc/{hook_pid}")).exists() {
+    // The hook did not outlive the agent: SIGTERM, then SIGKILL after the grace if need be.
+    let how = if stubborn {
+        ", then SIGKILL"
+    } else {
+        ", and it exited"
+    };
+    assert!(
+        stderr.contains(&format!(
+            "terminated the running hook's process group {hook_pid}: SIGTERM{how}"
+        )),
+        "{stderr}"
+    );
+    if stubborn {
         assert!(
-            Instant::now() < gone,
-            "the interrupted stop hook (pid {hook_pid}) is still running"
+            took >= Duration::from_secs(5),
+            "the grace was kept: {took:?}"
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // The journal was left resumable: --resume reaches the same end as an uninterrupted run.
+    assert!(
+        !Path::new(&format!("/proc/{hook_pid}")).exists(),
+        "the interrupted stop hook (pid {hook_pid}) is still there"
+    );
+    // The interruption is in the journal, which stays resumable.
+    assert!(
+        stderr.contains("journaled the interruption (phase stopping)"),
+        "{stderr}"
+    );
+    let back = journal::read(&w.journal()).expect("the journal");
+    assert!(
+        back.entries.iter().any(|e| matches!(&e.record, Record::Note { message }
+            if message.starts_with(&format!("interrupted by SIG{signal}; hook process group(s) [{hook_pid}] terminated")))),
+        "{:#?}",
+        back.entries.last()
+    );
     let (code, doc, stderr) = w.group(&["--resume"]);
     assert_eq!(code, 0, "{doc:#}\n{stderr}");
     assert_eq!(outcome(&doc), "done", "{doc:#}");
     w.assert_exactly_once().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_a_hook_terminates_it_exits_130_and_the_cutover_resumes_to_the_same_end() {
+    interrupted_during_a_hook("co-int", "INT", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_hook_that_ignores_it_kills_it_after_the_grace_and_resumes() {
+    interrupted_during_a_hook("co-term", "TERM", true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

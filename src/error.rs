@@ -113,12 +113,14 @@ pub enum Error {
         message: String,
     },
 
-    #[error("the {role} cluster did not answer {what}: {source}")]
+    #[error("the {role} cluster did not answer {what}: {source}{}", .client.as_ref().map(|c| format!("; librdkafka: {c}")).unwrap_or_default())]
     Unreachable {
         role: Role,
         what: &'static str,
         #[source]
         source: crate::model::BrokerError,
+        /// librdkafka's last word on its connections (broker address and reason), if any.
+        client: Option<String>,
     },
 }
 
@@ -220,8 +222,17 @@ mod tests {
                 name: "_TIMED_OUT".into(),
                 message: "Local: Timed out".into(),
             },
+            client: Some(
+                "127.0.0.1:1/bootstrap: Connect to ipv4#127.0.0.1:1 failed: Connection refused"
+                    .into(),
+            ),
         };
         assert_eq!(err.exit_code(), exit::UNREACHABLE);
+        assert!(
+            err.render().contains("; librdkafka: 127.0.0.1:1/bootstrap: Connect to ipv4#127.0.0.1:1 failed: Connection refused"),
+            "{}",
+            err.render()
+        );
         let text = err.render();
         assert!(
             text.starts_with("error: the destination cluster did not answer a metadata request")

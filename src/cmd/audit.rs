@@ -13,6 +13,7 @@ use super::{Context, Outcome, Report};
 use crate::duration;
 
 pub(super) async fn run(ctx: &Context, window: Duration) -> Result<Outcome> {
+    ctx.probe().await?;
     let progress = Progress::start(
         ctx.progress,
         &format!(

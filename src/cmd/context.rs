@@ -78,6 +78,13 @@ impl Context {
         })
     }
 
+    /// Both clusters answer, or the command fails as soon as librdkafka knows why (refused,
+    /// unresolvable, TLS, authentication), naming the broker and the reason. Commands call it
+    /// once their own arguments and configuration were found fit.
+    pub async fn probe(&self) -> Result<()> {
+        tokio::try_join!(self.origin.probe(), self.destination.probe()).map(|_| ())
+    }
+
     /// The process exits right after the command: closing the Kafka clients would only make
     /// the operator wait (librdkafka's shutdown takes a few hundred milliseconds), and nothing
     /// is left to flush (cutover never produces or commits). The OS reclaims everything.

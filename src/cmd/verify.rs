@@ -21,6 +21,7 @@ pub(super) async fn run(
     wait: Option<Option<Duration>>,
 ) -> Result<Outcome> {
     let wait = wait.map(|w| w.unwrap_or(ctx.default_wait));
+    ctx.probe().await?;
     let report = verify_until(ctx, selection, wait).await?;
     Ok(Outcome {
         exit: if report.ok { exit::OK } else { exit::UNSAFE },

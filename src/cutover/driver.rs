@@ -327,6 +327,7 @@ fn new_run_id(clock: &Clock, group: &GroupId) -> String {
 pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> {
     // Nothing is journaled or changed when the configuration cannot carry a cutover through.
     preflight(env, group)?;
+    tokio::try_join!(env.origin.probe(), env.destination.probe())?;
     if mode == Mode::Start {
         known_group(env, group).await?;
     }

@@ -163,6 +163,13 @@ pub trait Cluster: Send + Sync {
     /// Which side of the link this cluster is.
     fn role(&self) -> Role;
 
+    /// Checks the cluster answers at all, failing as soon as the client knows it cannot
+    /// connect (and why) rather than at a request's timeout. Clusters that cannot tell (the
+    /// simulator's) answer `Ok`.
+    async fn probe(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Every topic with its partitions, in one metadata request.
     async fn topics(&self) -> Result<BTreeMap<String, TopicMetadata>>;
 

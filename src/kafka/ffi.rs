@@ -36,6 +36,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
+
+use super::client_log::ClientLog;
 use rdkafka_sys as sys;
 use tokio::sync::oneshot;
 
@@ -151,7 +153,7 @@ impl Drop for PartitionList {
 
 /// The raw admin handle: a client, a result queue, and the thread that routes results.
 pub(crate) struct RawAdmin {
-    client: Arc<BaseConsumer>,
+    client: Arc<BaseConsumer<ClientLog>>,
     queue: Option<Arc<Queue>>,
     stop: Arc<AtomicBool>,
     in_flight: Arc<AtomicUsize>,
@@ -160,7 +162,7 @@ pub(crate) struct RawAdmin {
 }
 
 impl RawAdmin {
-    pub(crate) fn new(client: Arc<BaseConsumer>, request_timeout: Duration) -> Self {
+    pub(crate) fn new(client: Arc<BaseConsumer<ClientLog>>, request_timeout: Duration) -> Self {
         // SAFETY: the handle is live for as long as `client`, which `RawAdmin` keeps until
         // after the queue is destroyed (see `Drop`).
         let raw = unsafe { sys::rd_kafka_queue_new(client.client().native_ptr()) };

@@ -1,9 +1,11 @@
 //! Kafka access: the `Cluster` trait and its rdkafka implementation.
 
+mod client_log;
 mod cluster;
 mod ffi;
 mod rdkafka_cluster;
 
+pub use client_log::ClientLog;
 pub use cluster::{
     Cluster, GroupDescription, GroupList, GroupListing, GroupMember, GroupOffsets, GroupPresence,
     GroupProtocol, GroupState, OffsetSpec, PartitionMetadata, PartitionResult, TopicMetadata,

@@ -19,12 +19,13 @@ use rdkafka::admin::{
     AdminClient, AdminOptions, ConfigSource, NewPartitions, NewTopic, ResourceSpecifier,
     TopicReplication, TopicResult,
 };
-use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
+use rdkafka::client::ClientContext;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 use crate::error::{Error, Result};
+use crate::kafka::client_log::ClientLog;
 use crate::kafka::cluster::{
     Cluster, GroupDescription, GroupList, GroupOffsets, OffsetSpec, PartitionMetadata,
     PartitionResult, TopicMetadata,
@@ -56,11 +57,13 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct RdKafkaCluster {
     role: Role,
     /// rdkafka's admin API: topic creation, partitions, configs, records.
-    client: Arc<AdminClient<DefaultClientContext>>,
+    client: Arc<AdminClient<ClientLog>>,
     /// The handle the raw admin calls run on; metadata is read here too, so that the cache
     /// those calls use is the one refreshed.
-    reader: Arc<BaseConsumer>,
+    reader: Arc<BaseConsumer<ClientLog>>,
     admin: RawAdmin,
+    /// What librdkafka said about its connections (both handles share it).
+    log: ClientLog,
     request_timeout: Duration,
 }
 
@@ -73,36 +76,45 @@ impl RdKafkaCluster {
         request_timeout: Duration,
     ) -> Result<Self> {
         let mut config = ClientConfig::new();
+        // librdkafka's log lines reach `ClientLog` (and `tracing`) up to notices: connection
+        // failures are among them. rdkafka would take the level from the `log` crate, which
+        // cutover does not use.
+        config.set_log_level(RDKafkaLogLevel::Notice);
         config.set("client.id", format!("cutover-{role}"));
         for (key, value) in properties {
             config.set(key, value);
         }
-        let client: AdminClient<DefaultClientContext> =
-            config.create().map_err(|e| Error::ClientConfig {
-                role,
-                message: describe_client_error(&e),
-            })?;
+        let log = ClientLog::new(role);
+        let client: AdminClient<ClientLog> =
+            config
+                .create_with_context(log.clone())
+                .map_err(|e| Error::ClientConfig {
+                    role,
+                    message: describe_client_error(&e),
+                })?;
         let client = Arc::new(client);
         // The raw admin calls run on a consumer handle with a private group that is never
         // joined (no subscribe, assign or commit): see `RawAdmin::new` for the librdkafka bug
         // this avoids. The group only ever sees FindCoordinator requests, which create nothing.
         let group = format!("cutover-admin-{role}-{}", std::process::id());
-        let consumer: BaseConsumer = config
+        let consumer: BaseConsumer<ClientLog> = config
             .set("group.id", &group)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
-            .create()
+            .create_with_context(log.clone())
             .map_err(|e| Error::ClientConfig {
                 role,
                 message: describe_client_error(&e),
             })?;
         let reader = Arc::new(consumer);
+        serve_events(role, &reader);
         let admin = RawAdmin::new(reader.clone(), request_timeout);
         Ok(RdKafkaCluster {
             role,
             client,
             reader,
             admin,
+            log,
             request_timeout,
         })
     }
@@ -243,6 +255,26 @@ impl RdKafkaCluster {
             role: self.role,
             what,
             source,
+            client: self.log.last_error(),
+        }
+    }
+
+    /// Checks that the cluster answers a metadata request, failing as soon as librdkafka
+    /// finds no broker it can connect to (refused, unresolvable, TLS or authentication
+    /// failing) rather than at the request's timeout. The error names librdkafka's reason.
+    async fn probe_now(&self) -> Result<()> {
+        tokio::select! {
+            answered = self.cluster_id() => answered.map(|_| ()),
+            reason = self.log.unreachable() => Err(Error::Unreachable {
+                role: self.role,
+                what: "a first metadata request",
+                source: BrokerError {
+                    code: RDKafkaErrorCode::AllBrokersDown as i32,
+                    name: "_ALL_BROKERS_DOWN".into(),
+                    message: "no broker could be reached".into(),
+                },
+                client: Some(reason),
+            }),
         }
     }
 }
@@ -251,6 +283,10 @@ impl RdKafkaCluster {
 impl Cluster for RdKafkaCluster {
     fn role(&self) -> Role {
         self.role
+    }
+
+    async fn probe(&self) -> Result<()> {
+        self.probe_now().await
     }
 
     async fn topics(&self) -> Result<BTreeMap<String, TopicMetadata>> {
@@ -490,6 +526,25 @@ fn kafka_error(e: &KafkaError) -> BrokerError {
             name: "CLIENT_ERROR".into(),
             message: e.to_string(),
         },
+    }
+}
+
+/// librdkafka delivers its log lines and errors as events on the handle's queue, which only a
+/// poll serves; cutover never consumes, so a thread polls it (until the cluster is dropped) and
+/// hands errors to the [`ClientLog`], which logs lines itself.
+fn serve_events(role: Role, reader: &Arc<BaseConsumer<ClientLog>>) {
+    let weak = Arc::downgrade(reader);
+    let spawned = std::thread::Builder::new()
+        .name(format!("cutover-{role}-events"))
+        .spawn(move || {
+            while let Some(reader) = weak.upgrade() {
+                if let Some(Err(e)) = reader.poll(Duration::from_millis(100)) {
+                    reader.context().error(e, "");
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot start the thread serving librdkafka's events for the {role}: {e}");
     }
 }
 

@@ -38,6 +38,7 @@ impl SimCluster {
                 role: self.role,
                 what,
                 source: broker_error(-187, "_ALL_BROKERS_DOWN", "all broker connections are down"),
+                client: None,
             });
         }
         Ok(f(cluster))
@@ -53,6 +54,7 @@ impl SimCluster {
                 role: self.role,
                 what,
                 source: broker_error(-187, "_ALL_BROKERS_DOWN", "all broker connections are down"),
+                client: None,
             });
         }
         Ok(f(cluster))

@@ -265,13 +265,16 @@ fn a_reader_that_closes_the_pipe_early_ends_the_output_quietly() {
 
 #[test]
 fn ctrl_c_during_a_wait_exits_130_saying_nothing_was_changed() {
-    // A cluster nobody answers for: verify waits on it, and the operator gives up.
+    // A "cluster" that accepts connections and never answers: verify waits on it, and the
+    // operator gives up.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
+    let address = silent.local_addr().expect("its address").to_string();
     let child = Command::new(env!("CARGO_BIN_EXE_cutover"))
         .args(["verify", "g", "--wait", "5m"])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("CUTOVER_ORIGIN_BOOTSTRAP", "127.0.0.1:1")
-        .env("CUTOVER_DESTINATION_BOOTSTRAP", "127.0.0.1:1")
+        .env("CUTOVER_ORIGIN_BOOTSTRAP", &address)
+        .env("CUTOVER_DESTINATION_BOOTSTRAP", &address)
         .env("CUTOVER_LINK_NAME", "migration")
         .current_dir(std::env::temp_dir())
         .stdout(std::process::Stdio::piped())
@@ -328,4 +331,60 @@ fn the_cli_kit_version_completions_man_page_and_examples() {
         let help = String::from_utf8_lossy(&out.stdout);
         assert!(help.contains("Examples:\n  cutover "), "{command}: {help}");
     }
+}
+
+#[test]
+fn a_cluster_that_refuses_connections_is_named_with_its_address_within_seconds() {
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args(["verify", "g"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CUTOVER_ORIGIN_BOOTSTRAP", "127.0.0.1:1")
+        .env("CUTOVER_DESTINATION_BOOTSTRAP", "127.0.0.1:1")
+        .env("CUTOVER_LINK_NAME", "migration")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run cutover");
+    let took = started.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    // librdkafka's own reason, with the broker's address, not a bare timeout.
+    assert!(
+        err.contains("127.0.0.1:1") && err.contains("Connection refused"),
+        "{err}"
+    );
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "took {took:?}: {err}"
+    );
+}
+
+#[test]
+fn a_broker_name_that_does_not_resolve_is_named_with_the_reason_within_seconds() {
+    let bootstrap = "no-such-broker.invalid:9092";
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args(["audit"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CUTOVER_ORIGIN_BOOTSTRAP", bootstrap)
+        .env("CUTOVER_DESTINATION_BOOTSTRAP", bootstrap)
+        .env("CUTOVER_LINK_NAME", "migration")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run cutover");
+    let took = started.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(bootstrap) && err.contains("Failed to resolve"),
+        "{err}"
+    );
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "took {took:?}: {err}"
+    );
+    // librdkafka's own lines are for -v; by default the error says it all.
+    assert_eq!(err.lines().count(), 3, "error, caused by, hint: {err}");
 }

@@ -68,6 +68,10 @@ Exit 0 when every group is safe to start on the destination or already moved, 1 
         /// `--wait` alone waits for [defaults] wait (5m unless configured).
         #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "")]
         wait: Option<String>,
+        /// Every column (origin end, consumer lag too) and every group's table; the default
+        /// fits 100 columns and details only the groups that are not safe.
+        #[arg(long)]
+        wide: bool,
     },
     /// Cut one group over: exclude it from sync and prove it, stop it, write its final offsets,
     /// restart it on the destination.

@@ -181,6 +181,7 @@ pub async fn verify(
         safe,
         ok,
         groups: judged,
+        wide: false,
     })
 }
 

@@ -21,6 +21,8 @@ pub enum Prepared {
         selection: Selection,
         /// `Some(None)`: wait for the configured default.
         wait: Option<Option<Duration>>,
+        /// `--wide`: every column and every group's table.
+        wide: bool,
     },
     Audit {
         window: Duration,
@@ -50,6 +52,7 @@ pub fn prepare(cli: &Cli, argv: &[String]) -> Result<Prepared> {
             groups,
             all_groups,
             wait,
+            wide,
         } => {
             let wait = match wait.as_deref() {
                 None => None,
@@ -61,7 +64,11 @@ pub fn prepare(cli: &Cli, argv: &[String]) -> Result<Prepared> {
             } else {
                 Selection::Groups(groups.iter().map(GroupId::new).collect())
             };
-            Ok(Prepared::Verify { selection, wait })
+            Ok(Prepared::Verify {
+                selection,
+                wait,
+                wide: *wide,
+            })
         }
         Command::Audit { window } => Ok(Prepared::Audit {
             window: duration_arg("audit", "--window", window)?,
@@ -204,6 +211,7 @@ mod tests {
             Prepared::Verify {
                 selection: Selection::Groups(vec![GroupId::new("g")]),
                 wait: Some(None),
+                wide: false,
             }
         );
     }

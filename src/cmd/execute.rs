@@ -25,7 +25,11 @@ pub enum Report {
 /// Runs a prepared command against the clusters and the link of `ctx`.
 pub async fn execute(prepared: &Prepared, ctx: &Context) -> Result<Outcome> {
     match prepared {
-        Prepared::Verify { selection, wait } => verify::run(ctx, selection, *wait).await,
+        Prepared::Verify {
+            selection,
+            wait,
+            wide,
+        } => verify::run(ctx, selection, *wait, *wide).await,
         Prepared::Audit { window } => audit::run(ctx, *window).await,
         Prepared::Group {
             group,

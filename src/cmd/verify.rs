@@ -19,10 +19,12 @@ pub(super) async fn run(
     ctx: &Context,
     selection: &Selection,
     wait: Option<Option<Duration>>,
+    wide: bool,
 ) -> Result<Outcome> {
     let wait = wait.map(|w| w.unwrap_or(ctx.default_wait));
     ctx.probe().await?;
-    let report = verify_until(ctx, selection, wait).await?;
+    let mut report = verify_until(ctx, selection, wait).await?;
+    report.wide = wide;
     Ok(Outcome {
         exit: if report.ok { exit::OK } else { exit::UNSAFE },
         report: Report::Verify(report),

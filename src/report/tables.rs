@@ -6,7 +6,9 @@ use tabled::builder::Builder;
 use tabled::settings::Style;
 
 use crate::promotion::GroupClass;
-use crate::rule::{FindingKind, GroupJudgement, GroupStatus, PartitionJudgement, Presence};
+use crate::rule::{
+    FindingKind, GroupJudgement, GroupStatus, PartitionJudgement, Presence, Verdict,
+};
 
 use super::audit::AuditReport;
 use super::verify::VerifyReport;
@@ -25,6 +27,28 @@ const PARTITION_HEADER: [&str; 9] = [
 
 fn n<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+/// The default terminal columns: what the rule decides on (`origin ≤ mirror end`, the
+/// destination holding the origin's offset), within 100 columns for usual topic names.
+const COMPACT_HEADER: [&str; 6] = [
+    "partition",
+    "committed\norigin",
+    "committed\ndestination",
+    "mirror\nend",
+    "mirror\nlag",
+    "verdict",
+];
+
+fn compact_row(p: &PartitionJudgement) -> Vec<String> {
+    vec![
+        format!("{}-{}", p.topic, p.partition),
+        n(p.origin_committed),
+        n(p.destination_committed),
+        n(p.mirror_end),
+        n(p.mirror_lag),
+        p.verdict.as_str().to_string(),
+    ]
 }
 
 fn partition_row(p: &PartitionJudgement) -> Vec<String> {
@@ -104,12 +128,35 @@ fn notes(g: &GroupJudgement) -> Vec<String> {
             )
         })
         .collect();
-    for p in &g.partitions {
+    // Partition notes only where something needs attention.
+    for p in g.partitions.iter().filter(|p| p.verdict != Verdict::Safe) {
         for note in &p.notes {
             out.push(format!("{}-{}: {note}", p.topic, p.partition));
         }
     }
     out
+}
+
+/// Why a group is not safe, in a few words: its blocking findings, else its verdicts.
+fn why_not(g: &GroupJudgement) -> String {
+    let blocking: Vec<String> = g
+        .findings
+        .iter()
+        .filter(|f| f.blocking)
+        .map(|f| serde_plain(&f.kind))
+        .collect();
+    if !blocking.is_empty() {
+        return blocking.join(", ");
+    }
+    let mut verdicts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for p in g.partitions.iter().filter(|p| p.verdict != Verdict::Safe) {
+        *verdicts.entry(p.verdict.as_str()).or_default() += 1;
+    }
+    verdicts
+        .iter()
+        .map(|(v, n)| format!("{v} ×{n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn serde_plain<T: serde::Serialize>(v: &T) -> String {
@@ -119,16 +166,46 @@ fn serde_plain<T: serde::Serialize>(v: &T) -> String {
         .unwrap_or_default()
 }
 
-/// The verify report as terminal tables, one per group.
+/// The verify report as terminal tables. Several groups: one summary line each first, then
+/// the tables of those that are not safe (`--wide`: of every group, with every column). The
+/// default columns fit 100 terminal columns for usual topic names.
 pub fn verify_table(r: &VerifyReport) -> String {
     let mut out = String::new();
+    let several = r.groups.len() > 1;
+    if several {
+        let mut b = Builder::default();
+        b.push_record(["group", "status", "partitions", "why not"]);
+        for g in &r.groups {
+            b.push_record([
+                g.group.to_string(),
+                g.status.as_str().to_string(),
+                g.partitions.len().to_string(),
+                if g.status.is_ok() {
+                    String::new()
+                } else {
+                    why_not(g)
+                },
+            ]);
+        }
+        let _ = writeln!(out, "{}\n", b.build().with(Style::sharp()));
+    }
     for g in &r.groups {
+        if several && !r.wide && g.status.is_ok() {
+            continue;
+        }
         let _ = writeln!(out, "{}", group_headline(g));
         if !g.partitions.is_empty() {
             let mut b = Builder::default();
-            b.push_record(PARTITION_HEADER);
-            for p in &g.partitions {
-                b.push_record(partition_row(p));
+            if r.wide {
+                b.push_record(PARTITION_HEADER);
+                for p in &g.partitions {
+                    b.push_record(partition_row(p));
+                }
+            } else {
+                b.push_record(COMPACT_HEADER);
+                for p in &g.partitions {
+                    b.push_record(compact_row(p));
+                }
             }
             let _ = writeln!(out, "{}", b.build().with(Style::sharp()));
         }
@@ -139,7 +216,7 @@ pub fn verify_table(r: &VerifyReport) -> String {
     }
     let _ = writeln!(
         out,
-        "{} · link {} · mirror status from {} · {}",
+        "{} · link {} · mirror status from {}\n{}",
         tally(r),
         r.link,
         r.mirror_status_source,
@@ -311,4 +388,109 @@ pub fn audit_markdown(r: &AuditReport) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{GroupId, Offset};
+    use crate::rule::{Finding, FindingKind};
+
+    fn partition(topic: &str, p: i32, verdict: Verdict) -> PartitionJudgement {
+        PartitionJudgement {
+            topic: topic.into(),
+            partition: p,
+            mirror_topic: Some(topic.into()),
+            mirror_status: Some("ACTIVE".into()),
+            origin_committed: Some(Offset(1_234_567_890)),
+            destination_committed: Some(Offset(1_234_567_800)),
+            origin_end: Some(Offset(1_234_567_999)),
+            mirror_end: Some(Offset(1_234_567_990)),
+            mirror_start: Some(Offset(0)),
+            consumer_lag: Some(109),
+            mirror_lag: Some(9),
+            destination_lag: Some(190),
+            verdict,
+            notes: vec!["a note".into()],
+        }
+    }
+
+    fn group(name: &str, status: GroupStatus, verdict: Verdict) -> GroupJudgement {
+        GroupJudgement {
+            group: GroupId::new(name),
+            status,
+            safe: status == GroupStatus::Safe,
+            origin_state: Presence::Empty,
+            destination_state: Presence::NotFound,
+            origin_members: vec![],
+            destination_members: vec![],
+            findings: vec![Finding {
+                kind: FindingKind::GroupNotExcluded,
+                blocking: false,
+                detail: "still synced".into(),
+            }],
+            partitions: (0..12)
+                .map(|p| partition("payments.eu-west", p, verdict))
+                .collect(),
+        }
+    }
+
+    fn report(groups: Vec<GroupJudgement>, wide: bool) -> VerifyReport {
+        VerifyReport {
+            schema_version: 1,
+            link: "migration".into(),
+            mirror_status_source: "the link's REST API",
+            offsets: "high watermarks",
+            safe: false,
+            ok: false,
+            groups,
+            wide,
+        }
+    }
+
+    #[test]
+    fn the_default_table_fits_100_columns_and_summarises_many_groups() {
+        let r = report(
+            vec![
+                group("billing", GroupStatus::Safe, Verdict::Safe),
+                group(
+                    "ledger",
+                    GroupStatus::NotSafe,
+                    Verdict::ConsumerAheadOfMirror,
+                ),
+            ],
+            false,
+        );
+        let text = verify_table(&r);
+        let widest = text
+            .lines()
+            .filter(|l| !l.starts_with("  ") && !l.contains(" · link "))
+            .map(|l| l.chars().count())
+            .max()
+            .unwrap_or(0);
+        assert!(widest <= 100, "{widest} columns:\n{text}");
+        // One line per group first, then the table of the group that is not safe only.
+        assert!(text.contains("│ billing │ SAFE"), "{text}");
+        assert!(text.contains("CONSUMER_AHEAD_OF_MIRROR ×12"), "{text}");
+        assert!(!text.contains("group billing:"), "{text}");
+        assert!(text.contains("group ledger: NOT SAFE"), "{text}");
+        // Notes only where a partition needs attention.
+        assert_eq!(text.matches("a note").count(), 12, "{text}");
+    }
+
+    #[test]
+    fn wide_shows_every_column_and_every_group() {
+        let r = report(
+            vec![
+                group("billing", GroupStatus::Safe, Verdict::Safe),
+                group("ledger", GroupStatus::NotSafe, Verdict::NotSynced),
+            ],
+            true,
+        );
+        let text = verify_table(&r);
+        assert!(
+            text.contains("group billing:") && text.contains("consumer_lag"),
+            "{text}"
+        );
+    }
 }

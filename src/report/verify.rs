@@ -23,4 +23,7 @@ pub struct VerifyReport {
     pub ok: bool,
     #[serde(serialize_with = "serialize_in_parallel")]
     pub groups: Vec<GroupJudgement>,
+    /// Layout only (`--wide`): every column and every group's table in the terminal view.
+    #[serde(skip)]
+    pub wide: bool,
 }

@@ -1,4 +1,5 @@
-//! What `cutover --version` says: the tool's version and the Kafka client under it.
+//! What `cutover --version` says: the tool's version and the Kafka client under it; and the
+//! facts about a run that a change ticket needs (tool, operator, configuration digest).
 //!
 //! The long form (`--version`) names librdkafka's version and the features it was built with
 //! (`builtin.features`: SSL, SASL mechanisms, compression codecs), which is what decides
@@ -23,8 +24,71 @@ pub fn long_version() -> String {
     )
 }
 
+/// `user@host` of whoever runs cutover, from the environment and the kernel's host name.
+pub fn operator() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{user}@{host}")
+}
+
+/// The SHA-256 of the effective configuration as its masked view shows it: secrets never
+/// enter it (the configuration's `Debug` prints them masked), and two runs with the same
+/// settings have the same digest.
+pub fn config_digest(config: &crate::config::Config) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{config:?}").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A run's facts for its journal: tool and librdkafka versions, operator, config digest.
+pub fn evidence(config: &crate::config::Config) -> std::collections::BTreeMap<String, String> {
+    let (_, librdkafka) = rdkafka::util::get_rdkafka_version();
+    [
+        (
+            "tool",
+            format!(
+                "cutover {} (librdkafka {librdkafka})",
+                env!("CARGO_PKG_VERSION")
+            ),
+        ),
+        ("operator", operator()),
+        ("config_sha256", config_digest(config)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_config_digest_holds_no_secret_and_follows_every_other_setting() {
+        use std::path::Path;
+        let load = |password: &str, poll: &str| {
+            let text = format!(
+                "[origin]\nbootstrap.servers = \"a:9092\"\nsasl.password = \"{password}\"\n[destination]\nbootstrap.servers = \"b:9092\"\n[link]\nname = \"l\"\n[defaults]\npoll-interval = \"{poll}\"\n"
+            );
+            crate::config::Config::from_sources(
+                Some((&text, Path::new("/nonexistent/cutover.toml"))),
+                &Default::default(),
+            )
+            .expect("a valid config")
+        };
+        let a = load("hunter2", "2s");
+        assert!(!format!("{a:?}").contains("hunter2"), "the masked view");
+        let digest = super::config_digest(&a);
+        assert_eq!(digest.len(), 64);
+        assert_eq!(digest, super::config_digest(&load("other", "2s")));
+        assert_ne!(digest, super::config_digest(&load("hunter2", "3s")));
+    }
+
     #[test]
     fn the_long_version_names_librdkafka_and_its_features() {
         let v = super::long_version();

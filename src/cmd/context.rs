@@ -72,6 +72,7 @@ impl Context {
             cutover: cutover::driver::Options {
                 cutover: config.cutover.clone(),
                 poll_interval: config.defaults.poll_interval,
+                evidence: crate::version::evidence(&config),
             },
             clock: Clock::System,
             phase_watch: None,

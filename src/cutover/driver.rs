@@ -9,7 +9,7 @@
 //! The driver assembles the `--dry-run` [`Plan`] and the run's [`Summary`]; their types live
 //! in `report`.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -75,6 +75,9 @@ impl Clock {
 pub struct Options {
     pub cutover: CutoverSettings,
     pub poll_interval: Duration,
+    /// What a change ticket needs about this run, journaled with its start (tool and client
+    /// versions, operator, configuration digest); never a secret.
+    pub evidence: BTreeMap<String, String>,
 }
 
 /// What a cutover runs against.
@@ -251,6 +254,22 @@ pub(super) fn topics_of(o: &Observation) -> Vec<String> {
     topics.sort();
     topics.dedup();
     topics
+}
+
+/// The run's evidence: the configured facts, the link, and both clusters' ids.
+async fn evidence(env: &Env<'_>) -> BTreeMap<String, String> {
+    let mut facts = env.options.evidence.clone();
+    facts.insert("link".into(), env.link.name().to_string());
+    let (origin, destination) = tokio::join!(env.origin.cluster_id(), env.destination.cluster_id());
+    for (key, id) in [
+        ("origin_cluster_id", origin),
+        ("destination_cluster_id", destination),
+    ] {
+        if let Ok(Some(id)) = id {
+            facts.insert(key.into(), id);
+        }
+    }
+    facts
 }
 
 /// A new cutover of a group the origin does not know (a typo'd id) is refused before any
@@ -438,6 +457,7 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
                 "journal_dir": env.options.cutover.journal_dir,
                 "builtin_exclude": builtin_exclude,
                 "link": env.link.name(),
+                "evidence": evidence(env).await,
             }),
         },
         now,

@@ -170,6 +170,12 @@ pub trait Cluster: Send + Sync {
         Ok(())
     }
 
+    /// The cluster's id, for the evidence of a cutover; `None` where it has none (the
+    /// simulator).
+    async fn cluster_id(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
+
     /// Every topic with its partitions, in one metadata request.
     async fn topics(&self) -> Result<BTreeMap<String, TopicMetadata>>;
 

@@ -289,6 +289,10 @@ impl Cluster for RdKafkaCluster {
         self.probe_now().await
     }
 
+    async fn cluster_id(&self) -> Result<Option<String>> {
+        RdKafkaCluster::cluster_id(self).await.map(Some)
+    }
+
     async fn topics(&self) -> Result<BTreeMap<String, TopicMetadata>> {
         let reader = self.reader.clone();
         let timeout = self.request_timeout;

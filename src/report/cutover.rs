@@ -14,7 +14,10 @@
 mod chart;
 pub(crate) mod format;
 mod html;
+mod moves;
 mod text;
+
+pub use moves::PartitionMove;
 
 #[cfg(test)]
 mod tests;
@@ -63,6 +66,8 @@ pub struct CutoverReport {
     /// Effects announced (intent) whose outcome the journal does not hold: a resume
     /// re-verifies them by observing the clusters.
     pub unfinished_effects: Vec<UnfinishedEffect>,
+    /// Per partition: where the group stopped on the origin and restarted on the destination.
+    pub moves: Vec<PartitionMove>,
     /// The last observation: the offsets the run last saw.
     pub final_offsets: Option<ObservationPoint>,
     /// Every observation, for the chart.
@@ -127,6 +132,9 @@ pub struct Session {
     pub agent: String,
     pub resumed: bool,
     pub command: Vec<String>,
+    /// What the agent journaled about itself and the clusters: tool and librdkafka versions,
+    /// operator, configuration digest, link, cluster ids.
+    pub evidence: BTreeMap<String, String>,
 }
 
 /// The run's timings: the journal's [`Timings`], with what the run did not record estimated.
@@ -301,6 +309,7 @@ pub fn from_entries(path: &Path, back: ReadBack) -> CutoverReport {
         hooks: builder.hooks,
         link_filters: builder.filters,
         unfinished_effects: unfinished,
+        moves: moves::moves(&entries, &builder.observations),
         final_offsets: builder.observations.last().cloned(),
         observations: builder.observations,
         torn_tail: back.torn_tail,
@@ -422,14 +431,24 @@ impl Builder {
                 command,
                 agent,
                 resumed,
-                settings: _,
+                settings,
             } => {
+                let evidence = settings
+                    .get("evidence")
+                    .and_then(|v| v.as_object())
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 self.sessions.push(Session {
                     seq: e.seq,
                     ts_ms: e.ts_ms,
                     agent: agent.clone(),
                     resumed: *resumed,
                     command: command.clone(),
+                    evidence,
                 });
                 let event = Event::Started {
                     agent: agent.clone(),

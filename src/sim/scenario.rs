@@ -595,6 +595,7 @@ impl Scenario {
                     final_offsets: c.final_offsets,
                 },
                 poll_interval: duration("cutover.poll-interval", &c.poll_interval),
+                evidence: [("tool".to_string(), "the simulator".to_string())].into(),
             },
         };
         let mut timeline = Vec::new();

@@ -1027,11 +1027,42 @@ async fn journals_keep_history_a_refusal_never_replaces_a_finished_run_and_a_typ
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
     });
-    let text = report.to_string();
-    assert!(
-        text.contains(&done_run) && text.contains("\"done\""),
+    let run = &report["cutovers"][0];
+    assert_eq!(
+        (run["run_id"].as_str(), run["outcome"].as_str()),
+        (Some(done_run.as_str()), Some("done")),
         "{report:#}"
     );
+    // The evidence a change ticket needs, and where the group stopped and restarted.
+    let evidence = &run["sessions"][0]["evidence"];
+    for fact in [
+        "tool",
+        "operator",
+        "config_sha256",
+        "link",
+        "origin_cluster_id",
+        "destination_cluster_id",
+    ] {
+        assert!(
+            evidence[fact].as_str().is_some_and(|v| !v.is_empty()),
+            "{fact}: {evidence:#}"
+        );
+    }
+    assert!(
+        evidence["tool"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("librdkafka 2."),
+        "{evidence:#}"
+    );
+    let moves = run["moves"].as_array().expect("moves");
+    assert_eq!(moves.len(), 2, "{moves:#?}");
+    for m in moves {
+        assert!(
+            m["stopped_at"].as_i64().is_some() && m["stopped_at"] == m["restarted_from"],
+            "the agent restarted the group exactly where it stopped: {m}"
+        );
+    }
 
     // A typo'd group id: refused before any journal or lock exists for it.
     let typo = format!("{}-typo", w.group);

@@ -208,6 +208,46 @@ pub(super) fn session_line(s: &Session) -> String {
     )
 }
 
+/// The run's evidence, from the first session that journaled it (a resume adds its own only if
+/// the run's first agent was older): one `key value` line each, in a fixed order.
+pub(super) fn evidence_rows(r: &CutoverReport) -> Vec<(String, String)> {
+    let Some(e) = r
+        .sessions
+        .iter()
+        .map(|s| &s.evidence)
+        .find(|e| !e.is_empty())
+    else {
+        return Vec::new();
+    };
+    const ORDER: [(&str, &str); 6] = [
+        ("tool", "tool"),
+        ("operator", "operator"),
+        ("config_sha256", "configuration (sha256, secrets excluded)"),
+        ("link", "link"),
+        ("origin_cluster_id", "origin cluster"),
+        ("destination_cluster_id", "destination cluster"),
+    ];
+    ORDER
+        .iter()
+        .filter_map(|(key, label)| Some((label.to_string(), e.get(*key)?.clone())))
+        .collect()
+}
+
+pub(super) const MOVES_HEADER: [&str; 3] = [
+    "partition",
+    "stopped at (origin)",
+    "restarted from (destination)",
+];
+
+pub(super) fn move_row(m: &super::PartitionMove) -> [String; 3] {
+    let n = |v: Option<i64>| v.map_or("-".to_string(), |v| v.to_string());
+    [
+        format!("{}-{}", m.topic, m.partition),
+        n(m.stopped_at),
+        n(m.restarted_from),
+    ]
+}
+
 pub(super) fn unfinished_line(u: &UnfinishedEffect) -> String {
     let mut out = format!("{} announced at {} (seq {})", u.effect, utc(u.ts_ms), u.seq);
     if let Some(d) = &u.description {

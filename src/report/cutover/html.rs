@@ -171,6 +171,27 @@ fn cutover_section(out: &mut String, i: usize, r: &CutoverReport) {
         );
     }
 
+    let evidence = format::evidence_rows(r);
+    if !evidence.is_empty() {
+        out.push_str("<h3>Evidence</h3>\n<table>\n");
+        for (fact, value) in evidence {
+            let _ = writeln!(
+                out,
+                "<tr><th>{}</th><td><code>{}</code></td></tr>",
+                esc(&fact),
+                esc(&value)
+            );
+        }
+        out.push_str("</table>\n");
+    }
+    if !r.moves.is_empty() {
+        out.push_str("<h3>Offsets</h3>\n");
+        table(
+            out,
+            format::MOVES_HEADER,
+            r.moves.iter().map(format::move_row),
+        );
+    }
     out.push_str("<h3>Timings</h3>\n<table>\n");
     for (label, value) in format::timing_rows(&r.timings) {
         let _ = writeln!(

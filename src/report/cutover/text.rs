@@ -131,6 +131,23 @@ fn md_cutover(out: &mut String, r: &CutoverReport) {
         }
     }
 
+    let evidence = format::evidence_rows(r);
+    if !evidence.is_empty() {
+        out.push_str("\n### Evidence\n\n");
+        md_table(
+            out,
+            ["fact", "value"],
+            evidence.into_iter().map(|(k, v)| [k, v]),
+        );
+    }
+    if !r.moves.is_empty() {
+        out.push_str("\n### Offsets\n\n");
+        md_table(
+            out,
+            format::MOVES_HEADER,
+            r.moves.iter().map(format::move_row),
+        );
+    }
     out.push_str("\n### Timings\n\n");
     md_table(
         out,
@@ -276,6 +293,16 @@ fn term_cutover(out: &mut String, r: &CutoverReport) {
         for u in &r.unfinished_effects {
             let _ = writeln!(out, "    {}", term(&format::unfinished_line(u)));
         }
+    }
+    for (fact, value) in format::evidence_rows(r) {
+        let _ = writeln!(out, "  {fact}: {}", term(&value));
+    }
+    if !r.moves.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            term_table(format::MOVES_HEADER, r.moves.iter().map(format::move_row))
+        );
     }
     // Durations on one line, the times they come from on the next.
     let rows: Vec<String> = format::timing_rows(&r.timings)

@@ -10,6 +10,8 @@ use std::fmt::Write as _;
 use super::chart::{partition_chart, PhaseMark};
 use super::format::{self, outcome_label};
 use super::{observed_partitions, summary, CutoverReport, Event};
+use crate::journal::PartitionSample;
+use crate::model::Offset;
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub(super) fn esc(s: &str) -> String {
@@ -312,7 +314,30 @@ fn offsets(out: &mut String, r: &CutoverReport) {
             _ => None,
         })
         .collect();
-    for (topic, partition) in observed_partitions(&r.observations) {
+    let partitions = observed_partitions(&r.observations);
+    if partitions.len() > MAX_PARTITION_CHARTS {
+        // Many partitions: one chart of their sums first (the whole group at a glance), then
+        // the first few partitions; every partition's figures are in the table above.
+        let sums: Vec<(i64, PartitionSample)> = r
+            .observations
+            .iter()
+            .map(|o| (o.since_start_ms, summed(&o.partitions)))
+            .collect();
+        let samples: Vec<(i64, &PartitionSample)> = sums.iter().map(|(t, p)| (*t, p)).collect();
+        let name = format!("all {} partitions (sums)", partitions.len());
+        let _ = writeln!(
+            out,
+            "<figure>\n<figcaption>{}</figcaption>\n{}</figure>",
+            esc(&name),
+            partition_chart(&name, &samples, &phases)
+        );
+        let _ = writeln!(
+            out,
+            "<p>Charts of the first {MAX_PARTITION_CHARTS} of {} partitions follow; the table above has every partition's offsets.</p>",
+            partitions.len()
+        );
+    }
+    for (topic, partition) in partitions.into_iter().take(MAX_PARTITION_CHARTS) {
         let samples: Vec<_> = r
             .observations
             .iter()
@@ -330,5 +355,33 @@ fn offsets(out: &mut String, r: &CutoverReport) {
             esc(&name),
             partition_chart(&name, &samples, &phases)
         );
+    }
+}
+
+/// Past this many partitions, the page charts their sums and the first this many.
+const MAX_PARTITION_CHARTS: usize = 12;
+
+#[cfg(test)]
+pub(super) fn sums_for_test(partitions: &[PartitionSample]) -> PartitionSample {
+    summed(partitions)
+}
+
+/// One observation's partitions added up, series by series (a series missing on a partition
+/// is left out of that sum).
+fn summed(partitions: &[PartitionSample]) -> PartitionSample {
+    let sum = |f: fn(&PartitionSample) -> Option<Offset>| {
+        let values: Vec<i64> = partitions
+            .iter()
+            .filter_map(|p| f(p).map(Offset::get))
+            .collect();
+        (!values.is_empty()).then(|| Offset(values.iter().sum()))
+    };
+    PartitionSample {
+        topic: "all".into(),
+        partition: -1,
+        origin_committed: sum(|p| p.origin_committed),
+        destination_committed: sum(|p| p.destination_committed),
+        origin_end: sum(|p| p.origin_end),
+        mirror_end: sum(|p| p.mirror_end),
     }
 }

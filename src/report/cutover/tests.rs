@@ -858,3 +858,31 @@ fn times_are_iso_8601_utc() {
     assert_eq!(utc(951_782_400_000), "2000-02-29T00:00:00.000Z");
     assert_eq!(utc(-1), "1969-12-31T23:59:59.999Z");
 }
+
+#[test]
+fn html_with_many_partitions_charts_their_sums_and_the_first_twelve() {
+    let mut r = successful_run("html-wide");
+    for o in &mut r.observations {
+        let first = o.partitions[0].clone();
+        o.partitions = (0..40)
+            .map(|p| PartitionSample {
+                partition: p,
+                ..first.clone()
+            })
+            .collect();
+    }
+    let page = html(std::slice::from_ref(&r));
+    assert_eq!(
+        page.matches("<svg").count(),
+        13,
+        "the sums, then 12 partitions"
+    );
+    assert!(page.contains("all 40 partitions (sums)"));
+    // The sums chart adds the partitions up: 40 times one partition's last origin end.
+    let last = r.observations.last().unwrap().partitions[0]
+        .origin_end
+        .unwrap()
+        .get();
+    let sums = super::html::sums_for_test(&r.observations.last().unwrap().partitions);
+    assert_eq!(sums.origin_end.map(Offset::get), Some(40 * last));
+}

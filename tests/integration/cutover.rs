@@ -685,6 +685,68 @@ async fn the_agent_killed_in_each_phase_and_resumed_reaches_the_same_end_with_no
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_in_each_agent_mode_phase_is_journaled_and_resume_reaches_the_same_end() {
+    // The agent mode's phases that last long enough for a signal to land in them reliably;
+    // the instant ones (the offset write and its read-back) are covered by the simulator.
+    for phase in [
+        "proving_exclusion",
+        "stopping",
+        "awaiting_stop",
+        "restarting",
+        "awaiting_restart",
+    ] {
+        let mut interrupted = false;
+        for attempt in 1..=3 {
+            let w = World::new(&format!("co-sigint-{}", phase.replace('_', "-")), None).await;
+            let child = w
+                .command(&["group", &w.group, "--format", "json"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn cutover");
+            let reached = wait_for_phase(&w.journal(), phase, Duration::from_secs(60));
+            let sent = std::process::Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status()
+                .expect("kill(1) runs");
+            assert!(sent.success());
+            let out = child.wait_with_output().expect("cutover ends");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let back = journal::read(&w.journal()).unwrap();
+            if !reached || out.status.code() != Some(130) {
+                eprintln!("{phase}: attempt {attempt}: the cutover ended before SIGINT landed");
+                w.assert_exactly_once_of_more_than(0).await;
+                continue;
+            }
+            interrupted = true;
+            assert!(
+                stderr.contains("journaled the interruption"),
+                "{phase}: {stderr}"
+            );
+            assert!(
+                back.entries
+                    .iter()
+                    .any(|e| matches!(&e.record, Record::Note { message }
+                    if message.starts_with("interrupted by SIGINT"))),
+                "{phase}: no interruption in the journal"
+            );
+            let (code, doc, stderr) = w.group(&["--resume"]);
+            assert_eq!(
+                code, 0,
+                "interrupted in {phase}, resumed: {doc:#}\n{stderr}"
+            );
+            assert_eq!(outcome(&doc), "done");
+            w.assert_exactly_once().await;
+            break;
+        }
+        assert!(
+            interrupted,
+            "{phase}: three cutovers ended before SIGINT landed"
+        );
+    }
+}
+
 /// Interrupts `cutover group` with `signal` while its first stop hook hangs (ignoring SIGTERM
 /// when `stubborn`), and checks what an operator must be able to rely on: exit 130 with the
 /// exact resume command, what was stopped said on stderr, the hook gone (SIGTERM, and SIGKILL

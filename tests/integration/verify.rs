@@ -472,3 +472,67 @@ async fn without_rest_access_mirror_status_is_reported_unknown_and_offsets_still
         "{table}"
     );
 }
+
+/// Runs `cutover verify g` against the lab's origin with extra librdkafka properties; returns
+/// (exit code, stderr, how long it took).
+fn verify_origin_with(properties: &[(&str, &str)]) -> (Option<i32>, String, Duration) {
+    let dir = std::env::temp_dir().join(unique("verify-client-config"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut text = format!("[origin]\nbootstrap.servers = \"{}\"\n", lab().origin);
+    for (k, v) in properties {
+        text.push_str(&format!("{k} = \"{v}\"\n"));
+    }
+    text.push_str(&format!(
+        "[destination]\nbootstrap.servers = \"{}\"\n[link]\nname = \"lab\"\n",
+        lab().destination
+    ));
+    let config = dir.join("cutover.toml");
+    std::fs::write(&config, text).unwrap();
+    let started = Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .arg("--config")
+        .arg(&config)
+        .args(["verify", "g"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(&dir)
+        .output()
+        .expect("run cutover");
+    let took = started.elapsed();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        took,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_and_sasl_failures_are_named_with_the_broker_and_reason_within_seconds() {
+    // The lab's listeners are plaintext: TLS and SASL clients fail against them the way a
+    // wrong protocol, certificate or mechanism fails against a real cluster.
+    let cases: [(&[(&str, &str)], &str); 2] = [
+        (&[("security.protocol", "SSL")], "SSL handshake failed"),
+        (
+            &[
+                ("security.protocol", "SASL_PLAINTEXT"),
+                ("sasl.mechanism", "PLAIN"),
+                ("sasl.username", "cutover"),
+                ("sasl.password", "not-a-real-secret-42"),
+            ],
+            "SASL PLAIN mechanism handshake failed",
+        ),
+    ];
+    for (properties, reason) in cases {
+        let (code, stderr, took) = verify_origin_with(properties);
+        assert_eq!(code, Some(3), "{stderr}");
+        assert!(
+            stderr.contains(&lab().origin) && stderr.contains(reason),
+            "{stderr}"
+        );
+        assert!(took < Duration::from_secs(5), "took {took:?}: {stderr}");
+        assert!(
+            !stderr.contains("not-a-real-secret-42"),
+            "a secret leaked: {stderr}"
+        );
+    }
+}

@@ -2,8 +2,9 @@
 //! `origin_committed`, `destination_committed`, `mirror_end` and `origin_end` against the
 //! time since the run started, with each phase transition marked by a labelled vertical line.
 //!
-//! The chart needs no script, stylesheet or font from anywhere; colours are paired with dash
-//! patterns so the series stay apart when printed in black and white.
+//! The chart needs no script, stylesheet or font from anywhere. Lines that coincide stay
+//! visible: each is drawn narrower than the one under it (origin end widest, the destination's
+//! committed offset thinnest and dashed), so equal values show as nested bands, also in print.
 
 use std::fmt::Write as _;
 
@@ -32,33 +33,42 @@ struct Series {
     name: &'static str,
     colour: &'static str,
     dash: &'static str,
+    /// Lines that often coincide (the mirror's end on the origin's, the destination's offset on
+    /// the origin's) are drawn widest first and narrower on top, so each stays visible as a band
+    /// around the next instead of hiding under it.
+    width: f64,
     value: fn(&PartitionSample) -> Option<i64>,
 }
 
+/// In drawing order: widest first.
 const SERIES: [Series; 4] = [
     Series {
-        name: "origin_committed",
-        colour: "#1f5fa8",
+        name: "origin_end",
+        colour: "#a8a8a8",
         dash: "none",
-        value: |p| p.origin_committed.map(Offset::get),
-    },
-    Series {
-        name: "destination_committed",
-        colour: "#c0392b",
-        dash: "7 4",
-        value: |p| p.destination_committed.map(Offset::get),
+        width: 7.0,
+        value: |p| p.origin_end.map(Offset::get),
     },
     Series {
         name: "mirror_end",
         colour: "#1e8449",
-        dash: "2 3",
+        dash: "none",
+        width: 4.5,
         value: |p| p.mirror_end.map(Offset::get),
     },
     Series {
-        name: "origin_end",
-        colour: "#6c6c6c",
-        dash: "10 3 2 3",
-        value: |p| p.origin_end.map(Offset::get),
+        name: "origin_committed",
+        colour: "#1f5fa8",
+        dash: "none",
+        width: 2.5,
+        value: |p| p.origin_committed.map(Offset::get),
+    },
+    Series {
+        name: "destination_committed",
+        colour: "#e67e22",
+        dash: "6 3",
+        width: 1.2,
+        value: |p| p.destination_committed.map(Offset::get),
     },
 ];
 
@@ -313,10 +323,11 @@ fn lines(
                     .collect();
                 let _ = writeln!(
                     svg,
-                    r#"<polyline class="{}" points="{}" fill="none" stroke="{}" stroke-width="2" stroke-dasharray="{}"/>"#,
+                    r#"<polyline class="{}" points="{}" fill="none" stroke="{}" stroke-width="{}" stroke-dasharray="{}"/>"#,
                     series.name,
                     points.join(" "),
                     series.colour,
+                    series.width,
                     series.dash
                 );
             }
@@ -329,11 +340,12 @@ fn legend(svg: &mut String) {
     for series in &SERIES {
         let _ = writeln!(
             svg,
-            r#"<line x1="{lx:.1}" y1="{}" x2="{:.1}" y2="{}" stroke="{}" stroke-width="2" stroke-dasharray="{}"/><text x="{:.1}" y="{LEGEND_Y}">{}</text>"#,
+            r#"<line x1="{lx:.1}" y1="{}" x2="{:.1}" y2="{}" stroke="{}" stroke-width="{}" stroke-dasharray="{}"/><text x="{:.1}" y="{LEGEND_Y}">{}</text>"#,
             LEGEND_Y - 4.0,
             lx + 26.0,
             LEGEND_Y - 4.0,
             series.colour,
+            series.width.min(5.0),
             series.dash,
             lx + 31.0,
             series.name
@@ -353,5 +365,32 @@ mod tests {
         assert_eq!(nice_step(3.0, 5.0), 1.0);
         assert_eq!(time_label(4000.0, 2000.0), "4 s");
         assert_eq!(time_label(400.0, 200.0), "0.4 s");
+    }
+
+    #[test]
+    fn coinciding_lines_stay_visible_each_drawn_narrower_over_a_wider_one() {
+        let sample = PartitionSample {
+            topic: "t".into(),
+            partition: 0,
+            origin_committed: Some(Offset(10)),
+            destination_committed: Some(Offset(10)),
+            origin_end: Some(Offset(10)),
+            mirror_end: Some(Offset(10)),
+        };
+        let svg = partition_chart("t-0", &[(0, &sample), (1000, &sample)], &[]);
+        let mut drawn: Vec<(usize, f64)> = SERIES
+            .iter()
+            .map(|s| {
+                let at = svg
+                    .find(&format!("<polyline class=\"{}\"", s.name))
+                    .expect("drawn");
+                (at, s.width)
+            })
+            .collect();
+        drawn.sort_by_key(|(at, _)| *at);
+        assert!(
+            drawn.windows(2).all(|w| w[0].1 > w[1].1),
+            "widest first: {drawn:?}"
+        );
     }
 }

@@ -27,7 +27,7 @@ static BROKER_CHANGE: RwLock<()> = RwLock::const_new(());
 /// Waits until no test is changing the origin's brokers, and keeps them from changing until
 /// the guard is dropped: for fixtures whose clients must not learn of a broker that is about
 /// to be killed (a link emulator starting, a mirror being created).
-pub(crate) async fn no_broker_change() -> tokio::sync::RwLockReadGuard<'static, ()> {
+pub async fn no_broker_change() -> tokio::sync::RwLockReadGuard<'static, ()> {
     BROKER_CHANGE.read().await
 }
 

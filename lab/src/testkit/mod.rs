@@ -12,8 +12,8 @@ mod support;
 pub mod testapp;
 
 pub use kafka::{
-    change_origin_brokers, commit_as_member, create_topic, create_topic_with, produce, props,
-    read_all, wait_for_leaders, BrokerChange, Member, Protocol, Rec,
+    change_origin_brokers, commit_as_member, create_topic, create_topic_with, no_broker_change,
+    produce, props, read_all, wait_for_leaders, BrokerChange, Member, Protocol, Rec,
 };
 pub use lab::{lab, lab_bin, lab_script, parse_exports, run_lab, target_tmp_dir, Lab};
 pub use sim::Sim;

@@ -752,7 +752,7 @@ async fn ctrl_c_in_each_agent_mode_phase_is_journaled_and_resume_reaches_the_sam
 /// exact resume command, what was stopped said on stderr, the hook gone (SIGTERM, and SIGKILL
 /// after the grace for a stubborn one), the interruption journaled, and `--resume` reaching the
 /// same end as an uninterrupted run.
-async fn interrupted_during_a_hook(label: &str, signal: &str, stubborn: bool) {
+async fn interrupted_during_a_hook(label: &str, signal: &str, stubborn: bool, twice: bool) {
     let w = World::new(label, None).await;
     let script = w.dir.join("stop-slowly-once.sh");
     let trap = if stubborn { "trap '' TERM\n" } else { "" };
@@ -793,6 +793,15 @@ async fn interrupted_during_a_hook(label: &str, signal: &str, stubborn: bool) {
         .status()
         .expect("kill(1) runs");
     assert!(interrupt.success());
+    if twice {
+        // The operator does not want to wait for the grace: a second signal kills at once.
+        std::thread::sleep(Duration::from_millis(500));
+        let again = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .expect("kill(1) runs");
+        assert!(again.success());
+    }
     let out = child.wait_with_output().expect("cutover ends");
     let took = sent.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -820,7 +829,16 @@ async fn interrupted_during_a_hook(label: &str, signal: &str, stubborn: bool) {
         )),
         "{stderr}"
     );
-    if stubborn {
+    if stubborn && twice {
+        assert!(
+            stderr.contains(&format!("SIG{signal} again: killing the hooks now")),
+            "{stderr}"
+        );
+        assert!(
+            took < Duration::from_secs(4),
+            "the grace was cut short: {took:?}"
+        );
+    } else if stubborn {
         assert!(
             took >= Duration::from_secs(5),
             "the grace was kept: {took:?}"
@@ -850,12 +868,17 @@ async fn interrupted_during_a_hook(label: &str, signal: &str, stubborn: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_during_a_hook_terminates_it_exits_130_and_the_cutover_resumes_to_the_same_end() {
-    interrupted_during_a_hook("co-int", "INT", false).await;
+    interrupted_during_a_hook("co-int", "INT", false, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_a_hook_that_ignores_it_kills_it_after_the_grace_and_resumes() {
-    interrupted_during_a_hook("co-term", "TERM", true).await;
+    interrupted_during_a_hook("co-term", "TERM", true, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_ctrl_c_kills_a_hook_that_ignores_sigterm_at_once() {
+    interrupted_during_a_hook("co-int2", "INT", true, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,6 +21,7 @@
 mod cli;
 mod concurrent;
 mod cutover;
+mod interrupts;
 mod kafka_adapter;
 mod kafka_leaderless;
 mod lab_link;
@@ -28,3 +29,4 @@ mod link_rest;
 mod repository;
 mod scenarios;
 mod verify;
+mod world;

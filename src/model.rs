@@ -364,6 +364,24 @@ pub struct TimingParts {
     pub first_commit_ms: Option<i64>,
 }
 
+impl TimingParts {
+    /// The parts recorded, in order, each with its label (the same in the summary and the
+    /// report).
+    pub fn recorded(&self) -> Vec<(&'static str, i64)> {
+        [
+            ("stop hook", self.stop_hook_ms),
+            ("stop observed", self.stop_observed_ms),
+            ("mirror wait", self.mirror_wait_ms),
+            ("offsets", self.offsets_ms),
+            ("restart hook", self.restart_hook_ms),
+            ("first commit on the destination", self.first_commit_ms),
+        ]
+        .into_iter()
+        .filter_map(|(label, v)| Some((label, v?)))
+        .collect()
+    }
+}
+
 impl Timings {
     /// The parts of the cutover, from the points recorded.
     pub fn parts(&self) -> TimingParts {

@@ -164,16 +164,10 @@ pub fn plan_markdown(p: &Plan) -> String {
 
 /// The parts of the time that were recorded, in order: `stop hook 410 ms · stop observed …`.
 fn parts_text(p: &TimingParts) -> Option<String> {
-    let parts: Vec<String> = [
-        ("stop hook", p.stop_hook_ms),
-        ("stop observed", p.stop_observed_ms),
-        ("mirror wait", p.mirror_wait_ms),
-        ("offsets", p.offsets_ms),
-        ("restart hook", p.restart_hook_ms),
-        ("first commit on the destination", p.first_commit_ms),
-    ]
-    .into_iter()
-    .filter_map(|(name, v)| v.map(|_| format!("{name} {}", ms(v))))
-    .collect();
+    let parts: Vec<String> = p
+        .recorded()
+        .into_iter()
+        .map(|(name, v)| format!("{name} {}", ms(Some(v))))
+        .collect();
     (!parts.is_empty()).then(|| parts.join(" · "))
 }

@@ -171,17 +171,10 @@ pub(super) fn timing_rows(t: &ReportTimings) -> Vec<(&'static str, String)> {
     ];
     // The parts the run recorded (journals of earlier versions have none of them).
     rows.extend(
-        [
-            ("· stop hook", parts.stop_hook_ms),
-            ("· stop observed", parts.stop_observed_ms),
-            ("· mirror wait", parts.mirror_wait_ms),
-            ("· offsets on the destination", parts.offsets_ms),
-            ("· restart hook", parts.restart_hook_ms),
-            ("· first commit on the destination", parts.first_commit_ms),
-        ]
-        .into_iter()
-        .filter(|(_, v)| v.is_some())
-        .map(|(label, v)| (label, opt_duration(v))),
+        parts
+            .recorded()
+            .into_iter()
+            .map(|(label, v)| (label, opt_duration(Some(v)))),
     );
     rows.extend([
         ("total", opt_duration(t.total_ms)),

@@ -886,3 +886,24 @@ fn html_with_many_partitions_charts_their_sums_and_the_first_twelve() {
     let sums = super::html::sums_for_test(&r.observations.last().unwrap().partitions);
     assert_eq!(sums.origin_end.map(Offset::get), Some(40 * last));
 }
+
+#[test]
+fn the_terminal_report_keeps_durations_and_parts_on_one_line_and_the_times_on_the_next() {
+    let mut r = successful_run("parts-line");
+    r.timings.times.stop_hook_done_ms = Some(T0 + 400);
+    r.timings.times.restart_hook_done_ms = Some(T0 + 4800);
+    let text = table(std::slice::from_ref(&r));
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("downtime "))
+        .expect("a durations line");
+    let durations = lines[at];
+    assert!(
+        durations.contains("stop hook 300 ms")
+            && durations.contains("restart hook 300 ms")
+            && durations.contains("total "),
+        "{durations}"
+    );
+    assert!(lines[at + 1].starts_with("started "), "{}", lines[at + 1]);
+}

@@ -309,7 +309,12 @@ fn term_cutover(out: &mut String, r: &CutoverReport) {
         .into_iter()
         .map(|(label, value)| format!("{label} {value}"))
         .collect();
-    let (durations, times) = rows.split_at(3);
+    // The times begin with "started" (the durations before it vary with the parts recorded).
+    let at = rows
+        .iter()
+        .position(|r| r.starts_with("started "))
+        .unwrap_or(rows.len());
+    let (durations, times) = rows.split_at(at);
     let _ = writeln!(out, "{}\n{}", durations.join(" · "), times.join(" · "));
     if r.timings.estimated {
         let _ = writeln!(out, "  note: {}", format::ESTIMATED_NOTE);

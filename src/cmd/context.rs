@@ -83,7 +83,7 @@ impl Context {
     /// unresolvable, TLS, authentication), naming the broker and the reason. Commands call it
     /// once their own arguments and configuration were found fit.
     pub async fn probe(&self) -> Result<()> {
-        tokio::try_join!(self.origin.probe(), self.destination.probe()).map(|_| ())
+        crate::kafka::probe_both(self.origin.as_ref(), self.destination.as_ref()).await
     }
 
     /// The process exits right after the command: closing the Kafka clients would only make

@@ -151,8 +151,9 @@ pub(super) fn settings(options: &Options, sync_interval_ms: i64) -> Settings {
     }
 }
 
-/// Whether the link's offset sync excludes the group; `None` when the link cannot be asked.
-async fn excluded(link: &dyn Link, group: &GroupId) -> Option<bool> {
+/// The link's offset sync as read now, in one call to the link: `None` when the link cannot be
+/// asked (or its filters not parsed), `Some(None)` when sync is off, else its group filters.
+async fn offset_sync(link: &dyn Link) -> Option<Option<Filters>> {
     if !link.reports_status() {
         return None;
     }
@@ -161,14 +162,19 @@ async fn excluded(link: &dyn Link, group: &GroupId) -> Option<bool> {
         .get(SYNC_ENABLE)
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     if !enabled {
-        return Some(true);
+        return Some(None);
     }
-    let filters = Filters::parse(
+    Filters::parse(
         FilterKind::Group,
         configs.get(GROUP_FILTERS).map_or("", String::as_str),
     )
-    .ok()?;
-    Some(!filters.includes(group.as_str()))
+    .ok()
+    .map(Some)
+}
+
+/// Whether that sync excludes the group; `None` when it could not be read.
+fn excluded_by(sync: Option<&Option<Filters>>, group: &GroupId) -> Option<bool> {
+    sync.map(|filters| filters.as_ref().is_none_or(|f| !f.includes(group.as_str())))
 }
 
 /// The group's judgement in a report of it alone.
@@ -185,17 +191,27 @@ pub(super) fn judgement_of<'r>(
 /// One observation of the group, through the same code as `cutover verify`, with the report
 /// it was read from.
 pub(super) async fn observe(env: &Env<'_>, group: &GroupId) -> Result<(Observation, VerifyReport)> {
+    observe_with_sync(env, group)
+        .await
+        .map(|(o, report, _)| (o, report))
+}
+
+/// [`observe`], with the link's offset sync it read (see [`offset_sync`]).
+async fn observe_with_sync(
+    env: &Env<'_>,
+    group: &GroupId,
+) -> Result<(Observation, VerifyReport, Option<Option<Filters>>)> {
     let selection = Selection::Groups(vec![group.clone()]);
-    let (report, excluded) = tokio::join!(
+    let (report, sync) = tokio::join!(
         verify::verify(env.origin, env.destination, env.link, &selection),
-        excluded(env.link, group)
+        offset_sync(env.link)
     );
     let report = report?;
     let judgement = judgement_of(&report, group)?;
     let mut o = Observation {
         origin_active: judgement.origin_state == Presence::Active,
         destination_active: judgement.destination_state == Presence::Active,
-        excluded,
+        excluded: excluded_by(sync.as_ref(), group),
         ..Observation::default()
     };
     for p in &judgement.partitions {
@@ -227,7 +243,7 @@ pub(super) async fn observe(env: &Env<'_>, group: &GroupId) -> Result<(Observati
         }
         o.verdicts.insert(tp, p.verdict);
     }
-    Ok((o, report))
+    Ok((o, report, sync))
 }
 
 fn samples(j: &GroupJudgement) -> Vec<PartitionSample> {
@@ -346,7 +362,7 @@ fn new_run_id(clock: &Clock, group: &GroupId) -> String {
 pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> {
     // Nothing is journaled or changed when the configuration cannot carry a cutover through.
     preflight(env, group)?;
-    tokio::try_join!(env.origin.probe(), env.destination.probe())?;
+    crate::kafka::probe_both(env.origin, env.destination).await?;
     if mode == Mode::Start {
         known_group(env, group).await?;
     }
@@ -631,14 +647,15 @@ impl Driver<'_, '_> {
     }
 
     async fn observe(&mut self, phase: Phase) -> Result<Observation> {
-        let (mut o, report) = observe(self.env, self.group).await?;
-        if phase == Phase::ProvingExclusion {
+        let (mut o, report, sync) = observe_with_sync(self.env, self.group).await?;
+        // Witnesses need the link's group filters; with sync off or unreadable there are none.
+        if let (Phase::ProvingExclusion, Some(Some(filters))) = (phase, &sync) {
             if self.witnesses.is_none() {
-                let chosen = witness::choose(self.env.link, self.env.origin, self.group).await;
+                let chosen = witness::choose(self.env.origin, self.group, filters).await;
                 self.witnesses = Some(chosen);
             }
             let witnesses = self.witnesses.as_deref().unwrap_or_default();
-            o.sync_witnesses = witness::read(self.env.link, self.env.destination, witnesses).await;
+            o.sync_witnesses = witness::read(self.env.destination, witnesses, filters).await;
         }
         self.observe_failures = 0;
         self.last = Some(o.clone());

@@ -13,7 +13,7 @@ use super::driver::{hook_context, observe, preflight, settings, sync_interval, t
 
 /// `--dry-run`: observes once and describes what would happen; changes nothing.
 pub async fn plan(env: &Env<'_>, group: &GroupId) -> Result<Plan> {
-    tokio::try_join!(env.origin.probe(), env.destination.probe())?;
+    crate::kafka::probe_both(env.origin, env.destination).await?;
     let (sync_ms, source) = sync_interval(env.link, env.options).await;
     let settings = settings(env.options, sync_ms);
     let (observation, report) = observe(env, group).await?;

@@ -19,32 +19,15 @@
 use std::collections::BTreeMap;
 
 use crate::kafka::{Cluster, GroupState};
-use crate::link::filter_edit::GROUP_FILTERS;
-use crate::link::filters::{FilterKind, Filters};
-use crate::link::Link;
+use crate::link::filters::Filters;
 use crate::model::GroupId;
 
 /// How many other groups are watched for ticks, at most.
 pub const MAX_WITNESSES: usize = 8;
 
-/// The link's group filters now; `None` when they cannot be read.
-async fn group_filters(link: &dyn Link) -> Option<Filters> {
-    if !link.reports_status() {
-        return None;
-    }
-    let configs = link.configs().await.ok()?;
-    Filters::parse(
-        FilterKind::Group,
-        configs.get(GROUP_FILTERS).map_or("", String::as_str),
-    )
-    .ok()
-}
-
-/// Chooses the witnesses; none when the link or the origin cannot say which groups are synced.
-pub async fn choose(link: &dyn Link, origin: &dyn Cluster, group: &GroupId) -> Vec<GroupId> {
-    let Some(filters) = group_filters(link).await else {
-        return Vec::new();
-    };
+/// Chooses the witnesses among the groups `filters` (the link's, read with the observation)
+/// include; none when the origin cannot list its groups.
+pub async fn choose(origin: &dyn Cluster, group: &GroupId, filters: &Filters) -> Vec<GroupId> {
     let Ok(listed) = origin.list_groups().await else {
         return Vec::new();
     };
@@ -60,20 +43,15 @@ pub async fn choose(link: &dyn Link, origin: &dyn Cluster, group: &GroupId) -> V
     witnesses
 }
 
-/// Each witness's committed offsets on the destination, summed. Only witnesses the filters
-/// still include count: one excluded since (another cutover moving it) changes its offsets by
-/// other means than a tick. A group whose offsets could not be read is left out.
+/// Each witness's committed offsets on the destination, summed. Only witnesses `filters` (the
+/// link's, read with this observation) still include count: one excluded since (another
+/// cutover moving it) changes its offsets by other means than a tick. A group whose offsets
+/// could not be read is left out.
 pub async fn read(
-    link: &dyn Link,
     destination: &dyn Cluster,
     witnesses: &[GroupId],
+    filters: &Filters,
 ) -> BTreeMap<String, i64> {
-    if witnesses.is_empty() {
-        return BTreeMap::new();
-    }
-    let Some(filters) = group_filters(link).await else {
-        return BTreeMap::new();
-    };
     let synced: Vec<GroupId> = witnesses
         .iter()
         .filter(|g| filters.includes(g.as_str()))

@@ -156,6 +156,11 @@ pub struct GroupList {
     pub errors: Vec<BrokerError>,
 }
 
+/// Probes both clusters at once ([`Cluster::probe`]): the first that cannot be reached ends it.
+pub async fn probe_both(origin: &dyn Cluster, destination: &dyn Cluster) -> Result<()> {
+    tokio::try_join!(origin.probe(), destination.probe()).map(|_| ())
+}
+
 /// Access to one Kafka cluster: reads, and the one write the agent makes (a moved group's
 /// final offsets). See the module docs for the batching contract.
 #[async_trait]

@@ -7,8 +7,9 @@ mod rdkafka_cluster;
 
 pub use client_log::ClientLog;
 pub use cluster::{
-    Cluster, GroupDescription, GroupList, GroupListing, GroupMember, GroupOffsets, GroupPresence,
-    GroupProtocol, GroupState, OffsetSpec, PartitionMetadata, PartitionResult, TopicMetadata,
+    probe_both, Cluster, GroupDescription, GroupList, GroupListing, GroupMember, GroupOffsets,
+    GroupPresence, GroupProtocol, GroupState, OffsetSpec, PartitionMetadata, PartitionResult,
+    TopicMetadata,
 };
 pub use rdkafka_cluster::{
     RdKafkaCluster, DEFAULT_REQUEST_TIMEOUT, GROUPS_PER_DESCRIBE, GROUP_FETCHES_IN_FLIGHT,

@@ -333,39 +333,12 @@ fn the_cli_kit_version_completions_man_page_and_examples() {
     }
 }
 
-#[test]
-fn a_cluster_that_refuses_connections_is_named_with_its_address_within_seconds() {
+/// Runs `cutover ARGS` with both clusters at `bootstrap` (which no broker answers): it must
+/// exit 3 within seconds naming the address and librdkafka's `reason`; returns stderr.
+fn unreachable_is_named(args: &[&str], bootstrap: &str, reason: &str) -> String {
     let started = std::time::Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_cutover"))
-        .args(["verify", "g"])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("CUTOVER_ORIGIN_BOOTSTRAP", "127.0.0.1:1")
-        .env("CUTOVER_DESTINATION_BOOTSTRAP", "127.0.0.1:1")
-        .env("CUTOVER_LINK_NAME", "migration")
-        .current_dir(std::env::temp_dir())
-        .output()
-        .expect("run cutover");
-    let took = started.elapsed();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{err}");
-    // librdkafka's own reason, with the broker's address, not a bare timeout.
-    assert!(
-        err.contains("127.0.0.1:1") && err.contains("Connection refused"),
-        "{err}"
-    );
-    assert!(
-        took < std::time::Duration::from_secs(5),
-        "took {took:?}: {err}"
-    );
-}
-
-#[test]
-fn a_broker_name_that_does_not_resolve_is_named_with_the_reason_within_seconds() {
-    let bootstrap = "no-such-broker.invalid:9092";
-    let started = std::time::Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_cutover"))
-        .args(["audit"])
+        .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("CUTOVER_ORIGIN_BOOTSTRAP", bootstrap)
@@ -375,15 +348,28 @@ fn a_broker_name_that_does_not_resolve_is_named_with_the_reason_within_seconds()
         .output()
         .expect("run cutover");
     let took = started.elapsed();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(3), "{err}");
-    assert!(
-        err.contains(bootstrap) && err.contains("Failed to resolve"),
-        "{err}"
-    );
+    // librdkafka's own reason, with the broker's address, not a bare timeout.
+    assert!(err.contains(bootstrap) && err.contains(reason), "{err}");
     assert!(
         took < std::time::Duration::from_secs(5),
         "took {took:?}: {err}"
+    );
+    err
+}
+
+#[test]
+fn a_cluster_that_refuses_connections_is_named_with_its_address_within_seconds() {
+    unreachable_is_named(&["verify", "g"], "127.0.0.1:1", "Connection refused");
+}
+
+#[test]
+fn a_broker_name_that_does_not_resolve_is_named_with_the_reason_within_seconds() {
+    let err = unreachable_is_named(
+        &["audit"],
+        "no-such-broker.invalid:9092",
+        "Failed to resolve",
     );
     // librdkafka's own lines are for -v; by default the error says it all.
     assert_eq!(err.lines().count(), 3, "error, caused by, hint: {err}");

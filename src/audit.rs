@@ -14,15 +14,26 @@ use crate::link::Link;
 use crate::model::{GroupId, Offset, TopicPartition};
 use crate::promotion::{self, MirrorObservation, MirrorPartitionObservation, PromotionObservation};
 use crate::report::{AuditReport, SCHEMA_VERSION};
+use crate::rule::GroupJudgement;
 use crate::verify::{self, MirrorOffsets, Mirrors};
 
-/// Runs the audit; `window` is how long origin ends are watched for movement.
-pub async fn audit(
+/// What an audit (and `promote`'s gate) reads: every mirror, its offsets at both edges of
+/// the window, and the rule's judgement of every group with offsets on a mirrored topic.
+pub(crate) struct Observed {
+    pub mirrors: Mirrors,
+    pub first: MirrorOffsets,
+    pub offsets: MirrorOffsets,
+    pub judged: Vec<GroupJudgement>,
+}
+
+/// Reads every mirror's offsets, watches the origin's ends for `window`, reads them again,
+/// and judges every group on either cluster.
+pub(crate) async fn observe(
     origin: &dyn Cluster,
     destination: &dyn Cluster,
     link: &dyn Link,
     window: Duration,
-) -> Result<AuditReport> {
+) -> Result<Observed> {
     let mirrors = Mirrors::read(link).await?;
     let first = MirrorOffsets::read(origin, destination, &mirrors).await?;
     tokio::time::sleep(window).await;
@@ -40,14 +51,29 @@ pub async fn audit(
         .collect();
     let judged =
         verify::judge_groups(origin, destination, link, &mirrors, &offsets, &candidates).await?;
+    Ok(Observed {
+        mirrors,
+        first,
+        offsets,
+        judged,
+    })
+}
 
+/// Runs the audit; `window` is how long origin ends are watched for movement.
+pub async fn audit(
+    origin: &dyn Cluster,
+    destination: &dyn Cluster,
+    link: &dyn Link,
+    window: Duration,
+) -> Result<AuditReport> {
+    let o = observe(origin, destination, link, window).await?;
     let window_ms = window.as_millis() as u64;
     let verdict = promotion::judge(&PromotionObservation {
         link: link.name(),
         reports_status: link.reports_status(),
         window_ms,
-        mirrors: observed_mirrors(&mirrors, &first, &offsets),
-        groups: &judged,
+        mirrors: observed_mirrors(&o.mirrors, &o.first, &o.offsets),
+        groups: &o.judged,
     });
     Ok(AuditReport {
         schema_version: SCHEMA_VERSION,
@@ -65,7 +91,7 @@ pub async fn audit(
 
 /// What was read of each mirror: its partitions' ends on both sides after the window, and the
 /// origin's ends before it.
-fn observed_mirrors(
+pub(crate) fn observed_mirrors(
     mirrors: &Mirrors,
     first: &MirrorOffsets,
     offsets: &MirrorOffsets,

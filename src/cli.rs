@@ -117,9 +117,37 @@ Exit 0 only if promotion is safe now.")]
         #[arg(required = true)]
         topics: Vec<String>,
     },
-    /// Watch mirror lag until it is near zero, with progress and an ETA (not built yet: hidden).
-    #[command(hide = true)]
-    Watch,
+    /// Watch mirror lag until it drains: per mirror the lag, drain rate and ETA (read-only
+    /// unless --prioritise pauses other mirrors).
+    #[command(after_long_help = "Examples:
+  cutover watch                                  every mirror of the link until its lag is 0
+  cutover watch orders payments --deadline 2h    these two, giving up (exit 1) after 2 hours
+  cutover watch --prioritise orders              pause every other mirror until orders drained
+  cutover watch --resume                         resume what an interrupted watch left paused
+  cutover watch --format json | jq -c .          one JSON line per look, then the result
+
+Exit 0 once every watched partition's lag is at or under --until-lag · 1 at the deadline or
+when a watched mirror fails · 5 when an earlier watch left mirrors paused (use --resume).")]
+    Watch {
+        /// Mirror topics to watch (mirror or source names); default: every mirror of the link.
+        topics: Vec<String>,
+        /// Done when no watched partition lags more than this many records.
+        #[arg(long, value_name = "RECORDS", default_value_t = 0)]
+        until_lag: u64,
+        /// Give up after this long (e.g. 30m, 2h); default: watch until drained.
+        #[arg(long, value_name = "DURATION")]
+        deadline: Option<String>,
+        /// Pause every other active mirror of the link until these are drained, then resume
+        /// them (journaled: an interrupted watch leaves them to `--resume`).
+        #[arg(long, value_name = "TOPIC", num_args = 1..)]
+        prioritise: Vec<String>,
+        /// Resume the mirrors an earlier, interrupted watch left paused, then watch.
+        #[arg(long)]
+        resume: bool,
+        /// A lagging partition whose mirror copies nothing this long is reported as stalled.
+        #[arg(long, value_name = "DURATION", default_value = "1m")]
+        stall_after: String,
+    },
     /// Run a runbook: ordered stages over many groups and topics (not built yet: hidden).
     #[command(hide = true)]
     Run {

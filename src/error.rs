@@ -78,9 +78,12 @@ pub enum Error {
     #[error("{message}")]
     State { message: String, hint: String },
 
-    #[error("another cutover agent is driving group {group} (it holds {})", .lock.display())]
+    #[error("another cutover agent is driving {what} (it holds {})", .lock.display())]
     Locked {
-        group: String,
+        /// "group orders", "the runbook night-1".
+        what: String,
+        /// The command that continues it once no agent runs it.
+        resume: String,
         lock: std::path::PathBuf,
     },
 
@@ -96,6 +99,14 @@ pub enum Error {
         group: String,
         phase: String,
         journal: std::path::PathBuf,
+    },
+
+    /// An earlier run of a migration-wide command left something to finish first.
+    #[error("{message} ({})", .journal.display())]
+    Unfinished {
+        message: String,
+        journal: std::path::PathBuf,
+        hint: String,
     },
 
     #[error("the link {link} did not answer {what}: {detail}")]
@@ -136,7 +147,9 @@ impl Error {
             | Error::State { .. }
             | Error::NotAJournal { .. }
             | Error::ClientConfig { .. } => exit::USAGE,
-            Error::Locked { .. } | Error::InProgress { .. } => exit::RESUME_NEEDED,
+            Error::Locked { .. } | Error::InProgress { .. } | Error::Unfinished { .. } => {
+                exit::RESUME_NEEDED
+            }
             Error::Unreachable { .. }
             | Error::LinkUnreachable { .. }
             | Error::LinkRefused { .. } => exit::UNREACHABLE,
@@ -163,15 +176,15 @@ impl Error {
             Error::Scenario(_) => {
                 "fix the scenario file (its format is in scenarios/README.md) and run it again".into()
             }
-            Error::State { hint, .. } => hint.clone(),
+            Error::State { hint, .. } | Error::Unfinished { hint, .. } => hint.clone(),
             Error::Journal(_) => {
                 "check that the journal directory ([cutover] journal-dir, CUTOVER_JOURNAL_DIR) is writable and on a local disk".into()
             }
             Error::NotAJournal { .. } => {
                 "give `cutover report` a journal (`<journal-dir>/<group>.jsonl`), a journal folder, or a group id".into()
             }
-            Error::Locked { group, .. } => format!(
-                "wait for the other agent to finish, or check `cutover report` on the group's journal; once no agent runs, `cutover group {group} --resume` continues"
+            Error::Locked { resume, .. } => format!(
+                "wait for the other agent to finish, or check `cutover report` on its journal; once no agent runs, `{resume}` continues"
             ),
             Error::InProgress { group, .. } => format!(
                 "continue it with `cutover group {group} --resume`, or undo it with `cutover group {group} --rollback`"

@@ -142,48 +142,135 @@ impl ReadBack {
     }
 }
 
-/// The cutover this process is driving, if any: where an interruption is journaled after the
-/// run itself was dropped (the binary drives at most one cutover per process).
+/// A run this process is driving: where an interruption is journaled after the run itself
+/// was dropped. A runbook drives several cutovers at once, so there may be several.
 #[derive(Debug, Clone)]
 struct ActiveRun {
-    dir: PathBuf,
-    group: GroupId,
+    path: PathBuf,
+    subject: Subject,
     run_id: String,
     phase: String,
 }
 
-static ACTIVE: std::sync::Mutex<Option<ActiveRun>> = std::sync::Mutex::new(None);
+static ACTIVE: std::sync::Mutex<Vec<ActiveRun>> = std::sync::Mutex::new(Vec::new());
 
-/// Notes the run this process drives (`None` once it finished).
+/// Notes the group's run this process drives (`phase` is `None` once it finished).
 pub fn set_active(dir: &Path, group: &GroupId, run_id: &str, phase: Option<&str>) {
+    set_active_at(
+        &path_for(dir, group),
+        &Subject::Group(group.clone()),
+        run_id,
+        phase,
+    );
+}
+
+/// Notes a run this process drives, by its journal (`phase` is `None` once it finished).
+pub fn set_active_at(path: &Path, subject: &Subject, run_id: &str, phase: Option<&str>) {
     if let Ok(mut active) = ACTIVE.lock() {
-        *active = phase.map(|phase| ActiveRun {
-            dir: dir.to_path_buf(),
-            group: group.clone(),
-            run_id: run_id.to_string(),
-            phase: phase.to_string(),
-        });
+        active.retain(|a| a.path != path);
+        if let Some(phase) = phase {
+            active.push(ActiveRun {
+                path: path.to_path_buf(),
+                subject: subject.clone(),
+                run_id: run_id.to_string(),
+                phase: phase.to_string(),
+            });
+        }
     }
 }
 
-/// After the run was dropped by an interrupt (its lock released with it): appends `message`,
-/// with the phase it was in, to its journal as a note. Returns the journal and the phase.
-pub fn record_interruption(message: &str) -> Option<(PathBuf, String)> {
-    let run = ACTIVE.lock().ok()?.take()?;
-    let (mut journal, _) = Journal::open(&run.dir, &run.group, &run.run_id).ok()?;
-    journal.continue_run(&run.run_id);
+/// After the runs were dropped by an interrupt (their locks released with them): appends
+/// `message`, with the phase each was in, to each one's journal as a note. Returns each
+/// journal and its phase.
+pub fn record_interruption(message: &str) -> Vec<(PathBuf, String)> {
+    let runs = ACTIVE
+        .lock()
+        .map(|mut a| std::mem::take(&mut *a))
+        .unwrap_or_default();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
-    journal
-        .append(
-            Record::Note {
-                message: format!("{message} (in phase {})", run.phase),
-            },
-            now,
-        )
-        .ok()?;
-    Some((journal.path().to_path_buf(), run.phase))
+    runs.into_iter()
+        .filter_map(|run| {
+            let (mut journal, _) = Journal::open_at(&run.path, &run.subject, &run.run_id).ok()?;
+            journal.continue_run(&run.run_id);
+            journal
+                .append(
+                    Record::Note {
+                        message: format!("{message} (in phase {})", run.phase),
+                    },
+                    now,
+                )
+                .ok()?;
+            Some((journal.path().to_path_buf(), run.phase))
+        })
+        .collect()
+}
+
+/// What a journal is the record of: one group's cutover, or one of the migration-wide
+/// commands (their journals live in a folder of their own under the journal directory, so no
+/// group id can name the same file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    Group(GroupId),
+    /// `cutover watch --prioritise` on one link: the mirrors it paused.
+    Watch {
+        link: String,
+    },
+    /// `cutover promote` on one link.
+    Promote {
+        link: String,
+    },
+    /// `cutover run`: one runbook, by its name.
+    Runbook {
+        name: String,
+    },
+}
+
+impl Subject {
+    /// The journal's file under the journal directory.
+    pub fn path(&self, dir: &Path) -> PathBuf {
+        match self {
+            Subject::Group(group) => path_for(dir, group),
+            Subject::Watch { link } => dir.join("watch").join(stem(link)),
+            Subject::Promote { link } => dir.join("promote").join(stem(link)),
+            Subject::Runbook { name } => dir.join("runbook").join(stem(name)),
+        }
+    }
+
+    /// The `group` field of its records: the group id, or the kind and name.
+    fn record_name(&self) -> String {
+        match self {
+            Subject::Group(group) => group.to_string(),
+            Subject::Watch { link } => format!("watch:{link}"),
+            Subject::Promote { link } => format!("promote:{link}"),
+            Subject::Runbook { name } => format!("runbook:{name}"),
+        }
+    }
+
+    /// What it is, for an error: "group orders", "the runbook night-1".
+    pub fn describe(&self) -> String {
+        match self {
+            Subject::Group(group) => format!("group {group}"),
+            Subject::Watch { link } => format!("the watch of link {link}"),
+            Subject::Promote { link } => format!("promotion on link {link}"),
+            Subject::Runbook { name } => format!("the runbook {name}"),
+        }
+    }
+
+    /// The command that continues it once no other agent runs it.
+    pub fn resume_command(&self) -> String {
+        match self {
+            Subject::Group(group) => format!("cutover group {group} --resume"),
+            Subject::Watch { .. } => "cutover watch --resume".into(),
+            Subject::Promote { .. } => "cutover promote … (it re-checks every topic)".into(),
+            Subject::Runbook { .. } => "cutover run RUNBOOK --resume".into(),
+        }
+    }
+}
+
+fn stem(name: &str) -> String {
+    format!("{}.jsonl", file_stem(&GroupId::new(name)))
 }
 
 /// File names are group ids with anything outside `[A-Za-z0-9._-]` escaped, so any group id
@@ -215,9 +302,24 @@ impl Journal {
     /// Opens (creating) the group's journal and takes its lock. Fails with exit 5 when another
     /// agent holds the lock.
     pub fn open(dir: &Path, group: &GroupId, run_id: &str) -> Result<(Journal, ReadBack)> {
+        let subject = Subject::Group(group.clone());
+        Journal::open_at(&subject.path(dir), &subject, run_id)
+    }
+
+    /// Opens (creating) the journal of `subject` under the journal directory.
+    pub fn open_subject(
+        dir: &Path,
+        subject: &Subject,
+        run_id: &str,
+    ) -> Result<(Journal, ReadBack)> {
+        Journal::open_at(&subject.path(dir), subject, run_id)
+    }
+
+    fn open_at(path: &Path, subject: &Subject, run_id: &str) -> Result<(Journal, ReadBack)> {
+        let path = path.to_path_buf();
+        let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)
             .map_err(|e| io_error("create the journal directory", dir, e))?;
-        let path = path_for(dir, group);
         let lock_path = path.with_extension("lock");
         let lock = OpenOptions::new()
             .create(true)
@@ -229,7 +331,8 @@ impl Journal {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
                 return Err(Error::Locked {
-                    group: group.to_string(),
+                    what: subject.describe(),
+                    resume: subject.resume_command(),
                     lock: lock_path,
                 })
             }
@@ -261,7 +364,7 @@ impl Journal {
                 file,
                 next_seq,
                 run_id: run_id.to_string(),
-                group: group.to_string(),
+                group: subject.record_name(),
                 _lock: lock,
             },
             back,

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::kafka::{Cluster, GroupPresence, GroupState, OffsetSpec, PartitionResult};
 use crate::link::filters::{FilterKind, Filters};
 use crate::link::{Link, MirrorDescription};
@@ -73,6 +73,58 @@ impl Mirrors {
             source_by_mirror,
             of,
         }
+    }
+
+    /// The mirror topics named (by mirror or source name), or every mirror when none is (none
+    /// for an `option`'s empty list); an unknown name is an error naming the link's mirrors.
+    pub(crate) fn select(&self, names: &[String], option: &str) -> Result<BTreeSet<String>> {
+        if names.is_empty() {
+            return Ok(if option.is_empty() {
+                self.by_source
+                    .values()
+                    .map(|m| m.mirror_topic.clone())
+                    .collect()
+            } else {
+                BTreeSet::new()
+            });
+        }
+        let mut out = BTreeSet::new();
+        for name in names {
+            let found = self
+                .by_source
+                .values()
+                .find(|m| &m.mirror_topic == name || &m.source_topic == name);
+            match found {
+                Some(m) => out.insert(m.mirror_topic.clone()),
+                None => {
+                    let known: Vec<&str> = self
+                        .by_source
+                        .values()
+                        .map(|m| m.mirror_topic.as_str())
+                        .take(20)
+                        .collect();
+                    return Err(Error::State {
+                        message: format!("{option}{name} is not a mirror topic of the link"),
+                        hint: if known.is_empty() {
+                            "the link has no mirror topics (check [link] name)".into()
+                        } else {
+                            format!("name mirror topics of the link: {}", known.join(", "))
+                        },
+                    });
+                }
+            };
+        }
+        Ok(out)
+    }
+
+    /// Only the mirrors whose mirror topic is in `mirror_topics`.
+    pub(crate) fn only(self, mirror_topics: &BTreeSet<String>) -> Mirrors {
+        Mirrors::new(
+            self.by_source
+                .into_values()
+                .filter(|m| mirror_topics.contains(&m.mirror_topic))
+                .collect(),
+        )
     }
 
     fn source_of(&self, mirror_topic: &str) -> Option<&Topic> {

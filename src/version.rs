@@ -24,6 +24,15 @@ pub fn long_version() -> String {
     )
 }
 
+/// `host:pid` of this agent, as journals record who drove a run.
+pub fn agent() -> String {
+    format!(
+        "{}:{}",
+        std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into()),
+        std::process::id()
+    )
+}
+
 /// `user@host` of whoever runs cutover, from the environment and the kernel's host name.
 pub fn operator() -> String {
     let user = std::env::var("USER")

@@ -27,6 +27,7 @@ pub enum Prepared {
     Audit {
         window: Duration,
     },
+    Watch(crate::watch::WatchSpec),
     Group {
         group: GroupId,
         dry_run: bool,
@@ -96,6 +97,24 @@ pub fn prepare(cli: &Cli, argv: &[String]) -> Result<Prepared> {
                 _ => FinalOffsets::Agent,
             }),
         }),
+        Command::Watch {
+            topics,
+            until_lag,
+            deadline,
+            prioritise,
+            resume,
+            stall_after,
+        } => Ok(Prepared::Watch(crate::watch::WatchSpec {
+            topics: topics.clone(),
+            until_lag: i64::try_from(*until_lag).unwrap_or(i64::MAX),
+            deadline: deadline
+                .as_deref()
+                .map(|d| duration_arg("watch", "--deadline", d))
+                .transpose()?,
+            prioritise: prioritise.clone(),
+            resume: *resume,
+            stall_after: duration_arg("watch", "--stall-after", stall_after)?,
+        })),
         other => Err(Error::NotBuilt {
             command: name(other),
             hint: not_built_hint(other),
@@ -118,7 +137,7 @@ pub fn name(command: &Command) -> &'static str {
         Command::Group { .. } => "group",
         Command::Audit { .. } => "audit",
         Command::Promote { .. } => "promote",
-        Command::Watch => "watch",
+        Command::Watch { .. } => "watch",
         Command::Run { .. } => "run",
         Command::Report { .. } => "report",
         Command::Scenario { .. } => "scenario",
@@ -130,8 +149,8 @@ pub fn name(command: &Command) -> &'static str {
 /// Where a command that cannot run here stands, for its refusal.
 fn not_built_hint(command: &Command) -> &'static str {
     match command {
-        Command::Verify { .. } | Command::Audit { .. } => {
-            "see `cutover verify --help` and `cutover audit --help`"
+        Command::Verify { .. } | Command::Audit { .. } | Command::Watch { .. } => {
+            "see `cutover verify --help`, `cutover audit --help` and `cutover watch --help`"
         }
         Command::Scenario { .. } => {
             "scenarios run from the command line (`cutover scenario FILE`), not inside a scenario"
@@ -142,8 +161,8 @@ fn not_built_hint(command: &Command) -> &'static str {
         | Command::Man => {
             "cutovers, their reports, completions and the man page run from the command line, not inside a scenario"
         }
-        Command::Promote { .. } | Command::Watch | Command::Run { .. } => {
-            "promotion, watching and runbooks are planned after per-group cutover"
+        Command::Promote { .. } | Command::Run { .. } => {
+            "promotion and runbooks are planned after per-group cutover"
         }
     }
 }

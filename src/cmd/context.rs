@@ -31,6 +31,9 @@ pub struct Context {
     pub hooks: Arc<dyn Hooks>,
     pub cutover: cutover::driver::Options,
     pub clock: Clock,
+    /// `--format json`: commands that stream (`watch`) write a JSON line per event to stdout
+    /// as it happens (the simulator keeps its own transcript).
+    pub json_lines: bool,
     /// Told each phase a cutover enters (the simulator's `kill-at`).
     pub phase_watch: Option<tokio::sync::watch::Sender<Phase>>,
 }
@@ -75,6 +78,7 @@ impl Context {
                 evidence: crate::version::evidence(&config),
             },
             clock: Clock::System,
+            json_lines: false,
             phase_watch: None,
         })
     }

@@ -36,7 +36,9 @@ pub async fn run(cli: Cli, argv: Vec<String>) -> Result<i32> {
     }
     let prepared = args::prepare(&cli, &argv)?;
     let work = async {
-        let ctx = Context::open(cli.config.as_deref()).await?.leak_at_exit();
+        let mut ctx = Context::open(cli.config.as_deref()).await?;
+        ctx.json_lines = cli.format == Format::Json;
+        let ctx = ctx.leak_at_exit();
         execute(&prepared, ctx).await
     };
     let outcome = interruptible(&cli.command, interrupted_hint(&prepared), work).await?;
@@ -115,7 +117,7 @@ async fn interruptible<T>(
     } else {
         format!("hook process group(s) {groups:?} terminated")
     };
-    if let Some((journal, phase)) =
+    for (journal, phase) in
         crate::journal::record_interruption(&format!("interrupted by {signal_name}; {hooks}"))
     {
         eprintln!(
@@ -134,6 +136,12 @@ fn interrupted_hint(prepared: &Prepared) -> String {
     match prepared {
         Prepared::Verify { .. } | Prepared::Audit { .. } => {
             "nothing was changed: verify and audit only read".into()
+        }
+        Prepared::Watch(spec) if spec.prioritise.is_empty() && !spec.resume => {
+            "nothing was changed: watch only reads".into()
+        }
+        Prepared::Watch(_) => {
+            "mirrors this watch paused stay paused (stderr and its journal name them): `cutover watch --resume` resumes them".into()
         }
         Prepared::Group {
             group,

@@ -4,9 +4,10 @@
 //! code an operator runs.
 
 use crate::error::Result;
+use crate::report::watch::WatchReport;
 use crate::report::{AuditReport, Plan, Summary, VerifyReport};
 
-use super::{audit, group, verify, Context, Prepared};
+use super::{audit, group, verify, watch, Context, Prepared};
 
 /// What a command produced: its report and its exit code.
 pub struct Outcome {
@@ -20,6 +21,7 @@ pub enum Report {
     Audit(AuditReport),
     Plan(Box<Plan>),
     Cutover(Box<Summary>),
+    Watch(Box<WatchReport>),
 }
 
 /// Runs a prepared command against the clusters and the link of `ctx`.
@@ -31,6 +33,7 @@ pub async fn execute(prepared: &Prepared, ctx: &Context) -> Result<Outcome> {
             wide,
         } => verify::run(ctx, selection, *wait, *wide).await,
         Prepared::Audit { window } => audit::run(ctx, *window).await,
+        Prepared::Watch(spec) => watch::run(ctx, spec).await,
         Prepared::Group {
             group,
             dry_run,

@@ -23,6 +23,7 @@ pub mod output;
 mod report;
 mod scenario;
 mod verify;
+mod watch;
 
 pub use args::{prepare, Prepared};
 pub use context::Context;

@@ -53,6 +53,13 @@ pub fn write_report(format: Format, report: &Report, out: &mut dyn Write) -> Res
             report::plan_markdown,
             out,
         ),
+        Report::Watch(w) => write_one(
+            format,
+            w.as_ref(),
+            report::watch::watch_table,
+            report::watch::watch_markdown,
+            out,
+        ),
         Report::Cutover(s) => write_one(
             format,
             s.as_ref(),

@@ -462,11 +462,7 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
     journal.append(
         Record::Started {
             command: env.command.clone(),
-            agent: format!(
-                "{}:{}",
-                std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into()),
-                std::process::id()
-            ),
+            agent: crate::version::agent(),
             resumed: mode != Mode::Start,
             settings: json!({
                 "machine": machine.settings(),

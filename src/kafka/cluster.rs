@@ -22,6 +22,9 @@ pub enum OffsetSpec {
     Earliest,
     /// The log end offset (high watermark): the offset the next record will get.
     Latest,
+    /// The last stable offset (ListOffsets with `read_committed`): below the first record of
+    /// a transaction still open. Equal to `Latest` when no transaction is pending.
+    LastStable,
 }
 
 /// An answer for one partition: a value, or the error the broker gave for that partition.

@@ -80,6 +80,9 @@ pub(crate) type RequestResult<T> = std::result::Result<T, BrokerError>;
 /// mirror and make mirror lag disagree with the link's own figure.
 const ISOLATION: sys::rd_kafka_IsolationLevel_t =
     sys::rd_kafka_IsolationLevel_t::RD_KAFKA_ISOLATION_LEVEL_READ_UNCOMMITTED;
+/// The isolation level that gives the last stable offset (`OffsetSpec::LastStable`).
+const STABLE: sys::rd_kafka_IsolationLevel_t =
+    sys::rd_kafka_IsolationLevel_t::RD_KAFKA_ISOLATION_LEVEL_READ_COMMITTED;
 
 /// A result event, owned: destroyed exactly once, on drop.
 struct Event(NonNull<sys::rd_kafka_event_t>);
@@ -271,12 +274,16 @@ impl RawAdmin {
             unsafe {
                 take_error(sys::rd_kafka_AdminOptions_set_isolation_level(
                     options.0.as_ptr(),
-                    ISOLATION,
+                    if spec == OffsetSpec::LastStable {
+                        STABLE
+                    } else {
+                        ISOLATION
+                    },
                 ))?
             };
             let offset = match spec {
                 OffsetSpec::Earliest => i64::from(sys::RD_KAFKA_OFFSET_BEGINNING),
-                OffsetSpec::Latest => i64::from(sys::RD_KAFKA_OFFSET_END),
+                OffsetSpec::Latest | OffsetSpec::LastStable => i64::from(sys::RD_KAFKA_OFFSET_END),
             };
             let list = partition_list(partitions, offset)?;
             let rx = self.attach(&options);

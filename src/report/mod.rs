@@ -12,6 +12,7 @@ mod plan;
 mod summary;
 mod tables;
 mod verify;
+pub mod watch;
 
 pub use audit::AuditReport;
 pub use group::{cutover_summary_markdown, cutover_summary_text, plan_markdown, plan_text};

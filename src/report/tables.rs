@@ -25,7 +25,7 @@ const PARTITION_HEADER: [&str; 9] = [
     "verdict",
 ];
 
-fn n<T: std::fmt::Display>(v: Option<T>) -> String {
+pub(super) fn n<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
@@ -225,7 +225,7 @@ pub fn verify_table(r: &VerifyReport) -> String {
     out
 }
 
-fn md_table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
+pub(super) fn md_table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
     let mut out = format!(
         "| {} |\n|{}\n",
         header.join(" | "),

@@ -134,7 +134,8 @@ impl Cluster for SimCluster {
                     let answer = match (partition_error(c, tp), c.log(tp)) {
                         (None, Some(log)) => Ok(Offset(match spec {
                             OffsetSpec::Earliest => log.start,
-                            OffsetSpec::Latest => log.end,
+                            // The simulator models no transactions.
+                            OffsetSpec::Latest | OffsetSpec::LastStable => log.end,
                         })),
                         (error, _) => Err(error.unwrap_or_else(|| {
                             broker_error(3, "UNKNOWN_TOPIC_OR_PART", "unknown partition")

@@ -247,6 +247,20 @@ pub(super) fn check_command(
                 }
             }
         }
+        Some(Report::Watch(w)) => {
+            if wants_verify || wants_audit {
+                problems.push("verify or audit expectations given for a watch".into());
+            }
+            if let Some(want) = &e.watch_findings {
+                let got = set(w.findings.iter().map(|f| f.kind.to_string()));
+                if got != set(want.iter().cloned()) {
+                    problems.push(format!(
+                        "watch findings {got:?}, expected {:?}",
+                        set(want.iter().cloned())
+                    ));
+                }
+            }
+        }
         None => {
             if wants_verify || wants_audit {
                 problems

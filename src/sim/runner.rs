@@ -218,6 +218,7 @@ impl<'a> Runner<'a> {
                 epoch_ms: SIM_EPOCH_MS,
                 start: self.start,
             },
+            json_lines: false,
             phase_watch: Some(phase_tx),
         };
         self.journal_dir = journal_dir.display().to_string();
@@ -425,6 +426,7 @@ impl<'a> Runner<'a> {
                     Report::Audit(a) => serde_json::to_value(a),
                     Report::Plan(p) => serde_json::to_value(p),
                     Report::Cutover(c) => serde_json::to_value(c),
+                    Report::Watch(w) => serde_json::to_value(w),
                 };
                 let mut value = value.unwrap_or_default();
                 scrub_path(&mut value, &self.journal_dir);

@@ -453,6 +453,8 @@ pub struct Expect {
     /// `group`: how the exclusion was proven starts with this (`observed`, `weak`, `not
     /// needed`).
     pub exclusion_proof: Option<String>,
+    /// `watch`: the set of finding kinds (`MIRROR_STALLED`, …).
+    pub watch_findings: Option<Vec<String>>,
 }
 
 /// The end of the scenario: how long the world keeps running after the timeline, and what the

@@ -26,6 +26,7 @@ mod kafka_adapter;
 mod kafka_leaderless;
 mod lab_link;
 mod link_rest;
+mod migration;
 mod repository;
 mod scenarios;
 mod verify;

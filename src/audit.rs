@@ -26,6 +26,19 @@ pub(crate) struct Observed {
     pub judged: Vec<GroupJudgement>,
 }
 
+impl Observed {
+    /// What was observed of the mirrors named (by mirror topic).
+    pub(crate) fn mirrors_only(
+        &self,
+        mirror_topics: &std::collections::BTreeSet<String>,
+    ) -> Vec<MirrorObservation> {
+        observed_mirrors(&self.mirrors, &self.first, &self.offsets)
+            .into_iter()
+            .filter(|m| mirror_topics.contains(&m.mirror_topic))
+            .collect()
+    }
+}
+
 /// Reads every mirror's offsets, watches the origin's ends for `window`, reads them again,
 /// and judges every group on either cluster.
 pub(crate) async fn observe(

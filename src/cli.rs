@@ -111,11 +111,31 @@ Exit 0 only if promotion is safe now.")]
         #[arg(long, value_name = "DURATION", default_value = "5s")]
         window: String,
     },
-    /// Promote mirror topics once their mirror lag is zero (not built yet: hidden).
-    #[command(hide = true)]
+    /// Promote mirror topics once it is safe (lag zero, origin still, no open transaction, no
+    /// group at risk), in one call, and wait until each is an ordinary topic.
+    #[command(after_long_help = "Examples:
+  cutover promote orders payments --dry-run     the gate and what would be promoted
+  cutover promote orders payments               promote both in one call, wait for STOPPED
+  cutover promote --all --window 30s            every mirror, the origin watched for 30s
+
+Exit 0 promoted (or already promoted; with --dry-run: the gate passes) · 1 the gate refused,
+the link refused a topic, or a mirror did not stop in time.")]
     Promote {
-        #[arg(required = true)]
+        /// Mirror topics to promote (mirror or source names).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
         topics: Vec<String>,
+        /// Every mirror topic of the link.
+        #[arg(long)]
+        all: bool,
+        /// How long the origin's log ends must stay still (no producer writing).
+        #[arg(long, value_name = "DURATION", default_value = "10s")]
+        window: String,
+        /// Show the gate and what would be promoted; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// How long the promoted mirrors get to reach STOPPED.
+        #[arg(long, value_name = "DURATION", default_value = "5m")]
+        timeout: String,
     },
     /// Watch mirror lag until it drains: per mirror the lag, drain rate and ETA (read-only
     /// unless --prioritise pauses other mirrors).

@@ -19,6 +19,7 @@ pub mod link;
 pub mod model;
 mod parallel;
 pub mod progress;
+pub mod promote;
 pub mod promotion;
 pub mod report;
 pub mod rule;

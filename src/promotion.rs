@@ -343,6 +343,52 @@ fn judge_group(j: &GroupJudgement, findings: &mut Vec<AuditFinding>) -> GroupAud
     }
 }
 
+/// One origin partition's high watermark and last stable offset, as read together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StableObservation {
+    pub topic: String,
+    pub partition: i32,
+    pub end: Result<Offset, String>,
+    pub last_stable: Result<Offset, String>,
+}
+
+/// An origin partition where a transaction is still open (or whose stability could not be
+/// read): promoting now would cut the transaction in two, its end never mirrored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OpenTransaction {
+    pub topic: String,
+    pub partition: i32,
+    pub last_stable: Option<Offset>,
+    pub end: Option<Offset>,
+    /// Why the partition blocks: an open transaction, or what could not be read.
+    pub detail: String,
+}
+
+/// The partitions whose last stable offset is not their high watermark, in the order given.
+pub fn open_transactions(partitions: &[StableObservation]) -> Vec<OpenTransaction> {
+    partitions
+        .iter()
+        .filter_map(|p| {
+            let detail = match (&p.last_stable, &p.end) {
+                (Ok(lso), Ok(end)) if lso == end => return None,
+                (Ok(lso), Ok(end)) => format!(
+                    "a transaction is open: last stable offset {} below the high watermark {}",
+                    lso.get(),
+                    end.get()
+                ),
+                (Err(e), _) | (_, Err(e)) => format!("could not be read: {e}"),
+            };
+            Some(OpenTransaction {
+                topic: p.topic.clone(),
+                partition: p.partition,
+                last_stable: p.last_stable.as_ref().ok().copied(),
+                end: p.end.as_ref().ok().copied(),
+                detail,
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use std::borrow::Cow;
@@ -748,5 +794,27 @@ mod tests {
             j.findings[0].detail,
             "audit: 1 member(s) still consume on the origin: app@/10.0.0.1; NOT_SYNCED on orders-0"
         );
+    }
+
+    #[test]
+    fn a_partition_whose_last_stable_offset_lags_its_end_has_an_open_transaction() {
+        let p = |partition, lso: Result<i64, &str>, end| StableObservation {
+            topic: "orders".into(),
+            partition,
+            end: Ok(Offset(end)),
+            last_stable: lso.map(Offset).map_err(String::from),
+        };
+        let open = open_transactions(&[
+            p(0, Ok(100), 100),
+            p(1, Ok(90), 100),
+            p(2, Err("NOT_LEADER_OR_FOLLOWER"), 5),
+        ]);
+        assert_eq!(open.len(), 2, "{open:?}");
+        assert_eq!(
+            (open[0].partition, open[0].last_stable),
+            (1, Some(Offset(90)))
+        );
+        assert!(open[0].detail.contains("transaction is open"));
+        assert!(open[1].detail.contains("NOT_LEADER_OR_FOLLOWER"));
     }
 }

@@ -28,6 +28,11 @@ pub enum Prepared {
         window: Duration,
     },
     Watch(crate::watch::WatchSpec),
+    Promote {
+        spec: crate::promote::PromoteSpec,
+        /// The command line, as the journal records it.
+        command: Vec<String>,
+    },
     Group {
         group: GroupId,
         dry_run: bool,
@@ -115,6 +120,22 @@ pub fn prepare(cli: &Cli, argv: &[String]) -> Result<Prepared> {
             resume: *resume,
             stall_after: duration_arg("watch", "--stall-after", stall_after)?,
         })),
+        Command::Promote {
+            topics,
+            all,
+            window,
+            dry_run,
+            timeout,
+        } => Ok(Prepared::Promote {
+            spec: crate::promote::PromoteSpec {
+                topics: topics.clone(),
+                all: *all,
+                window: duration_arg("promote", "--window", window)?,
+                dry_run: *dry_run,
+                timeout: duration_arg("promote", "--timeout", timeout)?,
+            },
+            command: argv.to_vec(),
+        }),
         other => Err(Error::NotBuilt {
             command: name(other),
             hint: not_built_hint(other),
@@ -149,9 +170,10 @@ pub fn name(command: &Command) -> &'static str {
 /// Where a command that cannot run here stands, for its refusal.
 fn not_built_hint(command: &Command) -> &'static str {
     match command {
-        Command::Verify { .. } | Command::Audit { .. } | Command::Watch { .. } => {
-            "see `cutover verify --help`, `cutover audit --help` and `cutover watch --help`"
-        }
+        Command::Verify { .. }
+        | Command::Audit { .. }
+        | Command::Watch { .. }
+        | Command::Promote { .. } => "see the command's --help",
         Command::Scenario { .. } => {
             "scenarios run from the command line (`cutover scenario FILE`), not inside a scenario"
         }
@@ -161,9 +183,7 @@ fn not_built_hint(command: &Command) -> &'static str {
         | Command::Man => {
             "cutovers, their reports, completions and the man page run from the command line, not inside a scenario"
         }
-        Command::Promote { .. } | Command::Run { .. } => {
-            "promotion and runbooks are planned after per-group cutover"
-        }
+        Command::Run { .. } => "runbooks are planned after promotion",
     }
 }
 
@@ -237,10 +257,8 @@ mod tests {
 
     #[test]
     fn commands_not_built_yet_are_refused_with_exit_2() {
-        let err = prepared(&["cutover", "promote", "orders"]).expect_err("not built");
+        let err = prepared(&["cutover", "run", "r.toml"]).expect_err("not built");
         assert_eq!(err.exit_code(), exit::USAGE);
-        assert!(err
-            .to_string()
-            .contains("`cutover promote` is not built yet"));
+        assert!(err.to_string().contains("`cutover run` is not built yet"));
     }
 }

@@ -140,6 +140,12 @@ fn interrupted_hint(prepared: &Prepared) -> String {
         Prepared::Watch(spec) if spec.prioritise.is_empty() && !spec.resume => {
             "nothing was changed: watch only reads".into()
         }
+        Prepared::Promote { spec, .. } if spec.dry_run => {
+            "nothing was changed: a dry run only reads".into()
+        }
+        Prepared::Promote { .. } => {
+            "the promotion journal (<journal-dir>/promote/<link>.jsonl) shows what was asked of the link; run the same `cutover promote` again: topics already STOPPED are left alone".into()
+        }
         Prepared::Watch(_) => {
             "mirrors this watch paused stay paused (stderr and its journal name them): `cutover watch --resume` resumes them".into()
         }

@@ -4,10 +4,11 @@
 //! code an operator runs.
 
 use crate::error::Result;
+use crate::report::promote::PromoteReport;
 use crate::report::watch::WatchReport;
 use crate::report::{AuditReport, Plan, Summary, VerifyReport};
 
-use super::{audit, group, verify, watch, Context, Prepared};
+use super::{audit, group, promote, verify, watch, Context, Prepared};
 
 /// What a command produced: its report and its exit code.
 pub struct Outcome {
@@ -22,6 +23,7 @@ pub enum Report {
     Plan(Box<Plan>),
     Cutover(Box<Summary>),
     Watch(Box<WatchReport>),
+    Promote(Box<PromoteReport>),
 }
 
 /// Runs a prepared command against the clusters and the link of `ctx`.
@@ -34,6 +36,7 @@ pub async fn execute(prepared: &Prepared, ctx: &Context) -> Result<Outcome> {
         } => verify::run(ctx, selection, *wait, *wide).await,
         Prepared::Audit { window } => audit::run(ctx, *window).await,
         Prepared::Watch(spec) => watch::run(ctx, spec).await,
+        Prepared::Promote { spec, command } => promote::run(ctx, spec, command).await,
         Prepared::Group {
             group,
             dry_run,

@@ -20,6 +20,7 @@ pub mod execute;
 mod group;
 pub mod kit;
 pub mod output;
+mod promote;
 mod report;
 mod scenario;
 mod verify;

@@ -60,6 +60,13 @@ pub fn write_report(format: Format, report: &Report, out: &mut dyn Write) -> Res
             report::watch::watch_markdown,
             out,
         ),
+        Report::Promote(p) => write_one(
+            format,
+            p.as_ref(),
+            report::promote::promote_table,
+            report::promote::promote_markdown,
+            out,
+        ),
         Report::Cutover(s) => write_one(
             format,
             s.as_ref(),

@@ -9,6 +9,7 @@ pub mod cutover;
 mod group;
 mod json;
 mod plan;
+pub mod promote;
 mod summary;
 mod tables;
 mod verify;

@@ -261,6 +261,31 @@ pub(super) fn check_command(
                 }
             }
         }
+        Some(Report::Promote(p)) => {
+            if wants_verify {
+                problems.push("verify expectations given for a promote command".into());
+            }
+            if let Some(want) = &e.audit_findings {
+                let mut got = set(p.findings.iter().map(|f| name_of(&f.kind)));
+                if !p.open_transactions.is_empty() {
+                    got.insert("OPEN_TRANSACTION".into());
+                }
+                if got != set(want.iter().cloned()) {
+                    problems.push(format!(
+                        "promotion gate findings {got:?}, expected {:?}",
+                        set(want.iter().cloned())
+                    ));
+                }
+            }
+            if let Some(want) = &e.promote_outcome {
+                if name_of(&p.outcome) != *want {
+                    problems.push(format!(
+                        "promotion {}, expected {want}",
+                        name_of(&p.outcome)
+                    ));
+                }
+            }
+        }
         None => {
             if wants_verify || wants_audit {
                 problems

@@ -427,6 +427,7 @@ impl<'a> Runner<'a> {
                     Report::Plan(p) => serde_json::to_value(p),
                     Report::Cutover(c) => serde_json::to_value(c),
                     Report::Watch(w) => serde_json::to_value(w),
+                    Report::Promote(p) => serde_json::to_value(p),
                 };
                 let mut value = value.unwrap_or_default();
                 scrub_path(&mut value, &self.journal_dir);

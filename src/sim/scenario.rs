@@ -455,6 +455,9 @@ pub struct Expect {
     pub exclusion_proof: Option<String>,
     /// `watch`: the set of finding kinds (`MIRROR_STALLED`, …).
     pub watch_findings: Option<Vec<String>>,
+    /// `promote`: how it ended (`promoted`, `refused`, `would_promote`, `nothing_to_do`,
+    /// `failed`).
+    pub promote_outcome: Option<String>,
 }
 
 /// The end of the scenario: how long the world keeps running after the timeline, and what the

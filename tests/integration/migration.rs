@@ -181,3 +181,105 @@ async fn a_watch_reports_a_stalled_mirror_and_gives_up_at_its_deadline() {
     assert_eq!(result["topics"][0]["lag"], 25, "{result}");
     e.sim.faults(json!({ "stalled_topics": [] })).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_refuses_an_open_transaction_then_promotes_the_other_mirrors_in_one_journaled_call()
+{
+    use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+    let e = Estate::new("promote", 3, 2).await;
+    let (in_tx, rest) = (&e.topics[0], &e.topics[1..]);
+    let producer: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &lab().origin)
+        .set("transactional.id", unique("promote-tx"))
+        .create()
+        .expect("a transactional producer");
+    producer
+        .init_transactions(Duration::from_secs(30))
+        .expect("init transactions");
+    producer.begin_transaction().expect("begin");
+    producer
+        .send(
+            FutureRecord::<str, str>::to(in_tx)
+                .partition(0)
+                .payload("open"),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("produced inside the transaction");
+
+    // The gate refuses: a transaction is still open on one of the topics (its last stable
+    // offset is below its end), whatever the mirror shows.
+    let (code, stdout, stderr) = e.run(&["promote", "--all", "--window", "1s", "--format", "json"]);
+    assert_eq!(code, 1, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(report["outcome"], "refused", "{report}");
+    let open = &report["open_transactions"];
+    assert_eq!(open.as_array().map(Vec::len), Some(1), "{report}");
+    assert_eq!(
+        (&open[0]["topic"], &open[0]["partition"]),
+        (&json!(in_tx), &json!(0))
+    );
+    for t in &e.topics {
+        assert_eq!(e.state(t).await, "ACTIVE", "a refusal changes nothing");
+    }
+    // (The emulator cannot copy the transaction's marker, which leaves a gap in the origin's
+    // offsets: that topic stays behind, and the others are promoted.)
+    producer
+        .abort_transaction(Duration::from_secs(30))
+        .expect("abort");
+
+    let mut args = vec!["promote"];
+    args.extend(rest.iter().map(String::as_str));
+    args.extend(["--window", "1s", "--format", "json"]);
+    let (code, stdout, stderr) = e.run(&args);
+    assert_eq!(code, 0, "{stderr}\n{stdout}");
+    let report: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(report["outcome"], "promoted", "{report}");
+    for (t, row) in rest
+        .iter()
+        .zip(report["topics"].as_array().expect("topics"))
+    {
+        assert_eq!(row["mirror_topic"], json!(t));
+        assert_eq!(row["writable"], true, "{row}");
+        assert_eq!(e.state(t).await, "STOPPED");
+    }
+    assert_eq!(e.state(in_tx).await, "ACTIVE", "not named, not promoted");
+    // One call for both topics, announced before it was made.
+    let journal = cutover::journal::read(std::path::Path::new(
+        report["journal"].as_str().expect("journal"),
+    ))
+    .expect("the promotion journal");
+    let effects: Vec<String> = journal
+        .entries
+        .iter()
+        .filter_map(|e| match &e.record {
+            cutover::journal::Record::Intent { effect, detail } => {
+                Some(format!("intent {effect} {}", detail["topics"]))
+            }
+            cutover::journal::Record::Outcome { effect, ok, .. } => {
+                Some(format!("outcome {effect} {ok}"))
+            }
+            cutover::journal::Record::Finished { outcome, .. } => {
+                Some(format!("finished {outcome}"))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        effects,
+        [
+            format!("intent promote {}", json!(rest)),
+            "outcome promote true".into(),
+            "outcome confirm true".into(),
+            "finished done".into(),
+        ]
+    );
+    // Again: nothing to do, nothing asked of the link.
+    let mut args = vec!["promote"];
+    args.extend(rest.iter().map(String::as_str));
+    args.extend(["--format", "json"]);
+    let (code, stdout, _) = e.run(&args);
+    assert_eq!(code, 0);
+    let report: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(report["outcome"], "nothing_to_do", "{report}");
+}

@@ -1,0 +1,363 @@
+//! `cutover promote`: promote mirror topics once it is safe, and prove they became ordinary
+//! topics. The I/O shell around `promotion.rs`.
+//!
+//! The gate reads what `cutover audit` reads (every mirror's ends at both edges of a window,
+//! every group's offsets) plus each origin partition's last stable offset, and passes only
+//! when, for the topics named: every partition's measured lag is zero, the origin's ends did
+//! not move over the window (a writer still producing is named by topic and partition:
+//! librdkafka has no DescribeProducers to name it by producer id), no transaction is open
+//! (last stable offset = high watermark), and no group with offsets on them is at risk.
+//!
+//! Then, journaled (`<journal-dir>/promote/<link>.jsonl`, intent before the call, outcome
+//! after it): one batched `mirrors:promote` call for every topic, a poll until each mirror
+//! is `STOPPED`, and a check that each is an ordinary topic on the destination (every
+//! partition led). No record is written to prove it writable: consumers would read it.
+//! Topics already `STOPPED` are reported and left alone, so running the same promotion again
+//! after an interruption finishes it without repeating what was done.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::audit;
+use crate::cutover::driver::Clock;
+use crate::error::{Error, Result};
+use crate::journal::{self, Journal, Record, Subject};
+use crate::kafka::{Cluster, OffsetSpec};
+use crate::link::{Link, MirrorAction};
+use crate::model::{MirrorState, Timings, TopicPartition};
+use crate::progress::Progress;
+use crate::promotion::{self, PromotionObservation, StableObservation};
+use crate::report::promote::{PromoteOutcome, PromoteReport, PromotedTopic};
+use crate::report::SCHEMA_VERSION;
+use crate::verify::Mirrors;
+
+/// What to promote, and how carefully.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromoteSpec {
+    /// Mirror or source topic names; empty with `all`.
+    pub topics: Vec<String>,
+    pub all: bool,
+    /// How long the origin's ends must stay still.
+    pub window: Duration,
+    pub dry_run: bool,
+    /// How long the mirrors get to reach `STOPPED`.
+    pub timeout: Duration,
+}
+
+/// What a promotion runs against.
+pub struct PromoteEnv<'a> {
+    pub origin: &'a dyn Cluster,
+    pub destination: &'a dyn Cluster,
+    pub link: &'a dyn Link,
+    pub journal_dir: &'a Path,
+    pub clock: &'a Clock,
+    pub poll: Duration,
+    pub progress: bool,
+    /// The command line, as the journal records it.
+    pub command: Vec<String>,
+}
+
+/// Runs the gate, and unless it refuses or this is a dry run, the promotion.
+pub async fn promote(env: &PromoteEnv<'_>, spec: &PromoteSpec) -> Result<PromoteReport> {
+    if !env.link.reports_status() {
+        return Err(Error::State {
+            message: format!(
+                "promotion needs the link's REST API: link {} is read through Kafka only",
+                env.link.name()
+            ),
+            hint: "set [link] rest-url (and its credentials) so cutover can promote and see each mirror reach STOPPED".into(),
+        });
+    }
+    let started = env.clock.now_ms();
+    let all = Mirrors::read(env.link).await?;
+    let named = if spec.all {
+        all.select(&[], "")?
+    } else {
+        all.select(&spec.topics, "")?
+    };
+    let (done, todo): (BTreeSet<String>, BTreeSet<String>) = named.into_iter().partition(|t| {
+        all.by_source
+            .values()
+            .any(|m| &m.mirror_topic == t && m.state == MirrorState::Stopped)
+    });
+    let mut report = PromoteReport {
+        schema_version: SCHEMA_VERSION,
+        link: env.link.name().to_string(),
+        outcome: PromoteOutcome::NothingToDo,
+        dry_run: spec.dry_run,
+        window_ms: spec.window.as_millis() as u64,
+        gate_passed: false,
+        findings: Vec::new(),
+        open_transactions: Vec::new(),
+        origin_moving: Vec::new(),
+        mirrors: Vec::new(),
+        groups: Vec::new(),
+        already_promoted: done.into_iter().collect(),
+        topics: Vec::new(),
+        journal: None,
+        elapsed_ms: 0,
+    };
+    if todo.is_empty() {
+        report.gate_passed = true;
+        return Ok(report);
+    }
+    gate(env, spec, &todo, &mut report).await?;
+    report.outcome = match (report.gate_passed, spec.dry_run) {
+        (false, _) => PromoteOutcome::Refused,
+        (true, true) => PromoteOutcome::WouldPromote,
+        (true, false) => act(env, spec, &todo, &mut report).await?,
+    };
+    report.elapsed_ms = env.clock.now_ms() - started;
+    Ok(report)
+}
+
+/// Reads and judges: fills the report's gate and `gate_passed`.
+async fn gate(
+    env: &PromoteEnv<'_>,
+    spec: &PromoteSpec,
+    todo: &BTreeSet<String>,
+    report: &mut PromoteReport,
+) -> Result<()> {
+    let progress = Progress::start(
+        env.progress,
+        &format!(
+            "promotion gate: watching the origin's log ends for {}",
+            crate::duration::format(spec.window)
+        ),
+    );
+    let observed = audit::observe(env.origin, env.destination, env.link, spec.window).await;
+    progress.finish();
+    let o = observed?;
+    let selected = o.mirrors_only(todo);
+    let sources: BTreeSet<&str> = selected.iter().map(|m| m.source_topic.as_str()).collect();
+    // The groups with an offset on one of these topics (judged against every mirror).
+    let groups: Vec<_> = o
+        .judged
+        .iter()
+        .filter(|g| {
+            g.partitions
+                .iter()
+                .any(|p| sources.contains(p.topic.as_str()))
+        })
+        .cloned()
+        .collect();
+    let judgement = promotion::judge(&PromotionObservation {
+        link: env.link.name(),
+        reports_status: true,
+        window_ms: report.window_ms,
+        mirrors: selected.clone(),
+        groups: &groups,
+    });
+    let tps: Vec<TopicPartition> = selected
+        .iter()
+        .flat_map(|m| {
+            (0..m.partitions.len() as i32).map(|p| TopicPartition::new(m.source_topic.as_str(), p))
+        })
+        .collect();
+    let (ends, stable) = tokio::try_join!(
+        env.origin.list_offsets(&tps, OffsetSpec::Latest),
+        env.origin.list_offsets(&tps, OffsetSpec::LastStable),
+    )?;
+    let read = |r: Option<&crate::kafka::PartitionResult<crate::model::Offset>>| match r {
+        Some(Ok(o)) => Ok(*o),
+        Some(Err(e)) => Err(e.to_string()),
+        None => Err("not read".to_string()),
+    };
+    let open = promotion::open_transactions(
+        &tps.iter()
+            .map(|tp| StableObservation {
+                topic: tp.topic.to_string(),
+                partition: tp.partition,
+                end: read(ends.get(tp)),
+                last_stable: read(stable.get(tp)),
+            })
+            .collect::<Vec<_>>(),
+    );
+    report.gate_passed = judgement.safe && open.is_empty();
+    report.findings = judgement.findings;
+    report.open_transactions = open;
+    report.origin_moving = judgement.origin_moving;
+    report.mirrors = judgement.mirrors;
+    report.groups = judgement.groups;
+    Ok(())
+}
+
+/// Promotes `todo` in one call, journaled, and waits for every mirror to stop.
+async fn act(
+    env: &PromoteEnv<'_>,
+    spec: &PromoteSpec,
+    todo: &BTreeSet<String>,
+    report: &mut PromoteReport,
+) -> Result<PromoteOutcome> {
+    let topics: Vec<String> = todo.iter().cloned().collect();
+    let subject = Subject::Promote {
+        link: env.link.name().to_string(),
+    };
+    let run_id = format!("promote-{}", env.clock.now_ms());
+    let (mut journal, _) = Journal::open_subject(env.journal_dir, &subject, &run_id)?;
+    report.journal = Some(journal.path().display().to_string());
+    journal::set_active_at(journal.path(), &subject, &run_id, Some("promoting"));
+    let result = promote_and_wait(env, spec, &mut journal, &topics, report).await;
+    journal::set_active_at(journal.path(), &subject, &run_id, None);
+    let outcome = result?;
+    journal.append(
+        Record::Finished {
+            outcome: if outcome == PromoteOutcome::Promoted {
+                "done".into()
+            } else {
+                "failed".into()
+            },
+            reason: (outcome != PromoteOutcome::Promoted).then(|| {
+                report
+                    .topics
+                    .iter()
+                    .filter(|t| !t.writable)
+                    .map(|t| {
+                        format!(
+                            "{}: {}",
+                            t.mirror_topic,
+                            t.error.as_deref().unwrap_or(&t.state)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            }),
+            timings: Timings::default(),
+        },
+        env.clock.now_ms(),
+    )?;
+    Ok(outcome)
+}
+
+async fn promote_and_wait(
+    env: &PromoteEnv<'_>,
+    spec: &PromoteSpec,
+    journal: &mut Journal,
+    topics: &[String],
+    report: &mut PromoteReport,
+) -> Result<PromoteOutcome> {
+    journal.append(
+        Record::Started {
+            command: env.command.clone(),
+            agent: crate::version::agent(),
+            resumed: false,
+            settings: json!({ "topics": topics, "window_ms": report.window_ms }),
+        },
+        env.clock.now_ms(),
+    )?;
+    journal.append(
+        Record::Intent {
+            effect: "promote".into(),
+            detail: json!({ "topics": topics, "gate": { "mirrors": report.mirrors, "groups": report.groups } }),
+        },
+        env.clock.now_ms(),
+    )?;
+    let answered = env.link.alter_mirrors(MirrorAction::Promote, topics).await;
+    let refused: Vec<(String, String)> = match &answered {
+        Ok(r) => r
+            .iter()
+            .filter_map(|r| r.error.clone().map(|e| (r.mirror_topic.clone(), e)))
+            .collect(),
+        Err(e) => topics.iter().map(|t| (t.clone(), e.to_string())).collect(),
+    };
+    journal.append(
+        Record::Outcome {
+            effect: "promote".into(),
+            ok: refused.is_empty(),
+            detail: json!({ "topics": topics, "refused": refused }),
+        },
+        env.clock.now_ms(),
+    )?;
+    answered?;
+    let accepted: Vec<String> = topics
+        .iter()
+        .filter(|t| !refused.iter().any(|(r, _)| r == *t))
+        .cloned()
+        .collect();
+    let states = wait_stopped(env, &accepted, spec.timeout).await?;
+    let metadata = env.destination.topics().await?;
+    report.topics = topics
+        .iter()
+        .map(|t| {
+            let state = states
+                .iter()
+                .find(|(name, _)| name == t)
+                .map_or_else(|| "UNKNOWN".to_string(), |(_, s)| s.as_str().to_string());
+            let partitions = report
+                .mirrors
+                .iter()
+                .find(|m| &m.mirror_topic == t)
+                .map_or(0, |m| m.partitions.len());
+            let partitions_led = metadata.get(t).map_or(0, |m| {
+                m.partitions
+                    .iter()
+                    .filter(|p| p.leader.is_some() && p.error.is_none())
+                    .count()
+            });
+            let error = refused.iter().find(|(r, _)| r == t).map(|(_, e)| e.clone());
+            PromotedTopic {
+                mirror_topic: t.clone(),
+                writable: error.is_none()
+                    && state == "STOPPED"
+                    && partitions > 0
+                    && partitions_led == partitions,
+                state,
+                error,
+                partitions_led,
+                partitions,
+            }
+        })
+        .collect();
+    journal.append(
+        Record::Outcome {
+            effect: "confirm".into(),
+            ok: report.topics.iter().all(|t| t.writable),
+            detail: json!({ "topics": report.topics }),
+        },
+        env.clock.now_ms(),
+    )?;
+    Ok(if report.topics.iter().all(|t| t.writable) {
+        PromoteOutcome::Promoted
+    } else {
+        PromoteOutcome::Failed
+    })
+}
+
+/// Polls the link until every topic is `STOPPED` (or failed, or the time is up); the last
+/// state read of each.
+async fn wait_stopped(
+    env: &PromoteEnv<'_>,
+    topics: &[String],
+    timeout: Duration,
+) -> Result<Vec<(String, MirrorState)>> {
+    let progress = Progress::start(env.progress, "waiting for the promoted mirrors to stop");
+    let deadline = tokio::time::Instant::now() + timeout;
+    let result = loop {
+        let mirrors = Mirrors::read(env.link).await?;
+        let states: Vec<(String, MirrorState)> = topics
+            .iter()
+            .map(|t| {
+                let state = mirrors
+                    .by_source
+                    .values()
+                    .find(|m| &m.mirror_topic == t)
+                    .map_or(MirrorState::Unknown, |m| m.state.clone());
+                (t.clone(), state)
+            })
+            .collect();
+        let pending = states
+            .iter()
+            .filter(|(_, s)| !matches!(s, MirrorState::Stopped | MirrorState::Failed))
+            .count();
+        if pending == 0 || tokio::time::Instant::now() >= deadline {
+            break states;
+        }
+        progress.update(&format!("{pending} of {} not STOPPED yet", topics.len()));
+        tokio::time::sleep(env.poll).await;
+    };
+    progress.finish();
+    Ok(result)
+}

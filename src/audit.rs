@@ -72,12 +72,14 @@ pub(crate) async fn observe(
     })
 }
 
-/// Runs the audit; `window` is how long origin ends are watched for movement.
+/// Runs the audit; `window` is how long origin ends are watched for movement;
+/// `agent_moves_groups` when cutover writes moved groups' final offsets itself.
 pub async fn audit(
     origin: &dyn Cluster,
     destination: &dyn Cluster,
     link: &dyn Link,
     window: Duration,
+    agent_moves_groups: bool,
 ) -> Result<AuditReport> {
     let o = observe(origin, destination, link, window).await?;
     let window_ms = window.as_millis() as u64;
@@ -87,6 +89,7 @@ pub async fn audit(
         window_ms,
         mirrors: observed_mirrors(&o.mirrors, &o.first, &o.offsets),
         groups: &o.judged,
+        agent_moves_groups,
     });
     Ok(AuditReport {
         schema_version: SCHEMA_VERSION,

@@ -16,7 +16,7 @@ use clap_complete::Shell;
     about = "Move Kafka consumer groups across a cluster link without a duplicate or a skipped message, and prove it",
     long_about = None,
     after_help = "Exit codes: 0 safe/done · 1 unsafe, refused or rolled back · 2 bad usage or config · \
-3 cluster or link unreachable · 5 resume needed or lock held · 6 cannot write output · 7 internal error · \
+3 cluster or link unreachable · 4 runbook partly done · 5 resume needed or lock held · 6 cannot write output · 7 internal error · \
 130 interrupted"
 )]
 pub struct Cli {
@@ -168,13 +168,25 @@ when a watched mirror fails · 5 when an earlier watch left mirrors paused (use 
         #[arg(long, value_name = "DURATION", default_value = "1m")]
         stall_after: String,
     },
-    /// Run a runbook: ordered stages over many groups and topics (not built yet: hidden).
-    #[command(hide = true)]
+    /// Run a runbook: a whole migration as ordered stages (watch, groups, hook, audit,
+    /// promote), each one's success checked before the next.
+    #[command(after_long_help = "Examples:
+  cutover run night-1.toml --dry-run    every stage, with what a read-only look finds now
+  cutover run night-1.toml              the migration; progress on stderr, the report on stdout
+  cutover run night-1.toml --resume     after an interruption: stages done are not repeated
+  cutover report cutover-journal/runbook/night-1.jsonl --format html > night-1.html
+
+The format: docs/runbooks.md. Exit 0 every stage done · 4 partly done (the report says where
+everything is and what to run next) · 5 an unfinished run needs --resume, or another agent
+runs it.")]
     Run {
+        /// The runbook file (TOML).
         runbook: PathBuf,
+        /// Show every stage and what a read-only look finds now; change nothing.
         #[arg(long)]
         dry_run: bool,
-        #[arg(long)]
+        /// Continue the runbook's unfinished run from its journal.
+        #[arg(long, conflicts_with = "dry_run")]
         resume: bool,
     },
     /// Render the audit report of cutover journals (several: with downtime percentiles).

@@ -20,7 +20,9 @@ pub mod exit {
     pub const USAGE: i32 = 2;
     /// A cluster or the link cannot be reached.
     pub const UNREACHABLE: i32 = 3;
-    // 4 is kept for "runbook partly done", which comes with `cutover run`.
+    /// A runbook finished only partly: the report says which stages, groups and topics are
+    /// where, and what to run next.
+    pub const PARTIAL: i32 = 4;
     /// A resume is needed, or another agent holds the lock.
     pub const RESUME_NEEDED: i32 = 5;
     /// The output (stdout, a report) could not be written.
@@ -33,8 +35,10 @@ pub mod exit {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("`cutover {command}` is not built yet")]
-    NotBuilt {
+    /// A command that reads files or prints help, asked for where only commands that run
+    /// against the clusters can (inside a scenario).
+    #[error("`cutover {command}` does not run inside a scenario")]
+    NotInScenario {
         command: &'static str,
         hint: &'static str,
     },
@@ -70,6 +74,12 @@ pub enum Error {
 
     #[error("invalid scenario:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
     Scenario(Vec<String>),
+
+    #[error("invalid runbook {}:\n{}", .path.display(), .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Runbook {
+        path: std::path::PathBuf,
+        problems: Vec<String>,
+    },
 
     #[error("journal: {0}")]
     Journal(String),
@@ -138,11 +148,12 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::NotBuilt { .. }
+            Error::NotInScenario { .. }
             | Error::Usage { .. }
             | Error::Config(_)
             | Error::ConfigProblems(_)
             | Error::Scenario(_)
+            | Error::Runbook { .. }
             | Error::Journal(_)
             | Error::State { .. }
             | Error::NotAJournal { .. }
@@ -162,7 +173,7 @@ impl Error {
     /// What the operator should do next.
     pub fn hint(&self) -> String {
         match self {
-            Error::NotBuilt { hint, .. } => (*hint).to_string(),
+            Error::NotInScenario { hint, .. } => (*hint).to_string(),
             Error::Usage { hint, .. } | Error::Interrupted { hint, .. } => hint.clone(),
             Error::Output { .. } => {
                 "check that the output's destination (stdout, disk) has room and is writable, then run the command again".into()
@@ -172,6 +183,9 @@ impl Error {
             }
             Error::Config(_) | Error::ConfigProblems(_) => {
                 "fix the configuration (cutover.toml or CUTOVER_* variables) and run the command again".into()
+            }
+            Error::Runbook { .. } => {
+                "fix the runbook (its format: docs/runbooks.md) and run it again; nothing was changed".into()
             }
             Error::Scenario(_) => {
                 "fix the scenario file (its format is in scenarios/README.md) and run it again".into()

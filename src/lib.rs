@@ -23,6 +23,7 @@ pub mod promote;
 pub mod promotion;
 pub mod report;
 pub mod rule;
+pub mod runbook;
 pub mod secret;
 pub mod sim;
 pub mod verify;

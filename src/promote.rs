@@ -45,6 +45,9 @@ pub struct PromoteSpec {
     pub dry_run: bool,
     /// How long the mirrors get to reach `STOPPED`.
     pub timeout: Duration,
+    /// Cutover writes moved groups' final offsets itself: a group still on the origin can
+    /// follow after promotion (see `promotion::GroupClass::MovesAfterPromotion`).
+    pub agent_moves_groups: bool,
 }
 
 /// What a promotion runs against.
@@ -150,6 +153,7 @@ async fn gate(
         window_ms: report.window_ms,
         mirrors: selected.clone(),
         groups: &groups,
+        agent_moves_groups: spec.agent_moves_groups,
     });
     let tps: Vec<TopicPartition> = selected
         .iter()

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::model::{GroupId, MirrorState, Offset};
-use crate::rule::{GroupJudgement, Presence, Verdict};
+use crate::rule::{FindingKind, GroupJudgement, Presence, Verdict};
 
 /// What was read of one mirror topic of the link.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +59,9 @@ pub struct PromotionObservation<'a> {
     /// The rule's judgement of the groups known on either cluster; those without an offset on
     /// a mirrored topic are left out of the verdict.
     pub groups: &'a [GroupJudgement],
+    /// Cutover writes moved groups' final offsets itself (`final-offsets = "agent"`): a group
+    /// still on the origin can follow after promotion.
+    pub agent_moves_groups: bool,
 }
 
 /// One mirror topic in the verdict.
@@ -101,6 +104,11 @@ pub enum GroupClass {
     Moved,
     /// Stopped on the origin, synced, and safe to start on the destination.
     SyncedAndSafe,
+    /// Still on the origin (or stopped, not synced), with every committed offset on the
+    /// mirror: cutover moves it after promotion, writing its final offsets itself
+    /// (`final-offsets = "agent"`), so the link's offset sync ending with promotion does not
+    /// matter to it.
+    MovesAfterPromotion,
     AtRisk,
 }
 
@@ -199,7 +207,7 @@ pub fn judge(o: &PromotionObservation<'_>) -> PromotionJudgement {
         .groups
         .iter()
         .filter(|j| j.on_a_mirrored_topic())
-        .map(|j| judge_group(j, &mut findings))
+        .map(|j| judge_group(j, o.agent_moves_groups, &mut findings))
         .collect();
     let safe = !o.mirrors.is_empty()
         && findings
@@ -302,12 +310,18 @@ fn origin_movements(mirrors: &[MirrorObservation]) -> Vec<OriginMovement> {
 }
 
 /// A group's standing: moved, synced and safe, or at risk (with its finding).
-fn judge_group(j: &GroupJudgement, findings: &mut Vec<AuditFinding>) -> GroupAudit {
+fn judge_group(
+    j: &GroupJudgement,
+    agent_moves_groups: bool,
+    findings: &mut Vec<AuditFinding>,
+) -> GroupAudit {
     let classification =
         if j.destination_state == Presence::Active && j.origin_state != Presence::Active {
             GroupClass::Moved
         } else if j.safe {
             GroupClass::SyncedAndSafe
+        } else if agent_moves_groups && moves_after_promotion(j) {
+            GroupClass::MovesAfterPromotion
         } else {
             GroupClass::AtRisk
         };
@@ -341,6 +355,23 @@ fn judge_group(j: &GroupJudgement, findings: &mut Vec<AuditFinding>) -> GroupAud
         destination_state: j.destination_state,
         reasons,
     }
+}
+
+/// A group the agent can move after promotion: not on the destination, every blocking
+/// finding one its own cutover resolves (still on the origin, still synced by the link), and
+/// every partition's offset on the mirror (`SAFE`, or `NOT_SYNCED`: the agent writes it).
+fn moves_after_promotion(j: &GroupJudgement) -> bool {
+    j.destination_state != Presence::Active
+        && j.findings.iter().filter(|f| f.blocking).all(|f| {
+            matches!(
+                f.kind,
+                FindingKind::GroupActiveOnOrigin | FindingKind::GroupNotExcluded
+            )
+        })
+        && j.partitions
+            .iter()
+            .filter(|p| p.mirror_topic.is_some())
+            .all(|p| matches!(p.verdict, Verdict::Safe | Verdict::NotSynced))
 }
 
 /// One origin partition's high watermark and last stable offset, as read together.
@@ -673,6 +704,7 @@ mod tests {
                 window_ms: 5000,
                 mirrors: c.mirrors,
                 groups: &c.groups,
+                agent_moves_groups: false,
             });
             assert_eq!(j.safe, c.safe, "{}: {j:?}", c.name);
             assert_eq!(kinds(&j), c.findings, "{}: {j:?}", c.name);
@@ -690,6 +722,7 @@ mod tests {
                 vec![partition(0, 100, 104, 97), partition(1, 50, 50, 48)],
             )],
             groups: &[],
+            agent_moves_groups: false,
         });
         let m = &j.mirrors[0];
         assert_eq!(
@@ -737,6 +770,7 @@ mod tests {
                 ],
             )],
             groups: &[],
+            agent_moves_groups: false,
         });
         let m = &j.mirrors[0];
         assert_eq!(
@@ -745,6 +779,61 @@ mod tests {
         );
         assert_eq!(m.partitions[1].error.as_deref(), Some("not read"));
         assert_eq!(j.findings[0].detail, "orders.mirror partition 1: not read");
+    }
+
+    #[test]
+    fn a_group_still_on_the_origin_moves_after_promotion_only_when_the_agent_writes_offsets() {
+        let consuming = group(
+            "ledger",
+            Presence::Active,
+            Presence::NotFound,
+            Verdict::NotSynced,
+            true,
+        );
+        let ahead = group(
+            "risk",
+            Presence::Active,
+            Presence::NotFound,
+            Verdict::BelowMirrorStart,
+            true,
+        );
+        let groups = [consuming, ahead];
+        let judged = |agent_moves_groups| {
+            let j = judge(&PromotionObservation {
+                link: "link-1",
+                reports_status: true,
+                window_ms: 5000,
+                mirrors: vec![caught_up()],
+                groups: &groups,
+                agent_moves_groups,
+            });
+            let classes: Vec<GroupClass> = j.groups.iter().map(|g| g.classification).collect();
+            (j.safe, classes)
+        };
+        // The link's sync ends with promotion: a group it was to move is at risk.
+        assert_eq!(
+            judged(false),
+            (false, vec![GroupClass::AtRisk, GroupClass::AtRisk])
+        );
+        // The agent writes final offsets itself: the group follows later; but records gone
+        // from the mirror stay a risk whoever moves it.
+        assert_eq!(
+            judged(true),
+            (
+                false,
+                vec![GroupClass::MovesAfterPromotion, GroupClass::AtRisk]
+            )
+        );
+        let only_consuming = [groups[0].clone()];
+        let j = judge(&PromotionObservation {
+            link: "link-1",
+            reports_status: true,
+            window_ms: 5000,
+            mirrors: vec![caught_up()],
+            groups: &only_consuming,
+            agent_moves_groups: true,
+        });
+        assert!(j.safe, "{:?}", j.findings);
     }
 
     #[test]
@@ -768,6 +857,7 @@ mod tests {
             window_ms: 5000,
             mirrors: vec![caught_up()],
             groups: &groups,
+            agent_moves_groups: false,
         });
         let classes: Vec<(&str, GroupClass)> = j
             .groups

@@ -136,6 +136,14 @@ pub async fn watch(env: &WatchEnv<'_>, spec: &WatchSpec) -> Result<WatchReport> 
     })
 }
 
+/// The lag of the named mirrors (every mirror when none is named) at one look.
+pub async fn lag_now(env: &WatchEnv<'_>, topics: &[String]) -> Result<Vec<TopicLag>> {
+    let watched = Mirrors::read(env.link).await?.select(topics, "")?;
+    let mut tracker = Tracker::new(i64::MAX);
+    tracker.push(look(env, &watched).await?);
+    Ok(tracker.topics())
+}
+
 /// One look: the mirrors' states, then both clusters' ends for the watched ones.
 async fn look(env: &WatchEnv<'_>, watched: &BTreeSet<String>) -> Result<Sample> {
     let at_ms = env.clock.now_ms();

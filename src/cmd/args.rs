@@ -2,8 +2,7 @@
 //!
 //! Pure: no I/O, no environment, no clock. The command line a cutover records in its journal
 //! is passed in by the caller (the binary passes its own arguments, the simulator the
-//! scenario's), never read from the process here. Commands that are planned but not built yet
-//! are refused with exit 2: they never print made-up output.
+//! scenario's), never read from the process here.
 
 use std::time::Duration;
 
@@ -28,6 +27,12 @@ pub enum Prepared {
         window: Duration,
     },
     Watch(crate::watch::WatchSpec),
+    Run {
+        runbook: std::path::PathBuf,
+        mode: crate::runbook::RunMode,
+        /// The command line, as the journals record it.
+        command: Vec<String>,
+    },
     Promote {
         spec: crate::promote::PromoteSpec,
         /// The command line, as the journal records it.
@@ -133,12 +138,29 @@ pub fn prepare(cli: &Cli, argv: &[String]) -> Result<Prepared> {
                 window: duration_arg("promote", "--window", window)?,
                 dry_run: *dry_run,
                 timeout: duration_arg("promote", "--timeout", timeout)?,
+                // Set from the configuration when the command runs.
+                agent_moves_groups: false,
             },
             command: argv.to_vec(),
         }),
-        other => Err(Error::NotBuilt {
+        Command::Run {
+            runbook,
+            dry_run,
+            resume,
+        } => Ok(Prepared::Run {
+            runbook: runbook.clone(),
+            mode: if *dry_run {
+                crate::runbook::RunMode::DryRun
+            } else if *resume {
+                crate::runbook::RunMode::Resume
+            } else {
+                crate::runbook::RunMode::Start
+            },
+            command: argv.to_vec(),
+        }),
+        other => Err(Error::NotInScenario {
             command: name(other),
-            hint: not_built_hint(other),
+            hint: "reports, scenarios, completions and the man page run from the command line (`cutover report`, `cutover scenario`, …), not as a scenario's command",
         }),
     }
 }
@@ -164,26 +186,6 @@ pub fn name(command: &Command) -> &'static str {
         Command::Scenario { .. } => "scenario",
         Command::Completions { .. } => "completions",
         Command::Man => "man",
-    }
-}
-
-/// Where a command that cannot run here stands, for its refusal.
-fn not_built_hint(command: &Command) -> &'static str {
-    match command {
-        Command::Verify { .. }
-        | Command::Audit { .. }
-        | Command::Watch { .. }
-        | Command::Promote { .. } => "see the command's --help",
-        Command::Scenario { .. } => {
-            "scenarios run from the command line (`cutover scenario FILE`), not inside a scenario"
-        }
-        Command::Group { .. }
-        | Command::Report { .. }
-        | Command::Completions { .. }
-        | Command::Man => {
-            "cutovers, their reports, completions and the man page run from the command line, not inside a scenario"
-        }
-        Command::Run { .. } => "runbooks are planned after promotion",
     }
 }
 
@@ -256,9 +258,14 @@ mod tests {
     }
 
     #[test]
-    fn commands_not_built_yet_are_refused_with_exit_2() {
-        let err = prepared(&["cutover", "run", "r.toml"]).expect_err("not built");
-        assert_eq!(err.exit_code(), exit::USAGE);
-        assert!(err.to_string().contains("`cutover run` is not built yet"));
+    fn a_scenario_cannot_run_the_commands_that_read_files_or_print_help() {
+        for args in [&["cutover", "report", "j.jsonl"][..], &["cutover", "man"]] {
+            let err = prepared(args).expect_err("not inside a scenario");
+            assert_eq!(err.exit_code(), exit::USAGE);
+            assert!(
+                err.to_string().contains("does not run inside a scenario"),
+                "{err}"
+            );
+        }
     }
 }

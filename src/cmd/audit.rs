@@ -26,6 +26,7 @@ pub(super) async fn run(ctx: &Context, window: Duration) -> Result<Outcome> {
         ctx.destination.as_ref(),
         ctx.link.as_ref(),
         window,
+        ctx.cutover.cutover.final_offsets == crate::model::FinalOffsets::Agent,
     )
     .await;
     progress.finish();

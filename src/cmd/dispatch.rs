@@ -35,6 +35,11 @@ pub async fn run(cli: Cli, argv: Vec<String>) -> Result<i32> {
         _ => {}
     }
     let prepared = args::prepare(&cli, &argv)?;
+    // A runbook is checked before any client is made (the REST link connects when made);
+    // `cutover run` reads it again when it runs, as it does inside a scenario.
+    if let Prepared::Run { runbook, .. } = &prepared {
+        crate::runbook::load(runbook, &crate::config::process_env())?;
+    }
     let work = async {
         let mut ctx = Context::open(cli.config.as_deref()).await?;
         ctx.json_lines = cli.format == Format::Json;
@@ -140,6 +145,14 @@ fn interrupted_hint(prepared: &Prepared) -> String {
         Prepared::Watch(spec) if spec.prioritise.is_empty() && !spec.resume => {
             "nothing was changed: watch only reads".into()
         }
+        Prepared::Run {
+            mode: crate::runbook::RunMode::DryRun,
+            ..
+        } => "nothing was changed: a dry run only reads".into(),
+        Prepared::Run { runbook, .. } => format!(
+            "the runbook's journal and each group's keep every step taken (stderr names them): `cutover run {} --resume` continues; `cutover report` on its journal shows where it stopped",
+            runbook.display()
+        ),
         Prepared::Promote { spec, .. } if spec.dry_run => {
             "nothing was changed: a dry run only reads".into()
         }

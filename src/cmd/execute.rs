@@ -5,10 +5,11 @@
 
 use crate::error::Result;
 use crate::report::promote::PromoteReport;
+use crate::report::runbook::RunbookReport;
 use crate::report::watch::WatchReport;
 use crate::report::{AuditReport, Plan, Summary, VerifyReport};
 
-use super::{audit, group, promote, verify, watch, Context, Prepared};
+use super::{audit, group, promote, run, verify, watch, Context, Prepared};
 
 /// What a command produced: its report and its exit code.
 pub struct Outcome {
@@ -24,6 +25,7 @@ pub enum Report {
     Cutover(Box<Summary>),
     Watch(Box<WatchReport>),
     Promote(Box<PromoteReport>),
+    Runbook(Box<RunbookReport>),
 }
 
 /// Runs a prepared command against the clusters and the link of `ctx`.
@@ -37,6 +39,11 @@ pub async fn execute(prepared: &Prepared, ctx: &Context) -> Result<Outcome> {
         Prepared::Audit { window } => audit::run(ctx, *window).await,
         Prepared::Watch(spec) => watch::run(ctx, spec).await,
         Prepared::Promote { spec, command } => promote::run(ctx, spec, command).await,
+        Prepared::Run {
+            runbook,
+            mode,
+            command,
+        } => run::run(ctx, runbook, *mode, command).await,
         Prepared::Group {
             group,
             dry_run,

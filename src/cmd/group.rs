@@ -35,6 +35,7 @@ pub(super) async fn run(
         progress: ctx.progress,
         phase_watch: ctx.phase_watch.as_ref(),
         command: command.to_vec(),
+        filter_edits: None,
     };
     if dry_run {
         let plan = cutover::dry_run::plan(&env, group).await?;

@@ -22,6 +22,7 @@ pub mod kit;
 pub mod output;
 mod promote;
 mod report;
+mod run;
 mod scenario;
 mod verify;
 mod watch;

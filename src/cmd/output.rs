@@ -67,6 +67,13 @@ pub fn write_report(format: Format, report: &Report, out: &mut dyn Write) -> Res
             report::promote::promote_markdown,
             out,
         ),
+        Report::Runbook(r) => write_one(
+            format,
+            r.as_ref(),
+            report::runbook::runbook_table,
+            report::runbook::runbook_markdown,
+            out,
+        ),
         Report::Cutover(s) => write_one(
             format,
             s.as_ref(),

@@ -20,7 +20,11 @@ pub(super) async fn run(ctx: &Context, spec: &PromoteSpec, command: &[String]) -
         progress: ctx.progress,
         command: command.to_vec(),
     };
-    let report = promote::promote(&env, spec).await?;
+    let spec = PromoteSpec {
+        agent_moves_groups: ctx.cutover.cutover.final_offsets == crate::model::FinalOffsets::Agent,
+        ..spec.clone()
+    };
+    let report = promote::promote(&env, &spec).await?;
     Ok(Outcome {
         exit: match report.outcome {
             PromoteOutcome::Promoted

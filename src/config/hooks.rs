@@ -137,6 +137,22 @@ fn hook_set(
     out
 }
 
+/// A runbook stage's own hook table (`hook = { exec = [...] }`), checked as a config hook is:
+/// `key` names it in the problems; `base_dir` is the runbook's folder; `env` gives `env-from`.
+pub fn stage_hook(
+    table: &Table,
+    key: &str,
+    base_dir: &Path,
+    env: &Env,
+) -> std::result::Result<HookConfig, Vec<String>> {
+    let mut problems = Problems::default();
+    let hook = hook_config(HookKind::Stage, table, key, base_dir, env, &mut problems);
+    match hook {
+        Some(hook) if problems.0.is_empty() => Ok(hook),
+        _ => Err(problems.0),
+    }
+}
+
 /// One hook's table. Every key is checked even when the action is already known to be bad,
 /// so that one round of fixes is enough.
 fn hook_config(

@@ -146,6 +146,7 @@ mod testing;
 mod value;
 
 pub use cluster::{is_secret_property, ClusterConfig};
+pub use hooks::stage_hook;
 pub(crate) use link::REST_BACKOFF;
 pub use link::{Credentials, LinkConfig, RestConfig};
 pub use load::{process_env, Config, Env, DEFAULT_FILE};

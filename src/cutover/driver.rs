@@ -25,7 +25,9 @@ use crate::error::{Error, Result};
 use crate::hooks::{HookContext, HookKind, Hooks};
 use crate::journal::{Journal, PartitionSample, ReadBack, Record};
 use crate::kafka::Cluster;
-use crate::link::filter_edit::{edit_group_filters, FilterChange, GROUP_FILTERS};
+use crate::link::filter_edit::{
+    edit_group_filters, FilterChange, FilterEdit, SharedFilterEdits, GROUP_FILTERS,
+};
 use crate::link::filters::{FilterKind, Filters};
 use crate::link::Link;
 use crate::model::{GroupId, MirrorState, TopicPartition};
@@ -94,6 +96,8 @@ pub struct Env<'a> {
     pub phase_watch: Option<&'a tokio::sync::watch::Sender<Phase>>,
     /// The command line, for the journal.
     pub command: Vec<String>,
+    /// Shared by the cutovers of a runbook's stage: their filter edits become one write.
+    pub filter_edits: Option<&'a SharedFilterEdits>,
 }
 
 /// How `cutover group` was asked to run.
@@ -754,17 +758,25 @@ impl Driver<'_, '_> {
         })
     }
 
+    /// One change to the link's group filters: alone, or with the other cutovers of a stage.
+    async fn edit_filters(
+        &self,
+        change: FilterChange<'_>,
+    ) -> std::result::Result<FilterEdit, String> {
+        let lock_dir = Some(self.env.options.cutover.journal_dir.as_path());
+        match self.env.filter_edits {
+            Some(shared) => shared.edit(self.env.link, lock_dir, change).await,
+            None => edit_group_filters(self.env.link, lock_dir, change).await,
+        }
+    }
+
     /// The built-in exclusion: a LITERAL EXCLUDE for the group in the link's group filters,
     /// added by a verified compare-and-set serialized with the other local agents of the link
     /// (see [`crate::link::filter_edit`]).
     async fn exclude(&mut self) -> std::result::Result<serde_json::Value, String> {
-        let group = self.group.as_str();
-        let edit = edit_group_filters(
-            self.env.link,
-            Some(&self.env.options.cutover.journal_dir),
-            FilterChange::Exclude(group),
-        )
-        .await?;
+        let edit = self
+            .edit_filters(FilterChange::Exclude(self.group.as_str()))
+            .await?;
         Ok(
             json!({ "filters_before": edit.before, "filters_after": edit.after, "attempts": edit.attempts }),
         )
@@ -806,13 +818,9 @@ impl Driver<'_, '_> {
     /// Undoes the built-in exclusion: removes the group's LITERAL EXCLUDE, keeping every other
     /// entry (changes made to the filters meanwhile included), the same way.
     async fn unexclude(&mut self) -> std::result::Result<serde_json::Value, String> {
-        let group = self.group.as_str();
-        let edit = edit_group_filters(
-            self.env.link,
-            Some(&self.env.options.cutover.journal_dir),
-            FilterChange::Unexclude(group),
-        )
-        .await?;
+        let edit = self
+            .edit_filters(FilterChange::Unexclude(self.group.as_str()))
+            .await?;
         Ok(json!({ "filters_restored": edit.after, "attempts": edit.attempts }))
     }
 

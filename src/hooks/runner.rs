@@ -19,6 +19,7 @@ use super::spec::{hook_section, HookAction, HookConfig, HookKind, HooksConfig, M
 use super::template::{quoted, substitute, Encoding, HookContext, Values};
 use super::{http, process};
 use crate::model::GroupId;
+use crate::secret::Secret;
 
 /// What running a hook did (output captured, size-capped and redacted).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +51,12 @@ pub trait Hooks: Send + Sync {
 
     /// Runs a hook, with its timeout and bounded retries.
     async fn run(&self, kind: HookKind, ctx: &HookContext) -> HookReport;
+
+    /// What a runbook stage's own hook would run, substituted and redacted.
+    fn describe_stage(&self, hook: &HookConfig, ctx: &HookContext) -> String;
+
+    /// Runs a runbook stage's own hook (`ctx.group` is empty), with its timeout and retries.
+    async fn run_stage(&self, hook: &HookConfig, ctx: &HookContext) -> HookReport;
 }
 
 /// Pause before the first retry; it doubles before each next one, up to [`MAX_BACKOFF`].
@@ -166,20 +173,25 @@ impl ConfiguredHooks {
         }
     }
 
-    async fn attempt(&self, hook: &HookConfig, values: &Values<'_>) -> Attempt {
+    async fn attempt(
+        &self,
+        hook: &HookConfig,
+        values: &Values<'_>,
+        secrets: &Redaction,
+    ) -> Attempt {
         match &hook.action {
             HookAction::Exec { argv } => {
                 let argv: Vec<String> = argv
                     .iter()
                     .map(|a| substitute(a, values, Encoding::Verbatim))
                     .collect();
-                process::attempt(hook, &argv, values, &self.secrets).await
+                process::attempt(hook, &argv, values, secrets).await
             }
             HookAction::Shell { script } => {
                 let argv = ["/bin/sh".to_string(), "-c".to_string(), script.clone()];
-                process::attempt(hook, &argv, values, &self.secrets).await
+                process::attempt(hook, &argv, values, secrets).await
             }
-            HookAction::Http(http) => http::attempt(hook, http, values, &self.secrets).await,
+            HookAction::Http(http) => http::attempt(hook, http, values, secrets).await,
             HookAction::BuiltinLink => Attempt::failed(Failure::Invalid(
                 "the built-in exclusion is not a hook to run".into(),
             )),
@@ -216,14 +228,55 @@ impl Hooks for ConfiguredHooks {
                 )),
             );
         };
-        let description = self.redact(&describe_hook(hook, &values));
+        self.run_config(kind, hook, ctx, &values, &self.secrets, started)
+            .await
+    }
+
+    fn describe_stage(&self, hook: &HookConfig, ctx: &HookContext) -> String {
+        self.redact(&describe_hook(hook, &Values::new(HookKind::Stage, ctx)))
+    }
+
+    async fn run_stage(&self, hook: &HookConfig, ctx: &HookContext) -> HookReport {
+        let started = Instant::now();
+        let values = Values::new(HookKind::Stage, ctx);
+        // The config's secrets and the stage's own (its env-from, its secret headers).
+        let own: Vec<&Secret> = hook
+            .secret_env
+            .values()
+            .chain(
+                match &hook.action {
+                    HookAction::Http(http) => Some(http.secret_headers.values()),
+                    _ => None,
+                }
+                .into_iter()
+                .flatten(),
+            )
+            .collect();
+        let secrets = Redaction::new(self.config.secrets().chain(own.iter().copied()));
+        self.run_config(HookKind::Stage, hook, ctx, &values, &secrets, started)
+            .await
+    }
+}
+
+impl ConfiguredHooks {
+    /// Runs one configured hook with its retries; the report redacted.
+    async fn run_config(
+        &self,
+        kind: HookKind,
+        hook: &HookConfig,
+        ctx: &HookContext,
+        values: &Values<'_>,
+        secrets: &Redaction,
+        started: Instant,
+    ) -> HookReport {
+        let description = secrets.redact(&describe_hook(hook, values));
         if hook.action == HookAction::BuiltinLink {
             return Self::unattempted(
                 kind,
                 description,
                 format!(
                     "the exclusion of group {} is the built-in link action, which the driver performs itself through the link's REST API; to run a hook instead, configure exec, shell or http in {}",
-                    self.redact(ctx.group.as_str()),
+                    secrets.redact(ctx.group.as_str()),
                     hook_section(None, kind)
                 ),
             );
@@ -233,7 +286,7 @@ impl Hooks for ConfiguredHooks {
         let mut attempts = 0;
         let last = loop {
             attempts += 1;
-            let attempt = self.attempt(hook, &values).await;
+            let attempt = self.attempt(hook, values, secrets).await;
             let failure = match &attempt.failure {
                 Some(failure) if failure.retryable() && attempts < max_attempts => failure,
                 _ => break attempt,
@@ -242,15 +295,15 @@ impl Hooks for ConfiguredHooks {
             tracing::warn!(
                 "the {} hook for group {} failed ({}, attempt {attempts} of {max_attempts}): retrying in {pause:?}",
                 kind.as_str(),
-                self.redact(ctx.group.as_str()),
-                self.redact(&failure.summary()),
+                secrets.redact(ctx.group.as_str()),
+                secrets.redact(&failure.summary()),
             );
             tokio::time::sleep(pause).await;
         };
         let error = last
             .failure
             .as_ref()
-            .map(|failure| self.redact(&failure_message(hook, failure, attempts, &last)));
+            .map(|failure| secrets.redact(&failure_message(hook, failure, attempts, &last)));
         HookReport {
             kind,
             description,

@@ -26,6 +26,9 @@ pub enum HookKind {
     Restart,
     /// Start the group on the origin again, after a failure before the restart.
     Rollback,
+    /// A runbook stage's own hook (`kind = "hook"`: stop or start producers, …), defined in
+    /// the runbook, not per group.
+    Stage,
 }
 
 impl HookKind {
@@ -35,6 +38,7 @@ impl HookKind {
             HookKind::Exclude => "exclude",
             HookKind::Restart => "restart",
             HookKind::Rollback => "rollback",
+            HookKind::Stage => "stage",
         }
     }
 
@@ -42,7 +46,9 @@ impl HookKind {
     pub fn cluster(self) -> Role {
         match self {
             HookKind::Restart => Role::Destination,
-            HookKind::Stop | HookKind::Rollback | HookKind::Exclude => Role::Origin,
+            HookKind::Stop | HookKind::Rollback | HookKind::Exclude | HookKind::Stage => {
+                Role::Origin
+            }
         }
     }
 }

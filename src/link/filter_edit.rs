@@ -79,54 +79,195 @@ pub async fn edit_group_filters(
     lock_dir: Option<&Path>,
     change: FilterChange<'_>,
 ) -> Result<FilterEdit, String> {
+    edit_group_filters_together(link, lock_dir, &[change])
+        .await
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| Err("no answer for the filter edit".into()))
+}
+
+/// Makes every change in one verified read-modify-write (one write, when no other writer
+/// interferes), with one answer per change in the order given. A change the filters cannot
+/// take fails alone; the others are made.
+pub async fn edit_group_filters_together(
+    link: &dyn Link,
+    lock_dir: Option<&Path>,
+    changes: &[FilterChange<'_>],
+) -> Vec<Result<FilterEdit, String>> {
+    let all_fail = |e: String| changes.iter().map(|_| Err(e.clone())).collect();
     let _lock = match lock_dir {
-        Some(dir) => Some(FiltersLock::take(dir, link.name()).await?),
+        Some(dir) => match FiltersLock::take(dir, link.name()).await {
+            Ok(lock) => Some(lock),
+            Err(e) => return all_fail(e),
+        },
         None => None,
     };
-    let (mut raw, mut filters) = read(link).await?;
+    let (mut raw, mut filters) = match read(link).await {
+        Ok(read) => read,
+        Err(e) => return all_fail(e),
+    };
     let before = raw.clone();
-    for attempt in 1..=ATTEMPTS {
-        let mut wanted = filters.clone();
-        if !change.apply(&mut wanted) {
-            if change.holds(&filters) {
-                return Ok(FilterEdit {
-                    before,
-                    after: raw,
-                    attempts: attempt - 1,
-                });
+    // Which changes can be made at all: one that neither applies nor holds fails alone.
+    let mut answers: Vec<Option<Result<FilterEdit, String>>> = changes
+        .iter()
+        .map(|change| {
+            let mut probe = filters.clone();
+            (!change.apply(&mut probe) && !change.holds(&filters)).then(|| {
+                Err(format!(
+                    "the link's {GROUP_FILTERS} cannot be changed to {change:?}: {raw}"
+                ))
+            })
+        })
+        .collect();
+    let wanted_changes: Vec<FilterChange<'_>> = changes
+        .iter()
+        .zip(&answers)
+        .filter(|(_, a)| a.is_none())
+        .map(|(c, _)| *c)
+        .collect();
+    let outcome = async {
+        for attempt in 1..=ATTEMPTS {
+            let mut wanted = filters.clone();
+            let mut changed = false;
+            for change in &wanted_changes {
+                changed |= change.apply(&mut wanted);
             }
-            return Err(format!(
-                "the link's {GROUP_FILTERS} cannot be changed to {change:?}: {raw}"
-            ));
+            if !changed {
+                return Ok((raw, attempt - 1));
+            }
+            // Narrow the window in which another writer's change could be overwritten.
+            let (latest, latest_filters) = read(link).await?;
+            if latest != raw {
+                (raw, filters) = (latest, latest_filters);
+                continue;
+            }
+            let value = wanted.to_json(FilterKind::Group);
+            link.alter_configs(&[(GROUP_FILTERS.to_string(), Some(value))])
+                .await
+                .map_err(|e| e.to_string())?;
+            let (back, back_filters) = read(link).await?;
+            if wanted_changes.iter().all(|c| c.holds(&back_filters)) {
+                return Ok((back, attempt));
+            }
+            // Another writer's value replaced ours: make the changes again on top of theirs.
+            tracing::info!(
+                attempt,
+                "the link's group filters changed under this edit; again"
+            );
+            (raw, filters) = (back, back_filters);
         }
-        // Narrow the window in which another writer's change could be overwritten.
-        let (latest, latest_filters) = read(link).await?;
-        if latest != raw {
-            (raw, filters) = (latest, latest_filters);
-            continue;
-        }
-        let value = wanted.to_json(FilterKind::Group);
-        link.alter_configs(&[(GROUP_FILTERS.to_string(), Some(value))])
-            .await
-            .map_err(|e| e.to_string())?;
-        let (back, back_filters) = read(link).await?;
-        if change.holds(&back_filters) {
-            return Ok(FilterEdit {
-                before,
-                after: back,
-                attempts: attempt,
-            });
-        }
-        // Another writer's value replaced ours: make the change again on top of theirs.
-        tracing::info!(
-            attempt,
-            "the link's group filters changed under this edit; again"
-        );
-        (raw, filters) = (back, back_filters);
+        Err(format!(
+            "the link's {GROUP_FILTERS}, read back after {ATTEMPTS} writes, still lack this agent's change (another writer keeps overwriting it, or the link does not take the write); last read: {raw}"
+        ))
     }
-    Err(format!(
-        "the link's {GROUP_FILTERS}, read back after {ATTEMPTS} writes, still lack this agent's change (another writer keeps overwriting it, or the link does not take the write); last read: {raw}"
-    ))
+    .await;
+    for answer in answers.iter_mut().filter(|a| a.is_none()) {
+        *answer = Some(match &outcome {
+            Ok((after, attempts)) => Ok(FilterEdit {
+                before: before.clone(),
+                after: after.clone(),
+                attempts: *attempts,
+            }),
+            Err(e) => Err(e.clone()),
+        });
+    }
+    answers
+        .into_iter()
+        .map(|a| a.unwrap_or_else(|| Err("not attempted".into())))
+        .collect()
+}
+
+/// Coalesces the filter edits of cutovers running together in one process (a runbook's
+/// stage): the edits asked for within [`GATHER`] of the first go to the link as one verified
+/// read-modify-write, so a stage of a hundred groups writes the filters once, not a hundred
+/// times. Each caller still gets its own answer and verifies its own effect.
+#[derive(Debug, Default)]
+pub struct SharedFilterEdits {
+    pending: std::sync::Mutex<Vec<PendingEdit>>,
+}
+
+#[derive(Debug)]
+struct PendingEdit {
+    exclude: bool,
+    group: String,
+    reply: tokio::sync::oneshot::Sender<Result<FilterEdit, String>>,
+}
+
+/// Empties the pending edits when dropped (their callers get an error).
+struct TakeOnDrop<'a>(&'a std::sync::Mutex<Vec<PendingEdit>>);
+
+impl Drop for TakeOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut pending) = self.0.lock() {
+            pending.clear();
+        }
+    }
+}
+
+/// How long the first edit of a batch waits for others to join it.
+pub const GATHER: Duration = Duration::from_millis(500);
+
+impl SharedFilterEdits {
+    pub fn new() -> SharedFilterEdits {
+        SharedFilterEdits::default()
+    }
+
+    /// Makes `change` together with the others asked for meanwhile.
+    pub async fn edit(
+        &self,
+        link: &dyn Link,
+        lock_dir: Option<&Path>,
+        change: FilterChange<'_>,
+    ) -> Result<FilterEdit, String> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let (exclude, group) = match change {
+            FilterChange::Exclude(g) => (true, g.to_string()),
+            FilterChange::Unexclude(g) => (false, g.to_string()),
+        };
+        let leads = {
+            let mut pending = self
+                .pending
+                .lock()
+                .map_err(|_| "the shared filter edits were poisoned".to_string())?;
+            pending.push(PendingEdit {
+                exclude,
+                group,
+                reply,
+            });
+            pending.len() == 1
+        };
+        if leads {
+            // Dropped (interrupted) before it takes the batch, the leader takes it anyway, so
+            // that the others get an error instead of waiting for a leader that is gone, and
+            // the next edit starts a batch of its own.
+            let guard = TakeOnDrop(&self.pending);
+            tokio::time::sleep(GATHER).await;
+            std::mem::forget(guard);
+            let batch = self
+                .pending
+                .lock()
+                .map(|mut p| std::mem::take(&mut *p))
+                .unwrap_or_default();
+            let changes: Vec<FilterChange<'_>> = batch
+                .iter()
+                .map(|p| {
+                    if p.exclude {
+                        FilterChange::Exclude(&p.group)
+                    } else {
+                        FilterChange::Unexclude(&p.group)
+                    }
+                })
+                .collect();
+            tracing::debug!(edits = changes.len(), "one filter write for the batch");
+            let results = edit_group_filters_together(link, lock_dir, &changes).await;
+            for (p, r) in batch.into_iter().zip(results) {
+                let _ = p.reply.send(r);
+            }
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err("the batched filter edit this one joined was interrupted".into())
+        })
+    }
 }
 
 async fn read(link: &dyn Link) -> Result<(String, Filters), String> {
@@ -208,6 +349,7 @@ mod tests {
     struct ConfigsOnly {
         value: Mutex<String>,
         reads: Mutex<u32>,
+        writes: Mutex<u32>,
         meddle: Mutex<BTreeMap<u32, String>>,
         /// Yield between calls, so that concurrent edits interleave.
         slow: bool,
@@ -246,6 +388,7 @@ mod tests {
             if self.slow {
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
+            *self.writes.lock().unwrap() += 1;
             for (k, v) in changes {
                 assert_eq!(k, GROUP_FILTERS);
                 *self.value.lock().unwrap() = v.clone().unwrap_or_default();
@@ -293,6 +436,45 @@ mod tests {
             Filters::parse(FilterKind::Group, &undo.after).unwrap(),
             Filters::parse(FilterKind::Group, ALL).unwrap()
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn edits_asked_for_together_are_one_write_and_each_gets_its_answer() {
+        let l = Arc::new(link(ALL));
+        let shared = Arc::new(SharedFilterEdits::new());
+        let groups: Vec<String> = (0..50).map(|i| format!("g{i}")).collect();
+        let edits = groups.iter().map(|g| {
+            let (l, shared) = (l.clone(), shared.clone());
+            async move {
+                shared
+                    .edit(l.as_ref(), None, FilterChange::Exclude(g))
+                    .await
+            }
+        });
+        let answers = futures::future::join_all(edits).await;
+        assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+        assert_eq!(
+            *l.writes.lock().unwrap(),
+            1,
+            "one write for fifty exclusions"
+        );
+        let f = filters(&l);
+        assert!(groups.iter().all(|g| !f.includes(g)) && f.includes("billing"));
+        // Undone together, also in one write, leaving the filters as they were.
+        let undo = groups.iter().map(|g| {
+            let (l, shared) = (l.clone(), shared.clone());
+            async move {
+                shared
+                    .edit(l.as_ref(), None, FilterChange::Unexclude(g))
+                    .await
+            }
+        });
+        assert!(futures::future::join_all(undo)
+            .await
+            .iter()
+            .all(Result::is_ok));
+        assert_eq!(*l.writes.lock().unwrap(), 2);
+        assert_eq!(filters(&l), Filters::parse(FilterKind::Group, ALL).unwrap());
     }
 
     #[tokio::test]

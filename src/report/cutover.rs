@@ -724,7 +724,7 @@ pub fn summary(reports: &[CutoverReport]) -> Summary {
     }
 }
 
-fn percentiles(values: impl Iterator<Item = i64>) -> Option<Percentiles> {
+pub(crate) fn percentiles(values: impl Iterator<Item = i64>) -> Option<Percentiles> {
     // Auto-resizing: it grows to hold any value recorded (`saturating_record` would not).
     let mut histogram = hdrhistogram::Histogram::<u64>::new(3)
         .expect("three significant digits is a valid histogram precision");

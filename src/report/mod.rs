@@ -10,6 +10,7 @@ mod group;
 mod json;
 mod plan;
 pub mod promote;
+pub mod runbook;
 mod summary;
 mod tables;
 mod verify;

@@ -273,6 +273,7 @@ fn class(c: GroupClass) -> &'static str {
     match c {
         GroupClass::Moved => "moved",
         GroupClass::SyncedAndSafe => "synced and safe",
+        GroupClass::MovesAfterPromotion => "moves after promotion",
         GroupClass::AtRisk => "AT RISK",
     }
 }

@@ -120,7 +120,7 @@ fn set_status(
 }
 
 /// Applies one event to the world; returns the transcript line.
-pub(super) fn apply(w: &mut World, event: &Event) -> std::result::Result<String, String> {
+pub(crate) fn apply(w: &mut World, event: &Event) -> std::result::Result<String, String> {
     Ok(match event {
         Event::StartApp { app, on } => {
             let role: Role = (*on).into();

@@ -106,8 +106,8 @@ pub(super) fn check_command(
     let wants_audit = e.audit_findings.is_some() || !e.classes.is_empty();
     let wants_cutover = e.outcome.is_some()
         || e.reason_contains.is_some()
-        || e.max_downtime.is_some()
-        || e.exclusion_proof.is_some();
+        || e.exclusion_proof.is_some()
+        || (e.max_downtime.is_some() && !matches!(report, Some(Report::Runbook(_))));
     if wants_cutover && !matches!(report, Some(Report::Cutover(_)) | Some(Report::Plan(_))) {
         problems
             .push("cutover expectations given, but the command produced no cutover result".into());
@@ -283,6 +283,37 @@ pub(super) fn check_command(
                         "promotion {}, expected {want}",
                         name_of(&p.outcome)
                     ));
+                }
+            }
+        }
+        Some(Report::Runbook(r)) => {
+            if wants_verify || wants_audit {
+                problems.push("verify or audit expectations given for a runbook".into());
+            }
+            if let Some(want) = &e.runbook_outcome {
+                if name_of(&r.outcome) != *want {
+                    problems.push(format!(
+                        "runbook {}, expected {want} (next: {})",
+                        name_of(&r.outcome),
+                        r.next.as_deref().unwrap_or("-")
+                    ));
+                }
+            }
+            if let Some(want) = &e.stages {
+                let got: Vec<String> = r.stages.iter().map(|s| name_of(&s.status)).collect();
+                if &got != want {
+                    problems.push(format!("stages {got:?}, expected {want:?}"));
+                }
+            }
+            if let Some(text) = &e.max_downtime {
+                let worst = r.groups.iter().filter_map(|g| g.downtime_ms).max();
+                match (crate::duration::parse(text), worst) {
+                    (Err(err), _) => problems.push(format!("invalid duration {text:?}: {err}")),
+                    (Ok(_), None) => problems.push("no group's downtime was measured".into()),
+                    (Ok(max), Some(ms)) if ms > max.as_millis() as i64 => {
+                        problems.push(format!("a group was down {ms} ms, expected at most {text}"))
+                    }
+                    _ => {}
                 }
             }
         }

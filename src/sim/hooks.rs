@@ -1,15 +1,17 @@
 //! `SimHooks`: the `Hooks` trait over the simulated apps. A group's stop hook stops the app of
 //! that group, the restart hook starts it on the destination, the rollback hook starts it on
 //! the origin, and an exclude hook (when the scenario does not use the built-in link action)
-//! adds the group's exclusion to the link's filters. Each attempt takes `latency` of virtual
-//! time; `hook_fails` events make the next attempts fail, which the retries then meet.
+//! adds the group's exclusion to the link's filters. A runbook stage's hook is a timeline
+//! event: its `exec` names the event and its fields (`["stop_producer", "topic=orders",
+//! "topic=payments"]`: once per topic). Each attempt takes `latency` of virtual time;
+//! `hook_fails` events make the next attempts fail, which the retries then meet.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::hooks::{HookContext, HookKind, HookReport, Hooks};
+use crate::hooks::{HookAction, HookConfig, HookContext, HookKind, HookReport, Hooks};
 use crate::model::{GroupId, Role};
 use crate::sim::{SharedWorld, World};
 
@@ -74,6 +76,41 @@ fn perform(w: &mut World, kind: HookKind, group: &GroupId) -> Result<String, Str
                 .map_err(|r| r.message)?;
             Ok(format!("group {group} excluded by the exclude hook"))
         }
+        HookKind::Stage => Err("a stage hook names its event in its exec".into()),
+    }
+}
+
+/// A stage hook's exec as timeline events: `[do, key=value…]`, one event per `topic=`.
+fn stage_events(hook: &HookConfig) -> Result<Vec<crate::sim::scenario::Event>, String> {
+    let HookAction::Exec { argv } = &hook.action else {
+        return Err("a stage hook in a scenario is an exec naming a timeline event".into());
+    };
+    let (name, args) = argv.split_first().ok_or("a stage hook's exec is empty")?;
+    let mut fields = serde_json::Map::new();
+    fields.insert("do".into(), serde_json::Value::String(name.clone()));
+    let mut topics = Vec::new();
+    for arg in args {
+        let (k, v) = arg
+            .split_once('=')
+            .ok_or_else(|| format!("{arg:?} is not key=value"))?;
+        if k == "topic" {
+            topics.push(v.to_string());
+        } else {
+            fields.insert(k.into(), serde_json::Value::String(v.into()));
+        }
+    }
+    let one = |topic: Option<&String>| {
+        let mut f = fields.clone();
+        if let Some(t) = topic {
+            f.insert("topic".into(), serde_json::Value::String(t.clone()));
+        }
+        serde_json::from_value(serde_json::Value::Object(f))
+            .map_err(|e| format!("{argv:?} is not a timeline event: {e}"))
+    };
+    if topics.is_empty() {
+        Ok(vec![one(None)?])
+    } else {
+        topics.iter().map(|t| one(Some(t))).collect()
     }
 }
 
@@ -90,7 +127,59 @@ impl Hooks for SimHooks {
                 format!("sim: start the app of group {} on the origin", ctx.group)
             }
             HookKind::Exclude => format!("sim: exclude group {} in the link's filters", ctx.group),
+            HookKind::Stage => "sim: a stage hook".into(),
         })
+    }
+
+    fn describe_stage(&self, hook: &HookConfig, _ctx: &HookContext) -> String {
+        match &hook.action {
+            HookAction::Exec { argv } => format!("sim: {}", argv.join(" ")),
+            _ => "sim: not an exec".into(),
+        }
+    }
+
+    async fn run_stage(&self, hook: &HookConfig, ctx: &HookContext) -> HookReport {
+        let started = tokio::time::Instant::now();
+        tokio::time::sleep(self.latency).await;
+        let outcome = stage_events(hook).and_then(|events| {
+            let mut w = self.world.lock();
+            events
+                .iter()
+                .map(|e| crate::sim::events::apply(&mut w, e))
+                .collect::<Result<Vec<String>, String>>()
+        });
+        let description = self.describe_stage(hook, ctx);
+        match outcome {
+            Ok(lines) => {
+                for line in &lines {
+                    self.world.note(format!("stage hook: {line}"));
+                }
+                HookReport {
+                    kind: HookKind::Stage,
+                    description,
+                    attempts: 1,
+                    ok: true,
+                    error: None,
+                    exit_code: Some(0),
+                    http_status: None,
+                    stdout: lines.join("\n"),
+                    stderr: String::new(),
+                    duration_ms: started.elapsed().as_millis() as u64,
+                }
+            }
+            Err(e) => HookReport {
+                kind: HookKind::Stage,
+                description,
+                attempts: 1,
+                ok: false,
+                error: Some(e.clone()),
+                exit_code: Some(1),
+                http_status: None,
+                stdout: String::new(),
+                stderr: e,
+                duration_ms: started.elapsed().as_millis() as u64,
+            },
+        }
     }
 
     fn exclude_is_builtin(&self, _group: &GroupId) -> bool {

@@ -328,8 +328,22 @@ impl<'a> Runner<'a> {
                 None => format!("$ cutover {}", args.join(" ")),
             },
         );
-        let ran = execute(args, kill_at, ctx).await;
+        let ran = execute(&self.resolve_runbook(args), kill_at, ctx).await;
         self.record(entry, args, expect, kill_at, at, ran, world);
+    }
+
+    /// `run RUNBOOK …` with a relative runbook path: relative to the scenario's folder.
+    fn resolve_runbook(&self, args: &[String]) -> Vec<String> {
+        let mut args = args.to_vec();
+        if let Some(i) = args.iter().position(|a| a == "run") {
+            if let Some(path) = args
+                .get_mut(i + 1)
+                .filter(|p| Path::new(p.as_str()).is_relative())
+            {
+                *path = self.s.dir.join(path.as_str()).display().to_string();
+            }
+        }
+        args
     }
 
     /// Runs several commands at once (`run-together`), each checked against `expect`.
@@ -428,6 +442,7 @@ impl<'a> Runner<'a> {
                     Report::Cutover(c) => serde_json::to_value(c),
                     Report::Watch(w) => serde_json::to_value(w),
                     Report::Promote(p) => serde_json::to_value(p),
+                    Report::Runbook(r) => serde_json::to_value(r),
                 };
                 let mut value = value.unwrap_or_default();
                 scrub_path(&mut value, &self.journal_dir);

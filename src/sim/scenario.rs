@@ -5,7 +5,7 @@
 //! the entry and what to write instead, never a silently ignored line.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -32,6 +32,8 @@ pub struct Scenario {
     pub end: EndSpec,
     pub hooks: HooksSpec,
     pub cutover: CutoverSpec,
+    /// The scenario file's folder: a runbook named by `run RUNBOOK` is found relative to it.
+    pub dir: PathBuf,
 }
 
 /// How the agent's hooks act on the simulated apps.
@@ -458,6 +460,10 @@ pub struct Expect {
     /// `promote`: how it ended (`promoted`, `refused`, `would_promote`, `nothing_to_do`,
     /// `failed`).
     pub promote_outcome: Option<String>,
+    /// `run`: how the runbook ended (`done`, `partial`, `planned`).
+    pub runbook_outcome: Option<String>,
+    /// `run`: per stage, in order, its status (`done`, `failed`, `not_run`, …).
+    pub stages: Option<Vec<String>>,
 }
 
 /// The end of the scenario: how long the world keeps running after the timeline, and what the
@@ -497,15 +503,18 @@ impl Scenario {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "scenario".into());
-        Scenario::parse(&text, &stem).map_err(|e| match e {
-            Error::Scenario(problems) => Error::Scenario(
-                problems
-                    .into_iter()
-                    .map(|p| format!("{}: {p}", path.display()))
-                    .collect(),
-            ),
-            other => other,
-        })
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Scenario::parse(&text, &stem)
+            .map(|s| Scenario { dir, ..s })
+            .map_err(|e| match e {
+                Error::Scenario(problems) => Error::Scenario(
+                    problems
+                        .into_iter()
+                        .map(|p| format!("{}: {p}", path.display()))
+                        .collect(),
+                ),
+                other => other,
+            })
     }
 
     /// Parses a scenario; every problem found is reported at once.
@@ -685,6 +694,7 @@ impl Scenario {
             },
             hooks,
             cutover,
+            dir: PathBuf::new(),
         })
     }
 }

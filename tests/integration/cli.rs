@@ -1,5 +1,5 @@
-//! The command line as an operator meets it: help, exit codes, and honest refusals for
-//! commands that are not built yet.
+//! The command line as an operator meets it: help, exit codes, and clear refusals of bad
+//! input before anything is contacted.
 
 use std::process::{Command, Output};
 
@@ -20,11 +20,11 @@ fn help_lists_every_built_command_and_the_exit_codes() {
     let out = cutover(&["--help"]);
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    // run is not built: hidden (see the_cli_kit_… below).
     for command in [
         "verify",
         "watch",
         "promote",
+        "run",
         "group",
         "audit",
         "report",
@@ -38,21 +38,48 @@ fn help_lists_every_built_command_and_the_exit_codes() {
         );
     }
     assert!(help.contains("3 cluster or link unreachable"), "{help}");
+    assert!(help.contains("4 runbook partly done"), "{help}");
 }
 
 #[test]
-fn a_command_not_built_yet_says_so_on_stderr_prints_nothing_on_stdout_and_exits_2() {
-    let args = ["run", "runbook.toml"];
-    let out = cutover(&args);
-    assert_eq!(out.status.code(), Some(2), "{args:?}");
-    assert!(
-        out.stdout.is_empty(),
-        "{args:?} printed data: {:?}",
-        out.stdout
-    );
+fn a_bad_runbook_is_refused_with_every_problem_before_any_cluster_is_contacted() {
+    let dir = std::env::temp_dir().join(format!("cutover-cli-runbook-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let book = dir.join("night.toml");
+    std::fs::write(
+        &book,
+        "[[stage]]\nkind = \"groups\"\n\n[[stage]]\nkind = \"promote\"\nwindow = \"soon\"\nall = true\n",
+    )
+    .unwrap();
+    // The configuration names clusters that do not exist: the runbook is refused first.
+    let out = Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args(["run", book.to_str().unwrap()])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CUTOVER_ORIGIN_BOOTSTRAP", "127.0.0.1:1")
+        .env("CUTOVER_DESTINATION_BOOTSTRAP", "127.0.0.1:1")
+        .env("CUTOVER_LINK_NAME", "link")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("is not built yet"), "{args:?}: {err}");
-    assert!(err.contains("hint:"), "{args:?}: {err}");
+    for needle in [
+        "invalid runbook",
+        "stage 1 (groups): name its groups",
+        "stage 2 (promote): window \"soon\" is not a duration",
+        "nothing was changed",
+    ] {
+        assert!(err.contains(needle), "{needle:?} missing: {err}");
+    }
+    assert!(
+        !err.contains("127.0.0.1:1"),
+        "no cluster was contacted: {err}"
+    );
+    let out = cutover(&["run", "/nonexistent/night.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read it"));
 }
 
 #[test]
@@ -317,12 +344,9 @@ fn the_cli_kit_version_completions_man_page_and_examples() {
         page.contains(".TH cutover 1") && page.contains("verify"),
         "{page}"
     );
-    // Help lists only what is built, and every built command shows examples.
-    let out = cutover(&["--help"]);
-    let help = String::from_utf8_lossy(&out.stdout);
-    assert!(!help.contains("  run "), "run is listed: {help}");
+    // Every command shows examples.
     for command in [
-        "verify", "group", "audit", "watch", "promote", "report", "scenario",
+        "verify", "group", "audit", "watch", "promote", "run", "report", "scenario",
     ] {
         let out = cutover(&[command, "--help"]);
         let help = String::from_utf8_lossy(&out.stdout);

@@ -1,0 +1,203 @@
+//! A groups stage: many cutovers at once, costing about one.
+//!
+//! The groups are named, or matched by a pattern against the groups of both clusters. One
+//! batched look (`verify` over all of them: one ListOffsets sweep per cluster, the groups'
+//! offsets fetched together) finds those already moved, which are left alone. The others are
+//! cut over together, at most `concurrency` at a time, each by the same driver and with the
+//! same journal as `cutover group` (resumed from it when a run was interrupted), so their
+//! waits overlap: the proofs of their exclusions wait for the same sync tick, their stops run
+//! in parallel, their final offsets are written in parallel. Their edits of the link's group
+//! filters are gathered into one verified read-modify-write ([`SharedFilterEdits`]): a
+//! hundred exclusions are one write.
+
+use std::collections::BTreeSet;
+
+use futures::StreamExt;
+
+use super::{GroupsStage, RunEnv};
+use crate::cutover::driver::{self, Env, Mode};
+use crate::error::Result;
+use crate::journal;
+use crate::link::filter_edit::SharedFilterEdits;
+use crate::model::GroupId;
+use crate::progress::Progress;
+use crate::report::runbook::{GroupRow, StageDetail};
+use crate::rule::GroupStatus;
+use crate::verify::{self, Selection};
+
+/// Runs the stage; ok when every group is on the destination (moved now or before).
+pub(super) async fn run(
+    env: &RunEnv<'_>,
+    stage: &str,
+    s: &GroupsStage,
+) -> Result<(bool, StageDetail)> {
+    let names = resolve(env, s).await?;
+    if names.is_empty() {
+        return Ok((
+            false,
+            StageDetail {
+                summary: format!(
+                    "no group matches {}",
+                    s.pattern.as_deref().unwrap_or("the names given")
+                ),
+                ..StageDetail::default()
+            },
+        ));
+    }
+    let look = verify::verify(
+        env.origin,
+        env.destination,
+        env.link,
+        &Selection::Groups(names.clone()),
+    )
+    .await?;
+    let moved: BTreeSet<&GroupId> = look
+        .groups
+        .iter()
+        .filter(|g| g.status == GroupStatus::Moved)
+        .map(|g| &g.group)
+        .collect();
+    let mut rows: Vec<GroupRow> = moved
+        .iter()
+        .map(|g| GroupRow {
+            group: g.to_string(),
+            stage: stage.to_string(),
+            outcome: "already_moved".into(),
+            downtime_ms: None,
+            reason: "it already runs on the destination (verify: MOVED); left alone".into(),
+            journal: None,
+        })
+        .collect();
+    let todo: Vec<GroupId> = names.into_iter().filter(|g| !moved.contains(g)).collect();
+    let mut options = env.options.clone();
+    if let Some(who) = s.final_offsets {
+        options.cutover.final_offsets = who;
+    }
+    let shared = SharedFilterEdits::new();
+    let total = todo.len();
+    let progress = Progress::start(
+        env.progress,
+        &format!(
+            "cutting over {total} group(s), at most {} at a time",
+            s.concurrency
+        ),
+    );
+    let mut results = futures::stream::iter(todo)
+        .map(|group| {
+            let (options, shared) = (&options, &shared);
+            async move { one(env, options, shared, stage, group).await }
+        })
+        .buffer_unordered(s.concurrency.max(1));
+    let mut finished = 0;
+    while let Some(row) = results.next().await {
+        finished += 1;
+        let failed = rows
+            .iter()
+            .chain(std::iter::once(&row))
+            .filter(|r| !on_destination(r))
+            .count();
+        progress.update(&format!(
+            "{finished}/{total} finished ({failed} not moved); last: {} {}",
+            row.group, row.outcome
+        ));
+        rows.push(row);
+    }
+    progress.finish();
+    rows.sort_by(|a, b| a.group.cmp(&b.group));
+    let not_moved: Vec<String> = rows
+        .iter()
+        .filter(|r| !on_destination(r))
+        .map(|r| format!("{} {}", r.group, r.outcome))
+        .collect();
+    let done = rows.iter().filter(|r| r.outcome == "done").count();
+    let summary = if not_moved.is_empty() {
+        format!(
+            "{done} group(s) moved, {} already on the destination",
+            rows.len() - done
+        )
+    } else {
+        format!(
+            "{} of {} group(s) not on the destination: {}",
+            not_moved.len(),
+            rows.len(),
+            not_moved.join(", ")
+        )
+    };
+    Ok((
+        not_moved.is_empty(),
+        StageDetail {
+            summary,
+            groups: rows,
+            ..StageDetail::default()
+        },
+    ))
+}
+
+fn on_destination(row: &GroupRow) -> bool {
+    matches!(row.outcome.as_str(), "done" | "already_moved")
+}
+
+/// The groups named, and those of either cluster matching the pattern, in name order.
+pub(super) async fn resolve(env: &RunEnv<'_>, s: &GroupsStage) -> Result<Vec<GroupId>> {
+    let mut names: BTreeSet<GroupId> = s.groups.iter().cloned().collect();
+    if let Some(pattern) = &s.pattern {
+        let (o, d) = tokio::try_join!(env.origin.list_groups(), env.destination.list_groups())?;
+        names.extend(
+            o.groups
+                .into_iter()
+                .chain(d.groups)
+                .map(|l| l.group)
+                .filter(|g| super::matches(pattern, g.as_str())),
+        );
+    }
+    Ok(names.into_iter().collect())
+}
+
+/// One group's cutover, resumed from its journal when an earlier run of it did not finish.
+async fn one(
+    env: &RunEnv<'_>,
+    options: &driver::Options,
+    shared: &SharedFilterEdits,
+    stage: &str,
+    group: GroupId,
+) -> GroupRow {
+    let path = journal::path_for(&options.cutover.journal_dir, &group);
+    let unfinished = path.exists()
+        && journal::read(&path)
+            .is_ok_and(|back| !back.entries.is_empty() && back.finished().is_none());
+    let genv = Env {
+        origin: env.origin,
+        destination: env.destination,
+        link: env.link,
+        hooks: env.hooks,
+        options,
+        clock: env.clock,
+        progress: false,
+        phase_watch: env.phase_watch,
+        command: env.command.clone(),
+        filter_edits: Some(shared),
+    };
+    let mode = if unfinished {
+        Mode::Resume
+    } else {
+        Mode::Start
+    };
+    match driver::run(&genv, &group, mode).await {
+        Ok(summary) => GroupRow {
+            group: group.to_string(),
+            stage: stage.to_string(),
+            outcome: summary.outcome.as_str().to_string(),
+            downtime_ms: summary.timings.downtime_ms,
+            reason: summary.reason,
+            journal: Some(summary.journal.display().to_string()),
+        },
+        Err(e) => GroupRow {
+            group: group.to_string(),
+            stage: stage.to_string(),
+            outcome: "error".into(),
+            downtime_ms: None,
+            reason: format!("{e} ({})", e.hint()),
+            journal: path.exists().then(|| path.display().to_string()),
+        },
+    }
+}

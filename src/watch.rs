@@ -61,6 +61,9 @@ pub struct WatchEnv<'a> {
     pub lines: &'a (dyn Fn(&WatchLine) + Sync),
 }
 
+/// How often the lag is shown on stderr (every look goes to the JSON lines).
+const STATUS_EVERY_MS: i64 = 5_000;
+
 /// Runs a watch to its end.
 pub async fn watch(env: &WatchEnv<'_>, spec: &WatchSpec) -> Result<WatchReport> {
     let all = Mirrors::read(env.link).await?;
@@ -82,6 +85,7 @@ pub async fn watch(env: &WatchEnv<'_>, spec: &WatchSpec) -> Result<WatchReport> 
     let mut findings: Vec<WatchFinding> = Vec::new();
     let mut timeline = Vec::new();
     let progress = Progress::start(env.progress, "watching mirror lag");
+    let mut last_status = i64::MIN / 2;
     let ended = loop {
         let now = env.clock.now_ms();
         let sample = look(env, &watched).await?;
@@ -113,7 +117,10 @@ pub async fn watch(env: &WatchEnv<'_>, spec: &WatchSpec) -> Result<WatchReport> 
         if deadline.is_some_and(|d| now >= d) {
             break "deadline";
         }
-        progress.update(&status_line(&topics, deadline.map(|d| d - now)));
+        if now - last_status >= STATUS_EVERY_MS {
+            progress.update(&status_line(&topics, deadline.map(|d| d - now)));
+            last_status = now;
+        }
         tokio::time::sleep(env.poll).await;
     };
     progress.finish();

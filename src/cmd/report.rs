@@ -15,11 +15,16 @@ use crate::error::{exit, Error, Result};
 use crate::journal;
 use crate::model::GroupId;
 use crate::report;
+use crate::report::runbook::RunbookReport;
 
 pub(super) fn run(args: &[PathBuf], config: Option<&Path>, format: Format) -> Result<i32> {
     let mut files = Vec::new();
     for arg in args {
         files.extend(resolve(arg, config)?);
+    }
+    if let Some(text) = runbook(&files, format)? {
+        super::output::print_text(&text)?;
+        return Ok(exit::OK);
     }
     let reports = files
         .iter()
@@ -33,6 +38,36 @@ pub(super) fn run(args: &[PathBuf], config: Option<&Path>, format: Format) -> Re
     };
     super::output::print_text(&text)?;
     Ok(exit::OK)
+}
+
+/// The report of a runbook's journal (`<journal-dir>/runbook/<name>.jsonl`), given alone;
+/// `None` when the files are cutover journals.
+fn runbook(files: &[PathBuf], format: Format) -> Result<Option<String>> {
+    let mut backs = Vec::new();
+    for f in files {
+        backs.push(journal::read(f)?);
+    }
+    let books = backs
+        .iter()
+        .filter(|b| RunbookReport::is_runbook_journal(&b.entries))
+        .count();
+    match (books, files) {
+        (0, _) => Ok(None),
+        (1, [path]) => {
+            let r = RunbookReport::from_journal(&backs[0].entries, &path.display().to_string());
+            Ok(Some(match format {
+                Format::Table => report::runbook::runbook_table(&r),
+                Format::Markdown => report::runbook::runbook_markdown(&r),
+                Format::Html => report::runbook::runbook_html(&r),
+                Format::Json => serde_json::to_string(&r)
+                    .map_err(|e| Error::Internal(format!("a report did not serialise: {e}")))?,
+            }))
+        }
+        _ => Err(Error::Usage {
+            message: "a runbook's journal is reported alone, not with other journals".into(),
+            hint: "run `cutover report` on the runbook's journal by itself: it lists every group with its outcome, downtime and journal".into(),
+        }),
+    }
 }
 
 /// The journal files an argument names.

@@ -32,6 +32,8 @@ use crate::hooks::HookReport;
 use crate::journal::{self, Entry, PartitionSample, ReadBack, Record};
 use crate::model::Timings;
 
+pub(crate) use chart::{lag_chart, PhaseMark};
+pub(crate) use html::esc;
 pub use html::html;
 pub use text::{markdown, table};
 

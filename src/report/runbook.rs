@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
-use super::cutover::{percentiles, Percentiles};
+use super::cutover::{esc, lag_chart, percentiles, Percentiles, PhaseMark};
 use super::tables::md_table;
 use crate::journal::{Entry, Record};
 
@@ -77,6 +77,18 @@ pub struct TopicRow {
     pub writable: bool,
 }
 
+/// What the promotion gate measured of one topic before it was promoted: the evidence that
+/// nothing was left behind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PromotionEvidence {
+    pub topic: String,
+    pub stage: String,
+    /// How long the origin's ends were watched, still.
+    pub window_ms: u64,
+    /// Per partition: (partition, origin end, mirror end) as the gate read them.
+    pub partitions: Vec<(i64, Option<i64>, Option<i64>)>,
+}
+
 /// Mirror lag at one moment of a watch stage (every watched mirror together).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LagMark {
@@ -112,6 +124,7 @@ pub struct RunbookReport {
     pub stages: Vec<StageReport>,
     pub groups: Vec<GroupRow>,
     pub topics: Vec<TopicRow>,
+    pub evidence: Vec<PromotionEvidence>,
     /// Downtime across the groups restarted on the destination.
     pub downtime_ms: Option<Percentiles>,
     pub lag: Vec<LagMark>,
@@ -182,6 +195,7 @@ impl RunbookReport {
             .max(details.keys().max().map_or(0, |m| m + 1));
         let mut stages = Vec::new();
         let (mut groups, mut topics, mut lag) = (Vec::new(), Vec::new(), Vec::new());
+        let mut evidence = Vec::new();
         for index in 0..count {
             let (name, kind) = stage_names
                 .get(index)
@@ -192,6 +206,9 @@ impl RunbookReport {
                     groups.extend(d.groups.iter().cloned());
                     topics.extend(d.topics.iter().cloned());
                     lag.extend(d.lag.iter().copied());
+                    if d.kind == "promote" {
+                        evidence.extend(promotion_evidence(d));
+                    }
                     let status = if *ok {
                         StageStatus::Done
                     } else {
@@ -231,11 +248,40 @@ impl RunbookReport {
             stages,
             groups,
             topics,
+            evidence,
             lag,
             next,
             journal: journal.to_string(),
         }
     }
+}
+
+/// The gate's reading of each promoted mirror, from a promote stage's report.
+fn promotion_evidence(d: &StageDetail) -> Vec<PromotionEvidence> {
+    let promoted: Vec<&str> = d.topics.iter().map(|t| t.topic.as_str()).collect();
+    d.report["mirrors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| promoted.contains(&m["mirror_topic"].as_str().unwrap_or("")))
+        .map(|m| PromotionEvidence {
+            topic: m["mirror_topic"].as_str().unwrap_or("?").to_string(),
+            stage: d.name.clone(),
+            window_ms: d.report["window_ms"].as_u64().unwrap_or(0),
+            partitions: m["partitions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| {
+                    (
+                        p["partition"].as_i64().unwrap_or(-1),
+                        p["origin_end"].as_i64(),
+                        p["mirror_end"].as_i64(),
+                    )
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// What to run next, when the runbook did not finish.
@@ -419,4 +465,256 @@ pub fn runbook_markdown(r: &RunbookReport) -> String {
         let _ = writeln!(out, "- {line}");
     }
     out
+}
+
+/// The runbook report as one self-contained HTML page (inline style and SVG, nothing
+/// fetched): stages, mirror lag over time with the stages marked, groups with their downtime
+/// and percentiles, and the promotion gate's evidence per topic.
+pub fn runbook_html(r: &RunbookReport) -> String {
+    let mut out = String::from(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cutover run</title><style>",
+    );
+    out.push_str(HTML_STYLE);
+    let _ = write!(
+        out,
+        "</style></head><body>\n<h1>cutover run: {}</h1>\n<p class=\"banner {}\">{}</p>\n",
+        esc(&r.runbook),
+        serde_plain(&r.outcome),
+        esc(&headline(r))
+    );
+    out.push_str("<h2>Stages</h2>\n");
+    out.push_str(&html_table(&STAGE_HEADER, stage_rows(r)));
+    let start = r
+        .stages
+        .iter()
+        .filter_map(|s| s.started_ms)
+        .chain(r.lag.iter().map(|l| l.at_ms))
+        .min();
+    if let (Some(start), false) = (start, r.lag.is_empty()) {
+        let names: Vec<String> = r
+            .stages
+            .iter()
+            .map(|s| format!("{}. {}", s.index + 1, s.name))
+            .collect();
+        let marks: Vec<PhaseMark<'_>> = r
+            .stages
+            .iter()
+            .zip(&names)
+            .filter_map(|(s, name)| {
+                s.started_ms.map(|at| PhaseMark {
+                    since_start_ms: at - start,
+                    phase: name,
+                })
+            })
+            .collect();
+        let points: Vec<(i64, Option<i64>)> =
+            r.lag.iter().map(|l| (l.at_ms - start, l.lag)).collect();
+        out.push_str("<h2>Mirror lag</h2>\n<figure><figcaption>records the watched mirrors were behind, over the run; dashed lines: stages begun</figcaption>\n");
+        out.push_str(&lag_chart("mirror lag over the run", &points, &marks));
+        out.push_str("</figure>\n");
+    }
+    if !r.groups.is_empty() {
+        out.push_str("<h2>Groups</h2>\n");
+        if let Some(p) = &r.downtime_ms {
+            let _ = writeln!(
+                out,
+                "<p>downtime (stop hook begun → restart hook begun) across {} group(s): p50 {} ms · p90 {} ms · p99 {} ms · max {} ms</p>",
+                p.count, p.p50, p.p90, p.p99, p.max
+            );
+        }
+        out.push_str(&html_table(&GROUP_HEADER, group_rows(r)));
+    }
+    if !r.evidence.is_empty() {
+        out.push_str("<h2>Promotion evidence</h2>\n");
+        for e in &r.evidence {
+            let _ = writeln!(
+                out,
+                "<h3>{} <span class=\"run\">({}; origin watched still for {} ms)</span></h3>",
+                esc(&e.topic),
+                esc(&e.stage),
+                e.window_ms
+            );
+            let rows = e.partitions.iter().map(|(p, o, m)| {
+                vec![
+                    p.to_string(),
+                    o.map_or_else(|| "-".into(), |v| v.to_string()),
+                    m.map_or_else(|| "-".into(), |v| v.to_string()),
+                ]
+            });
+            out.push_str(&html_table(
+                &["partition", "origin end", "mirror end"],
+                rows.collect(),
+            ));
+        }
+    }
+    out.push_str("<h2>Notes</h2>\n<ul>\n");
+    for line in footer(r) {
+        let _ = writeln!(out, "<li>{}</li>", esc(&line));
+    }
+    out.push_str("</ul>\n</body></html>\n");
+    out
+}
+
+fn html_table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut out = String::from("<table><tr>");
+    for h in header {
+        let _ = write!(out, "<th>{}</th>", esc(h));
+    }
+    out.push_str("</tr>\n");
+    for row in rows {
+        out.push_str("<tr>");
+        for cell in row {
+            let _ = write!(out, "<td>{}</td>", esc(&cell));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+    out
+}
+
+const HTML_STYLE: &str = "body { font-family: system-ui, sans-serif; color: #1a1a1a; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.4; }
+table { border-collapse: collapse; margin: 0.5rem 0; font-size: 0.88rem; }
+th, td { border: 1px solid #bbb; padding: 0.2rem 0.5rem; text-align: left; vertical-align: top; }
+th { background: #f0f0f0; }
+.banner { border: 2px solid; border-radius: 4px; padding: 0.6rem 0.9rem; }
+.done { background: #e8f6ec; border-color: #1e8449; }
+.partial, .in_progress { background: #fbe9e7; border-color: #c0392b; }
+.planned { background: #eef2f8; border-color: #1f5fa8; }
+.run { font-weight: normal; color: #555; font-size: 0.9rem; }
+svg.chart { max-width: 100%; height: auto; }
+";
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::journal::{Entry, Record};
+
+    fn entry(seq: u64, record: Record) -> Entry {
+        Entry {
+            v: 1,
+            seq,
+            ts_ms: 1_000 * seq as i64,
+            run_id: "run-1".into(),
+            group: "runbook:night-1".into(),
+            record,
+        }
+    }
+
+    fn outcome(seq: u64, ok: bool, detail: StageDetail) -> Entry {
+        entry(
+            seq,
+            Record::Outcome {
+                effect: "stage".into(),
+                ok,
+                detail: serde_json::to_value(detail).unwrap(),
+            },
+        )
+    }
+
+    fn row(group: &str, outcome: &str, downtime_ms: Option<i64>) -> GroupRow {
+        GroupRow {
+            group: group.into(),
+            stage: "wave 1".into(),
+            outcome: outcome.into(),
+            downtime_ms,
+            reason: "the stop hook timed out".into(),
+            journal: None,
+        }
+    }
+
+    #[test]
+    fn a_partial_run_says_where_each_stage_and_group_stands_and_what_to_run_next() {
+        let stages = json!([
+            { "name": "drain", "kind": "watch" },
+            { "name": "wave 1", "kind": "groups" },
+            { "name": "promote", "kind": "promote" },
+        ]);
+        let entries = vec![
+            entry(
+                1,
+                Record::Started {
+                    command: vec![],
+                    agent: "h:1".into(),
+                    resumed: false,
+                    settings: json!({ "runbook": "night-1.toml", "stages": stages }),
+                },
+            ),
+            entry(
+                2,
+                Record::Intent {
+                    effect: "stage".into(),
+                    detail: json!({ "index": 0 }),
+                },
+            ),
+            outcome(
+                3,
+                true,
+                StageDetail {
+                    index: 0,
+                    name: "drain".into(),
+                    kind: "watch".into(),
+                    summary: "drained".into(),
+                    lag: vec![LagMark {
+                        at_ms: 2_500,
+                        lag: Some(40),
+                    }],
+                    ..StageDetail::default()
+                },
+            ),
+            entry(
+                4,
+                Record::Intent {
+                    effect: "stage".into(),
+                    detail: json!({ "index": 1 }),
+                },
+            ),
+            outcome(
+                5,
+                false,
+                StageDetail {
+                    index: 1,
+                    name: "wave 1".into(),
+                    kind: "groups".into(),
+                    summary: "1 of 2 group(s) not on the destination".into(),
+                    groups: vec![
+                        row("g1", "done", Some(800)),
+                        row("g2", "needs_operator", None),
+                    ],
+                    ..StageDetail::default()
+                },
+            ),
+            entry(
+                6,
+                Record::Finished {
+                    outcome: "partial".into(),
+                    reason: None,
+                    timings: Default::default(),
+                },
+            ),
+        ];
+        assert!(RunbookReport::is_runbook_journal(&entries));
+        let r = RunbookReport::from_journal(&entries, "j.jsonl");
+        assert_eq!(r.outcome, RunbookOutcome::Partial);
+        let statuses: Vec<StageStatus> = r.stages.iter().map(|s| s.status).collect();
+        assert_eq!(
+            statuses,
+            [StageStatus::Done, StageStatus::Failed, StageStatus::NotRun]
+        );
+        assert_eq!(
+            r.downtime_ms.as_ref().map(|p| (p.count, p.max)),
+            Some((1, 800))
+        );
+        let next = r.next.as_deref().expect("what to run next");
+        assert!(next.contains("stage 2 (wave 1) did not finish"), "{next}");
+        assert!(next.contains("`cutover group g2 --resume`"), "{next}");
+        assert!(
+            next.contains("`cutover run night-1.toml --resume`"),
+            "{next}"
+        );
+        let page = runbook_html(&r);
+        assert!(page.contains("<svg") && page.contains("g2"), "{page}");
+        assert!(runbook_table(&r).contains("PARTLY DONE"));
+    }
 }

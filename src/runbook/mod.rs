@@ -317,6 +317,7 @@ fn planned(book: &Runbook, summaries: Vec<String>) -> RunbookReport {
             .collect(),
         groups: Vec::new(),
         topics: Vec::new(),
+        evidence: Vec::new(),
         downtime_ms: None,
         lag: Vec::new(),
         next: None,

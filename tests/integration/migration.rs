@@ -283,3 +283,271 @@ async fn promote_refuses_an_open_transaction_then_promotes_the_other_mirrors_in_
     let report: Value = serde_json::from_str(&stdout).expect("JSON");
     assert_eq!(report["outcome"], "nothing_to_do", "{report}");
 }
+
+/// One group of the estate: its apps (one or two instances) and its topics' partitions.
+struct EstateGroup {
+    name: String,
+    apps: cutover_lab::testkit::testapp::Instances,
+    partitions: Vec<(String, i32)>,
+}
+
+/// The outputs of every instance of a group, on both clusters.
+fn outputs(g: &EstateGroup) -> Vec<PathBuf> {
+    let mut files = g.apps.outs("origin");
+    files.extend(g.apps.outs("destination"));
+    files
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runbook_moves_a_small_estate_with_real_consumers_exactly_once() {
+    use cutover::model::Role;
+    use cutover_lab::testkit::testapp::{self, tally, BackgroundProducer, Instances};
+    use cutover_lab::testkit::Protocol;
+    use std::collections::BTreeMap;
+
+    let prefix = unique("estate");
+    let sim = super::world::syncing_sim(&prefix).await;
+    // Six topics; twenty groups, every fifth of two instances, every fourth on two topics.
+    let topics: Vec<(String, i32)> = [2, 2, 1, 3, 1, 2]
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (format!("{prefix}-t{i}"), *p))
+        .collect();
+    for (topic, partitions) in &topics {
+        create_topic(&lab().origin, topic, *partitions).await;
+        let counts: Vec<(i32, usize)> = (0..*partitions).map(|p| (p, 50)).collect();
+        produce(&lab().origin, topic, &counts).await;
+        sim.create_mirror(topic).await;
+    }
+    let groups: Vec<EstateGroup> = (0..20)
+        .map(|i| {
+            let mut mine = vec![topics[i % 6].clone()];
+            if i % 4 == 0 {
+                mine.push(topics[(i + 1) % 6].clone());
+            }
+            let names: Vec<&str> = mine.iter().map(|(t, _)| t.as_str()).collect();
+            let wave = if i < 10 { 1 } else { 2 };
+            let name = format!("{prefix}-w{wave}-g{i:02}");
+            EstateGroup {
+                apps: Instances::new(
+                    &name,
+                    &names,
+                    Protocol::Classic,
+                    1 + usize::from(i % 5 == 0),
+                ),
+                name,
+                partitions: mine,
+            }
+        })
+        .collect();
+    // Every group consumes on the origin (started a few at a time: each waits to be ready).
+    std::thread::scope(|s| {
+        for chunk in groups.chunks(5) {
+            s.spawn(move || {
+                for g in chunk {
+                    g.apps.start(&lab().origin, "origin");
+                }
+            });
+        }
+    });
+    let mut origin_producers: Vec<BackgroundProducer> = topics
+        .iter()
+        .map(|(t, p)| BackgroundProducer::start(&lab().origin, t, *p, Duration::from_millis(40)))
+        .collect();
+
+    let dir = scratch_dir("estate");
+    let config = dir.join("cutover.toml");
+    let mut text = format!(
+        "[defaults]\npoll-interval = \"250ms\"\n\n[cutover]\njournal-dir = \"{}\"\nstop-timeout = \"30s\"\nmirror-timeout = \"30s\"\nrestart-timeout = \"60s\"\nrestart-window = \"2s\"\nsync-timeout-factor = 4\n",
+        dir.join("journal").display()
+    );
+    for g in &groups {
+        let key = format!("[groups.\"{}\".hooks", g.name);
+        text.push_str(&format!(
+            "\n{key}.stop]\nexec = {}\ntimeout = \"40s\"\n\n{key}.restart]\nexec = {}\ntimeout = \"60s\"\n\n{key}.rollback]\nexec = {}\ntimeout = \"60s\"\n",
+            super::world::toml_array(&g.apps.stop_argv()),
+            super::world::toml_array(&g.apps.start_argv(&lab().destination, "destination")),
+            super::world::toml_array(&g.apps.start_argv(&lab().origin, "origin-again")),
+        ));
+    }
+    std::fs::write(&config, text).expect("write the config");
+    // The producers are the operator's: the runbook's hooks only signal them (a file each).
+    let (stop_signal, start_signal) = (dir.join("producers.stop"), dir.join("producers.start"));
+    let all_topics =
+        super::world::toml_array(&topics.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>());
+    let book = dir.join("estate.toml");
+    std::fs::write(
+        &book,
+        format!(
+            r#"name = "estate"
+
+[[stage]]
+kind = "watch"
+name = "mirrors caught up"
+until-lag = 200
+deadline = "2m"
+
+[[stage]]
+kind = "groups"
+name = "wave 1"
+pattern = "{prefix}-w1-*"
+concurrency = 10
+
+[[stage]]
+kind = "hook"
+name = "stop producers"
+hook = {{ exec = ["touch", "{stop}"] }}
+topics = {all_topics}
+then = "origin-still"
+window = "3s"
+check-timeout = "1m"
+
+[[stage]]
+kind = "watch"
+name = "last records mirrored"
+deadline = "2m"
+
+[[stage]]
+kind = "audit"
+window = "3s"
+
+[[stage]]
+kind = "promote"
+all = true
+window = "3s"
+
+[[stage]]
+kind = "hook"
+name = "producers on the destination"
+hook = {{ exec = ["touch", "{start}"] }}
+topics = {all_topics}
+then = "destination-written"
+check-timeout = "1m"
+
+[[stage]]
+kind = "groups"
+name = "wave 2"
+pattern = "{prefix}-w2-*"
+concurrency = 10
+"#,
+            stop = stop_signal.display(),
+            start = start_signal.display(),
+        ),
+    )
+    .expect("write the runbook");
+
+    let mut run = Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .arg("--config")
+        .arg(&config)
+        .args(["run", book.to_str().expect("utf-8"), "--format", "json"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(sim.cutover_env())
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn cutover run");
+    // Act as the producers' operator while the runbook runs.
+    let mut sent = 0;
+    let mut destination_producers = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while run.try_wait().expect("poll").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the runbook did not end in 10 minutes"
+        );
+        if stop_signal.exists() && !origin_producers.is_empty() {
+            sent += origin_producers
+                .drain(..)
+                .map(BackgroundProducer::stop)
+                .sum::<u64>();
+        }
+        if start_signal.exists() && destination_producers.is_empty() {
+            destination_producers = topics
+                .iter()
+                .map(|(t, p)| {
+                    BackgroundProducer::start(&lab().destination, t, *p, Duration::from_millis(40))
+                })
+                .collect();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let out = run.wait_with_output().expect("cutover run's output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stderr}\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("the runbook's JSON report");
+    assert_eq!(report["outcome"], "done", "{report}");
+    assert!(
+        sent > 0,
+        "the origin's producers wrote while the runbook ran"
+    );
+    let rows = report["groups"].as_array().expect("groups");
+    assert_eq!(rows.len(), 20, "{report}");
+    assert!(rows.iter().all(|g| g["outcome"] == "done"), "{report}");
+    for (topic, _) in &topics {
+        assert_eq!(
+            sim.mirror(topic).await["mirror_status"],
+            "STOPPED",
+            "{topic} promoted"
+        );
+    }
+    // The migration's report, from the runbook's journal alone: every group with its downtime,
+    // the percentiles, the promotion evidence, the lag over time.
+    let journal = report["journal"].as_str().expect("the runbook's journal");
+    let reported = Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args(["report", journal, "--format", "json"])
+        .output()
+        .expect("cutover report");
+    let again: Value = serde_json::from_slice(&reported.stdout).expect("JSON");
+    assert_eq!(again["groups"], report["groups"]);
+    assert_eq!(again["downtime_ms"]["count"], 20, "{again}");
+    assert_eq!(
+        again["evidence"].as_array().map(Vec::len),
+        Some(6),
+        "{again}"
+    );
+    let page = Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args(["report", journal, "--format", "html"])
+        .output()
+        .expect("cutover report --format html");
+    let page = String::from_utf8_lossy(&page.stdout);
+    assert!(
+        page.contains("<svg") && page.contains("Promotion evidence"),
+        "{page}"
+    );
+    assert!(groups.iter().all(|g| page.contains(&g.name)));
+    // Every group runs on the destination, and processed every record exactly once.
+    let destination = testapp::lab_cluster(Role::Destination);
+    for g in &groups {
+        assert!(
+            !testapp::members(&destination, &g.name).await.is_empty(),
+            "{} has members on the destination",
+            g.name
+        );
+    }
+    let written: u64 = destination_producers
+        .into_iter()
+        .map(BackgroundProducer::stop)
+        .sum();
+    assert!(written > 0, "the producers wrote to the promoted topics");
+    let mut ends: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    for (topic, partitions) in &topics {
+        ends.extend(testapp::log_ends(&destination, topic, *partitions).await);
+    }
+    for g in &groups {
+        let expected: BTreeMap<(String, i32), i64> = ends
+            .iter()
+            .filter(|((t, _), _)| g.partitions.iter().any(|(mine, _)| mine == t))
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        testapp::wait_processed(&outputs(g), &expected, Duration::from_secs(60));
+        g.apps.stop();
+        tally(&outputs(g)).assert_exactly_once(&expected);
+    }
+}

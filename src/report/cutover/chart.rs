@@ -73,7 +73,7 @@ const SERIES: [Series; 4] = [
 ];
 
 /// A phase transition to mark on the chart.
-pub(super) struct PhaseMark<'a> {
+pub(crate) struct PhaseMark<'a> {
     pub since_start_ms: i64,
     pub phase: &'a str,
 }
@@ -222,7 +222,7 @@ pub(super) fn partition_chart(
         r##"<rect x="{LEFT}" y="{top}" width="{}" height="{PLOT_HEIGHT}" fill="#fff" stroke="#999"/>"##,
         WIDTH - LEFT - RIGHT,
     );
-    axes(&mut svg, &x, &y, y_step);
+    axes(&mut svg, &x, &y, y_step, "offset");
     for label in &labels {
         let row_top = BAND_TOP + LABEL_ROW * label.row as f64;
         let _ = writeln!(
@@ -251,7 +251,95 @@ pub(super) fn partition_chart(
     svg
 }
 
-fn axes(svg: &mut String, x: &Scale, y: &Scale, y_step: f64) {
+/// One value over time (a runbook's total mirror lag), its stages marked: `points` are
+/// (milliseconds since start, value), `None` where it could not be read.
+pub(crate) fn lag_chart(
+    title: &str,
+    points: &[(i64, Option<i64>)],
+    marks: &[PhaseMark<'_>],
+) -> String {
+    let xs = points
+        .iter()
+        .map(|(x, _)| *x)
+        .chain(marks.iter().map(|p| p.since_start_ms));
+    let (x_lo, x_hi) = xs.fold((0, 0), |(lo, hi), x| (lo.min(x), hi.max(x)));
+    let x = Scale {
+        lo: x_lo as f64,
+        hi: (x_hi.max(x_lo + 1)) as f64,
+        from_px: LEFT,
+        to_px: WIDTH - RIGHT,
+    };
+    let (labels, label_rows) = place_labels(marks, &x);
+    let top = BAND_TOP + LABEL_ROW * label_rows as f64 + 4.0;
+    let bottom = top + PLOT_HEIGHT;
+    let height = bottom + BOTTOM;
+    let y_hi = points
+        .iter()
+        .filter_map(|(_, v)| *v)
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
+    let y_step = nice_step(y_hi, 5.0);
+    let y = Scale {
+        lo: 0.0,
+        hi: (y_hi / y_step).ceil() * y_step,
+        from_px: bottom,
+        to_px: top,
+    };
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg class="chart" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" font-family="sans-serif" font-size="11">"#
+    );
+    let _ = writeln!(svg, "<title>{}</title>", esc(title));
+    let _ = writeln!(
+        svg,
+        r##"<rect x="{LEFT}" y="{top}" width="{}" height="{PLOT_HEIGHT}" fill="#fff" stroke="#999"/>"##,
+        WIDTH - LEFT - RIGHT,
+    );
+    axes(&mut svg, &x, &y, y_step, "records behind");
+    for label in &labels {
+        let row_top = BAND_TOP + LABEL_ROW * label.row as f64;
+        let _ = writeln!(
+            svg,
+            r##"<line class="stage" x1="{px:.1}" y1="{:.1}" x2="{px:.1}" y2="{bottom}" stroke="#888" stroke-dasharray="3 3"/>"##,
+            row_top + 1.0,
+            px = label.px,
+        );
+        let (lx, anchor) = if label.before_line {
+            (label.px - 3.0, "end")
+        } else {
+            (label.px + 3.0, "start")
+        };
+        let _ = writeln!(
+            svg,
+            r##"<text x="{lx:.1}" y="{:.1}" font-size="10" fill="#444" text-anchor="{anchor}">{}</text>"##,
+            row_top + LABEL_ROW - 3.0,
+            esc(label.text)
+        );
+    }
+    let mut segments: Vec<Vec<String>> = vec![Vec::new()];
+    for (t, v) in points {
+        match v {
+            Some(v) => segments
+                .last_mut()
+                .expect("segments always has a last element")
+                .push(format!("{:.1},{:.1}", x.px(*t as f64), y.px(*v as f64))),
+            None => segments.push(Vec::new()),
+        }
+    }
+    for segment in segments.iter().filter(|s| !s.is_empty()) {
+        let _ = writeln!(
+            svg,
+            r##"<polyline class="lag" points="{}" fill="none" stroke="#1e8449" stroke-width="2"/>"##,
+            segment.join(" ")
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+fn axes(svg: &mut String, x: &Scale, y: &Scale, y_step: f64, y_label: &str) {
     let (bottom, top) = (y.from_px, y.to_px);
     for v in y.ticks(y_step) {
         let py = y.px(v);
@@ -283,8 +371,9 @@ fn axes(svg: &mut String, x: &Scale, y: &Scale, y_step: f64) {
     );
     let _ = writeln!(
         svg,
-        r#"<text transform="translate(14 {:.1}) rotate(-90)" text-anchor="middle">offset</text>"#,
-        (top + bottom) / 2.0
+        r#"<text transform="translate(14 {:.1}) rotate(-90)" text-anchor="middle">{}</text>"#,
+        (top + bottom) / 2.0,
+        esc(y_label)
     );
 }
 

@@ -14,7 +14,7 @@ use crate::journal::PartitionSample;
 use crate::model::Offset;
 
 /// Escapes text for HTML element content and quoted attribute values.
-pub(super) fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

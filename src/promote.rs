@@ -81,11 +81,19 @@ pub async fn promote(env: &PromoteEnv<'_>, spec: &PromoteSpec) -> Result<Promote
     } else {
         all.select(&spec.topics, "")?
     };
-    let (done, todo): (BTreeSet<String>, BTreeSet<String>) = named.into_iter().partition(|t| {
+    let state = |t: &String| {
         all.by_source
             .values()
-            .any(|m| &m.mirror_topic == t && m.state == MirrorState::Stopped)
-    });
+            .find(|m| &m.mirror_topic == t)
+            .map(|m| m.state.clone())
+    };
+    let (done, rest): (BTreeSet<String>, BTreeSet<String>) = named
+        .into_iter()
+        .partition(|t| state(t) == Some(MirrorState::Stopped));
+    // Asked earlier (an interrupted promotion): waited for and confirmed, not asked again.
+    let (under_way, todo): (BTreeSet<String>, BTreeSet<String>) = rest
+        .into_iter()
+        .partition(|t| state(t) == Some(MirrorState::PendingStopped));
     let mut report = PromoteReport {
         schema_version: SCHEMA_VERSION,
         link: env.link.name().to_string(),
@@ -103,15 +111,19 @@ pub async fn promote(env: &PromoteEnv<'_>, spec: &PromoteSpec) -> Result<Promote
         journal: None,
         elapsed_ms: 0,
     };
-    if todo.is_empty() {
+    if todo.is_empty() && under_way.is_empty() {
         report.gate_passed = true;
         return Ok(report);
     }
-    gate(env, spec, &todo, &mut report).await?;
+    if todo.is_empty() {
+        report.gate_passed = true;
+    } else {
+        gate(env, spec, &todo, &mut report).await?;
+    }
     report.outcome = match (report.gate_passed, spec.dry_run) {
         (false, _) => PromoteOutcome::Refused,
         (true, true) => PromoteOutcome::WouldPromote,
-        (true, false) => act(env, spec, &todo, &mut report).await?,
+        (true, false) => act(env, spec, &todo, &under_way, &mut report).await?,
     };
     report.elapsed_ms = env.clock.now_ms() - started;
     Ok(report)
@@ -194,9 +206,11 @@ async fn act(
     env: &PromoteEnv<'_>,
     spec: &PromoteSpec,
     todo: &BTreeSet<String>,
+    under_way: &BTreeSet<String>,
     report: &mut PromoteReport,
 ) -> Result<PromoteOutcome> {
     let topics: Vec<String> = todo.iter().cloned().collect();
+    let under_way: Vec<String> = under_way.iter().cloned().collect();
     let subject = Subject::Promote {
         link: env.link.name().to_string(),
     };
@@ -204,7 +218,7 @@ async fn act(
     let (mut journal, _) = Journal::open_subject(env.journal_dir, &subject, &run_id)?;
     report.journal = Some(journal.path().display().to_string());
     journal::set_active_at(journal.path(), &subject, &run_id, Some("promoting"));
-    let result = promote_and_wait(env, spec, &mut journal, &topics, report).await;
+    let result = promote_and_wait(env, spec, &mut journal, &topics, &under_way, report).await;
     journal::set_active_at(journal.path(), &subject, &run_id, None);
     let outcome = result?;
     journal.append(
@@ -241,6 +255,7 @@ async fn promote_and_wait(
     spec: &PromoteSpec,
     journal: &mut Journal,
     topics: &[String],
+    under_way: &[String],
     report: &mut PromoteReport,
 ) -> Result<PromoteOutcome> {
     journal.append(
@@ -248,18 +263,33 @@ async fn promote_and_wait(
             command: env.command.clone(),
             agent: crate::version::agent(),
             resumed: false,
-            settings: json!({ "topics": topics, "window_ms": report.window_ms }),
+            settings: json!({ "topics": topics, "under_way": under_way, "window_ms": report.window_ms }),
         },
         env.clock.now_ms(),
     )?;
-    journal.append(
-        Record::Intent {
-            effect: "promote".into(),
-            detail: json!({ "topics": topics, "gate": { "mirrors": report.mirrors, "groups": report.groups } }),
-        },
-        env.clock.now_ms(),
-    )?;
-    let answered = env.link.alter_mirrors(MirrorAction::Promote, topics).await;
+    if !under_way.is_empty() {
+        journal.append(
+            Record::Note {
+                message: format!(
+                    "promotion of {} was asked earlier and is under way (PENDING_STOPPED): waited for, not asked again",
+                    under_way.join(", ")
+                ),
+            },
+            env.clock.now_ms(),
+        )?;
+    }
+    let answered = if topics.is_empty() {
+        Ok(Vec::new())
+    } else {
+        journal.append(
+            Record::Intent {
+                effect: "promote".into(),
+                detail: json!({ "topics": topics, "gate": { "mirrors": report.mirrors, "groups": report.groups } }),
+            },
+            env.clock.now_ms(),
+        )?;
+        env.link.alter_mirrors(MirrorAction::Promote, topics).await
+    };
     let refused: Vec<(String, String)> = match &answered {
         Ok(r) => r
             .iter()
@@ -267,17 +297,20 @@ async fn promote_and_wait(
             .collect(),
         Err(e) => topics.iter().map(|t| (t.clone(), e.to_string())).collect(),
     };
-    journal.append(
-        Record::Outcome {
-            effect: "promote".into(),
-            ok: refused.is_empty(),
-            detail: json!({ "topics": topics, "refused": refused }),
-        },
-        env.clock.now_ms(),
-    )?;
+    if !topics.is_empty() {
+        journal.append(
+            Record::Outcome {
+                effect: "promote".into(),
+                ok: refused.is_empty(),
+                detail: json!({ "topics": topics, "refused": refused }),
+            },
+            env.clock.now_ms(),
+        )?;
+    }
     answered?;
     let accepted: Vec<String> = topics
         .iter()
+        .chain(under_way)
         .filter(|t| !refused.iter().any(|(r, _)| r == *t))
         .cloned()
         .collect();
@@ -285,16 +318,20 @@ async fn promote_and_wait(
     let metadata = env.destination.topics().await?;
     report.topics = topics
         .iter()
+        .chain(under_way)
         .map(|t| {
             let state = states
                 .iter()
                 .find(|(name, _)| name == t)
                 .map_or_else(|| "UNKNOWN".to_string(), |(_, s)| s.as_str().to_string());
+            // The gate's count, or (a promotion under way, not gated again) the metadata's.
             let partitions = report
                 .mirrors
                 .iter()
                 .find(|m| &m.mirror_topic == t)
-                .map_or(0, |m| m.partitions.len());
+                .map(|m| m.partitions.len())
+                .or_else(|| metadata.get(t).map(|m| m.partition_count()))
+                .unwrap_or(0);
             let partitions_led = metadata.get(t).map_or(0, |m| {
                 m.partitions
                     .iter()

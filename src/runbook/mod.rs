@@ -90,7 +90,11 @@ pub async fn run(env: &RunEnv<'_>, book: &Runbook, mode: RunMode) -> Result<Runb
     let run_id = format!("run-{}", env.clock.now_ms());
     let (mut journal, back) = Journal::open_subject(env.journal_dir(), &subject, &run_id)?;
     let last_run = back.run_id().map(String::from);
-    let unfinished = last_run.is_some() && back.finished().is_none();
+    // A run that ended partly (a stage failed) is unfinished too: `--resume` continues it.
+    let unfinished = last_run.is_some()
+        && back.finished().is_none_or(
+            |f| !matches!(&f.record, Record::Finished { outcome, .. } if outcome == "done"),
+        );
     let done: BTreeSet<usize> = match (unfinished, mode) {
         (true, RunMode::Start) => {
             return Err(Error::Unfinished {
@@ -101,7 +105,7 @@ pub async fn run(env: &RunEnv<'_>, book: &Runbook, mode: RunMode) -> Result<Runb
                 ),
                 journal: journal.path().to_path_buf(),
                 hint: format!(
-                    "continue it with `cutover run {} --resume`, or see where it stopped with `cutover report {}`",
+                    "continue it with `cutover run {} --resume` (stages done are not repeated), or see where it stopped with `cutover report {}`; to start over instead, give the runbook another name",
                     book.path.display(),
                     journal.path().display()
                 ),

@@ -4,7 +4,7 @@
 //! `cargo build --release -p cutover-lab && cargo bench --bench stage`.
 //!
 //! Every group is a real consumer process (`cutover-testapp`) reading one of four topics of
-//! four partitions that producers keep writing; hooks stop it on the origin and start it on
+//! four partitions that producers keep writing (4 records/s each: see `PRODUCE_EVERY`); hooks stop it on the origin and start it on
 //! the destination. The stage (`cutover run` with one `groups` stage, every group at once)
 //! should take about one sync interval (the exclusions' proof waits for one sync tick, shared
 //! by all) plus the hooks: the bound is the interval plus 10 s. The peer is what an
@@ -27,10 +27,25 @@ use serde_json::{json, Value};
 const SYNC_MS: u64 = 30_000;
 const TOPICS: usize = 4;
 const PARTITIONS: i32 = 4;
+/// Each topic gets a record this often. Every app commits after each batch it processes: with a
+/// record every 20 ms on each topic, a hundred apps' commits kept the lab's one origin broker
+/// (2 cores) so busy that a DescribeConsumerGroups of the stage's groups got no answer in 15 s.
+const PRODUCE_EVERY: Duration = Duration::from_millis(250);
 
 fn toml_array(argv: &[String]) -> String {
     let items: Vec<String> = argv.iter().map(|a| json!(a).to_string()).collect();
     format!("[{}]", items.join(", "))
+}
+
+/// The bench's apps; stopped when dropped, so a failed run leaves no process behind.
+struct Running(Vec<App>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for app in &self.0 {
+            let _ = app.try_stop();
+        }
+    }
 }
 
 fn env_count(name: &str, default: usize) -> usize {
@@ -47,13 +62,16 @@ fn cutover(config: &Path, sim: &Sim, args: &[&str]) -> (i32, Value, f64) {
         .arg("--config")
         .arg(config)
         .args(args)
-        .args(["--format", "json"])
+        .args(["--format", "json", "-v"])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .envs(sim.cutover_env())
         .output()
         .expect("run cutover");
     let took = started.elapsed().as_secs_f64();
+    // Its log (`-v`: librdkafka's errors and warnings too) beside the config, for a failure.
+    let log = config.with_file_name(format!("{}.log", args[0]));
+    let _ = std::fs::write(&log, &out.stderr);
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "{args:?}: stdout is not JSON ({e}); stderr: {}",
@@ -91,15 +109,18 @@ async fn main() {
     }
     let producers: Vec<BackgroundProducer> = topics
         .iter()
-        .map(|t| BackgroundProducer::start(&lab.origin, t, PARTITIONS, Duration::from_millis(20)))
+        .map(|t| BackgroundProducer::start(&lab.origin, t, PARTITIONS, PRODUCE_EVERY))
         .collect();
-    let apps: Vec<App> = (0..groups + peers)
-        .map(|i| {
-            let kind = if i < groups { "stage" } else { "one" };
-            let group = format!("{prefix}-{kind}-{i:03}");
-            App::new(&group, &[topics[i % TOPICS].as_str()], Protocol::Classic)
-        })
-        .collect();
+    let apps = Running(
+        (0..groups + peers)
+            .map(|i| {
+                let kind = if i < groups { "stage" } else { "one" };
+                let group = format!("{prefix}-{kind}-{i:03}");
+                App::new(&group, &[topics[i % TOPICS].as_str()], Protocol::Classic)
+            })
+            .collect(),
+    );
+    let apps = &apps.0;
     eprintln!(
         "bench: starting {} consumer processes on the origin",
         apps.len()
@@ -119,7 +140,7 @@ async fn main() {
         "[cutover]\njournal-dir = \"{}\"\nrestart-window = \"2s\"\nrestart-timeout = \"2m\"\nstop-timeout = \"2m\"\n",
         dir.join("journal").display()
     );
-    for app in &apps {
+    for app in apps {
         let key = format!("[groups.\"{}\".hooks", app.group);
         text.push_str(&format!(
             "\n{key}.stop]\nexec = {}\n\n{key}.restart]\nexec = {}\ntimeout = \"2m\"\n\n{key}.rollback]\nexec = {}\ntimeout = \"2m\"\n",
@@ -171,7 +192,7 @@ async fn main() {
         ends.extend(testapp::log_ends(&origin, t, PARTITIONS).await);
         sim.wait_caught_up(t, PARTITIONS).await;
     }
-    for app in &apps {
+    for app in apps {
         let expected: BTreeMap<Partition, i64> = ends
             .iter()
             .filter(|((t, _), _)| app.topics.contains(t))

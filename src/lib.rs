@@ -11,6 +11,7 @@ pub mod config;
 pub mod cutover;
 pub mod duration;
 pub mod error;
+pub mod estate;
 pub mod hooks;
 pub mod journal;
 pub mod kafka;

@@ -16,17 +16,18 @@
 //! after an interruption finishes it without repeating what was done.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::json;
 
 use crate::audit;
-use crate::cutover::driver::Clock;
 use crate::error::{Error, Result};
+use crate::estate::Estate;
+use crate::hooks::{HookContext, HookKind, Hooks};
 use crate::journal::{self, Journal, Record, Subject};
-use crate::kafka::{Cluster, OffsetSpec};
-use crate::link::{Link, MirrorAction};
+use crate::kafka::OffsetSpec;
+use crate::link::MirrorAction;
+use crate::model::GroupId;
 use crate::model::{MirrorState, Timings, TopicPartition};
 use crate::progress::Progress;
 use crate::promotion::{self, PromotionObservation, StableObservation};
@@ -52,30 +53,26 @@ pub struct PromoteSpec {
 
 /// What a promotion runs against.
 pub struct PromoteEnv<'a> {
-    pub origin: &'a dyn Cluster,
-    pub destination: &'a dyn Cluster,
-    pub link: &'a dyn Link,
-    pub journal_dir: &'a Path,
-    pub clock: &'a Clock,
-    pub poll: Duration,
-    pub progress: bool,
+    pub estate: Estate<'a>,
+    /// A configured `[hooks.promote]` promotes instead of the link's REST API.
+    pub hooks: &'a dyn Hooks,
     /// The command line, as the journal records it.
     pub command: Vec<String>,
 }
 
 /// Runs the gate, and unless it refuses or this is a dry run, the promotion.
 pub async fn promote(env: &PromoteEnv<'_>, spec: &PromoteSpec) -> Result<PromoteReport> {
-    if !env.link.reports_status() {
+    if !env.estate.link.reports_status() {
         return Err(Error::State {
             message: format!(
                 "promotion needs the link's REST API: link {} is read through Kafka only",
-                env.link.name()
+                env.estate.link.name()
             ),
             hint: "set [link] rest-url (and its credentials) so cutover can promote and see each mirror reach STOPPED".into(),
         });
     }
-    let started = env.clock.now_ms();
-    let all = Mirrors::read(env.link).await?;
+    let started = env.estate.clock.now_ms();
+    let all = Mirrors::read(env.estate.link).await?;
     let named = if spec.all {
         all.select(&[], "")?
     } else {
@@ -96,7 +93,7 @@ pub async fn promote(env: &PromoteEnv<'_>, spec: &PromoteSpec) -> Result<Promote
         .partition(|t| state(t) == Some(MirrorState::PendingStopped));
     let mut report = PromoteReport {
         schema_version: SCHEMA_VERSION,
-        link: env.link.name().to_string(),
+        link: env.estate.link.name().to_string(),
         outcome: PromoteOutcome::NothingToDo,
         dry_run: spec.dry_run,
         window_ms: spec.window.as_millis() as u64,
@@ -107,6 +104,13 @@ pub async fn promote(env: &PromoteEnv<'_>, spec: &PromoteSpec) -> Result<Promote
         mirrors: Vec::new(),
         groups: Vec::new(),
         already_promoted: done.into_iter().collect(),
+        via: env
+            .hooks
+            .describe(
+                HookKind::Promote,
+                &promote_context(env, &todo.iter().cloned().collect::<Vec<_>>(), "<run id>"),
+            )
+            .map_or_else(|| VIA_REST.to_string(), |hook| format!("hook: {hook}")),
         topics: Vec::new(),
         journal: None,
         elapsed_ms: 0,
@@ -125,7 +129,7 @@ pub async fn promote(env: &PromoteEnv<'_>, spec: &PromoteSpec) -> Result<Promote
         (true, true) => PromoteOutcome::WouldPromote,
         (true, false) => act(env, spec, &todo, &under_way, &mut report).await?,
     };
-    report.elapsed_ms = env.clock.now_ms() - started;
+    report.elapsed_ms = env.estate.clock.now_ms() - started;
     Ok(report)
 }
 
@@ -137,13 +141,19 @@ async fn gate(
     report: &mut PromoteReport,
 ) -> Result<()> {
     let progress = Progress::start(
-        env.progress,
+        env.estate.progress,
         &format!(
             "promotion gate: watching the origin's log ends for {}",
             crate::duration::format(spec.window)
         ),
     );
-    let observed = audit::observe(env.origin, env.destination, env.link, spec.window).await;
+    let observed = audit::observe(
+        env.estate.origin,
+        env.estate.destination,
+        env.estate.link,
+        spec.window,
+    )
+    .await;
     progress.finish();
     let o = observed?;
     let selected = o.mirrors_only(todo);
@@ -160,7 +170,7 @@ async fn gate(
         .cloned()
         .collect();
     let judgement = promotion::judge(&PromotionObservation {
-        link: env.link.name(),
+        link: env.estate.link.name(),
         reports_status: true,
         window_ms: report.window_ms,
         mirrors: selected.clone(),
@@ -174,8 +184,8 @@ async fn gate(
         })
         .collect();
     let (ends, stable) = tokio::try_join!(
-        env.origin.list_offsets(&tps, OffsetSpec::Latest),
-        env.origin.list_offsets(&tps, OffsetSpec::LastStable),
+        env.estate.origin.list_offsets(&tps, OffsetSpec::Latest),
+        env.estate.origin.list_offsets(&tps, OffsetSpec::LastStable),
     )?;
     let read = |r: Option<&crate::kafka::PartitionResult<crate::model::Offset>>| match r {
         Some(Ok(o)) => Ok(*o),
@@ -212,10 +222,10 @@ async fn act(
     let topics: Vec<String> = todo.iter().cloned().collect();
     let under_way: Vec<String> = under_way.iter().cloned().collect();
     let subject = Subject::Promote {
-        link: env.link.name().to_string(),
+        link: env.estate.link.name().to_string(),
     };
-    let run_id = format!("promote-{}", env.clock.now_ms());
-    let (mut journal, _) = Journal::open_subject(env.journal_dir, &subject, &run_id)?;
+    let run_id = format!("promote-{}", env.estate.clock.now_ms());
+    let (mut journal, _) = Journal::open_subject(env.estate.journal_dir, &subject, &run_id)?;
     report.journal = Some(journal.path().display().to_string());
     journal::set_active_at(journal.path(), &subject, &run_id, Some("promoting"));
     let result = promote_and_wait(env, spec, &mut journal, &topics, &under_way, report).await;
@@ -245,7 +255,7 @@ async fn act(
             }),
             timings: Timings::default(),
         },
-        env.clock.now_ms(),
+        env.estate.clock.now_ms(),
     )?;
     Ok(outcome)
 }
@@ -265,7 +275,7 @@ async fn promote_and_wait(
             resumed: false,
             settings: json!({ "topics": topics, "under_way": under_way, "window_ms": report.window_ms }),
         },
-        env.clock.now_ms(),
+        env.estate.clock.now_ms(),
     )?;
     if !under_way.is_empty() {
         journal.append(
@@ -275,7 +285,7 @@ async fn promote_and_wait(
                     under_way.join(", ")
                 ),
             },
-            env.clock.now_ms(),
+            env.estate.clock.now_ms(),
         )?;
     }
     let answered = if topics.is_empty() {
@@ -284,11 +294,11 @@ async fn promote_and_wait(
         journal.append(
             Record::Intent {
                 effect: "promote".into(),
-                detail: json!({ "topics": topics, "gate": { "mirrors": report.mirrors, "groups": report.groups } }),
+                detail: json!({ "topics": topics, "via": report.via, "gate": { "mirrors": report.mirrors, "groups": report.groups } }),
             },
-            env.clock.now_ms(),
+            env.estate.clock.now_ms(),
         )?;
-        env.link.alter_mirrors(MirrorAction::Promote, topics).await
+        promote_call(env, journal, topics, report).await
     };
     let refused: Vec<(String, String)> = match &answered {
         Ok(r) => r
@@ -304,7 +314,7 @@ async fn promote_and_wait(
                 ok: refused.is_empty(),
                 detail: json!({ "topics": topics, "refused": refused }),
             },
-            env.clock.now_ms(),
+            env.estate.clock.now_ms(),
         )?;
     }
     answered?;
@@ -315,7 +325,7 @@ async fn promote_and_wait(
         .cloned()
         .collect();
     let states = wait_stopped(env, &accepted, spec.timeout).await?;
-    let metadata = env.destination.topics().await?;
+    let metadata = env.estate.destination.topics().await?;
     report.topics = topics
         .iter()
         .chain(under_way)
@@ -358,7 +368,7 @@ async fn promote_and_wait(
             ok: report.topics.iter().all(|t| t.writable),
             detail: json!({ "topics": report.topics }),
         },
-        env.clock.now_ms(),
+        env.estate.clock.now_ms(),
     )?;
     Ok(if report.topics.iter().all(|t| t.writable) {
         PromoteOutcome::Promoted
@@ -367,6 +377,50 @@ async fn promote_and_wait(
     })
 }
 
+/// The promotion itself: one `mirrors:promote` call, or the `[hooks.promote]` hook (its
+/// failure refuses every topic, with the hook's error). One answer per topic.
+async fn promote_call(
+    env: &PromoteEnv<'_>,
+    journal: &Journal,
+    topics: &[String],
+    report: &PromoteReport,
+) -> Result<Vec<crate::link::MirrorActionResult>> {
+    if report.via == VIA_REST {
+        return env
+            .estate
+            .link
+            .alter_mirrors(MirrorAction::Promote, topics)
+            .await;
+    }
+    let ctx = promote_context(env, topics, journal.run_id());
+    let ran = env.hooks.run(HookKind::Promote, &ctx).await;
+    let error = (!ran.ok).then(|| {
+        format!(
+            "the promote hook failed: {}",
+            ran.error.as_deref().unwrap_or("no reason given")
+        )
+    });
+    Ok(topics
+        .iter()
+        .map(|t| crate::link::MirrorActionResult {
+            mirror_topic: t.clone(),
+            error: error.clone(),
+        })
+        .collect())
+}
+
+fn promote_context(env: &PromoteEnv<'_>, topics: &[String], run_id: &str) -> HookContext {
+    HookContext {
+        group: GroupId::new(""),
+        topics: topics.to_vec(),
+        run_id: run_id.to_string(),
+        link: env.estate.link.name().to_string(),
+    }
+}
+
+/// How a promotion is asked for when no hook is configured.
+const VIA_REST: &str = "the link's REST API (mirrors:promote)";
+
 /// Polls the link until every topic is `STOPPED` (or failed, or the time is up); the last
 /// state read of each.
 async fn wait_stopped(
@@ -374,10 +428,13 @@ async fn wait_stopped(
     topics: &[String],
     timeout: Duration,
 ) -> Result<Vec<(String, MirrorState)>> {
-    let progress = Progress::start(env.progress, "waiting for the promoted mirrors to stop");
+    let progress = Progress::start(
+        env.estate.progress,
+        "waiting for the promoted mirrors to stop",
+    );
     let deadline = tokio::time::Instant::now() + timeout;
     let result = loop {
-        let mirrors = Mirrors::read(env.link).await?;
+        let mirrors = Mirrors::read(env.estate.link).await?;
         let states: Vec<(String, MirrorState)> = topics
             .iter()
             .map(|t| {
@@ -397,7 +454,7 @@ async fn wait_stopped(
             break states;
         }
         progress.update(&format!("{pending} of {} not STOPPED yet", topics.len()));
-        tokio::time::sleep(env.poll).await;
+        tokio::time::sleep(env.estate.poll).await;
     };
     progress.finish();
     Ok(result)

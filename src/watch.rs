@@ -14,18 +14,17 @@
 //! was left paused.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::json;
 
-use crate::cutover::driver::Clock;
 use crate::duration;
 use crate::error::{Error, Result};
+use crate::estate::Estate;
 use crate::journal::{self, Journal, Record, Subject};
-use crate::kafka::Cluster;
 use crate::lag::{PartitionEnds, Sample, TopicLag, Tracker};
-use crate::link::{Link, MirrorAction};
+use crate::link::MirrorAction;
 use crate::progress::Progress;
 use crate::report::watch::{LagPoint, WatchFinding, WatchLine, WatchReport};
 use crate::report::SCHEMA_VERSION;
@@ -50,13 +49,7 @@ pub struct WatchSpec {
 
 /// What a watch runs against.
 pub struct WatchEnv<'a> {
-    pub origin: &'a dyn Cluster,
-    pub destination: &'a dyn Cluster,
-    pub link: &'a dyn Link,
-    pub journal_dir: &'a Path,
-    pub clock: &'a Clock,
-    pub poll: Duration,
-    pub progress: bool,
+    pub estate: Estate<'a>,
     /// Told every sample, finding, pause and resume as it happens (`--format json`: a line).
     pub lines: &'a (dyn Fn(&WatchLine) + Sync),
 }
@@ -66,7 +59,7 @@ const STATUS_EVERY_MS: i64 = 5_000;
 
 /// Runs a watch to its end.
 pub async fn watch(env: &WatchEnv<'_>, spec: &WatchSpec) -> Result<WatchReport> {
-    let all = Mirrors::read(env.link).await?;
+    let all = Mirrors::read(env.estate.link).await?;
     let watched = all.select(&spec.topics, "")?;
     let prioritised = all.select(&spec.prioritise, "--prioritise ")?;
     let mut pauses = Pauses::open(env, spec)?;
@@ -79,15 +72,15 @@ pub async fn watch(env: &WatchEnv<'_>, spec: &WatchSpec) -> Result<WatchReport> 
             .collect();
         pauses.pause(env, &others).await?;
     }
-    let started = env.clock.now_ms();
+    let started = env.estate.clock.now_ms();
     let deadline = spec.deadline.map(|d| started + d.as_millis() as i64);
     let mut tracker = Tracker::new(spec.stall_after.as_millis() as i64);
     let mut findings: Vec<WatchFinding> = Vec::new();
     let mut timeline = Vec::new();
-    let progress = Progress::start(env.progress, "watching mirror lag");
+    let progress = Progress::start(env.estate.progress, "watching mirror lag");
     let mut last_status = i64::MIN / 2;
     let ended = loop {
-        let now = env.clock.now_ms();
+        let now = env.estate.clock.now_ms();
         let sample = look(env, &watched).await?;
         tracker.push(sample);
         let topics = tracker.topics();
@@ -121,7 +114,7 @@ pub async fn watch(env: &WatchEnv<'_>, spec: &WatchSpec) -> Result<WatchReport> 
             progress.update(&status_line(&topics, deadline.map(|d| d - now)));
             last_status = now;
         }
-        tokio::time::sleep(env.poll).await;
+        tokio::time::sleep(env.estate.poll).await;
     };
     progress.finish();
     pauses.resume_all(env).await?;
@@ -129,11 +122,11 @@ pub async fn watch(env: &WatchEnv<'_>, spec: &WatchSpec) -> Result<WatchReport> 
     Ok(WatchReport {
         schema_version: SCHEMA_VERSION,
         kind: "result",
-        link: env.link.name().to_string(),
+        link: env.estate.link.name().to_string(),
         until_lag: spec.until_lag,
         drained: ended == "drained",
         ended: ended.to_string(),
-        elapsed_ms: env.clock.now_ms() - started,
+        elapsed_ms: env.estate.clock.now_ms() - started,
         topics,
         findings,
         prioritised: prioritised.into_iter().collect(),
@@ -145,7 +138,7 @@ pub async fn watch(env: &WatchEnv<'_>, spec: &WatchSpec) -> Result<WatchReport> 
 
 /// The lag of the named mirrors (every mirror when none is named) at one look.
 pub async fn lag_now(env: &WatchEnv<'_>, topics: &[String]) -> Result<Vec<TopicLag>> {
-    let watched = Mirrors::read(env.link).await?.select(topics, "")?;
+    let watched = Mirrors::read(env.estate.link).await?.select(topics, "")?;
     let mut tracker = Tracker::new(i64::MAX);
     tracker.push(look(env, &watched).await?);
     Ok(tracker.topics())
@@ -153,9 +146,9 @@ pub async fn lag_now(env: &WatchEnv<'_>, topics: &[String]) -> Result<Vec<TopicL
 
 /// One look: the mirrors' states, then both clusters' ends for the watched ones.
 async fn look(env: &WatchEnv<'_>, watched: &BTreeSet<String>) -> Result<Sample> {
-    let at_ms = env.clock.now_ms();
-    let mirrors = Mirrors::read(env.link).await?.only(watched);
-    let offsets = MirrorOffsets::read(env.origin, env.destination, &mirrors).await?;
+    let at_ms = env.estate.clock.now_ms();
+    let mirrors = Mirrors::read(env.estate.link).await?.only(watched);
+    let offsets = MirrorOffsets::read(env.estate.origin, env.estate.destination, &mirrors).await?;
     let states = mirrors
         .by_source
         .values()
@@ -300,9 +293,9 @@ impl Pauses {
     /// The journal (and its lock) is taken only when this watch may pause or resume.
     fn open(env: &WatchEnv<'_>, spec: &WatchSpec) -> Result<Pauses> {
         let subject = Subject::Watch {
-            link: env.link.name().to_string(),
+            link: env.estate.link.name().to_string(),
         };
-        let path = subject.path(env.journal_dir);
+        let path = subject.path(env.estate.journal_dir);
         let left = if path.exists() {
             left_paused(&journal::read(&path)?.entries)
         } else {
@@ -321,8 +314,9 @@ impl Pauses {
         let journal = if spec.prioritise.is_empty() && left.is_empty() {
             None
         } else {
-            let run_id = format!("watch-{}", env.clock.now_ms());
-            let (mut journal, _) = Journal::open_subject(env.journal_dir, &subject, &run_id)?;
+            let run_id = format!("watch-{}", env.estate.clock.now_ms());
+            let (mut journal, _) =
+                Journal::open_subject(env.estate.journal_dir, &subject, &run_id)?;
             journal.append(
                 Record::Started {
                     command: Vec::new(),
@@ -330,7 +324,7 @@ impl Pauses {
                     resumed: spec.resume,
                     settings: json!({ "prioritise": spec.prioritise, "until_lag": spec.until_lag }),
                 },
-                env.clock.now_ms(),
+                env.estate.clock.now_ms(),
             )?;
             journal::set_active_at(&path, &subject, &run_id, Some("watching"));
             Some(journal)
@@ -357,7 +351,7 @@ impl Pauses {
         self.act(env, MirrorAction::Pause, topics).await?;
         self.paused = topics.to_vec();
         self.resumed.clear();
-        if env.progress {
+        if env.estate.progress {
             eprintln!(
                 "cutover: paused {} mirror(s) so the prioritised ones drain first: {} (if this watch is interrupted, `cutover watch --resume` resumes them)",
                 topics.len(),
@@ -377,7 +371,7 @@ impl Pauses {
         let topics = self.paused.clone();
         self.act(env, MirrorAction::Resume, &topics).await?;
         self.resumed = topics.clone();
-        if env.progress {
+        if env.estate.progress {
             eprintln!("cutover: resumed mirror(s) {}", topics.join(", "));
         }
         (env.lines)(&WatchLine::Resumed { topics });
@@ -403,9 +397,9 @@ impl Pauses {
                 effect: effect.into(),
                 detail: json!({ "topics": topics }),
             },
-            env.clock.now_ms(),
+            env.estate.clock.now_ms(),
         )?;
-        let results = env.link.alter_mirrors(action, topics).await;
+        let results = env.estate.link.alter_mirrors(action, topics).await;
         let refused: Vec<String> = match &results {
             Ok(r) => r
                 .iter()
@@ -419,7 +413,7 @@ impl Pauses {
                 ok: refused.is_empty(),
                 detail: json!({ "topics": topics, "refused": refused }),
             },
-            env.clock.now_ms(),
+            env.estate.clock.now_ms(),
         )?;
         results?;
         if refused.is_empty() {

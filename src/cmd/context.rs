@@ -90,6 +90,19 @@ impl Context {
         crate::kafka::probe_both(self.origin.as_ref(), self.destination.as_ref()).await
     }
 
+    /// What the migration-wide commands run against.
+    pub fn estate(&self) -> crate::estate::Estate<'_> {
+        crate::estate::Estate {
+            origin: self.origin.as_ref(),
+            destination: self.destination.as_ref(),
+            link: self.link.as_ref(),
+            journal_dir: &self.cutover.cutover.journal_dir,
+            clock: &self.clock,
+            poll: self.poll_interval,
+            progress: self.progress,
+        }
+    }
+
     /// The process exits right after the command: closing the Kafka clients would only make
     /// the operator wait (librdkafka's shutdown takes a few hundred milliseconds), and nothing
     /// is left to flush (cutover never produces or commits). The OS reclaims everything.

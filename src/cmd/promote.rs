@@ -11,13 +11,8 @@ use super::{Context, Outcome, Report};
 pub(super) async fn run(ctx: &Context, spec: &PromoteSpec, command: &[String]) -> Result<Outcome> {
     ctx.probe().await?;
     let env = PromoteEnv {
-        origin: ctx.origin.as_ref(),
-        destination: ctx.destination.as_ref(),
-        link: ctx.link.as_ref(),
-        journal_dir: &ctx.cutover.cutover.journal_dir,
-        clock: &ctx.clock,
-        poll: ctx.poll_interval,
-        progress: ctx.progress,
+        estate: ctx.estate(),
+        hooks: ctx.hooks.as_ref(),
         command: command.to_vec(),
     };
     let spec = PromoteSpec {

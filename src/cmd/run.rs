@@ -18,14 +18,9 @@ pub(super) async fn run(
 ) -> Result<Outcome> {
     let book = runbook::load(path, &crate::config::process_env())?;
     let env = RunEnv {
-        origin: ctx.origin.as_ref(),
-        destination: ctx.destination.as_ref(),
-        link: ctx.link.as_ref(),
+        estate: ctx.estate(),
         hooks: ctx.hooks.as_ref(),
         options: &ctx.cutover,
-        clock: ctx.clock,
-        poll: ctx.poll_interval,
-        progress: ctx.progress,
         phase_watch: ctx.phase_watch.as_ref(),
         command: command.to_vec(),
     };

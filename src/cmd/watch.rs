@@ -25,13 +25,7 @@ pub(super) async fn run(ctx: &Context, spec: &WatchSpec) -> Result<Outcome> {
         }
     };
     let env = WatchEnv {
-        origin: ctx.origin.as_ref(),
-        destination: ctx.destination.as_ref(),
-        link: ctx.link.as_ref(),
-        journal_dir: &ctx.cutover.cutover.journal_dir,
-        clock: &ctx.clock,
-        poll: ctx.poll_interval,
-        progress: ctx.progress,
+        estate: ctx.estate(),
         lines: &lines,
     };
     let report = watch::watch(&env, spec).await?;

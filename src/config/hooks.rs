@@ -23,7 +23,7 @@ use crate::hooks::{
 use crate::model::GroupId;
 use crate::secret::Secret;
 
-const HOOKS_KEYS: &[&str] = &["stop", "exclude", "restart", "rollback"];
+const HOOKS_KEYS: &[&str] = &["stop", "exclude", "restart", "rollback", "promote"];
 const HOOK_KEYS: &[&str] = &[
     "exec", "shell", "http", "builtin", "timeout", "retries", "env", "env-from",
 ];
@@ -93,13 +93,22 @@ fn hook_set(
         Some(g) => format!("[groups.{}.hooks]", toml_key(g.as_str())),
     };
     check_known_keys(&section, table, HOOKS_KEYS, problems);
+    if group.is_some() && table.contains_key("promote") {
+        problems.push(format!(
+            "{section} promote: promotion is link-wide, not a group's: set [hooks.promote]"
+        ));
+    }
     let mut out = BTreeMap::new();
+    let link_wide = group.is_none().then_some(HookKind::Promote);
     for kind in [
         HookKind::Stop,
         HookKind::Exclude,
         HookKind::Restart,
         HookKind::Rollback,
-    ] {
+    ]
+    .into_iter()
+    .chain(link_wide)
+    {
         let Some(value) = table.get(kind.as_str()) else {
             continue;
         };
@@ -643,7 +652,12 @@ mod tests {
         let kinds: Vec<HookKind> = config.hooks.defaults.keys().copied().collect();
         assert_eq!(
             kinds,
-            [HookKind::Stop, HookKind::Restart, HookKind::Rollback]
+            [
+                HookKind::Stop,
+                HookKind::Restart,
+                HookKind::Rollback,
+                HookKind::Promote
+            ]
         );
         assert_eq!(config.hooks.groups.len(), 1);
     }
@@ -757,7 +771,7 @@ mod tests {
         let p = problems(Err(err));
         let expected = [
             "[hooks] stop: expected a table ([hooks.stop]), found a string",
-            "unknown key `colour` in [hooks] (known: stop, exclude, restart, rollback)",
+            "unknown key `colour` in [hooks] (known: stop, exclude, restart, rollback, promote)",
             "[hooks.exclude] builtin: \"lnk\" is not a built-in: the one built-in is \"link\"",
             "unknown key `shel` in [hooks.restart] (known: exec, shell, http, builtin, timeout, retries, env, env-from)",
             "[hooks.restart] exec: the argv is empty: give at least the program",
@@ -787,6 +801,32 @@ mod tests {
             assert_problem(&p, needle);
         }
         assert_eq!(p.len(), expected.len(), "{p:#?}");
+    }
+
+    #[test]
+    fn a_promote_hook_is_link_wide_and_refused_per_group() {
+        let c = config(
+            r#"
+            [hooks.promote]
+            exec = ["confluent", "kafka", "mirror", "promote", "{topics}", "--link", "{link}"]
+            "#,
+        );
+        let any = GroupId::new("");
+        assert!(matches!(
+            c.hooks.hook(HookKind::Promote, &any).map(|h| &h.action),
+            Some(HookAction::Exec { argv }) if argv[4] == "{topics}"
+        ));
+        let p = problems(from_toml(
+            r#"
+            [groups."orders".hooks.promote]
+            exec = ["promote"]
+            "#,
+            &lab_env(),
+        ));
+        assert_problem(
+            &p,
+            "promotion is link-wide, not a group's: set [hooks.promote]",
+        );
     }
 
     fn config(text: &str) -> Config {

@@ -29,6 +29,10 @@ pub enum HookKind {
     /// A runbook stage's own hook (`kind = "hook"`: stop or start producers, …), defined in
     /// the runbook, not per group.
     Stage,
+    /// Promote mirror topics through the operator's own tooling instead of the link's REST
+    /// API (`[hooks.promote]`, link-wide, `{topics}` the topics); cutover still watches each
+    /// mirror reach STOPPED.
+    Promote,
 }
 
 impl HookKind {
@@ -39,13 +43,14 @@ impl HookKind {
             HookKind::Restart => "restart",
             HookKind::Rollback => "rollback",
             HookKind::Stage => "stage",
+            HookKind::Promote => "promote",
         }
     }
 
     /// The cluster the hook acts on.
     pub fn cluster(self) -> Role {
         match self {
-            HookKind::Restart => Role::Destination,
+            HookKind::Restart | HookKind::Promote => Role::Destination,
             HookKind::Stop | HookKind::Rollback | HookKind::Exclude | HookKind::Stage => {
                 Role::Origin
             }

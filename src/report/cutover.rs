@@ -33,8 +33,8 @@ use crate::journal::{self, Entry, PartitionSample, ReadBack, Record};
 use crate::model::Timings;
 
 pub(crate) use chart::{lag_chart, PhaseMark};
-pub(crate) use html::esc;
 pub use html::html;
+pub(crate) use html::{esc, table as html_table, STYLE};
 pub use text::{markdown, table};
 
 /// The version of the report's JSON form; changed only with its documentation.

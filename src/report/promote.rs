@@ -60,6 +60,8 @@ pub struct PromoteReport {
     pub mirrors: Vec<MirrorAudit>,
     pub groups: Vec<GroupAudit>,
     pub already_promoted: Vec<String>,
+    /// How the promotion is asked for: the link's REST API, or the `[hooks.promote]` hook.
+    pub via: String,
     pub topics: Vec<PromotedTopic>,
     /// Where the promotion's steps were journaled (not for a dry run or a refusal).
     pub journal: Option<String>,
@@ -161,6 +163,9 @@ fn notes(r: &PromoteReport) -> Vec<String> {
                 String::new()
             }
         ));
+    }
+    if !r.topics.is_empty() || r.outcome == PromoteOutcome::WouldPromote {
+        out.push(format!("promoted through {}", r.via));
     }
     if let Some(j) = &r.journal {
         out.push(format!("journal: {j}"));

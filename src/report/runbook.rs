@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
-use super::cutover::{esc, lag_chart, percentiles, Percentiles, PhaseMark};
+use super::cutover::{esc, html_table, lag_chart, percentiles, Percentiles, PhaseMark, STYLE};
 use super::tables::md_table;
 use crate::journal::{Entry, Record};
 
@@ -474,16 +474,16 @@ pub fn runbook_html(r: &RunbookReport) -> String {
     let mut out = String::from(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>cutover run</title><style>",
     );
-    out.push_str(HTML_STYLE);
+    out.push_str(STYLE);
     let _ = write!(
         out,
-        "</style></head><body>\n<h1>cutover run: {}</h1>\n<p class=\"banner {}\">{}</p>\n",
+        "</style></head><body>\n<h1>cutover run: {}</h1>\n<p class=\"banner b-{}\">{}</p>\n",
         esc(&r.runbook),
         serde_plain(&r.outcome),
         esc(&headline(r))
     );
     out.push_str("<h2>Stages</h2>\n");
-    out.push_str(&html_table(&STAGE_HEADER, stage_rows(r)));
+    html_table(&mut out, &STAGE_HEADER, stage_rows(r));
     let start = r
         .stages
         .iter()
@@ -522,7 +522,7 @@ pub fn runbook_html(r: &RunbookReport) -> String {
                 p.count, p.p50, p.p90, p.p99, p.max
             );
         }
-        out.push_str(&html_table(&GROUP_HEADER, group_rows(r)));
+        html_table(&mut out, &GROUP_HEADER, group_rows(r));
     }
     if !r.evidence.is_empty() {
         out.push_str("<h2>Promotion evidence</h2>\n");
@@ -541,10 +541,7 @@ pub fn runbook_html(r: &RunbookReport) -> String {
                     m.map_or_else(|| "-".into(), |v| v.to_string()),
                 ]
             });
-            out.push_str(&html_table(
-                &["partition", "origin end", "mirror end"],
-                rows.collect(),
-            ));
+            html_table(&mut out, &["partition", "origin end", "mirror end"], rows);
         }
     }
     out.push_str("<h2>Notes</h2>\n<ul>\n");
@@ -554,35 +551,6 @@ pub fn runbook_html(r: &RunbookReport) -> String {
     out.push_str("</ul>\n</body></html>\n");
     out
 }
-
-fn html_table(header: &[&str], rows: Vec<Vec<String>>) -> String {
-    let mut out = String::from("<table><tr>");
-    for h in header {
-        let _ = write!(out, "<th>{}</th>", esc(h));
-    }
-    out.push_str("</tr>\n");
-    for row in rows {
-        out.push_str("<tr>");
-        for cell in row {
-            let _ = write!(out, "<td>{}</td>", esc(&cell));
-        }
-        out.push_str("</tr>\n");
-    }
-    out.push_str("</table>\n");
-    out
-}
-
-const HTML_STYLE: &str = "body { font-family: system-ui, sans-serif; color: #1a1a1a; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.4; }
-table { border-collapse: collapse; margin: 0.5rem 0; font-size: 0.88rem; }
-th, td { border: 1px solid #bbb; padding: 0.2rem 0.5rem; text-align: left; vertical-align: top; }
-th { background: #f0f0f0; }
-.banner { border: 2px solid; border-radius: 4px; padding: 0.6rem 0.9rem; }
-.done { background: #e8f6ec; border-color: #1e8449; }
-.partial, .in_progress { background: #fbe9e7; border-color: #c0392b; }
-.planned { background: #eef2f8; border-color: #1f5fa8; }
-.run { font-weight: normal; color: #555; font-size: 0.9rem; }
-svg.chart { max-width: 100%; height: auto; }
-";
 
 #[cfg(test)]
 mod tests {

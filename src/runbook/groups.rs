@@ -45,9 +45,9 @@ pub(super) async fn run(
         ));
     }
     let look = verify::verify(
-        env.origin,
-        env.destination,
-        env.link,
+        env.estate.origin,
+        env.estate.destination,
+        env.estate.link,
         &Selection::Groups(names.clone()),
     )
     .await?;
@@ -76,7 +76,7 @@ pub(super) async fn run(
     let shared = SharedFilterEdits::new();
     let total = todo.len();
     let progress = Progress::start(
-        env.progress,
+        env.estate.progress,
         &format!(
             "cutting over {total} group(s), at most {} at a time",
             s.concurrency
@@ -141,7 +141,10 @@ fn on_destination(row: &GroupRow) -> bool {
 pub(super) async fn resolve(env: &RunEnv<'_>, s: &GroupsStage) -> Result<Vec<GroupId>> {
     let mut names: BTreeSet<GroupId> = s.groups.iter().cloned().collect();
     if let Some(pattern) = &s.pattern {
-        let (o, d) = tokio::try_join!(env.origin.list_groups(), env.destination.list_groups())?;
+        let (o, d) = tokio::try_join!(
+            env.estate.origin.list_groups(),
+            env.estate.destination.list_groups()
+        )?;
         names.extend(
             o.groups
                 .into_iter()
@@ -166,12 +169,12 @@ async fn one(
         && journal::read(&path)
             .is_ok_and(|back| !back.entries.is_empty() && back.finished().is_none());
     let genv = Env {
-        origin: env.origin,
-        destination: env.destination,
-        link: env.link,
+        origin: env.estate.origin,
+        destination: env.estate.destination,
+        link: env.estate.link,
         hooks: env.hooks,
         options,
-        clock: env.clock,
+        clock: *env.estate.clock,
         progress: false,
         phase_watch: env.phase_watch,
         command: env.command.clone(),

@@ -23,20 +23,17 @@ mod groups;
 mod stages;
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::time::Duration;
 
 use serde_json::json;
 
 pub use file::{load, matches, Action, GroupsStage, HookCheck, HookStage, Runbook, Stage};
 
-use crate::cutover::driver::{Clock, Options};
+use crate::cutover::driver::Options;
 use crate::cutover::machine::Phase;
 use crate::error::{Error, Result};
+use crate::estate::Estate;
 use crate::hooks::Hooks;
 use crate::journal::{self, Journal, Record, Subject};
-use crate::kafka::Cluster;
-use crate::link::Link;
 use crate::model::Timings;
 use crate::report::runbook::{
     RunbookOutcome, RunbookReport, StageDetail, StageReport, StageStatus,
@@ -44,14 +41,9 @@ use crate::report::runbook::{
 
 /// What a runbook runs against.
 pub struct RunEnv<'a> {
-    pub origin: &'a dyn Cluster,
-    pub destination: &'a dyn Cluster,
-    pub link: &'a dyn Link,
+    pub estate: Estate<'a>,
     pub hooks: &'a dyn Hooks,
     pub options: &'a Options,
-    pub clock: Clock,
-    pub poll: Duration,
-    pub progress: bool,
     /// Told every phase a group's cutover enters (the simulator's `kill-at`).
     pub phase_watch: Option<&'a tokio::sync::watch::Sender<Phase>>,
     /// The command line, for the journals.
@@ -59,12 +51,8 @@ pub struct RunEnv<'a> {
 }
 
 impl RunEnv<'_> {
-    fn journal_dir(&self) -> &Path {
-        &self.options.cutover.journal_dir
-    }
-
     fn note(&self, text: &str) {
-        if self.progress {
+        if self.estate.progress {
             eprintln!("cutover: {text}");
         }
     }
@@ -83,12 +71,12 @@ pub async fn run(env: &RunEnv<'_>, book: &Runbook, mode: RunMode) -> Result<Runb
     if mode == RunMode::DryRun {
         return stages::plan(env, book).await;
     }
-    crate::kafka::probe_both(env.origin, env.destination).await?;
+    crate::kafka::probe_both(env.estate.origin, env.estate.destination).await?;
     let subject = Subject::Runbook {
         name: book.name.clone(),
     };
-    let run_id = format!("run-{}", env.clock.now_ms());
-    let (mut journal, back) = Journal::open_subject(env.journal_dir(), &subject, &run_id)?;
+    let run_id = format!("run-{}", env.estate.clock.now_ms());
+    let (mut journal, back) = Journal::open_subject(env.estate.journal_dir, &subject, &run_id)?;
     let last_run = back.run_id().map(String::from);
     // A run that ended partly (a stage failed) is unfinished too: `--resume` continues it.
     let unfinished = last_run.is_some()
@@ -138,11 +126,11 @@ pub async fn run(env: &RunEnv<'_>, book: &Runbook, mode: RunMode) -> Result<Runb
                 "runbook": book.path,
                 "digest": book.digest,
                 "stages": book.stages.iter().map(|s| json!({ "name": s.name, "kind": s.action.kind() })).collect::<Vec<_>>(),
-                "journal_dir": env.journal_dir(),
-                "link": env.link.name(),
+                "journal_dir": env.estate.journal_dir,
+                "link": env.estate.link.name(),
             }),
         },
-        env.clock.now_ms(),
+        env.estate.clock.now_ms(),
     )?;
     let outcome = run_stages(env, book, &mut journal, &done).await;
     journal::set_active_at(journal.path(), &subject, journal.run_id(), None);
@@ -153,7 +141,7 @@ pub async fn run(env: &RunEnv<'_>, book: &Runbook, mode: RunMode) -> Result<Runb
             reason: failed,
             timings: Timings::default(),
         },
-        env.clock.now_ms(),
+        env.estate.clock.now_ms(),
     )?;
     report_of(&journal)
 }
@@ -183,7 +171,7 @@ async fn run_stages(
                 effect: "stage".into(),
                 detail: json!({ "index": index, "name": stage.name, "kind": stage.action.kind(), "resumed": resumed }),
             },
-            env.clock.now_ms(),
+            env.estate.clock.now_ms(),
         )?;
         let phase = format!("stage {} {}", index + 1, stage.name);
         journal::set_active_at(journal.path(), &subject, journal.run_id(), Some(&phase));
@@ -227,7 +215,7 @@ async fn run_stages(
                 detail: serde_json::to_value(&detail)
                     .map_err(|e| Error::Internal(format!("a stage record did not encode: {e}")))?,
             },
-            env.clock.now_ms(),
+            env.estate.clock.now_ms(),
         )?;
         if !ok {
             return Ok(Some(format!(

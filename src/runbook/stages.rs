@@ -29,7 +29,15 @@ pub(super) async fn run_stage(
     let stage = &book.stages[index];
     let agent_moves_groups = agent_moves_later(env, book, index);
     match &stage.action {
-        Action::Watch(spec) => watch_stage(env, spec).await,
+        // A watch stage under way when the run was interrupted may have left mirrors paused:
+        // resumed, it resumes them first (see `watch`).
+        Action::Watch(spec) => {
+            let spec = WatchSpec {
+                resume: resumed,
+                ..spec.clone()
+            };
+            watch_stage(env, &spec).await
+        }
         Action::Groups(g) => groups::run(env, &stage.name, g).await,
         Action::Hook(h) => hook_stage(env, h, run_id, resumed).await,
         Action::Audit { window } => audit_stage(env, *window, agent_moves_groups).await,
@@ -53,26 +61,17 @@ fn agent_moves_later(env: &RunEnv<'_>, book: &Runbook, index: usize) -> bool {
         })
 }
 
-fn watch_env<'a>(
-    env: &'a RunEnv<'a>,
-    lines: &'a (dyn Fn(&crate::report::watch::WatchLine) + Sync),
-) -> WatchEnv<'a> {
-    WatchEnv {
-        origin: env.origin,
-        destination: env.destination,
-        link: env.link,
-        journal_dir: env.journal_dir(),
-        clock: &env.clock,
-        poll: env.poll,
-        progress: env.progress,
-        lines,
-    }
-}
-
 async fn watch_stage(env: &RunEnv<'_>, spec: &WatchSpec) -> Result<(bool, StageDetail)> {
-    let started = env.clock.now_ms();
+    let started = env.estate.clock.now_ms();
     let quiet = |_: &crate::report::watch::WatchLine| {};
-    let report = watch::watch(&watch_env(env, &quiet), spec).await?;
+    let report = watch::watch(
+        &WatchEnv {
+            estate: env.estate,
+            lines: &quiet,
+        },
+        spec,
+    )
+    .await?;
     let mut summary = if report.drained {
         format!(
             "{} mirror(s) drained to lag ≤ {} in {:.0} s",
@@ -129,9 +128,9 @@ async fn audit_stage(
     agent_moves_groups: bool,
 ) -> Result<(bool, StageDetail)> {
     let report = crate::audit::audit(
-        env.origin,
-        env.destination,
-        env.link,
+        env.estate.origin,
+        env.estate.destination,
+        env.estate.link,
         window,
         agent_moves_groups,
     )
@@ -165,13 +164,8 @@ async fn promote_stage(
     spec: &PromoteSpec,
 ) -> Result<(bool, StageDetail)> {
     let penv = PromoteEnv {
-        origin: env.origin,
-        destination: env.destination,
-        link: env.link,
-        journal_dir: env.journal_dir(),
-        clock: &env.clock,
-        poll: env.poll,
-        progress: env.progress,
+        estate: env.estate,
+        hooks: env.hooks,
         command: env.command.clone(),
     };
     let report = crate::promote::promote(&penv, spec).await?;
@@ -257,7 +251,7 @@ async fn hook_stage(
     }
     let before = match h.check {
         Some(HookCheck::DestinationWritten) => {
-            Some(ends(env.destination, &h.topics, OffsetSpec::Latest).await?)
+            Some(ends(env.estate.destination, &h.topics, OffsetSpec::Latest).await?)
         }
         _ => None,
     };
@@ -265,7 +259,7 @@ async fn hook_stage(
         group: GroupId::new(""),
         topics: h.topics.clone(),
         run_id: run_id.to_string(),
-        link: env.link.name().to_string(),
+        link: env.estate.link.name().to_string(),
     };
     let report = env.hooks.run_stage(&h.hook, &ctx).await;
     let detail = |summary: String| StageDetail {
@@ -306,8 +300,8 @@ async fn holds(
 ) -> std::result::Result<String, String> {
     let deadline = tokio::time::Instant::now() + h.check_timeout;
     let cluster = match check {
-        HookCheck::OriginStill => env.origin,
-        HookCheck::DestinationWritten => env.destination,
+        HookCheck::OriginStill => env.estate.origin,
+        HookCheck::DestinationWritten => env.estate.destination,
     };
     let read = || async {
         ends(cluster, &h.topics, OffsetSpec::Latest)
@@ -321,7 +315,7 @@ async fn holds(
     loop {
         tokio::time::sleep(match check {
             HookCheck::OriginStill => h.window,
-            HookCheck::DestinationWritten => env.poll,
+            HookCheck::DestinationWritten => env.estate.poll,
         })
         .await;
         let now = read().await?;
@@ -405,13 +399,16 @@ async fn ends(
 
 /// A dry run: each stage described, with what a read-only look finds now.
 pub(super) async fn plan(env: &RunEnv<'_>, book: &Runbook) -> Result<RunbookReport> {
-    crate::kafka::probe_both(env.origin, env.destination).await?;
+    crate::kafka::probe_both(env.estate.origin, env.estate.destination).await?;
     let mut summaries = Vec::new();
     for stage in &book.stages {
         summaries.push(match &stage.action {
             Action::Watch(spec) => {
                 let quiet = |_: &crate::report::watch::WatchLine| {};
-                let wenv = watch_env(env, &quiet);
+                let wenv = WatchEnv {
+                    estate: env.estate,
+                    lines: &quiet,
+                };
                 let lag = watch::lag_now(&wenv, &spec.topics).await?;
                 format!(
                     "wait until lag ≤ {} on {}; lag now: {}",
@@ -431,9 +428,9 @@ pub(super) async fn plan(env: &RunEnv<'_>, book: &Runbook) -> Result<RunbookRepo
             Action::Groups(g) => {
                 let names = groups::resolve(env, g).await?;
                 let look = verify::verify(
-                    env.origin,
-                    env.destination,
-                    env.link,
+                    env.estate.origin,
+                    env.estate.destination,
+                    env.estate.link,
                     &Selection::Groups(names.clone()),
                 )
                 .await?;
@@ -457,7 +454,7 @@ pub(super) async fn plan(env: &RunEnv<'_>, book: &Runbook) -> Result<RunbookRepo
                     group: GroupId::new(""),
                     topics: h.topics.clone(),
                     run_id: "<run id>".into(),
-                    link: env.link.name().to_string(),
+                    link: env.estate.link.name().to_string(),
                 };
                 format!(
                     "run {}{}",

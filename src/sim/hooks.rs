@@ -18,6 +18,7 @@ use crate::sim::{SharedWorld, World};
 pub struct SimHooks {
     world: Arc<SharedWorld>,
     builtin_exclude: bool,
+    promote_hook: bool,
     retries: u32,
     latency: Duration,
 }
@@ -26,12 +27,14 @@ impl SimHooks {
     pub fn new(
         world: Arc<SharedWorld>,
         builtin_exclude: bool,
+        promote_hook: bool,
         retries: u32,
         latency: Duration,
     ) -> Self {
         SimHooks {
             world,
             builtin_exclude,
+            promote_hook,
             retries,
             latency,
         }
@@ -46,7 +49,8 @@ fn app_of(w: &World, group: &GroupId) -> Result<String, String> {
         .ok_or_else(|| format!("no app of the scenario consumes as group {group}"))
 }
 
-fn perform(w: &mut World, kind: HookKind, group: &GroupId) -> Result<String, String> {
+fn perform(w: &mut World, kind: HookKind, ctx: &HookContext) -> Result<String, String> {
+    let group = &ctx.group;
     match kind {
         HookKind::Stop => {
             let app = app_of(w, group)?;
@@ -77,6 +81,19 @@ fn perform(w: &mut World, kind: HookKind, group: &GroupId) -> Result<String, Str
             Ok(format!("group {group} excluded by the exclude hook"))
         }
         HookKind::Stage => Err("a stage hook names its event in its exec".into()),
+        HookKind::Promote => ctx
+            .topics
+            .iter()
+            .map(|topic| {
+                crate::sim::events::apply(
+                    w,
+                    &crate::sim::scenario::Event::PromoteMirror {
+                        topic: topic.clone(),
+                    },
+                )
+            })
+            .collect::<Result<Vec<String>, String>>()
+            .map(|done| done.join("; ")),
     }
 }
 
@@ -118,6 +135,8 @@ fn stage_events(hook: &HookConfig) -> Result<Vec<crate::sim::scenario::Event>, S
 impl Hooks for SimHooks {
     fn describe(&self, kind: HookKind, ctx: &HookContext) -> Option<String> {
         Some(match kind {
+            HookKind::Promote if !self.promote_hook => return None,
+            HookKind::Promote => format!("sim: promote {}", ctx.topics.join(", ")),
             HookKind::Stop => format!("sim: stop the app of group {} on the origin", ctx.group),
             HookKind::Restart => format!(
                 "sim: start the app of group {} on the destination",
@@ -206,7 +225,7 @@ impl Hooks for SimHooks {
                         kind.as_str()
                     ))
                 } else {
-                    perform(&mut w, kind, &ctx.group)
+                    perform(&mut w, kind, ctx)
                 }
             };
             match outcome {

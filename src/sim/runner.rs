@@ -210,6 +210,7 @@ impl<'a> Runner<'a> {
             hooks: Arc::new(SimHooks::new(
                 world.clone(),
                 s.hooks.builtin_exclude,
+                s.hooks.promote_hook,
                 s.hooks.retries,
                 s.hooks.latency,
             )),

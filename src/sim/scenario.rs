@@ -41,6 +41,8 @@ pub struct Scenario {
 pub struct HooksSpec {
     /// True: the built-in link exclusion; false: an exclude hook.
     pub builtin_exclude: bool,
+    /// True: `cutover promote` promotes through a hook (`[hooks.promote]`), not the REST API.
+    pub promote_hook: bool,
     pub retries: u32,
     pub latency: Duration,
 }
@@ -49,6 +51,7 @@ pub struct HooksSpec {
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 struct RawHooks {
     exclude: String,
+    promote: String,
     retries: u32,
     latency: String,
 }
@@ -57,6 +60,7 @@ impl Default for RawHooks {
     fn default() -> Self {
         RawHooks {
             exclude: "link".into(),
+            promote: "link".into(),
             retries: 2,
             latency: "1s".into(),
         }
@@ -586,6 +590,16 @@ impl Scenario {
                         "hooks.exclude: {other:?} is neither \"link\" (the built-in action) nor \"hook\""
                     ));
                     true
+                }
+            },
+            promote_hook: match raw.hooks.promote.as_str() {
+                "link" => false,
+                "hook" => true,
+                other => {
+                    problems.borrow_mut().push(format!(
+                        "hooks.promote: {other:?} is neither \"link\" (the REST API) nor \"hook\""
+                    ));
+                    false
                 }
             },
             retries: raw.hooks.retries,

@@ -51,15 +51,7 @@ impl Estate {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cutover"));
-        cmd.arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs(self.sim.cutover_env())
-            .current_dir(std::env::temp_dir());
-        cmd
+        super::world::cutover_command(&self.config, &self.sim, args)
     }
 
     /// Runs a command to its end: (exit code, stdout, stderr).
@@ -291,6 +283,13 @@ struct EstateGroup {
     partitions: Vec<(String, i32)>,
 }
 
+impl Drop for EstateGroup {
+    /// A test that fails half-way leaves no app running.
+    fn drop(&mut self) {
+        let _ = self.apps.try_stop();
+    }
+}
+
 /// The outputs of every instance of a group, on both clusters.
 fn outputs(g: &EstateGroup) -> Vec<PathBuf> {
     let mut files = g.apps.outs("origin");
@@ -436,18 +435,15 @@ concurrency = 10
     )
     .expect("write the runbook");
 
-    let mut run = Command::new(env!("CARGO_BIN_EXE_cutover"))
-        .arg("--config")
-        .arg(&config)
-        .args(["run", book.to_str().expect("utf-8"), "--format", "json"])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(sim.cutover_env())
-        .current_dir(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn cutover run");
+    let mut run = super::world::cutover_command(
+        &config,
+        &sim,
+        &["run", book.to_str().expect("utf-8"), "--format", "json"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("spawn cutover run");
     // Act as the producers' operator while the runbook runs.
     let mut sent = 0;
     let mut destination_producers = Vec::new();

@@ -84,6 +84,20 @@ pub(crate) const MIN_PRODUCING: Duration = Duration::from_millis(1500);
 /// Records written to every partition before the app first starts.
 pub(crate) const FIRST: usize = 100;
 
+/// `cutover --config CONFIG ARGS…` pointed at the lab and `sim`, with nothing else from the
+/// test's environment.
+pub(crate) fn cutover_command(config: &Path, sim: &Sim, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"));
+    cmd.arg("--config")
+        .arg(config)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(sim.cutover_env())
+        .current_dir(std::env::temp_dir());
+    cmd
+}
+
 pub(crate) fn toml_array(argv: &[String]) -> String {
     let items: Vec<String> = argv.iter().map(|a| json!(a).to_string()).collect();
     format!("[{}]", items.join(", "))
@@ -206,15 +220,7 @@ timeout = "40s"
     }
 
     pub(crate) fn command(&self, args: &[&str]) -> std::process::Command {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cutover"));
-        cmd.arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs(self.sim.cutover_env())
-            .current_dir(std::env::temp_dir());
-        cmd
+        cutover_command(&self.config, &self.sim, args)
     }
 
     /// Runs `cutover group … --format json` to its end: (exit code, summary, stderr).

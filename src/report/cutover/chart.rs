@@ -172,33 +172,57 @@ pub(super) fn partition_chart(
     samples: &[(i64, &PartitionSample)],
     phases: &[PhaseMark<'_>],
 ) -> String {
-    let xs = samples
+    let x_span = samples
         .iter()
         .map(|(x, _)| *x)
-        .chain(phases.iter().map(|p| p.since_start_ms));
-    let (x_lo, x_hi) = xs.fold((0, 0), |(lo, hi), x| (lo.min(x), hi.max(x)));
-    let x = Scale {
-        lo: x_lo as f64,
-        hi: (x_hi.max(x_lo + 1)) as f64,
-        from_px: LEFT,
-        to_px: WIDTH - RIGHT,
-    };
-    let (labels, label_rows) = place_labels(phases, &x);
-    let top = BAND_TOP + LABEL_ROW * label_rows as f64 + 4.0;
-    let bottom = top + PLOT_HEIGHT;
-    let height = bottom + BOTTOM;
-
+        .chain(phases.iter().map(|p| p.since_start_ms))
+        .fold((0, 0), |(lo, hi), x| (lo.min(x), hi.max(x)));
     let values = samples
         .iter()
         .flat_map(|(_, s)| SERIES.iter().filter_map(|series| (series.value)(s)));
     let (y_lo, y_hi) = values.fold((i64::MAX, i64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    let (y_lo, y_hi) = if y_lo > y_hi {
+    let y_span = if y_lo > y_hi {
         (0.0, 1.0)
     } else if y_lo == y_hi {
         (y_lo as f64 - 1.0, y_hi as f64 + 1.0)
     } else {
         (y_lo as f64, y_hi as f64)
     };
+    let (mut svg, x, y) = frame(
+        &format!("offsets of {title} over the cutover"),
+        "offset",
+        x_span,
+        y_span,
+        phases,
+    );
+    for series in &SERIES {
+        lines(&mut svg, series, samples, &x, &y);
+    }
+    legend(&mut svg);
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// A chart's frame: the SVG opened, its title, the plot area, the axes for `x_span`
+/// (milliseconds) and `y_span`, and the marks as labelled dashed lines; the scales to draw
+/// the lines with.
+fn frame(
+    title: &str,
+    y_label: &str,
+    (x_lo, x_hi): (i64, i64),
+    (y_lo, y_hi): (f64, f64),
+    marks: &[PhaseMark<'_>],
+) -> (String, Scale, Scale) {
+    let x = Scale {
+        lo: x_lo as f64,
+        hi: (x_hi.max(x_lo + 1)) as f64,
+        from_px: LEFT,
+        to_px: WIDTH - RIGHT,
+    };
+    let (labels, label_rows) = place_labels(marks, &x);
+    let top = BAND_TOP + LABEL_ROW * label_rows as f64 + 4.0;
+    let bottom = top + PLOT_HEIGHT;
+    let height = bottom + BOTTOM;
     let y_step = nice_step(y_hi - y_lo, 5.0);
     let y = Scale {
         lo: (y_lo / y_step).floor() * y_step,
@@ -206,23 +230,18 @@ pub(super) fn partition_chart(
         from_px: bottom,
         to_px: top,
     };
-
     let mut svg = String::new();
     let _ = writeln!(
         svg,
         r#"<svg class="chart" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" font-family="sans-serif" font-size="11">"#
     );
-    let _ = writeln!(
-        svg,
-        "<title>offsets of {} over the cutover</title>",
-        esc(title)
-    );
+    let _ = writeln!(svg, "<title>{}</title>", esc(title));
     let _ = writeln!(
         svg,
         r##"<rect x="{LEFT}" y="{top}" width="{}" height="{PLOT_HEIGHT}" fill="#fff" stroke="#999"/>"##,
         WIDTH - LEFT - RIGHT,
     );
-    axes(&mut svg, &x, &y, y_step, "offset");
+    axes(&mut svg, &x, &y, y_step, y_label);
     for label in &labels {
         let row_top = BAND_TOP + LABEL_ROW * label.row as f64;
         let _ = writeln!(
@@ -243,12 +262,7 @@ pub(super) fn partition_chart(
             esc(label.text)
         );
     }
-    for series in &SERIES {
-        lines(&mut svg, series, samples, &x, &y);
-    }
-    legend(&mut svg);
-    svg.push_str("</svg>\n");
-    svg
+    (svg, x, y)
 }
 
 /// One value over time (a runbook's total mirror lag), its stages marked: `points` are
@@ -258,66 +272,18 @@ pub(crate) fn lag_chart(
     points: &[(i64, Option<i64>)],
     marks: &[PhaseMark<'_>],
 ) -> String {
-    let xs = points
+    let x_span = points
         .iter()
         .map(|(x, _)| *x)
-        .chain(marks.iter().map(|p| p.since_start_ms));
-    let (x_lo, x_hi) = xs.fold((0, 0), |(lo, hi), x| (lo.min(x), hi.max(x)));
-    let x = Scale {
-        lo: x_lo as f64,
-        hi: (x_hi.max(x_lo + 1)) as f64,
-        from_px: LEFT,
-        to_px: WIDTH - RIGHT,
-    };
-    let (labels, label_rows) = place_labels(marks, &x);
-    let top = BAND_TOP + LABEL_ROW * label_rows as f64 + 4.0;
-    let bottom = top + PLOT_HEIGHT;
-    let height = bottom + BOTTOM;
+        .chain(marks.iter().map(|p| p.since_start_ms))
+        .fold((0, 0), |(lo, hi), x| (lo.min(x), hi.max(x)));
     let y_hi = points
         .iter()
         .filter_map(|(_, v)| *v)
         .max()
         .unwrap_or(0)
         .max(1) as f64;
-    let y_step = nice_step(y_hi, 5.0);
-    let y = Scale {
-        lo: 0.0,
-        hi: (y_hi / y_step).ceil() * y_step,
-        from_px: bottom,
-        to_px: top,
-    };
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg class="chart" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" font-family="sans-serif" font-size="11">"#
-    );
-    let _ = writeln!(svg, "<title>{}</title>", esc(title));
-    let _ = writeln!(
-        svg,
-        r##"<rect x="{LEFT}" y="{top}" width="{}" height="{PLOT_HEIGHT}" fill="#fff" stroke="#999"/>"##,
-        WIDTH - LEFT - RIGHT,
-    );
-    axes(&mut svg, &x, &y, y_step, "records behind");
-    for label in &labels {
-        let row_top = BAND_TOP + LABEL_ROW * label.row as f64;
-        let _ = writeln!(
-            svg,
-            r##"<line class="stage" x1="{px:.1}" y1="{:.1}" x2="{px:.1}" y2="{bottom}" stroke="#888" stroke-dasharray="3 3"/>"##,
-            row_top + 1.0,
-            px = label.px,
-        );
-        let (lx, anchor) = if label.before_line {
-            (label.px - 3.0, "end")
-        } else {
-            (label.px + 3.0, "start")
-        };
-        let _ = writeln!(
-            svg,
-            r##"<text x="{lx:.1}" y="{:.1}" font-size="10" fill="#444" text-anchor="{anchor}">{}</text>"##,
-            row_top + LABEL_ROW - 3.0,
-            esc(label.text)
-        );
-    }
+    let (mut svg, x, y) = frame(title, "records behind", x_span, (0.0, y_hi), marks);
     let mut segments: Vec<Vec<String>> = vec![Vec::new()];
     for (t, v) in points {
         match v {

@@ -33,7 +33,7 @@ pub(crate) fn esc(s: &str) -> String {
     out
 }
 
-const STYLE: &str = r#"
+pub(crate) const STYLE: &str = r#"
 body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1a1a1a; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.4; }
 h1 { font-size: 1.6rem; } h2 { font-size: 1.35rem; margin-top: 2.5rem; border-bottom: 2px solid #333; } h3 { font-size: 1.1rem; margin-top: 1.6rem; } h4 { font-size: 1rem; margin: 0.4rem 0; }
 .run { font-weight: normal; color: #555; font-size: 0.9rem; }
@@ -47,7 +47,8 @@ pre { background: #f6f6f6; border: 1px solid #ddd; padding: 0.5rem; white-space:
 .banner .label { font-weight: bold; text-transform: uppercase; }
 .b-done { background: #e8f6ec; border-color: #1e8449; }
 .b-rolled_back, .b-refused { background: #fdf3e1; border-color: #b9770e; }
-.b-needs_operator, .b-in_progress, .b-unknown { background: #fbe9e7; border-color: #c0392b; }
+.b-needs_operator, .b-in_progress, .b-unknown, .b-partial { background: #fbe9e7; border-color: #c0392b; }
+.b-planned { background: #eef2f8; border-color: #1f5fa8; }
 .notice { color: #8a3b00; }
 .hook { border-left: 4px solid #999; padding-left: 0.8rem; margin: 1rem 0; }
 .hook.failed { border-left-color: #c0392b; }
@@ -87,10 +88,11 @@ pub fn html(reports: &[CutoverReport]) -> String {
     out
 }
 
-fn table<const N: usize>(
+/// A table of text cells, every one escaped.
+pub(crate) fn table<R: IntoIterator<Item = String>>(
     out: &mut String,
-    header: [&str; N],
-    rows: impl IntoIterator<Item = [String; N]>,
+    header: &[&str],
+    rows: impl IntoIterator<Item = R>,
 ) {
     out.push_str("<table>\n<tr>");
     for h in header {
@@ -115,7 +117,11 @@ fn summary_section(out: &mut String, reports: &[CutoverReport]) {
         s.cutovers,
         esc(&format::outcome_counts(&s))
     );
-    table(out, format::PERCENTILES_HEADER, format::percentile_rows(&s));
+    table(
+        out,
+        &format::PERCENTILES_HEADER,
+        format::percentile_rows(&s),
+    );
     out.push_str("<table>\n<tr>");
     for h in format::INDEX_HEADER {
         let _ = write!(out, "<th>{}</th>", esc(h));
@@ -190,7 +196,7 @@ fn cutover_section(out: &mut String, i: usize, r: &CutoverReport) {
         out.push_str("<h3>Offsets</h3>\n");
         table(
             out,
-            format::MOVES_HEADER,
+            &format::MOVES_HEADER,
             r.moves.iter().map(format::move_row),
         );
     }
@@ -215,7 +221,7 @@ fn cutover_section(out: &mut String, i: usize, r: &CutoverReport) {
     out.push_str("<h3>Timeline</h3>\n");
     table(
         out,
-        format::TIMELINE_HEADER,
+        &format::TIMELINE_HEADER,
         r.timeline.iter().map(format::timeline_row),
     );
 
@@ -299,7 +305,7 @@ fn offsets(out: &mut String, r: &CutoverReport) {
     let _ = writeln!(out, "<p>{}</p>", esc(&format::snapshot_line(last)));
     table(
         out,
-        format::OFFSETS_HEADER,
+        &format::OFFSETS_HEADER,
         last.partitions.iter().map(format::offsets_row),
     );
 

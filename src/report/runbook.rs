@@ -9,7 +9,8 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 use tabled::builder::Builder;
-use tabled::settings::Style;
+use tabled::settings::object::Columns;
+use tabled::settings::{Modify, Style, Width};
 
 use super::cutover::{esc, html_table, lag_chart, percentiles, Percentiles, PhaseMark, STYLE};
 use super::tables::md_table;
@@ -323,6 +324,8 @@ fn next_steps(
 }
 
 const STAGE_HEADER: [&str; 4] = ["stage", "kind", "status", "summary"];
+/// The terminal table's summary column wraps at this width.
+const SUMMARY_WIDTH: usize = 64;
 
 fn stage_rows(r: &RunbookReport) -> Vec<Vec<String>> {
     r.stages
@@ -437,14 +440,23 @@ pub fn runbook_table(r: &RunbookReport) -> String {
     for row in stage_rows(r) {
         b.push_record(row);
     }
-    let _ = writeln!(out, "{}\n", b.build().with(Style::sharp()));
+    // A stage's summary can name many topics: wrapped, the table stays readable.
+    let mut stages = b.build();
+    stages
+        .with(Style::sharp())
+        .with(Modify::new(Columns::single(3)).with(Width::wrap(SUMMARY_WIDTH).keep_words(true)));
+    let _ = writeln!(out, "{stages}\n");
     if !r.groups.is_empty() {
         let mut b = Builder::default();
         b.push_record(GROUP_HEADER);
         for row in group_rows(r) {
             b.push_record(row);
         }
-        let _ = writeln!(out, "{}\n", b.build().with(Style::sharp()));
+        let mut groups = b.build();
+        groups.with(Style::sharp()).with(
+            Modify::new(Columns::single(4)).with(Width::wrap(SUMMARY_WIDTH).keep_words(true)),
+        );
+        let _ = writeln!(out, "{groups}\n");
     }
     for line in footer(r) {
         let _ = writeln!(out, "  {line}");

@@ -136,8 +136,10 @@ async fn main() {
     });
     let dir = testapp::scratch_dir("bench-stage");
     let config = dir.join("cutover.toml");
+    // Looks every 500 ms (the default is 2 s): each cutover's steps (the stop seen, the
+    // restart verified) wait for a look, and the stage waits for its slowest group.
     let mut text = format!(
-        "[cutover]\njournal-dir = \"{}\"\nrestart-window = \"2s\"\nrestart-timeout = \"2m\"\nstop-timeout = \"2m\"\n",
+        "[defaults]\npoll-interval = \"500ms\"\n\n[cutover]\njournal-dir = \"{}\"\nrestart-window = \"2s\"\nrestart-timeout = \"2m\"\nstop-timeout = \"2m\"\n",
         dir.join("journal").display()
     );
     for app in apps {

@@ -5,12 +5,10 @@
 use std::fmt::Write as _;
 
 use serde::Serialize;
-use tabled::builder::Builder;
-use tabled::settings::Style;
 
 use crate::promotion::{AuditFinding, GroupAudit, MirrorAudit, OpenTransaction, OriginMovement};
 
-use super::tables::{md_table, n};
+use super::tables::{md_table, n, serde_plain, sharp_table};
 
 /// How a promotion ended. The names are API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -182,23 +180,11 @@ fn watched(r: &PromoteReport) -> String {
     }
 }
 
-fn serde_plain<T: Serialize>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(s)) => s,
-        other => format!("{other:?}"),
-    }
-}
-
 /// The promote report as a terminal table.
 pub fn promote_table(r: &PromoteReport) -> String {
     let mut out = format!("{} · link {}{}\n\n", headline(r), r.link, watched(r));
     if !r.mirrors.is_empty() {
-        let mut b = Builder::default();
-        b.push_record(GATE_HEADER);
-        for row in gate_rows(r) {
-            b.push_record(row);
-        }
-        let _ = writeln!(out, "{}", b.build().with(Style::sharp()));
+        let _ = writeln!(out, "{}", sharp_table(&GATE_HEADER, gate_rows(r)));
     }
     for note in notes(r) {
         let _ = writeln!(out, "  {note}");

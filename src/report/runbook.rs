@@ -8,12 +8,11 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
-use tabled::builder::Builder;
 use tabled::settings::object::Columns;
-use tabled::settings::{Modify, Style, Width};
+use tabled::settings::{Modify, Width};
 
 use super::cutover::{esc, html_table, lag_chart, percentiles, Percentiles, PhaseMark, STYLE};
-use super::tables::md_table;
+use super::tables::{md_table, serde_plain, sharp_table};
 use crate::journal::{Entry, Record};
 
 /// The `group` field of a runbook journal's records starts with this (`journal::Subject`).
@@ -363,13 +362,6 @@ fn group_rows(r: &RunbookReport) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn serde_plain<T: Serialize>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(s)) => s,
-        other => format!("{other:?}"),
-    }
-}
-
 fn headline(r: &RunbookReport) -> String {
     if r.outcome == RunbookOutcome::Planned {
         return format!(
@@ -435,25 +427,13 @@ fn footer(r: &RunbookReport) -> Vec<String> {
 /// The runbook report as terminal tables.
 pub fn runbook_table(r: &RunbookReport) -> String {
     let mut out = format!("{}\n\n", headline(r));
-    let mut b = Builder::default();
-    b.push_record(STAGE_HEADER);
-    for row in stage_rows(r) {
-        b.push_record(row);
-    }
     // A stage's summary can name many topics: wrapped, the table stays readable.
-    let mut stages = b.build();
-    stages
-        .with(Style::sharp())
-        .with(Modify::new(Columns::single(3)).with(Width::wrap(SUMMARY_WIDTH).keep_words(true)));
+    let mut stages = sharp_table(&STAGE_HEADER, stage_rows(r));
+    stages.with(Modify::new(Columns::single(3)).with(Width::wrap(SUMMARY_WIDTH).keep_words(true)));
     let _ = writeln!(out, "{stages}\n");
     if !r.groups.is_empty() {
-        let mut b = Builder::default();
-        b.push_record(GROUP_HEADER);
-        for row in group_rows(r) {
-            b.push_record(row);
-        }
-        let mut groups = b.build();
-        groups.with(Style::sharp()).with(
+        let mut groups = sharp_table(&GROUP_HEADER, group_rows(r));
+        groups.with(
             Modify::new(Columns::single(4)).with(Width::wrap(SUMMARY_WIDTH).keep_words(true)),
         );
         let _ = writeln!(out, "{groups}\n");

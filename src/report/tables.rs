@@ -159,11 +159,27 @@ fn why_not(g: &GroupJudgement) -> String {
         .join(", ")
 }
 
-fn serde_plain<T: serde::Serialize>(v: &T) -> String {
+/// A unit enum's serialized name (`MIRROR_LAG`, `done`): the names the JSON uses.
+pub(super) fn serde_plain<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
+}
+
+/// A terminal table: the header, then the rows, in the reports' one style.
+pub(super) fn sharp_table<R: IntoIterator<Item = String>>(
+    header: &[&str],
+    rows: impl IntoIterator<Item = R>,
+) -> tabled::Table {
+    let mut b = Builder::default();
+    b.push_record(header.iter().copied());
+    for row in rows {
+        b.push_record(row);
+    }
+    let mut table = b.build();
+    table.with(Style::sharp());
+    table
 }
 
 /// The verify report as terminal tables. Several groups: one summary line each first, then
@@ -348,19 +364,9 @@ pub fn audit_table(r: &AuditReport) -> String {
         r.window_ms,
         r.mirror_status_source
     );
-    let mut b = Builder::default();
-    b.push_record(MIRROR_HEADER);
-    for row in mirrors {
-        b.push_record(row);
-    }
-    let _ = writeln!(out, "{}\n", b.build().with(Style::sharp()));
+    let _ = writeln!(out, "{}\n", sharp_table(&MIRROR_HEADER, mirrors));
     if !groups.is_empty() {
-        let mut b = Builder::default();
-        b.push_record(GROUP_HEADER);
-        for row in groups {
-            b.push_record(row);
-        }
-        let _ = writeln!(out, "{}\n", b.build().with(Style::sharp()));
+        let _ = writeln!(out, "{}\n", sharp_table(&GROUP_HEADER, groups));
     }
     for f in findings {
         let _ = writeln!(out, "  {f}");

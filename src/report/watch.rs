@@ -5,12 +5,10 @@
 use std::fmt::Write as _;
 
 use serde::Serialize;
-use tabled::builder::Builder;
-use tabled::settings::Style;
 
 use crate::lag::TopicLag;
 
-use super::tables::{md_table, n};
+use super::tables::{md_table, n, sharp_table};
 
 /// One line of a watch's stream.
 #[derive(Debug, Clone, Serialize)]
@@ -152,12 +150,7 @@ fn notes(r: &WatchReport) -> Vec<String> {
 /// The watch report as a terminal table.
 pub fn watch_table(r: &WatchReport) -> String {
     let mut out = format!("{}\n\n", headline(r));
-    let mut b = Builder::default();
-    b.push_record(HEADER);
-    for row in rows(r) {
-        b.push_record(row);
-    }
-    let _ = writeln!(out, "{}", b.build().with(Style::sharp()));
+    let _ = writeln!(out, "{}", sharp_table(&HEADER, rows(r)));
     for note in notes(r) {
         let _ = writeln!(out, "  {note}");
     }

@@ -22,6 +22,7 @@ use crate::link::filter_edit::SharedFilterEdits;
 use crate::model::GroupId;
 use crate::progress::Progress;
 use crate::report::runbook::{GroupRow, StageDetail};
+use crate::report::VerifyReport;
 use crate::rule::GroupStatus;
 use crate::verify::{self, Selection};
 
@@ -44,13 +45,7 @@ pub(super) async fn run(
             },
         ));
     }
-    let look = verify::verify(
-        env.estate.origin,
-        env.estate.destination,
-        env.estate.link,
-        &Selection::Groups(names.clone()),
-    )
-    .await?;
+    let look = look(env, &names).await?;
     let moved: BTreeSet<&GroupId> = look
         .groups
         .iter()
@@ -135,6 +130,17 @@ pub(super) async fn run(
 
 fn on_destination(row: &GroupRow) -> bool {
     matches!(row.outcome.as_str(), "done" | "already_moved")
+}
+
+/// One batched look at `names` (the rule's judgement of each), as `cutover verify` does.
+pub(super) async fn look(env: &RunEnv<'_>, names: &[GroupId]) -> Result<VerifyReport> {
+    verify::verify(
+        env.estate.origin,
+        env.estate.destination,
+        env.estate.link,
+        &Selection::Groups(names.to_vec()),
+    )
+    .await
 }
 
 /// The groups named, and those of either cluster matching the pattern, in name order.

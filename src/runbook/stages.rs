@@ -15,7 +15,6 @@ use crate::promote::{PromoteEnv, PromoteSpec};
 use crate::report::promote::PromoteOutcome;
 use crate::report::runbook::{LagMark, RunbookReport, StageDetail, TopicRow};
 use crate::rule::GroupStatus;
-use crate::verify::{self, Selection};
 use crate::watch::{self, WatchEnv, WatchSpec};
 
 /// Runs one stage: (its criterion met, what it found).
@@ -427,13 +426,7 @@ pub(super) async fn plan(env: &RunEnv<'_>, book: &Runbook) -> Result<RunbookRepo
             }
             Action::Groups(g) => {
                 let names = groups::resolve(env, g).await?;
-                let look = verify::verify(
-                    env.estate.origin,
-                    env.estate.destination,
-                    env.estate.link,
-                    &Selection::Groups(names.clone()),
-                )
-                .await?;
+                let look = groups::look(env, &names).await?;
                 let count = |s: GroupStatus| look.groups.iter().filter(|g| g.status == s).count();
                 format!(
                     "cut over {} group(s), {} at a time: {}; now {} safe, {} moved (left alone), {} not safe yet",

@@ -1,13 +1,13 @@
 //! The cutover journal: one JSON line per record, append-only, synced to disk before the
 //! side effect it announces.
 //!
-//! Every record carries the format version (`v`), a sequence number, the wall-clock time and
-//! the run. A cutover writes an `intent` before each side effect and an `outcome` after it, a
-//! `phase` checkpoint (the phase machine's state) after every transition, `observation`s of
-//! the offsets it based its decisions on, and `finished` at the end. `--resume` reads the
-//! journal back and continues from the last checkpoint, re-verifying any intent that has no
-//! outcome. A torn last line (the agent killed mid-write) is tolerated: it is reported and
-//! cut off before the journal is appended to again.
+//! Every record carries the format version (`v`), a sequence number, the hash of the line
+//! before it (`prev`), the wall-clock time and the run. A cutover writes an `intent` before
+//! each side effect and an `outcome` after it, a `phase` checkpoint (the phase machine's state)
+//! after every transition, `observation`s of the offsets it based its decisions on, and
+//! `finished` at the end. `--resume` reads the journal back and continues from the last
+//! checkpoint, re-verifying any intent that has no outcome. A torn last line (the agent killed
+//! mid-write) is tolerated: it is reported and cut off before the journal is appended to again.
 //!
 //! One current journal per group (`<dir>/<group>.jsonl`), guarded by an exclusive lock on
 //! `<dir>/<group>.lock` that the operating system releases when the agent dies, so two agents
@@ -15,9 +15,21 @@
 //! runs are kept beside it: a finished run as `<group>.<run id>.jsonl` when the next one
 //! starts, and a run refused at its plan (nothing changed) as `<group>.<run id>.refused.jsonl`,
 //! leaving the previous run's journal current.
+//!
+//! The records of a file form a hash chain (format version 2): `prev` is the SHA-256 (lower-case
+//! hex) of the previous line's bytes, without its line end; the first record of a file has
+//! [`GENESIS`] (64 zeros: every record already names its run and group, so the file's start
+//! needs no identity of its own, and a fixed value shows at a glance that a line claims to be a
+//! file's first). Altering, inserting, removing or reordering a line therefore breaks the chain
+//! at the next line; [`chain::verify`] (`cutover report --verify`) says where. Journals written
+//! before chains (version 1, no `prev`) still read; a resumed one continues with a chain from
+//! its last line. No line may exceed [`MAX_LINE_BYTES`]: reading refuses a longer one, so a
+//! damaged or hostile file cannot make a reader allocate without bound.
+
+pub mod chain;
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -25,10 +37,30 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::model::{GroupId, Offset, Timings};
 
-/// The journal format version; readers refuse a newer one.
-pub const JOURNAL_VERSION: u32 = 1;
+/// The journal format version; readers refuse a newer one. Version 2 added `prev`, the hash
+/// chain; version 1 records (no `prev`) still read.
+pub const JOURNAL_VERSION: u32 = 2;
 
-/// One line of the journal.
+/// The `prev` of a file's first record: 64 zeros.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The longest line a journal may hold, line end excluded (64 MiB: an observation of a group
+/// over some 400,000 partitions). A longer line is refused when written and when read.
+pub const MAX_LINE_BYTES: usize = 64 << 20;
+
+/// A line's link in the chain: the SHA-256, lower-case hex, of its bytes without the line end.
+pub fn line_hash(line: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write as _;
+    let digest = Sha256::digest(line);
+    let mut hex = String::with_capacity(64);
+    for b in digest {
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
+}
+
+/// One line of the journal (as read; its `prev` is checked by [`chain::verify`], not kept).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     pub v: u32,
@@ -107,6 +139,9 @@ pub struct Journal {
     next_seq: u64,
     run_id: String,
     group: String,
+    /// The hash of the file's last line ([`GENESIS`] while it is empty): the next record's
+    /// `prev`.
+    prev: String,
     /// Held for the journal's lifetime; the OS releases it if the process dies.
     _lock: File,
 }
@@ -125,9 +160,16 @@ impl std::fmt::Debug for Journal {
 pub struct ReadBack {
     pub entries: Vec<Entry>,
     pub torn_tail: Option<String>,
+    /// The hash of the last complete line, if any.
+    head: Option<String>,
 }
 
 impl ReadBack {
+    /// The hash of the last complete line ([`line_hash`]): what the next record's `prev` is.
+    pub fn head(&self) -> Option<&str> {
+        self.head.as_deref()
+    }
+
     /// The run's outcome, if it finished.
     pub fn finished(&self) -> Option<&Entry> {
         self.entries
@@ -346,6 +388,7 @@ impl Journal {
             ReadBack {
                 entries: Vec::new(),
                 torn_tail: None,
+                head: None,
             }
         };
         if back.torn_tail.is_some() {
@@ -358,6 +401,7 @@ impl Journal {
             .open(&path)
             .map_err(|e| io_error("open", &path, e))?;
         let next_seq = back.entries.last().map_or(1, |e| e.seq + 1);
+        let prev = back.head().unwrap_or(GENESIS).to_string();
         Ok((
             Journal {
                 path,
@@ -365,6 +409,7 @@ impl Journal {
                 next_seq,
                 run_id: run_id.to_string(),
                 group: subject.record_name(),
+                prev,
                 _lock: lock,
             },
             back,
@@ -393,19 +438,7 @@ impl Journal {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let safe_run: String = run
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let kind = if refused { ".refused" } else { "" };
-        self.path
-            .with_file_name(format!("{stem}.{safe_run}{kind}.jsonl"))
+        self.path.with_file_name(kept_name(&stem, run, refused))
     }
 
     /// Moves a finished journal aside (`<group>.<run id>.jsonl`, kept for its report) and
@@ -437,11 +470,13 @@ impl Journal {
             .append(true)
             .open(&self.path)
             .map_err(|e| io_error("open", &self.path, e))?;
-        self.next_seq = read(&self.path)?.entries.last().map_or(1, |e| e.seq + 1);
+        let back = read(&self.path)?;
+        self.next_seq = back.entries.last().map_or(1, |e| e.seq + 1);
+        self.prev = back.head().unwrap_or(GENESIS).to_string();
         Ok(())
     }
 
-    /// Appends a record and syncs it to disk before returning.
+    /// Appends a record, chained to the line before it, and syncs it to disk before returning.
     pub fn append(&mut self, record: Record, ts_ms: i64) -> Result<Entry> {
         let entry = Entry {
             v: JOURNAL_VERSION,
@@ -451,16 +486,65 @@ impl Journal {
             group: self.group.clone(),
             record,
         };
-        let mut line = serde_json::to_vec(&entry)
-            .map_err(|e| Error::Journal(format!("cannot encode a journal record: {e}")))?;
+        let mut line = serde_json::to_vec(&Written {
+            v: entry.v,
+            seq: entry.seq,
+            prev: &self.prev,
+            ts_ms: entry.ts_ms,
+            run_id: &entry.run_id,
+            group: &entry.group,
+            record: &entry.record,
+        })
+        .map_err(|e| Error::Journal(format!("cannot encode a journal record: {e}")))?;
+        if line.len() > MAX_LINE_BYTES {
+            return Err(Error::Journal(format!(
+                "a journal record of {} bytes for {} is over the limit of {MAX_LINE_BYTES} bytes a line; nothing was written",
+                line.len(),
+                self.path.display()
+            )));
+        }
+        let hash = line_hash(&line);
         line.push(b'\n');
         self.file
             .write_all(&line)
             .and_then(|_| self.file.sync_data())
             .map_err(|e| io_error("write", &self.path, e))?;
         self.next_seq += 1;
+        self.prev = hash;
         Ok(entry)
     }
+}
+
+/// A record as written: the entry with its link in the chain, `prev` right after the sequence
+/// number.
+#[derive(Serialize)]
+struct Written<'a> {
+    v: u32,
+    seq: u64,
+    prev: &'a str,
+    ts_ms: i64,
+    run_id: &'a str,
+    group: &'a str,
+    #[serde(flatten)]
+    record: &'a Record,
+}
+
+/// The file name a run's journal is kept under once another run takes the current one:
+/// `<stem>.<run id>.jsonl`, or `<stem>.<run id>.refused.jsonl`; the run id with anything but
+/// ASCII letters, digits and `-` replaced by `_`.
+pub fn kept_name(stem: &str, run: &str, refused: bool) -> String {
+    let safe_run: String = run
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let kind = if refused { ".refused" } else { "" };
+    format!("{stem}.{safe_run}{kind}.jsonl")
 }
 
 fn truncate_after_last_newline(path: &Path) -> Result<()> {
@@ -475,26 +559,75 @@ fn truncate_after_last_newline(path: &Path) -> Result<()> {
         .map_err(|e| io_error("truncate", path, e))
 }
 
+/// One line of a journal file as read, at most [`MAX_LINE_BYTES`] long.
+pub(crate) enum RawLine {
+    /// A line with its line end (not included).
+    Complete,
+    /// The file's last bytes, without a line end.
+    Torn,
+    /// A line longer than the limit; what was read of it is dropped.
+    TooLong,
+}
+
+/// Reads the next line into `buf` (cleared first), reading at most `max + 1` bytes of it:
+/// `None` at the end of the file.
+pub(crate) fn next_line(
+    reader: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Option<RawLine>> {
+    buf.clear();
+    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    let n = reader.by_ref().take(limit).read_until(b'\n', buf)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        return Ok(Some(RawLine::Complete));
+    }
+    if buf.len() > max {
+        buf.clear();
+        return Ok(Some(RawLine::TooLong));
+    }
+    Ok(Some(RawLine::Torn))
+}
+
+/// The error for a line over [`MAX_LINE_BYTES`] (or a test's smaller limit).
+pub(crate) fn too_long(path: &Path, number: u64, max: usize) -> Error {
+    Error::Journal(format!(
+        "{} line {number} is longer than {max} bytes, more than cutover ever writes in a line; the file is damaged or not a journal: keep it for the investigation",
+        path.display()
+    ))
+}
+
 /// Reads a journal. A last line that does not parse (or lacks its newline) is the torn tail of
-/// a killed write and is returned apart; a bad line before the last is an error naming it.
+/// a killed write and is returned apart; a bad line before the last is an error naming it, and
+/// so is a line longer than [`MAX_LINE_BYTES`] or one of a journal version this cutover does
+/// not know.
 pub fn read(path: &Path) -> Result<ReadBack> {
+    read_bounded(path, MAX_LINE_BYTES)
+}
+
+/// [`read`], with lines limited to `max` bytes.
+pub(crate) fn read_bounded(path: &Path, max: usize) -> Result<ReadBack> {
     let file = File::open(path).map_err(|e| io_error("open", path, e))?;
     let mut reader = BufReader::new(file);
     let mut entries = Vec::new();
     let mut torn_tail = None;
-    let mut line = String::new();
+    let mut head = None;
+    let mut line = Vec::new();
     let mut number = 0;
     loop {
-        line.clear();
-        let n = reader
-            .read_line(&mut line)
-            .map_err(|e| io_error("read", path, e))?;
-        if n == 0 {
-            break;
-        }
+        let kind = next_line(&mut reader, &mut line, max).map_err(|e| io_error("read", path, e))?;
+        let complete = match kind {
+            None => break,
+            Some(RawLine::TooLong) => return Err(too_long(path, number + 1, max)),
+            Some(RawLine::Complete) => true,
+            Some(RawLine::Torn) => false,
+        };
         number += 1;
-        let complete = line.ends_with('\n');
-        match serde_json::from_str::<Entry>(line.trim_end()) {
+        match serde_json::from_slice::<Entry>(&line) {
             Ok(entry) if complete => {
                 if entry.v > JOURNAL_VERSION {
                     return Err(Error::Journal(format!(
@@ -503,15 +636,22 @@ pub fn read(path: &Path) -> Result<ReadBack> {
                         entry.v
                     )));
                 }
+                if entry.v == 0 {
+                    return Err(Error::Journal(format!(
+                        "{} line {number} has journal version 0, which no cutover writes; the journal is damaged: keep it for the investigation and roll the group back by hand",
+                        path.display()
+                    )));
+                }
+                head = Some(line_hash(&line));
                 entries.push(entry);
             }
             result => {
                 // Only the last line may be torn.
-                let mut rest = String::new();
-                let more = reader
-                    .read_line(&mut rest)
-                    .map_err(|e| io_error("read", path, e))?;
-                if number == 1 && (more > 0 || complete) {
+                let more = !reader
+                    .fill_buf()
+                    .map_err(|e| io_error("read", path, e))?
+                    .is_empty();
+                if number == 1 && (more || complete) {
                     // Nothing here was ever a journal: say so, and advise nothing about groups.
                     return Err(Error::NotAJournal {
                         path: path.to_path_buf(),
@@ -521,7 +661,7 @@ pub fn read(path: &Path) -> Result<ReadBack> {
                         },
                     });
                 }
-                if more > 0 {
+                if more {
                     let why = match result {
                         Err(e) => e.to_string(),
                         Ok(_) => "no line end".into(),
@@ -531,145 +671,20 @@ pub fn read(path: &Path) -> Result<ReadBack> {
                         path.display()
                     )));
                 }
-                torn_tail = Some(line.clone());
+                torn_tail = Some(String::from_utf8_lossy(&line).into_owned());
                 break;
             }
         }
     }
-    Ok(ReadBack { entries, torn_tail })
+    Ok(ReadBack {
+        entries,
+        torn_tail,
+        head,
+    })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod tests;
 
-    fn dir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("cutover-journal-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        d
-    }
-
-    fn note(m: &str) -> Record {
-        Record::Note {
-            message: m.to_string(),
-        }
-    }
-
-    #[test]
-    fn records_are_numbered_synced_and_read_back() {
-        let d = dir("basic");
-        let g = GroupId::new("billing");
-        let (mut j, back) = Journal::open(&d, &g, "r1").unwrap();
-        assert!(back.entries.is_empty());
-        j.append(note("a"), 1).unwrap();
-        j.append(note("b"), 2).unwrap();
-        drop(j);
-        let back = read(&path_for(&d, &g)).unwrap();
-        assert_eq!(
-            back.entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
-            [1, 2]
-        );
-        assert_eq!(back.entries[1].record, note("b"));
-        let (mut j, back) = Journal::open(&d, &g, "r1").unwrap();
-        assert_eq!(back.entries.len(), 2);
-        assert_eq!(j.append(note("c"), 3).unwrap().seq, 3);
-    }
-
-    #[test]
-    fn a_torn_last_line_is_tolerated_and_cut_off() {
-        let d = dir("torn");
-        let g = GroupId::new("g");
-        let (mut j, _) = Journal::open(&d, &g, "r").unwrap();
-        j.append(note("kept"), 1).unwrap();
-        drop(j);
-        let path = path_for(&d, &g);
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(br#"{"v":1,"seq":2,"ts_ms":2,"run_id":"r","gro"#)
-            .unwrap();
-        drop(f);
-        let back = read(&path).unwrap();
-        assert_eq!(back.entries.len(), 1);
-        assert!(back.torn_tail.is_some());
-        let (mut j, back) = Journal::open(&d, &g, "r").unwrap();
-        assert!(back.torn_tail.is_some());
-        assert_eq!(j.append(note("next"), 3).unwrap().seq, 2);
-        drop(j);
-        let back = read(&path).unwrap();
-        assert!(back.torn_tail.is_none());
-        assert_eq!(back.entries.len(), 2);
-    }
-
-    #[test]
-    fn a_damaged_line_before_the_last_is_an_error() {
-        let d = dir("damaged");
-        let g = GroupId::new("g");
-        let path = {
-            let (mut j, _) = Journal::open(&d, &g, "r").unwrap();
-            j.append(note("one"), 1).unwrap();
-            j.path().to_path_buf()
-        };
-        let mut text = std::fs::read_to_string(&path).unwrap();
-        text.push_str("garbage\n{\"also\": \"bad\"}\n");
-        std::fs::write(&path, text).unwrap();
-        let err = read(&path).unwrap_err().to_string();
-        assert!(err.contains("line 2 is not a journal record"), "{err}");
-    }
-
-    #[test]
-    fn a_file_that_never_was_a_journal_is_named_so_without_advice_about_groups() {
-        let d = dir("not-a-journal");
-        std::fs::create_dir_all(&d).unwrap();
-        let path = d.join("cutover.toml");
-        std::fs::write(&path, "[cutover]\njournal-dir = \"j\"\n").unwrap();
-        let err = read(&path).unwrap_err();
-        assert!(matches!(err, Error::NotAJournal { .. }), "{err:?}");
-        assert_eq!(err.exit_code(), crate::error::exit::USAGE);
-        let text = err.render();
-        assert!(text.contains("is not a cutover journal"), "{text}");
-        assert!(!text.contains("roll"), "no rollback advice: {text}");
-    }
-
-    #[test]
-    fn a_refusal_goes_aside_and_the_last_finished_run_stays_current() {
-        let d = dir("refusal");
-        let g = GroupId::new("g");
-        let (mut j, _) = Journal::open(&d, &g, "run-1").unwrap();
-        j.append(note("the first run"), 1).unwrap();
-        let archived = j.archive("run-1").unwrap();
-        j.continue_run("run-2");
-        j.append(note("refused at the plan"), 2).unwrap();
-        let aside = j.set_refusal_aside(Some(&archived)).unwrap();
-        assert_eq!(aside, d.join("g.run-2.refused.jsonl"));
-        let current = read(&d.join("g.jsonl")).unwrap();
-        assert_eq!(
-            current.run_id(),
-            Some("run-1"),
-            "the finished run is current again"
-        );
-        assert!(!archived.exists());
-        assert_eq!(read(&aside).unwrap().run_id(), Some("run-2"));
-        // The journal stays usable: the next record follows the restored run's.
-        let e = j.append(note("next"), 3).unwrap();
-        assert_eq!(e.seq, 2);
-    }
-
-    #[test]
-    fn a_second_agent_cannot_take_the_lock() {
-        let d = dir("lock");
-        let g = GroupId::new("g");
-        let (_j, _) = Journal::open(&d, &g, "r").unwrap();
-        let err = Journal::open(&d, &g, "r2").unwrap_err();
-        assert!(matches!(err, Error::Locked { .. }), "{err}");
-        assert_eq!(err.exit_code(), crate::error::exit::RESUME_NEEDED);
-    }
-
-    #[test]
-    fn group_ids_map_to_safe_file_names() {
-        assert_eq!(
-            file_stem(&GroupId::new("billing-v2.prod")),
-            "billing-v2.prod"
-        );
-        assert_eq!(file_stem(&GroupId::new("../etc/x y")), "%2E.%2Fetc%2Fx%20y");
-        assert_eq!(file_stem(&GroupId::new(".hidden")), "%2Ehidden");
-    }
-}
+#[cfg(test)]
+mod proptests;

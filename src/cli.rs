@@ -189,16 +189,24 @@ runs it.")]
         #[arg(long, conflicts_with = "dry_run")]
         resume: bool,
     },
-    /// Render the audit report of cutover journals (several: with downtime percentiles).
+    /// Render the audit report of cutover journals (several: with downtime percentiles), or
+    /// check their hash chains (--verify).
     #[command(after_long_help = "Examples:
   cutover report orders-service --format html > orders-service.html   the group's latest run
   cutover report cutover-journal/orders-service.jsonl    a journal file
-  cutover report cutover-journal                         every run kept there, with downtime percentiles")]
+  cutover report cutover-journal                         every run kept there, with downtime percentiles
+  cutover report --verify cutover-journal                every journal's chain: intact, or where it was altered or cut
+
+With --verify: exit 0 when every journal's chain holds, 1 when one was altered or cut.")]
     Report {
         /// Journal files, journal folders (every run kept there), or group ids (the group's
         /// current journal in the configured journal folder).
         #[arg(required = true, value_name = "JOURNAL|FOLDER|GROUP")]
         journals: Vec<PathBuf>,
+        /// Check each journal's hash chain instead: intact, or the line where it was altered,
+        /// reordered or cut (a folder: its subfolders' journals too).
+        #[arg(long)]
+        verify: bool,
     },
     /// Run scenario files on the built-in simulator (no clusters needed).
     #[command(after_long_help = "Examples:

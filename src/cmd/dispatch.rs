@@ -18,8 +18,8 @@ use super::{args, execute, group, kit, output, report, scenario, Context, Prepar
 /// as typed; a cutover's journal records it.
 pub async fn run(cli: Cli, argv: Vec<String>) -> Result<i32> {
     match &cli.command {
-        Command::Report { journals } => {
-            return report::run(journals, cli.config.as_deref(), cli.format)
+        Command::Report { journals, verify } => {
+            return report::run(journals, cli.config.as_deref(), cli.format, *verify)
         }
         Command::Scenario { files } if cli.format != Format::Html => {
             return interruptible(

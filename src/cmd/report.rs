@@ -6,6 +6,11 @@
 //! every run of every group kept there), or a group id, whose current journal
 //! (`<journal-dir>/<group>.jsonl`: its latest run that was not refused at the plan) is looked up
 //! in the configured journal folder.
+//!
+//! `--verify` checks each journal's hash chain instead (`journal::chain`): intact, or the line
+//! where it was altered, reordered or cut; exit 0 when every chain holds, 1 otherwise (a
+//! verdict, like `cutover verify`'s). A folder then means every journal under it, the
+//! watch, promotion and runbook journals in its subfolders too.
 
 use std::path::{Path, PathBuf};
 
@@ -17,10 +22,18 @@ use crate::model::GroupId;
 use crate::report;
 use crate::report::runbook::RunbookReport;
 
-pub(super) fn run(args: &[PathBuf], config: Option<&Path>, format: Format) -> Result<i32> {
+pub(super) fn run(
+    args: &[PathBuf],
+    config: Option<&Path>,
+    format: Format,
+    verify: bool,
+) -> Result<i32> {
+    if verify {
+        return verify_chains(args, config, format);
+    }
     let mut files = Vec::new();
     for arg in args {
-        files.extend(resolve(arg, config)?);
+        files.extend(resolve(arg, config, false)?);
     }
     if let Some(text) = runbook(&files, format)? {
         super::output::print_text(&text)?;
@@ -38,6 +51,33 @@ pub(super) fn run(args: &[PathBuf], config: Option<&Path>, format: Format) -> Re
     };
     super::output::print_text(&text)?;
     Ok(exit::OK)
+}
+
+/// `--verify`: each journal's chain, and exit 1 when one does not hold.
+fn verify_chains(args: &[PathBuf], config: Option<&Path>, format: Format) -> Result<i32> {
+    if format == Format::Html {
+        return Err(Error::Usage {
+            message: "--format html is not for `cutover report --verify`".into(),
+            hint: "use --format table, json or markdown with --verify; without it, `cutover report JOURNAL --format html` renders a cutover's evidence page".into(),
+        });
+    }
+    let mut files = Vec::new();
+    for arg in args {
+        files.extend(resolve(arg, config, true)?);
+    }
+    let checks = files
+        .iter()
+        .map(|f| journal::chain::verify(f))
+        .collect::<Result<Vec<_>>>()?;
+    let r = report::chain::ChainReport::new(checks);
+    let text = match format {
+        Format::Markdown => report::chain::chain_markdown(&r),
+        Format::Json => serde_json::to_string(&r)
+            .map_err(|e| Error::Internal(format!("a report did not serialise: {e}")))?,
+        Format::Table | Format::Html => report::chain::chain_table(&r),
+    };
+    super::output::print_text(&text)?;
+    Ok(if r.holds { exit::OK } else { exit::UNSAFE })
 }
 
 /// The report of a runbook's journal (`<journal-dir>/runbook/<name>.jsonl`), given alone;
@@ -70,15 +110,27 @@ fn runbook(files: &[PathBuf], format: Format) -> Result<Option<String>> {
     }
 }
 
-/// The journal files an argument names.
-fn resolve(arg: &Path, config: Option<&Path>) -> Result<Vec<PathBuf>> {
+/// The journal files under `dir`, sorted; `depth` levels of subfolders too.
+fn journals_in(dir: &Path, depth: u32) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let listing = std::fs::read_dir(dir)
+        .map_err(|e| Error::Journal(format!("cannot read the folder {}: {e}", dir.display())))?;
+    for path in listing.filter_map(|e| e.ok().map(|e| e.path())) {
+        if path.is_dir() && depth > 0 {
+            files.extend(journals_in(&path, depth - 1)?);
+        } else if path.is_file() && path.extension().is_some_and(|x| x == "jsonl") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// The journal files an argument names; `deep`: a folder's subfolders too (the watch,
+/// promotion and runbook journals).
+fn resolve(arg: &Path, config: Option<&Path>, deep: bool) -> Result<Vec<PathBuf>> {
     if arg.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(arg)
-            .map_err(|e| Error::Journal(format!("cannot read the folder {}: {e}", arg.display())))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-            .collect();
-        files.sort();
+        let files = journals_in(arg, if deep { 2 } else { 0 })?;
         if files.is_empty() {
             return Err(Error::Usage {
                 message: format!("the folder {} holds no journal (*.jsonl)", arg.display()),

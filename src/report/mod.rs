@@ -5,6 +5,7 @@
 //! nothing, they only lay out what the report already says.
 
 mod audit;
+pub mod chain;
 pub mod cutover;
 mod group;
 mod json;

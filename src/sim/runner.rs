@@ -196,7 +196,8 @@ impl<'a> Runner<'a> {
                 destination.clone(),
             ))
         };
-        let journal_dir = journal_dir();
+        let kept = kept_journal_dir(&s.name);
+        let journal_dir = kept.clone().unwrap_or_else(journal_dir);
         let mut options = s.cutover.options.clone();
         options.cutover.journal_dir = journal_dir.clone();
         let (phase_tx, _) = tokio::sync::watch::channel(Phase::Plan);
@@ -304,7 +305,9 @@ impl<'a> Runner<'a> {
             );
         }
         drop(ctx);
-        let _ = std::fs::remove_dir_all(&journal_dir);
+        if kept.is_none() {
+            let _ = std::fs::remove_dir_all(&journal_dir);
+        }
         self.finish(Some(&world))
     }
 
@@ -580,6 +583,18 @@ fn journal_dir() -> PathBuf {
     static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     std::env::temp_dir().join(format!("cutover-sim-{}-{n}", std::process::id()))
+}
+
+/// With `CUTOVER_SCENARIO_JOURNALS=DIR`, a scenario's journals are kept in `DIR/<scenario name>`
+/// (emptied when the scenario starts) instead of a temporary folder removed at its end, for
+/// `cutover report` to read afterwards.
+fn kept_journal_dir(scenario: &str) -> Option<PathBuf> {
+    let root = PathBuf::from(std::env::var_os("CUTOVER_SCENARIO_JOURNALS")?);
+    let dir = root.join(crate::journal::file_stem(&crate::model::GroupId::new(
+        scenario,
+    )));
+    let _ = std::fs::remove_dir_all(&dir);
+    Some(dir)
 }
 
 /// The exit code shown for a command killed mid-run (128 + SIGKILL).

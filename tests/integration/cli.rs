@@ -395,3 +395,77 @@ fn a_broker_name_that_does_not_resolve_is_named_with_the_reason_within_seconds()
     // librdkafka's own lines are for -v; by default the error says it all.
     assert_eq!(err.lines().count(), 3, "error, caused by, hint: {err}");
 }
+
+#[test]
+fn report_verify_finds_a_simulated_runs_journal_intact_then_names_the_line_after_an_altered_one() {
+    let dir = std::env::temp_dir().join(format!("cutover-cli-chain-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // A real simulated cutover, its journals kept.
+    let ran = Command::new(env!("CARGO_BIN_EXE_cutover"))
+        .args(["scenario", &scenario("standard-migration.toml")])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CUTOVER_SCENARIO_JOURNALS", &dir)
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run cutover");
+    assert_eq!(ran.status.code(), Some(0), "{ran:?}");
+    let journal = dir.join("standard-migration").join("billing.jsonl");
+    let path = journal.to_str().unwrap();
+    let text = std::fs::read_to_string(&journal).expect("the scenario kept its journal");
+    let records = text.lines().count();
+    assert!(records > 10, "{text}");
+
+    let out = cutover(&["report", "--verify", path]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains(&format!("intact ({records} records)")),
+        "{stdout}"
+    );
+
+    // One digit of line 3's timestamp changed: still a valid record, but line 4 no longer
+    // vouches for it.
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let at = lines[2].find("\"ts_ms\":").unwrap() + "\"ts_ms\":".len();
+    let digit = lines[2].as_bytes()[at];
+    let other = if digit == b'9' {
+        '0'
+    } else {
+        (digit + 1) as char
+    };
+    lines[2].replace_range(at..=at, &other.to_string());
+    std::fs::write(&journal, lines.join("\n") + "\n").unwrap();
+    let out = cutover(&["report", "--verify", path]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("BROKEN"), "{stdout}");
+    assert!(
+        stdout.contains("broken at line 4 (seq 4): line 4 does not carry the hash of line 3"),
+        "{stdout}"
+    );
+    let out = cutover(&["--format", "json", "report", "--verify", path]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(doc["holds"], false);
+    assert_eq!(doc["journals"][0]["verdict"], "broken");
+    assert_eq!(doc["journals"][0]["problems"][0]["line"], 4);
+    assert_eq!(doc["journals"][0]["problems"][0]["kind"], "prev_mismatch");
+
+    // The journal as written, cut mid-line: the last line is named.
+    std::fs::write(&journal, &text.as_bytes()[..text.len() - 5]).unwrap();
+    let out = cutover(&["report", "--verify", path]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "cut at line {records}: line {records} ends without a line end"
+        )),
+        "{stdout}"
+    );
+    // HTML is the evidence page of a report, not a chain check: refused as usage.
+    let out = cutover(&["--format", "html", "report", "--verify", path]);
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -31,6 +31,10 @@ use crate::link::{
 };
 use crate::model::MirrorState;
 
+mod answer;
+
+use answer::{error_message, exchange, MAX_ANSWER_BYTES};
+
 /// Longest pause between two retries, whatever the backoff and `Retry-After` say.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
 
@@ -87,6 +91,8 @@ pub struct ConfluentRestLink {
     /// The parsed base URL (no trailing slash, no credentials).
     base: Url,
     cluster_id: String,
+    /// [`MAX_ANSWER_BYTES`]; smaller in tests.
+    max_answer_bytes: usize,
 }
 
 impl fmt::Debug for ConfluentRestLink {
@@ -159,6 +165,7 @@ impl ConfluentRestLink {
             client,
             base,
             cluster_id: String::new(),
+            max_answer_bytes: MAX_ANSWER_BYTES,
         };
         this.cluster_id = match this.options.cluster_id.clone() {
             Some(id) => id,
@@ -253,10 +260,16 @@ impl ConfluentRestLink {
     async fn get_collection(&self, first: Url, what: &str) -> Result<Vec<Value>> {
         let mut items = Vec::new();
         let mut url = first;
+        let mut read = 0;
         for _ in 0..MAX_PAGES {
             let body = self
-                .send(Method::GET, url, None, what, Repeat::Idempotent)
+                .send(Method::GET, url.clone(), None, what, Repeat::Idempotent)
                 .await?;
+            read += body.len();
+            if read > self.max_answer_bytes {
+                let whose = format!("the pages of the collection up to {} are", shown(&url));
+                return Err(self.too_long(what, whose));
+            }
             let page = parse_collection(&body).map_err(|e| self.unreadable(what, e))?;
             items.extend(page.data);
             match page.next {
@@ -268,6 +281,22 @@ impl ConfluentRestLink {
             what,
             format!("the collection has more than {MAX_PAGES} pages"),
         ))
+    }
+
+    /// An answer longer than cutover reads; `whose` names it with its URL ([`shown`]).
+    fn too_long(&self, what: &str, whose: String) -> Error {
+        let limit = self.max_answer_bytes;
+        let limit = if limit.is_multiple_of(1 << 20) {
+            format!("{} MiB", limit >> 20)
+        } else {
+            format!("{limit} bytes")
+        };
+        self.unreadable(
+            what,
+            format!(
+                "{whose} longer than {limit}, the most cutover reads of one answer: check that [link] rest-url is the link's REST v3 API (ending in /kafka/v3) and that no proxy answers in its place"
+            ),
+        )
     }
 
     /// A `next` link is followed only on the configured origin: the credentials go with it.
@@ -309,9 +338,13 @@ impl ConfluentRestLink {
                 request = request.json(body);
             }
             let retries_left = attempt <= self.options.retries;
-            match exchange(request).await {
+            match exchange(request, self.max_answer_bytes).await {
                 Ok(answer) if answer.status.is_success() => {
                     tracing::debug!(%link, %method, path = url.path(), status = answer.status.as_u16(), attempt, "link REST call answered");
+                    if answer.too_long {
+                        let whose = format!("the answer from {} is", shown(&url));
+                        return Err(self.too_long(what, whose));
+                    }
                     return Ok(answer.body);
                 }
                 Ok(answer) => {
@@ -475,30 +508,6 @@ impl Link for ConfluentRestLink {
     }
 }
 
-/// One HTTP answer, body read in full.
-struct Answer {
-    status: StatusCode,
-    retry_after: Option<Duration>,
-    body: Vec<u8>,
-}
-
-async fn exchange(request: reqwest::RequestBuilder) -> Result<Answer, reqwest::Error> {
-    let response = request.send().await?;
-    let status = response.status();
-    let retry_after = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
-    let body = response.bytes().await?.to_vec();
-    Ok(Answer {
-        status,
-        retry_after,
-        body,
-    })
-}
-
 /// A 503 or 429 says the request was not served, so even a mirror action can be sent again;
 /// other 5xx answers (a 500, a gateway's 502 or 504) leave an action's outcome unknown.
 pub(crate) fn retryable_status(status: StatusCode, repeat: Repeat) -> bool {
@@ -531,6 +540,14 @@ pub(crate) fn retry_delay(
         .min(MAX_RETRY_DELAY)
 }
 
+/// A URL for an error message: without credentials, should a `next` link carry any.
+fn shown(url: &Url) -> Url {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown
+}
+
 fn failure_detail(e: &reqwest::Error, timeout: Duration) -> String {
     if e.is_timeout() {
         format!("no answer within {timeout:?}")
@@ -560,43 +577,6 @@ fn error_chain(e: &reqwest::Error) -> String {
         current = err.source();
     }
     out
-}
-
-/// The operator-facing message of an error answer: the JSON `message` (with its
-/// `error_code`), an HTML page's title (a 429 from a gateway is HTML), or the text itself.
-fn error_message(status: StatusCode, body: &[u8]) -> String {
-    if let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(body) {
-        let message = obj.get("message").and_then(Value::as_str);
-        let code = obj.get("error_code").and_then(Value::as_i64);
-        match (message, code) {
-            (Some(m), Some(c)) => return format!("{m} (error code {c})"),
-            (Some(m), None) => return m.to_string(),
-            (None, Some(c)) => return format!("error code {c}"),
-            (None, None) => {}
-        }
-    }
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    let reason = status.canonical_reason().unwrap_or("no reason given");
-    if text.is_empty() {
-        return reason.to_string();
-    }
-    if text.starts_with('<') {
-        let lower = text.to_ascii_lowercase();
-        if let (Some(start), Some(end)) = (lower.find("<title>"), lower.find("</title>")) {
-            let title = text.get(start + "<title>".len()..end).unwrap_or("").trim();
-            if !title.is_empty() {
-                return title.to_string();
-            }
-        }
-        return reason.to_string();
-    }
-    let short: String = text.chars().take(300).collect();
-    if short.len() < text.len() {
-        format!("{short}…")
-    } else {
-        short
-    }
 }
 
 fn parse_base_url(base_url: &str, link: &str) -> Result<Url> {
@@ -853,6 +833,9 @@ fn parse_alter_results(
         })
         .collect())
 }
+
+#[cfg(test)]
+mod bad_answers;
 
 #[cfg(test)]
 mod tests {
@@ -1141,6 +1124,7 @@ mod tests {
             base: parse_base_url(&o.base_url, &o.link_name).unwrap(),
             cluster_id: "cluster-1".into(),
             options: o,
+            max_answer_bytes: MAX_ANSWER_BYTES,
         };
         let text = format!("{link:?} {link:#?}");
         assert!(!text.contains("s3cret-Pa55"), "{text}");
@@ -1155,6 +1139,7 @@ mod tests {
             base: parse_base_url(&o.base_url, &o.link_name).unwrap(),
             cluster_id: "cluster-1".into(),
             options: o,
+            max_answer_bytes: MAX_ANSWER_BYTES,
         };
         assert_eq!(
             link.link_url(&[MirrorAction::Promote.path()]).as_str(),

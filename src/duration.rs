@@ -2,9 +2,9 @@
 //! scenario files) and as progress text shows them.
 //!
 //! [`parse()`] reads one whole number and one unit, `ms`, `s`, `m` or `h` (`1500ms`, `10s`, `5m`,
-//! `1h`); the `humantime` crate does the arithmetic and its overflow check. humantime on its own
-//! reads more than that, and we refuse the rest on purpose (the `parses_durations` test pins
-//! it): fractions (`1.5s`), days, weeks, months and years (`5d`, `2w`, `5M`, `1y`), and sums
+//! `1h`), at most [`MAX`] (100 years); the `humantime` crate does the arithmetic and its
+//! overflow check. humantime on its own reads more than that, and we refuse the rest on purpose
+//! (the `parses_durations` test pins it): fractions (`1.5s`), days, weeks, months and years (`5d`, `2w`, `5M`, `1y`), and sums
 //! (`1h 30m`). A unit that differs from minutes only by its case (`M` is months) would turn a
 //! typo in a timeout into months of waiting, and one small grammar is easy to document and to
 //! check by eye. [`format()`] is humantime's, cut to whole seconds (or whole milliseconds under a
@@ -22,6 +22,11 @@ const HINT: &str = "write a whole number and a unit: \"1500ms\", \"10s\", \"5m\"
 /// The units [`parse()`] accepts (humantime reads each the same way).
 const UNITS: &[&str] = &["ms", "s", "m", "h"];
 
+/// The longest duration [`parse()`] accepts: 100 years, far beyond any timeout or wait, and
+/// short enough that its milliseconds, multiplied by a factor and added to a clock's, never
+/// overflow (a sync interval of 2562047788015h overflowed the sync deadline's arithmetic).
+pub const MAX: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// Parses a duration written as a whole number and a unit: `1500ms`, `10s`, `5m`, `1h`.
 /// Whitespace around the text and between the number and the unit is ignored.
 pub fn parse(text: &str) -> Result<Duration, String> {
@@ -37,12 +42,20 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     if !UNITS.contains(&unit) {
         return Err(format!("\"{text}\" has an unknown unit \"{unit}\": {HINT}"));
     }
-    humantime::parse_duration(s).map_err(|e| match e {
-        humantime::DurationError::NumberOverflow => format!("\"{text}\" is too long a duration"),
+    let too_long = || {
+        format!(
+            "\"{text}\" is too long a duration: at most {}h (100 years)",
+            MAX.as_secs() / 3600
+        )
+    };
+    match humantime::parse_duration(s) {
+        Ok(d) if d > MAX => Err(too_long()),
+        Ok(d) => Ok(d),
+        Err(humantime::DurationError::NumberOverflow) => Err(too_long()),
         // A whole number and one known unit leave humantime nothing else to refuse; should
         // that change, its words still name the text.
-        other => format!("\"{text}\" is not a duration ({other}): {HINT}"),
-    })
+        Err(other) => Err(format!("\"{text}\" is not a duration ({other}): {HINT}")),
+    }
 }
 
 /// A duration for people to read in progress and log text: whole seconds from one second up
@@ -70,6 +83,9 @@ mod tests {
             ("0s", Duration::ZERO),
             ("2 s", Duration::from_secs(2)),
         ];
+        let good = good
+            .into_iter()
+            .chain([("876000h", MAX), ("3153600000000ms", MAX)]);
         for (text, expected) in good {
             assert_eq!(parse(text), Ok(expected), "{text}");
         }
@@ -82,6 +98,12 @@ mod tests {
             ("ms", "is not a duration"),
             ("99999999999999999999s", "too long"),
             ("9999999999999999999h", "too long"),
+            // Read, but beyond what a deadline's arithmetic holds.
+            (
+                "2562047788015h",
+                "too long a duration: at most 876000h (100 years)",
+            ),
+            ("876001h", "at most 876000h"),
         ];
         for (text, needle) in bad {
             let err = parse(text).unwrap_err();

@@ -126,7 +126,7 @@ pub(super) fn hook_context(
 pub(super) async fn sync_interval(link: &dyn Link, options: &Options) -> (i64, String) {
     if link.reports_status() {
         if let Ok(configs) = link.configs().await {
-            if let Some(ms) = configs.get(SYNC_MS).and_then(|v| v.parse::<i64>().ok()) {
+            if let Some(ms) = configs.get(SYNC_MS).and_then(|v| link_sync_ms(v)) {
                 return (ms, format!("the link's {SYNC_MS}"));
             }
         }
@@ -138,6 +138,14 @@ pub(super) async fn sync_interval(link: &dyn Link, options: &Options) -> (i64, S
             format!("the link's default {SYNC_MS} (the link cannot be asked; set [cutover] sync-interval)"),
         ),
     }
+}
+
+/// The link's `consumer.offset.sync.ms` when it is one: the link keeps it in a Java int, so a
+/// value outside 0 to 2³¹−1 is not a reading (9223372036854775807 overflowed the sync
+/// deadline's arithmetic).
+fn link_sync_ms(value: &str) -> Option<i64> {
+    let ms = value.trim().parse::<i64>().ok()?;
+    (0..=i64::from(i32::MAX)).contains(&ms).then_some(ms)
 }
 
 pub(super) fn settings(options: &Options, sync_interval_ms: i64) -> Settings {
@@ -883,5 +891,19 @@ impl Driver<'_, '_> {
             journal,
             next,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::link_sync_ms;
+
+    #[test]
+    fn a_sync_interval_the_link_cannot_hold_is_not_a_reading() {
+        assert_eq!(link_sync_ms("30000"), Some(30_000));
+        assert_eq!(link_sync_ms(" 2147483647 "), Some(2_147_483_647));
+        for value in ["9223372036854775807", "2147483648", "-1", "", "30s", "1e3"] {
+            assert_eq!(link_sync_ms(value), None, "{value}");
+        }
     }
 }

@@ -170,7 +170,25 @@ impl Filters {
     }
 }
 
+/// A JSON value's type with its article, for a message (the value itself may be huge).
+fn json_type(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
 fn parse_entry(entry: &serde_json::Value) -> Result<Filter, String> {
+    if !entry.is_object() {
+        return Err(format!(
+            "an entry must be an object {{\"name\", \"patternType\", \"filterType\"}}, not {}",
+            json_type(entry)
+        ));
+    }
     let field = |k: &str| -> Result<&str, String> {
         entry
             .get(k)
@@ -186,14 +204,21 @@ fn parse_entry(entry: &serde_json::Value) -> Result<Filter, String> {
         "PREFIXED" => PatternType::Prefixed,
         other => return Err(format!("patternType {other:?} is not LITERAL or PREFIXED")),
     };
-    // The link's 2020 code defaulted a missing filterType to include.
-    let filter_type = match entry.get("filterType").and_then(|v| v.as_str()) {
-        None => FilterType::Include,
-        Some(t) => match t.to_ascii_uppercase().as_str() {
+    // The link's 2020 code defaulted a missing filterType to include. One of another type is
+    // not taken for a missing one: read as an include, an exclusion would be lost.
+    let filter_type = match entry.get("filterType") {
+        None | Some(serde_json::Value::Null) => FilterType::Include,
+        Some(serde_json::Value::String(t)) => match t.to_ascii_uppercase().as_str() {
             "INCLUDE" | "WHITELIST" => FilterType::Include,
             "EXCLUDE" | "BLACKLIST" => FilterType::Exclude,
             other => return Err(format!("filterType {other:?} is not INCLUDE or EXCLUDE")),
         },
+        Some(other) => {
+            return Err(format!(
+                "\"filterType\" must be a string (INCLUDE or EXCLUDE), not {}",
+                json_type(other)
+            ))
+        }
     };
     let extra = entry
         .as_object()
@@ -211,6 +236,9 @@ fn parse_entry(entry: &serde_json::Value) -> Result<Filter, String> {
         extra,
     })
 }
+
+#[cfg(test)]
+mod proptests;
 
 #[cfg(test)]
 mod tests {
@@ -302,6 +330,15 @@ mod tests {
             (
                 r#"{"groupFilters":[{"patternType":"LITERAL"}]}"#,
                 "\"name\" must be a string",
+            ),
+            // Read as a missing filterType, this exclusion would have become an include.
+            (
+                r#"{"groupFilters":[{"name":"g","patternType":"LITERAL","filterType":1}]}"#,
+                "entry 0: \"filterType\" must be a string (INCLUDE or EXCLUDE), not a number",
+            ),
+            (
+                r#"{"groupFilters":[{"name":"*","patternType":"LITERAL"},"g"]}"#,
+                "entry 1: an entry must be an object",
             ),
         ];
         for (json, reason) in cases {

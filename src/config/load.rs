@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use toml::Table;
@@ -22,6 +23,11 @@ use crate::model::Role;
 
 /// The file read when no `--config` is given, if it exists in the working directory.
 pub const DEFAULT_FILE: &str = "cutover.toml";
+
+/// The longest file the config reads (`cutover.toml`, a `.properties` file it imports): far
+/// more than any config holds, and small enough that a wrong path (a log, a device such as
+/// `/dev/zero`) is refused at once instead of filling memory.
+pub(super) const MAX_FILE_BYTES: u64 = 16 << 20;
 
 /// The sections of the file.
 const SECTIONS: &[&str] = &[
@@ -90,7 +96,7 @@ impl Config {
                 Config::from_sources(None, env)
             }
             Some(path) => {
-                let text = fs::read_to_string(&path).map_err(|e| {
+                let text = read_text(&path).map_err(|e| {
                     Error::ConfigProblems(vec![format!(
                         "cannot read the config file {}: {e}",
                         path.display()
@@ -193,6 +199,34 @@ impl Config {
             Role::Destination => &self.destination,
         }
     }
+}
+
+/// A file's bytes, at most [`MAX_FILE_BYTES`] of them: a longer file is an error that says so.
+pub(super) fn read_bounded(path: &Path) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::FileTooLarge,
+            format!(
+                "it is longer than {} MiB, far more than a config holds: check the path",
+                MAX_FILE_BYTES >> 20
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// A UTF-8 text file, at most [`MAX_FILE_BYTES`] long.
+fn read_text(path: &Path) -> io::Result<String> {
+    String::from_utf8(read_bounded(path)?).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("it is not UTF-8 text ({})", e.utf8_error()),
+        )
+    })
 }
 
 #[cfg(test)]

@@ -71,7 +71,10 @@
 //!   base of Confluent's REST v3 API: `/kafka/v3` on Confluent Server (a standalone REST Proxy's
 //!   `/v3` is accepted with a warning). `retries` is at most 10; the first retry waits 500 ms,
 //!   doubling after.
-//! - Durations are a whole number and a unit: `1500ms`, `10s`, `5m`, `1h`.
+//! - Durations are a whole number and a unit: `1500ms`, `10s`, `5m`, `1h`; at most 876000h
+//!   (100 years).
+//! - The file, and a `.properties` file it imports, are at most 16 MiB: a longer one (a wrong
+//!   path, a device) is refused without being read whole.
 //! - `properties-file` and `ca-file` are relative to the TOML file's folder (to the working
 //!   directory when they come from the environment). Paths inside librdkafka properties are
 //!   passed unchanged, so they are relative to the working directory.
@@ -140,6 +143,10 @@ mod link;
 mod load;
 mod problems;
 mod properties_file;
+#[cfg(test)]
+mod properties_proptests;
+#[cfg(test)]
+mod proptests;
 mod settings;
 #[cfg(test)]
 mod testing;

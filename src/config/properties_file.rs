@@ -10,15 +10,16 @@
 //! never a value.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::Path;
+
+use super::load::read_bounded;
 
 /// Reads a `.properties` file. Java reads them as ISO-8859-1; a file that is valid UTF-8 is
 /// taken as UTF-8, which is what people write today.
 pub(super) fn read_properties_file(
     path: &Path,
 ) -> std::result::Result<BTreeMap<String, String>, String> {
-    let bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let bytes = read_bounded(path).map_err(|e| format!("cannot read: {e}"))?;
     let text = String::from_utf8(bytes)
         .unwrap_or_else(|e| e.into_bytes().iter().map(|&b| char::from(b)).collect());
     parse_properties(&text)
@@ -30,7 +31,9 @@ fn is_properties_space(c: char) -> bool {
 
 /// Parses the text of a Java `.properties` file as `java.util.Properties::load` does. Later
 /// keys win. The error names the line, never a value.
-fn parse_properties(text: &str) -> std::result::Result<BTreeMap<String, String>, String> {
+pub(super) fn parse_properties(
+    text: &str,
+) -> std::result::Result<BTreeMap<String, String>, String> {
     let text = text.replace("\r\n", "\n").replace('\r', "\n");
     let mut out = BTreeMap::new();
     let mut logical = String::new();
@@ -105,9 +108,12 @@ fn split_property(line: &str) -> std::result::Result<(String, String), String> {
 fn unescape(chars: &[char]) -> std::result::Result<String, String> {
     let mut out = String::with_capacity(chars.len());
     let mut i = 0;
+    // Four hex digits exactly: `from_str_radix` alone would also take a sign (`\u+123`).
     let hex4 = |at: usize| -> Option<u32> {
-        let digits: String = chars.get(at..at + 4)?.iter().collect();
-        u32::from_str_radix(&digits, 16).ok()
+        let digits = chars.get(at..at + 4)?;
+        digits
+            .iter()
+            .try_fold(0, |n, c| Some(n * 16 + c.to_digit(16)?))
     };
     while i < chars.len() {
         let c = chars[i];
@@ -213,6 +219,8 @@ mod tests {
             ("a=1\nb=\\u12\n", "line 2: malformed \\uXXXX escape"),
             ("a=1\n\n=value\n", "line 3: a property has an empty key"),
             ("x=\\uD800\n", "line 1: malformed"),
+            // A sign is not a hex digit.
+            ("x=\\u+123\n", "line 1: malformed \\uXXXX escape"),
         ] {
             let err = parse_properties(text).unwrap_err();
             assert!(err.contains(needle), "{err}");

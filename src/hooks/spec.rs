@@ -187,8 +187,22 @@ pub(crate) fn toml_key(key: &str) -> String {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if bare {
-        key.to_string()
-    } else {
-        toml::Value::String(key.to_string()).to_string()
+        return key.to_string();
     }
+    // A basic string by hand: toml's own value writer may choose a multi-line string (`"""'"""`
+    // for `'"`), which a table header cannot hold.
+    let mut out = String::from("\"");
+    for c in key.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }

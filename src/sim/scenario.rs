@@ -14,6 +14,10 @@ use crate::duration::parse as parse_duration;
 use crate::error::{Error, Result};
 use crate::sim::AutoOffsetReset;
 
+mod bounds;
+
+use bounds::{check_event, check_numbers, read_text};
+
 /// A parsed scenario.
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -497,7 +501,7 @@ pub struct AppExpect {
 
 impl Scenario {
     pub fn load(path: &Path) -> Result<Scenario> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = read_text(path).map_err(|e| {
             Error::Scenario(vec![format!(
                 "cannot read scenario {}: {e}",
                 path.display()
@@ -525,7 +529,9 @@ impl Scenario {
     pub fn parse(text: &str, default_name: &str) -> Result<Scenario> {
         let raw: RawScenario =
             toml::from_str(text).map_err(|e| Error::Scenario(vec![e.to_string()]))?;
-        let problems = std::cell::RefCell::new(Vec::new());
+        let mut numbers = Vec::new();
+        check_numbers(&raw, &mut numbers);
+        let problems = std::cell::RefCell::new(numbers);
         let mut duration = |what: &str, s: &str| match parse_duration(s) {
             Ok(d) => d,
             Err(e) => {
@@ -655,35 +661,33 @@ impl Scenario {
         if tick.is_zero() {
             problems.push("tick must be longer than 0".into());
         }
-        for t in &raw.topics {
-            if t.partitions == 0 {
-                problems.push(format!("topic {}: partitions must be at least 1", t.name));
-            }
-            if t.log_start > t.records {
-                problems.push(format!(
-                    "topic {}: log-start {} is beyond its {} records",
-                    t.name, t.log_start, t.records
-                ));
-            }
+        let topics: std::collections::BTreeSet<&str> =
+            raw.topics.iter().map(|t| t.name.as_str()).collect();
+        let mut apps_of_group: BTreeMap<&str, usize> = BTreeMap::new();
+        for a in &apps {
+            *apps_of_group.entry(a.group.as_str()).or_default() += 1;
         }
         for a in &apps {
             for t in &a.topics {
-                if !raw.topics.iter().any(|x| &x.name == t) {
+                if !topics.contains(t.as_str()) {
                     problems.push(format!(
                         "app {}: topic {t} is not one of the scenario's [[topics]]",
                         a.name
                     ));
                 }
             }
-            if apps.iter().filter(|b| b.group == a.group).count() > 1 {
+        }
+        for (group, n) in &apps_of_group {
+            if *n > 1 {
                 problems.push(format!(
-                    "group {}: more than one app uses it; the simulator runs one member per group",
-                    a.group
+                    "group {group}: more than one app uses it; the simulator runs one member per group"
                 ));
             }
         }
+        let app_names: std::collections::BTreeSet<&str> =
+            apps.iter().map(|a| a.name.as_str()).collect();
         for name in raw.end.apps.keys() {
-            if !apps.iter().any(|a| &a.name == name) {
+            if !app_names.contains(name.as_str()) {
                 problems.push(format!("end.apps.{name}: no app has that name"));
             }
         }
@@ -814,11 +818,15 @@ fn parse_entry(
             let event: Event = toml::Value::Table(table)
                 .try_into()
                 .map_err(|e: toml::de::Error| e.message().to_string())?;
+            check_event(&event)?;
             What::Event(event)
         }
     };
     Ok(Entry { when, what })
 }
+
+#[cfg(test)]
+mod proptests;
 
 #[cfg(test)]
 mod tests {

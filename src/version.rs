@@ -77,6 +77,35 @@ pub fn evidence(config: &crate::config::Config) -> std::collections::BTreeMap<St
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// Production clusters use Kerberos and OAUTHBEARER OIDC: a librdkafka built without them
+    /// would accept those settings and fail only when it connects.
+    #[test]
+    fn librdkafka_is_built_with_every_authentication_operators_use() {
+        let version = long_version();
+        let features = version
+            .split("features: ")
+            .nth(1)
+            .and_then(|f| f.split(')').next())
+            .unwrap_or_default();
+        let features: Vec<&str> = features.split(',').collect();
+        for needed in [
+            "ssl",
+            "sasl_gssapi",
+            "sasl_scram",
+            "sasl_plain",
+            "sasl_oauthbearer",
+            "oidc",
+            "http",
+        ] {
+            assert!(
+                features.contains(&needed),
+                "librdkafka lacks {needed}: {version}"
+            );
+        }
+    }
+
     #[test]
     fn the_config_digest_holds_no_secret_and_follows_every_other_setting() {
         use std::path::Path;

@@ -134,6 +134,18 @@ pub enum Error {
         message: String,
     },
 
+    /// The cluster's authorizer refused the agent's principal (a missing ACL).
+    #[error("the {role} cluster refused {what}: {operation} on {resource} is not allowed for the agent's principal ({code})")]
+    Denied {
+        role: Role,
+        what: &'static str,
+        /// The ACL operation the request needs (`Describe`, `Read`, ...).
+        operation: &'static str,
+        /// The resource, as an operator names it in an ACL (`Group "orders"`, `Cluster`).
+        resource: String,
+        code: String,
+    },
+
     #[error("the {role} cluster did not answer {what}: {source}{}", .client.as_ref().map(|c| format!("; librdkafka: {c}")).unwrap_or_default())]
     Unreachable {
         role: Role,
@@ -162,6 +174,7 @@ impl Error {
                 exit::RESUME_NEEDED
             }
             Error::Unreachable { .. }
+            | Error::Denied { .. }
             | Error::LinkUnreachable { .. }
             | Error::LinkRefused { .. } => exit::UNREACHABLE,
             Error::Output { .. } => exit::OUTPUT,
@@ -213,6 +226,9 @@ impl Error {
             Error::ClientConfig { role, .. } => format!(
                 "check the librdkafka properties of the [{role}] section (bootstrap.servers, security.protocol, sasl.*, ssl.*)"
             ),
+            Error::Denied { role, operation, resource, .. } => format!(
+                "grant the agent's principal ALLOW {operation} on {resource} on the {role} cluster (or on a PREFIXED or `*` name that covers it); docs/security.md lists every ACL cutover needs"
+            ),
             Error::Unreachable { role, .. } => format!(
                 "check that the {role} cluster's bootstrap.servers is right and reachable from here, and that the credentials allow Describe on its topics and groups"
             ),
@@ -238,6 +254,22 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 mod tests {
     use super::*;
     use crate::model::BrokerError;
+
+    #[test]
+    fn a_refusal_by_the_authorizer_names_the_acl_to_add_and_exits_3() {
+        let err = Error::Denied {
+            role: Role::Destination,
+            what: "a ListConsumerGroupOffsets request",
+            operation: "Describe",
+            resource: "Group \"orders\"".into(),
+            code: "GROUP_AUTHORIZATION_FAILED".into(),
+        };
+        assert_eq!(err.exit_code(), exit::UNREACHABLE);
+        let text = err.render();
+        assert!(text.contains("the destination cluster refused a ListConsumerGroupOffsets request: Describe on Group \"orders\""), "{text}");
+        assert!(text.contains("grant the agent's principal ALLOW Describe on Group \"orders\" on the destination cluster"), "{text}");
+        assert!(text.contains("docs/security.md"), "{text}");
+    }
 
     #[test]
     fn unreachable_renders_cause_and_hint_and_exits_3() {

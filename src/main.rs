@@ -47,7 +47,9 @@ fn main() {
             err.exit_code()
         }
     };
-    std::process::exit(code);
+    // Not `std::process::exit`: its C at-exit handlers (OpenSSL's cleanup) would run under
+    // librdkafka threads still alive (see `exit_process`).
+    cutover::kafka::exit_process(code);
 }
 
 fn init_logging(verbose: u8) {

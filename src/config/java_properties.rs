@@ -225,10 +225,52 @@ fn translate_jaas(
             }
             Ok(out)
         }
+        // Kafka's unsecured JWTs (for tests and rehearsals): librdkafka builds the same token.
+        "OAuthBearerLoginModule" => unsecured_jwt(&options).ok_or_else(|| format!(
+            "sasl.jaas.config (OAuthBearerLoginModule) has neither clientId (OIDC) nor unsecuredLoginStringClaim_sub (an unsecured JWT): set the sasl.oauthbearer.* properties in {section} instead"
+        )),
         _ => Err(format!(
             "sasl.jaas.config uses {module}, which cutover cannot translate to librdkafka: set the sasl.* properties in {section} instead"
         )),
     }
+}
+
+/// `OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="alice" …` as librdkafka's
+/// unsecured-JWT settings (`sasl.oauthbearer.config`: principal, scope, lifeSeconds,
+/// extensions), or `None` without a subject.
+fn unsecured_jwt(options: &BTreeMap<String, String>) -> Option<Vec<(&'static str, String)>> {
+    let principal_claim = options
+        .get("unsecuredLoginPrincipalClaimName")
+        .map_or("sub", String::as_str);
+    let principal = options.get(&format!("unsecuredLoginStringClaim_{principal_claim}"))?;
+    let mut config = vec![format!("principal={principal}")];
+    if principal_claim != "sub" {
+        config.push(format!("principalClaimName={principal_claim}"));
+    }
+    // Java writes a list claim with its separator first: ",read,write".
+    if let Some(scope) = options.get("unsecuredLoginListClaim_scope") {
+        let mut chars = scope.chars();
+        if let Some(separator) = chars.next() {
+            let items: Vec<&str> = chars
+                .as_str()
+                .split(separator)
+                .filter(|s| !s.is_empty())
+                .collect();
+            config.push(format!("scope={}", items.join(",")));
+        }
+    }
+    if let Some(life) = options.get("unsecuredLoginLifetimeSeconds") {
+        config.push(format!("lifeSeconds={life}"));
+    }
+    for (k, v) in options {
+        if let Some(name) = k.strip_prefix("unsecuredLoginExtension_") {
+            config.push(format!("extension_{name}={v}"));
+        }
+    }
+    Some(vec![
+        ("enable.sasl.oauthbearer.unsecure.jwt", "true".to_string()),
+        ("sasl.oauthbearer.config", config.join(" ")),
+    ])
 }
 
 /// Parses `Module flag key="value" key=value;` (the first module only).
@@ -357,6 +399,20 @@ mod tests {
                     ("sasl.oauthbearer.client.secret", "s"),
                     ("sasl.oauthbearer.scope", "kafka"),
                     ("sasl.oauthbearer.extensions", "logicalCluster=lkc-1"),
+                ],
+            ),
+            (
+                "oauth unsecured jwt jaas (Kafka's test tokens)",
+                &[(
+                    "sasl.jaas.config",
+                    r#"org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="alice" unsecuredLoginListClaim_scope=",read,write" unsecuredLoginLifetimeSeconds="600" unsecuredLoginExtension_traceId="t1";"#,
+                )],
+                &[
+                    ("enable.sasl.oauthbearer.unsecure.jwt", "true"),
+                    (
+                        "sasl.oauthbearer.config",
+                        "principal=alice scope=read,write lifeSeconds=600 extension_traceId=t1",
+                    ),
                 ],
             ),
             (

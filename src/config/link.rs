@@ -29,6 +29,9 @@ const LINK_KEYS: &[&str] = &[
     "cluster-id",
     "username-env",
     "password-env",
+    "token-env",
+    "cert-file",
+    "key-file",
     "ca-file",
     "timeout",
     "retries",
@@ -57,6 +60,10 @@ pub struct RestConfig {
     /// The destination cluster's id; discovered with `GET /clusters` when `None`.
     pub cluster_id: Option<String>,
     pub credentials: Option<Credentials>,
+    /// A bearer token (`token-env`), instead of Basic credentials.
+    pub token: Option<Secret>,
+    /// A client certificate and its key (PEM files) for mutual TLS.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
     /// Extra CA certificates (PEM) to trust for TLS.
     pub ca_file: Option<PathBuf>,
 }
@@ -85,6 +92,8 @@ impl LinkConfig {
                 .credentials
                 .as_ref()
                 .map(|c| (c.username.clone(), c.password.expose().to_string())),
+            bearer_token: rest.token.as_ref().map(|t| t.expose().to_string()),
+            client_identity: rest.client_cert.clone(),
             ca_file: rest.ca_file.clone(),
             timeout: self.timeout,
             retries: self.retries,
@@ -114,6 +123,8 @@ impl fmt::Debug for RestConfig {
             .field("url", &self.url)
             .field("cluster_id", &self.cluster_id)
             .field("credentials", &self.credentials)
+            .field("token", &self.token)
+            .field("client_cert", &self.client_cert)
             .field("ca_file", &self.ca_file)
             .finish()
     }
@@ -163,6 +174,11 @@ fn credential(
         },
         None => Credential::Reported,
     }
+}
+
+/// Whether `[link] key` or the variable `var` names a value.
+fn named(table: &Table, env: &Env, key: &str, var: &str) -> bool {
+    table.contains_key(key) || env_value(env, var).is_some()
 }
 
 pub(super) fn link_config(
@@ -221,20 +237,49 @@ pub(super) fn link_config(
         _ => None,
     };
 
-    let ca_file = get("ca-file", "CUTOVER_LINK_CA_FILE", problems).and_then(|s| {
-        let path = if s.in_file {
-            base_dir.join(&s.value)
-        } else {
-            PathBuf::from(&s.value)
-        };
-        match fs::File::open(&path) {
-            Ok(_) => Some(path),
-            Err(e) => {
-                problems.push(format!("{}: cannot read {}: {e}", s.from, path.display()));
-                None
+    let token = match credential(table, "token", "CUTOVER_LINK_TOKEN", env, problems) {
+        Credential::Present { value, from } => {
+            if credentials.is_some() {
+                problems.push(format!(
+                    "the link's REST API has both Basic credentials and a bearer token ({from}): keep one"
+                ));
             }
+            Some(Secret::new(value))
         }
-    });
+        Credential::Absent | Credential::Reported => None,
+    };
+    let file = |key: &str, var: &str, problems: &mut Problems| {
+        get(key, var, problems).and_then(|s| {
+            let path = if s.in_file {
+                base_dir.join(&s.value)
+            } else {
+                PathBuf::from(&s.value)
+            };
+            match fs::File::open(&path) {
+                Ok(_) => Some(path),
+                Err(e) => {
+                    problems.push(format!("{}: cannot read {}: {e}", s.from, path.display()));
+                    None
+                }
+            }
+        })
+    };
+    let ca_file = file("ca-file", "CUTOVER_LINK_CA_FILE", problems);
+    let cert_file = file("cert-file", "CUTOVER_LINK_CERT_FILE", problems);
+    let key_file = file("key-file", "CUTOVER_LINK_KEY_FILE", problems);
+    let client_cert = match (cert_file, key_file) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        // Only one of the two named (an unreadable one is reported already).
+        _ if named(table, env, "cert-file", "CUTOVER_LINK_CERT_FILE")
+            != named(table, env, "key-file", "CUTOVER_LINK_KEY_FILE") =>
+        {
+            problems.push(
+                "the link's REST client certificate needs both cert-file and key-file in [link] (or CUTOVER_LINK_CERT_FILE and CUTOVER_LINK_KEY_FILE)",
+            );
+            None
+        }
+        _ => None,
+    };
     let timeout = get("timeout", "CUTOVER_LINK_TIMEOUT", problems)
         .and_then(|s| positive_duration(&s, problems))
         .unwrap_or(DEFAULT_REST_TIMEOUT);
@@ -251,6 +296,8 @@ pub(super) fn link_config(
             url,
             cluster_id,
             credentials,
+            token,
+            client_cert,
             ca_file,
         }),
         prefix,
@@ -348,6 +395,49 @@ mod tests {
             p,
             vec!["[link] password-env names the environment variable P, which is not set"]
         );
+    }
+
+    #[test]
+    fn a_bearer_token_or_a_client_certificate_authenticates_to_the_rest_api() {
+        let dir = std::env::temp_dir().join(format!("cutover-link-auth-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (cert, key) = (dir.join("client.pem"), dir.join("client.key"));
+        std::fs::write(&cert, "cert").unwrap();
+        std::fs::write(&key, "key").unwrap();
+
+        let mut e = lab_env();
+        e.extend(env(&[
+            ("CUTOVER_LINK_TOKEN", "tok-123"),
+            ("CUTOVER_LINK_CERT_FILE", cert.to_str().unwrap()),
+            ("CUTOVER_LINK_KEY_FILE", key.to_str().unwrap()),
+        ]));
+        let options = Config::from_sources(None, &e)
+            .expect("valid")
+            .link
+            .rest_options()
+            .expect("REST mode");
+        assert_eq!(options.bearer_token.as_deref(), Some("tok-123"));
+        assert_eq!(options.client_identity, Some((cert.clone(), key.clone())));
+        assert!(options.basic_auth.is_none());
+        assert!(!format!("{options:?}").contains("tok-123"));
+
+        // Basic and bearer together, or half a client certificate, are refused.
+        let mut both = e.clone();
+        both.extend(env(&[
+            ("CUTOVER_LINK_USERNAME", "u"),
+            ("CUTOVER_LINK_PASSWORD", "p"),
+        ]));
+        assert_problem(
+            &problems(Config::from_sources(None, &both)),
+            "both Basic credentials and a bearer token (CUTOVER_LINK_TOKEN): keep one",
+        );
+        let mut half = e.clone();
+        half.remove("CUTOVER_LINK_KEY_FILE");
+        assert_problem(
+            &problems(Config::from_sources(None, &half)),
+            "needs both cert-file and key-file",
+        );
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

@@ -484,7 +484,7 @@ mod tests {
             vec![
                 "unknown section or key `hook` at the top of the file (known: origin, destination, link, defaults, cutover, hooks, groups)",
                 "unknown key `ca_file` in [link]: did you mean `ca-file`?",
-                "unknown key `colour` in [link] (known: name, rest-url, cluster-id, username-env, password-env, ca-file, timeout, retries, prefix)",
+                "unknown key `colour` in [link] (known: name, rest-url, cluster-id, username-env, password-env, token-env, cert-file, key-file, ca-file, timeout, retries, prefix)",
                 "unknown key `poll_interval` in [defaults]: did you mean `poll-interval`?",
             ]
         );

@@ -11,6 +11,7 @@ pub use cluster::{
     GroupPresence, GroupProtocol, GroupState, OffsetSpec, PartitionMetadata, PartitionResult,
     TopicMetadata,
 };
+pub use ffi::exit_process;
 pub use rdkafka_cluster::{
     RdKafkaCluster, DEFAULT_REQUEST_TIMEOUT, GROUPS_PER_DESCRIBE, GROUP_FETCHES_IN_FLIGHT,
     OFFSETS_PER_REQUEST, OFFSET_REQUESTS_IN_FLIGHT,

@@ -131,7 +131,13 @@ impl RdKafkaCluster {
         self.admin
             .alter_committed_offsets(group, offsets)
             .await
-            .map_err(|e| self.unreachable("an AlterConsumerGroupOffsets request", e))
+            .map_err(|e| {
+                self.failed(
+                    "an AlterConsumerGroupOffsets request",
+                    e,
+                    Touched::Group(group.as_str()),
+                )
+            })
     }
 
     /// The cluster's id, from a metadata request.
@@ -248,6 +254,21 @@ impl RdKafkaCluster {
 
     fn admin_options(&self) -> AdminOptions {
         AdminOptions::new().request_timeout(Some(self.request_timeout))
+    }
+
+    /// The error for a failed request: [`Error::Denied`], naming the ACL to add, when the
+    /// cluster's authorizer refused it; [`Error::Unreachable`] otherwise.
+    fn failed(&self, what: &'static str, source: BrokerError, touched: Touched<'_>) -> Error {
+        match refused_acl(what, &source.name, touched) {
+            Some((operation, resource)) => Error::Denied {
+                role: self.role,
+                what,
+                operation,
+                resource,
+                code: source.name,
+            },
+            None => self.unreachable(what, source),
+        }
     }
 
     fn unreachable(&self, what: &'static str, source: BrokerError) -> Error {
@@ -428,13 +449,20 @@ impl Cluster for RdKafkaCluster {
                         Ok(Ok(_)) => false,
                     },
                 )
-                .await?;
+                .await
+                .map_err(|e| (group.clone(), e))?;
                 Ok((group, offsets))
             })
             .buffer_unordered(GROUP_FETCHES_IN_FLIGHT)
             .try_collect()
             .await
-            .map_err(|e| self.unreachable("a ListConsumerGroupOffsets request", e))
+            .map_err(|(group, e): (GroupId, BrokerError)| {
+                self.failed(
+                    "a ListConsumerGroupOffsets request",
+                    e,
+                    Touched::Group(group.as_str()),
+                )
+            })
     }
 
     async fn describe_groups(
@@ -455,7 +483,7 @@ impl Cluster for RdKafkaCluster {
                 .buffer_unordered(4)
                 .try_collect()
                 .await
-                .map_err(|e| self.unreachable("a DescribeConsumerGroups request", e))?;
+                .map_err(|e| self.failed("a DescribeConsumerGroups request", e, Touched::Groups))?;
         Ok(batches
             .into_iter()
             .flatten()
@@ -466,7 +494,7 @@ impl Cluster for RdKafkaCluster {
     async fn list_groups(&self) -> Result<GroupList> {
         let mut list = retrying(|| self.admin.list_groups(), failed_passing)
             .await
-            .map_err(|e| self.unreachable("a ListConsumerGroups request", e))?;
+            .map_err(|e| self.failed("a ListConsumerGroups request", e, Touched::Cluster))?;
         list.groups.sort_by(|a, b| a.group.cmp(&b.group));
         Ok(list)
     }
@@ -522,6 +550,34 @@ fn first_topic_result(results: Vec<TopicResult>) -> std::result::Result<(), Brok
     }
 }
 
+/// What a request touched, to name the resource when the authorizer refuses it.
+#[derive(Debug, Clone, Copy)]
+enum Touched<'a> {
+    Group(&'a str),
+    /// Several groups, not told apart by the error.
+    Groups,
+    Cluster,
+}
+
+/// The ACL operation and resource a refusal (`*_AUTHORIZATION_FAILED`) asks for, or `None`
+/// when the error is not the authorizer's.
+fn refused_acl(what: &str, code: &str, touched: Touched<'_>) -> Option<(&'static str, String)> {
+    let writes = what.contains("AlterConsumerGroupOffsets");
+    let operation = if writes { "Read" } else { "Describe" };
+    match code {
+        "GROUP_AUTHORIZATION_FAILED" => Some((
+            operation,
+            match touched {
+                Touched::Group(group) => format!("Group \"{group}\""),
+                Touched::Groups | Touched::Cluster => "each Group it names".into(),
+            },
+        )),
+        "TOPIC_AUTHORIZATION_FAILED" => Some((operation, "each Topic it names".into())),
+        "CLUSTER_AUTHORIZATION_FAILED" => Some(("Describe", "the Cluster".into())),
+        _ => None,
+    }
+}
+
 fn kafka_error(e: &KafkaError) -> BrokerError {
     match e.rdkafka_error_code() {
         Some(code) => broker_error(code as i32, e.to_string()),
@@ -555,6 +611,12 @@ fn serve_events(role: Role, reader: &Arc<BaseConsumer<ClientLog>>) {
 fn describe_client_error(e: &KafkaError) -> String {
     match e {
         KafkaError::ClientCreation(message) => message.clone(),
+        // rdkafka's text appends the refused property's value, which can be a secret (a Java
+        // JAAS line holding a password): name the property, never its value.
+        KafkaError::ClientConfig(_, message, key, _) if message.contains(key.as_str()) => {
+            message.clone()
+        }
+        KafkaError::ClientConfig(_, message, key, _) => format!("{key}: {message}"),
         other => other.to_string(),
     }
 }

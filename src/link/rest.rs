@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -52,6 +52,10 @@ pub struct RestLinkOptions {
     pub cluster_id: Option<String>,
     /// HTTP Basic credentials (user, password).
     pub basic_auth: Option<(String, String)>,
+    /// A bearer token (`Authorization: Bearer …`), instead of Basic credentials.
+    pub bearer_token: Option<String>,
+    /// A client certificate for mutual TLS: PEM certificate chain and PEM private key.
+    pub client_identity: Option<(PathBuf, PathBuf)>,
     /// A PEM file with extra CA certificates to trust for TLS.
     pub ca_file: Option<PathBuf>,
     /// Bound on one HTTP request.
@@ -76,6 +80,11 @@ impl fmt::Debug for RestLinkOptions {
                     .as_ref()
                     .map(|(user, _)| (user.as_str(), "<redacted>")),
             )
+            .field(
+                "bearer_token",
+                &self.bearer_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("client_identity", &self.client_identity)
             .field("ca_file", &self.ca_file)
             .field("timeout", &self.timeout)
             .field("retries", &self.retries)
@@ -106,6 +115,28 @@ impl fmt::Debug for ConfluentRestLink {
             .field("options", &self.options)
             .finish()
     }
+}
+
+/// The client certificate and key for mutual TLS with the REST endpoint, as one identity.
+fn client_identity(cert: &Path, key: &Path, link: &str) -> Result<reqwest::Identity> {
+    let read = |path: &Path, what: &str| {
+        std::fs::read(path).map_err(|e| {
+            Error::Config(format!(
+                "cannot read the client {what} {} for link {link}: {e}",
+                path.display()
+            ))
+        })
+    };
+    let mut pem = read(key, "key")?;
+    pem.push(b'\n');
+    pem.extend(read(cert, "certificate")?);
+    reqwest::Identity::from_pem(&pem).map_err(|e| {
+        Error::Config(format!(
+            "the client certificate {} and key {} for link {link} do not make a TLS identity (both PEM, the key unencrypted): {e}",
+            cert.display(),
+            key.display()
+        ))
+    })
 }
 
 /// Whether a request may be sent again when its outcome is unknown.
@@ -153,6 +184,9 @@ impl ConfluentRestLink {
             for cert in certs {
                 builder = builder.add_root_certificate(cert);
             }
+        }
+        if let Some((cert, key)) = &options.client_identity {
+            builder = builder.identity(client_identity(cert, key, &link)?);
         }
         let client = builder.build().map_err(|e| {
             Error::Config(format!(
@@ -333,6 +367,8 @@ impl ConfluentRestLink {
             if let Some((user, password)) = &self.options.basic_auth {
                 // reqwest marks the header sensitive, so it is left out of its own logs.
                 request = request.basic_auth(user, Some(password));
+            } else if let Some(token) = &self.options.bearer_token {
+                request = request.bearer_auth(token);
             }
             if let Some(body) = body {
                 request = request.json(body);
@@ -875,6 +911,8 @@ mod tests {
             link_name: "link-1".into(),
             cluster_id: Some("cluster-1".into()),
             basic_auth: Some(("api-key".into(), "s3cret-Pa55".into())),
+            bearer_token: None,
+            client_identity: None,
             ca_file: None,
             timeout: Duration::from_secs(5),
             retries: 2,
@@ -1299,6 +1337,34 @@ mod tests {
                 })
             });
             assert!(sent, "{head}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bearer_token_is_sent_on_every_request_instead_of_basic_credentials() {
+        let (base, seen) = raw_server(|_| {
+            (
+                200,
+                "application/json",
+                r#"{"link_name":"link-1","topic_names":["t1"],"cluster_link_id":"x"}"#,
+            )
+        })
+        .await;
+        let mut options = options(&base);
+        options.basic_auth = None;
+        options.bearer_token = Some("tok-3f9a".into());
+        let link = ConfluentRestLink::connect(options).await.unwrap();
+        link.configs().await.ok();
+        let seen = seen.lock().unwrap().clone();
+        assert!(seen.len() >= 2, "{seen:?}");
+        for head in &seen {
+            let auth: Vec<&str> = head
+                .lines()
+                .filter_map(|l| l.split_once(':'))
+                .filter(|(name, _)| name.eq_ignore_ascii_case("authorization"))
+                .map(|(_, value)| value.trim())
+                .collect();
+            assert_eq!(auth, ["Bearer tok-3f9a"], "{head}");
         }
     }
 

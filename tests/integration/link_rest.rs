@@ -19,6 +19,8 @@ fn options(sim: &Sim) -> RestLinkOptions {
         link_name: sim.link.clone(),
         cluster_id: Some(sim.sim.cluster_id().to_string()),
         basic_auth: None,
+        bearer_token: None,
+        client_identity: None,
         ca_file: None,
         timeout: Duration::from_secs(10),
         retries: 3,
@@ -353,6 +355,8 @@ async fn wrong_basic_credentials_are_refused_with_401_and_right_ones_work() {
 
     let err = ConfluentRestLink::connect(RestLinkOptions {
         basic_auth: None,
+        bearer_token: None,
+        client_identity: None,
         ..options(&sim)
     })
     .await
@@ -422,6 +426,8 @@ async fn an_endpoint_that_is_not_listening_is_unreachable() {
         link_name: "any".into(),
         cluster_id: Some("c".into()),
         basic_auth: Some(("u".into(), "hidden-pw".into())),
+        bearer_token: None,
+        client_identity: None,
         ca_file: None,
         timeout: Duration::from_secs(2),
         retries: 1,

@@ -1,13 +1,13 @@
 //! `cutover-linksim`: a cluster link emulator between two Apache Kafka clusters.
 //!
-//! Prints one line on stdout once it serves (`listening on http://HOST:PORT/kafka/v3`), logs to
+//! Prints one line on stdout once it serves (`listening on http(s)://HOST:PORT/kafka/v3`), logs to
 //! stderr, and stops on SIGINT or SIGTERM.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use clap::Parser;
-use cutover_lab::linksim::{LinkSim, LinkSimOptions};
+use cutover_lab::linksim::{LinkSim, LinkSimOptions, TlsFiles};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -41,6 +41,16 @@ struct Args {
     /// variable as USER:PASSWORD (never from the command line, which other users can see).
     #[arg(long, value_name = "ENV_VAR")]
     basic_auth_env: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (the server's certificate first); needs
+    /// --tls-key.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+    /// Require a client certificate issued by this PEM CA (mutual TLS); needs --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_client_ca: Option<std::path::PathBuf>,
     /// More log output on stderr (-v info, -vv debug).
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -98,6 +108,14 @@ async fn run(args: Args) -> i32 {
         listen: args.listen,
         basic_auth,
         configs: args.configs.clone(),
+        tls: match (&args.tls_cert, &args.tls_key) {
+            (Some(cert_chain), Some(key)) => Some(TlsFiles {
+                cert_chain: cert_chain.clone(),
+                key: key.clone(),
+                client_ca: args.tls_client_ca.clone(),
+            }),
+            _ => None,
+        },
     };
     let sim = match LinkSim::start(options).await {
         Ok(sim) => sim,

@@ -18,6 +18,7 @@ use cutover::model::Role;
 use cutover::sim::link_model::LinkState;
 
 use super::sync::SyncReport;
+use super::tls::{TlsFiles, TlsListener};
 use super::{background, engine, rest, sync};
 
 /// Everything the emulator needs to start.
@@ -34,6 +35,8 @@ pub struct LinkSimOptions {
     pub basic_auth: Option<(String, String)>,
     /// Link configs set at creation, as `kafka-cluster-links --create --config` would.
     pub configs: Vec<(String, String)>,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
 }
 
 /// State shared by the REST server and the background tasks.
@@ -75,6 +78,8 @@ impl Shared {
 /// A running emulator. Dropping it stops every task and the server.
 pub struct LinkSim {
     addr: SocketAddr,
+    /// `http` or `https`.
+    scheme: &'static str,
     cluster_id: String,
     link_name: String,
     tasks: Vec<JoinHandle<()>>,
@@ -89,6 +94,11 @@ impl LinkSim {
             RdKafkaCluster::connect(Role::Destination, &options.destination, timeout)?;
         let source_cluster_id = origin.cluster_id().await?;
         let cluster_id = destination.cluster_id().await?;
+        let acceptor = match &options.tls {
+            Some(files) => Some(files.acceptor().map_err(Error::Config)?),
+            None => None,
+        };
+        let scheme = if acceptor.is_some() { "https" } else { "http" };
         let listener = tokio::net::TcpListener::bind(options.listen)
             .await
             .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", options.listen)))?;
@@ -117,7 +127,7 @@ impl LinkSim {
             basic_auth: options.basic_auth.clone(),
             destination_properties: options.destination.clone(),
             wake: tokio::sync::Notify::new(),
-            base_url: format!("http://{addr}"),
+            base_url: format!("{scheme}://{addr}"),
             cluster_id: cluster_id.clone(),
         });
         let (engine, verifier) =
@@ -134,7 +144,14 @@ impl LinkSim {
             },
         );
         let server = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
+            let served = match acceptor {
+                Some(acceptor) => {
+                    let tcp = listener;
+                    axum::serve(TlsListener { tcp, acceptor }, app).await
+                }
+                None => axum::serve(listener, app).await,
+            };
+            if let Err(e) = served {
                 tracing::error!(error = %e, "the REST server stopped");
             }
         });
@@ -147,6 +164,7 @@ impl LinkSim {
         ];
         Ok(LinkSim {
             addr,
+            scheme,
             cluster_id,
             link_name: options.link_name,
             tasks,
@@ -155,12 +173,12 @@ impl LinkSim {
 
     /// The REST base URL, ending in `/kafka/v3`.
     pub fn rest_url(&self) -> String {
-        format!("http://{}/kafka/v3", self.addr)
+        format!("{}://{}/kafka/v3", self.scheme, self.addr)
     }
 
     /// The admin base URL for fault knobs, ending in `/linksim/v1`.
     pub fn admin_url(&self) -> String {
-        format!("http://{}/linksim/v1", self.addr)
+        format!("{}://{}/linksim/v1", self.scheme, self.addr)
     }
 
     pub fn addr(&self) -> SocketAddr {

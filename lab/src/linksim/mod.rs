@@ -20,6 +20,8 @@ mod engine;
 mod ops;
 mod rest;
 mod sync;
+mod tls;
 
 pub(crate) use emulator::Shared;
 pub use emulator::{LinkSim, LinkSimOptions};
+pub use tls::TlsFiles;

@@ -15,6 +15,8 @@ pub use kafka::{
     change_origin_brokers, commit_as_member, create_topic, create_topic_with, no_broker_change,
     produce, props, read_all, wait_for_leaders, BrokerChange, Member, Protocol, Rec,
 };
-pub use lab::{lab, lab_bin, lab_script, parse_exports, run_lab, target_tmp_dir, Lab};
+pub use lab::{
+    lab, lab_bin, lab_script, parse_exports, run_lab, secure_mode, target_tmp_dir, Lab, Secure,
+};
 pub use sim::Sim;
 pub use support::{unique, wait_for};

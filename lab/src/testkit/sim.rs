@@ -3,33 +3,44 @@
 
 use std::time::{Duration, Instant};
 
-use crate::linksim::{LinkSim, LinkSimOptions};
+use crate::linksim::{LinkSim, LinkSimOptions, TlsFiles};
 
 use super::kafka::{no_broker_change, props};
-use super::lab::lab;
+use super::lab::{lab, Secure};
 use super::support::unique;
 
 /// A link emulator started in-process for one test, with a REST client.
 pub struct Sim {
     pub sim: LinkSim,
+    /// A client of the emulator's API: in the secure lab it trusts the lab's CA and sends the
+    /// emulator's Basic credentials.
     pub http: reqwest::Client,
     pub link: String,
+    /// The Basic credentials the emulator requires, if any.
+    pub basic_auth: Option<(String, String)>,
 }
 
 impl Sim {
     /// The `CUTOVER_*` variables that point the `cutover` binary at the lab's two clusters
     /// and this emulator (pass them to `Command::envs`).
-    pub fn cutover_env(&self) -> [(&'static str, String); 5] {
-        [
-            ("CUTOVER_ORIGIN_BOOTSTRAP", lab().origin.clone()),
-            ("CUTOVER_DESTINATION_BOOTSTRAP", lab().destination.clone()),
+    /// In the secure lab these are its SASL_SSL listeners, the agent's principal and the
+    /// emulator's HTTPS URL and Basic credentials ([`super::Lab::agent_env`]).
+    pub fn cutover_env(&self) -> Vec<(&'static str, String)> {
+        let mut env = lab().agent_env();
+        env.extend([
             ("CUTOVER_LINK_NAME", self.link.clone()),
             ("CUTOVER_LINK_REST_URL", self.sim.rest_url()),
             (
                 "CUTOVER_DESTINATION_CLUSTER_ID",
                 self.sim.cluster_id().to_string(),
             ),
-        ]
+        ]);
+        if let Some((user, password)) = &self.basic_auth {
+            env.retain(|(k, _)| !matches!(*k, "CUTOVER_LINK_USERNAME" | "CUTOVER_LINK_PASSWORD"));
+            env.push(("CUTOVER_LINK_USERNAME", user.clone()));
+            env.push(("CUTOVER_LINK_PASSWORD", password.clone()));
+        }
+        env
     }
 
     pub async fn start(configs: &[(&str, &str)]) -> Sim {
@@ -41,22 +52,32 @@ impl Sim {
         // broker that it will kill (a client that learned of it may later pick it).
         let _no_broker_change = no_broker_change().await;
         let link = unique("link");
+        let secure = lab().secure.as_ref();
+        let basic_auth = basic_auth
+            .map(|(u, p)| (u.to_string(), p.to_string()))
+            .or_else(|| secure.map(|s| (s.rest_user.clone(), s.rest_password.clone())));
         let options = LinkSimOptions {
             link_name: link.clone(),
             origin: props(&lab().origin),
             destination: props(&lab().destination),
             listen: "127.0.0.1:0".parse().expect("address"),
-            basic_auth: basic_auth.map(|(u, p)| (u.to_string(), p.to_string())),
+            basic_auth: basic_auth.clone(),
             configs: configs
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            tls: secure.map(|s| TlsFiles {
+                cert_chain: s.server_cert.clone(),
+                key: s.server_key.clone(),
+                client_ca: Some(s.ca.clone()),
+            }),
         };
         let sim = LinkSim::start(options).await.expect("emulator starts");
         Sim {
             sim,
-            http: reqwest::Client::new(),
+            http: http_client(secure, basic_auth.as_ref()),
             link,
+            basic_auth,
         }
     }
 
@@ -218,4 +239,30 @@ impl Sim {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+}
+
+/// A client of the emulator: trusting the secure lab's CA, sending Basic credentials when the
+/// emulator requires them.
+fn http_client(secure: Option<&Secure>, basic_auth: Option<&(String, String)>) -> reqwest::Client {
+    use base64::Engine as _;
+    let mut builder = reqwest::Client::builder();
+    if let Some(s) = secure {
+        let pem = std::fs::read(&s.ca).expect("the secure lab's CA file is readable");
+        let ca = reqwest::Certificate::from_pem(&pem).expect("the secure lab's CA is PEM");
+        let mut identity = std::fs::read(&s.client_key).expect("the client key is readable");
+        identity.extend(std::fs::read(&s.client_cert).expect("the client certificate is readable"));
+        let identity =
+            reqwest::Identity::from_pem(&identity).expect("the client certificate and key are PEM");
+        builder = builder.add_root_certificate(ca).identity(identity);
+    }
+    if let Some((user, password)) = basic_auth {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        let mut headers = reqwest::header::HeaderMap::new();
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Basic {token}"))
+            .expect("Basic credentials make a header value");
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        builder = builder.default_headers(headers);
+    }
+    builder.build().expect("the HTTP client builds")
 }

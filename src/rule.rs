@@ -141,6 +141,9 @@ pub enum FindingKind {
     GroupActiveOnOrigin,
     GroupActiveOnDestination,
     GroupNotFound,
+    /// The group exists on the origin but shows no committed offset: a principal without
+    /// Describe on its topics is answered as if there were none.
+    NoOffsetsVisible,
     GroupNotExcluded,
     OffsetsUnavailable,
     MirrorStatusUnknown,
@@ -450,6 +453,16 @@ pub fn judge_group(o: &GroupObservation) -> GroupJudgement {
             FindingKind::GroupNotFound,
             true,
             format!("group {} is unknown on the origin", o.group),
+        );
+    }
+    if o.offsets_error.is_none() && o.origin != Presence::NotFound && o.partitions.is_empty() {
+        find(
+            FindingKind::NoOffsetsVisible,
+            true,
+            format!(
+                "group {} exists on the origin but shows no committed offset: it has none yet, or the agent's principal lacks Describe on its topics, which the cluster answers as if there were none (grant ALLOW Describe on each Topic the group consumes; docs/security.md)",
+                o.group
+            ),
         );
     }
     if o.origin == Presence::Active {
@@ -793,6 +806,38 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_group_that_exists_but_shows_no_offset_is_named_not_left_unexplained() {
+        // An existing group whose topics the principal may not describe: the cluster answers
+        // with no offsets, not with an error.
+        let g = judge_group(&group(Presence::Empty, Presence::NotFound, vec![]));
+        assert!(!g.safe);
+        let f = g
+            .findings
+            .iter()
+            .find(|f| f.kind == FindingKind::NoOffsetsVisible)
+            .expect("the finding");
+        assert!(
+            f.blocking && f.detail.contains("ALLOW Describe on each Topic"),
+            "{f:?}"
+        );
+        // An unknown group is GROUP_NOT_FOUND only; a group with offsets has neither.
+        let g = judge_group(&group(Presence::NotFound, Presence::NotFound, vec![]));
+        assert!(g
+            .findings
+            .iter()
+            .all(|f| f.kind != FindingKind::NoOffsetsVisible));
+        let g = judge_group(&group(
+            Presence::Empty,
+            Presence::NotFound,
+            vec![obs(Some(5), None, 10, 10, 0)],
+        ));
+        assert!(g
+            .findings
+            .iter()
+            .all(|f| f.kind != FindingKind::NoOffsetsVisible));
     }
 
     fn group(

@@ -185,3 +185,32 @@ async fn java_properties_with_scram_and_oauthbearer_jaas_reach_the_secure_cluste
     assert!(!stdout.contains(&secure.password) && !stderr.contains(&secure.password));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_the_acls_do_not_cover_is_named_with_the_acl_to_add() {
+    use cutover_lab::testkit::{commit_as_member, create_topic, produce, Protocol};
+    let sim = Sim::start(&[]).await;
+    // The secure lab denies the agent every operation on topics named denied-*.
+    let topic = unique("denied-payments");
+    let group = unique("payments-app");
+    create_topic(&lab().origin, &topic, 1).await;
+    produce(&lab().origin, &topic, &[(0, 10)]).await;
+    commit_as_member(
+        &lab().origin,
+        &group,
+        Protocol::Classic,
+        &topic,
+        1,
+        &[(0, 5)],
+    );
+    sim.create_mirror(&topic).await;
+    // Kafka answers a principal without Describe on the group's topic with no offsets at all,
+    // not with an error: verify must say so, not leave NOT SAFE unexplained.
+    let (code, stdout, stderr) = cutover(&sim, &["verify", &group], &[], &[]).await;
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let all = format!("{stdout}\n{stderr}");
+    assert!(
+        all.contains("NO_OFFSETS_VISIBLE") && all.contains("ALLOW Describe on each Topic"),
+        "{all}"
+    );
+}

@@ -60,12 +60,15 @@ pub(super) fn setting(
 }
 
 /// The value of the variable a `*-env` setting names; a problem naming both when it is unset.
+/// Every `*-env`, `env-from` and `headers-env` key reads its variable here, so that no hook
+/// inherits it: it holds a secret.
 pub(super) fn indirect(
     env: &Env,
     from: &str,
     var: &str,
     problems: &mut Problems,
 ) -> Option<String> {
+    crate::hooks::withhold_variable(var);
     match env_value(env, var) {
         Some(v) => Some(v.to_string()),
         None => {

@@ -15,7 +15,8 @@
 //!   shell script gets the values only as `CUTOVER_*` variables; a URL gets them
 //!   percent-encoded; a JSON body gets them as string content, escaped by `serde_json`.
 //! - Secrets (`env-from`, `headers-env` values) are replaced by `***` in everything a report
-//!   carries: description, output and error.
+//!   carries: description, output and error. No exec or shell hook inherits a variable the
+//!   configuration read a secret from (`*-env`, `env-from`, `headers-env`).
 //! - A hook is bounded: a timeout per attempt that kills the hook's whole process group, a
 //!   bounded number of retries, and output capped in memory as it is read.
 //!
@@ -43,7 +44,7 @@ mod template;
 #[cfg(test)]
 pub(crate) mod testing;
 
-pub use process::terminate_interrupted;
+pub use process::{terminate_interrupted, withhold_variable};
 #[cfg(test)]
 pub(crate) use runner::BUILTIN_EXCLUDE_DESCRIPTION;
 pub use runner::{ConfiguredHooks, HookReport, Hooks};

@@ -1,5 +1,6 @@
 //! Exec and shell hooks as processes: spawned without a shell for `exec` (`/bin/sh -c` only
-//! for `shell`), with exactly the `CUTOVER_*` variables of the hook contract, in a process
+//! for `shell`), with exactly the `CUTOVER_*` variables of the hook contract and none of the
+//! variables the configuration read secrets from ([`withhold_variable`]), in a process
 //! group of their own that a timeout kills whole (SIGKILL). Dropping a running attempt (cutover
 //! interrupted) sends the group SIGTERM and leaves it to [`terminate_interrupted`], which waits
 //! a grace for it to exit and then sends SIGKILL: a hook never outlives an interrupted agent.
@@ -8,7 +9,9 @@
 //! process group. Output is read by [`super::capture`]; this module decides nothing about
 //! what a failure means.
 
+use std::collections::BTreeSet;
 use std::process::{ExitStatus, Stdio};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use super::attempt::{Attempt, Failure};
@@ -18,6 +21,21 @@ use super::template::Values;
 
 /// How long reaping a killed process may take before the attempt gives up on it.
 const REAP_GRACE: Duration = Duration::from_secs(5);
+
+/// The variables of cutover's environment no hook inherits (see [`withhold_variable`]).
+static WITHHELD: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+/// Keeps the variable `name` out of the environment of every exec and shell hook cutover runs
+/// from now on. The configuration (`cutover.toml`, a runbook) calls it for every variable a
+/// `*-env`, `env-from` or `headers-env` key names: its value is a secret (a cluster's or the
+/// link's password, another hook's token), and a hook that inherited it could print it into
+/// the journal. A hook that needs a secret is given it by its own `env-from`.
+pub fn withhold_variable(name: &str) {
+    WITHHELD
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(name.to_string());
+}
 
 /// Runs `argv` once, bounded by the hook's timeout.
 pub(super) async fn attempt(
@@ -41,11 +59,15 @@ pub(super) async fn attempt(
         // Dropped (interrupted), the group gets SIGTERM and then SIGKILL: see ProcessGroup.
         .kill_on_drop(false);
     // A hook sees exactly the CUTOVER_* variables of its contract: cutover's own
-    // configuration variables can hold the link's password.
+    // configuration variables can hold the link's password. Nor does it inherit the variables
+    // the configuration read secrets from.
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("CUTOVER_") {
             command.env_remove(name);
         }
+    }
+    for name in WITHHELD.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        command.env_remove(name);
     }
     command.envs(&hook.env);
     command.envs(hook.secret_env.iter().map(|(k, v)| (k, v.expose())));

@@ -424,15 +424,28 @@ fn footer(r: &RunbookReport) -> Vec<String> {
     out
 }
 
+/// The rows with the cells of `column`, which the table wraps, each made one paragraph:
+/// tabled's word-keeping wrap panics (a subtraction overflows) on a line after the first that
+/// begins with a word wider than the column, as a failed hook's captured output holds (a path,
+/// a URL, a stack frame).
+fn one_paragraph(mut rows: Vec<Vec<String>>, column: usize) -> Vec<Vec<String>> {
+    for cell in rows.iter_mut().filter_map(|row| row.get_mut(column)) {
+        if cell.contains(['\n', '\r']) {
+            *cell = cell.lines().collect::<Vec<_>>().join(" ");
+        }
+    }
+    rows
+}
+
 /// The runbook report as terminal tables.
 pub fn runbook_table(r: &RunbookReport) -> String {
     let mut out = format!("{}\n\n", headline(r));
     // A stage's summary can name many topics: wrapped, the table stays readable.
-    let mut stages = sharp_table(&STAGE_HEADER, stage_rows(r));
+    let mut stages = sharp_table(&STAGE_HEADER, one_paragraph(stage_rows(r), 3));
     stages.with(Modify::new(Columns::single(3)).with(Width::wrap(SUMMARY_WIDTH).keep_words(true)));
     let _ = writeln!(out, "{stages}\n");
     if !r.groups.is_empty() {
-        let mut groups = sharp_table(&GROUP_HEADER, group_rows(r));
+        let mut groups = sharp_table(&GROUP_HEADER, one_paragraph(group_rows(r), 4));
         groups.with(
             Modify::new(Columns::single(4)).with(Width::wrap(SUMMARY_WIDTH).keep_words(true)),
         );
@@ -676,5 +689,47 @@ mod tests {
         let page = runbook_html(&r);
         assert!(page.contains("<svg") && page.contains("g2"), "{page}");
         assert!(runbook_table(&r).contains("PARTLY DONE"));
+    }
+
+    #[test]
+    fn a_failed_hook_stage_whose_output_has_a_long_line_renders_as_a_table() {
+        let path = format!("PATH={}", "/usr/local/bin:".repeat(10));
+        let stages = json!([{ "name": "stop producers", "kind": "hook" }]);
+        let entries = vec![
+            entry(
+                1,
+                Record::Started {
+                    command: vec![],
+                    agent: "h:1".into(),
+                    resumed: false,
+                    settings: json!({ "runbook": "night-1.toml", "stages": stages }),
+                },
+            ),
+            entry(
+                2,
+                Record::Intent {
+                    effect: "stage".into(),
+                    detail: json!({ "index": 0 }),
+                },
+            ),
+            outcome(
+                3,
+                false,
+                StageDetail {
+                    index: 0,
+                    name: "stop producers".into(),
+                    kind: "hook".into(),
+                    summary: format!(
+                        "the hook failed: exit code 1; stdout: HOME=/root\n{path}\nX=1"
+                    ),
+                    ..StageDetail::default()
+                },
+            ),
+        ];
+        let table = runbook_table(&RunbookReport::from_journal(&entries, "j.jsonl"));
+        assert!(
+            table.contains("/usr/local/bin:") && table.contains("X=1"),
+            "{table}"
+        );
     }
 }

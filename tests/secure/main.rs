@@ -1,4 +1,5 @@
-//! The same lab tests again, against the secure lab (`tests/lab/lab up --secure`): SASL_SSL
+//! The same lab tests again (verify and audit, `cutover group`, watch, promote and a runbook),
+//! against the secure lab (`tests/lab/lab up --secure`): SASL_SSL
 //! listeners (SCRAM-SHA-512 on the origin, OAUTHBEARER on the destination), client
 //! certificates, the StandardAuthorizer with only the ACLs `docs/security.md` lists for the
 //! agent's principal, and the link emulator on HTTPS with Basic auth and client certificates.
@@ -10,6 +11,8 @@
 
 #[path = "../integration/cutover.rs"]
 mod cutover;
+#[path = "../integration/migration.rs"]
+mod migration;
 #[path = "../integration/verify.rs"]
 mod verify;
 // The world serves more tests in the integration binary than the ones compiled here.

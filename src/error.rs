@@ -126,6 +126,15 @@ pub enum Error {
         detail: String,
     },
 
+    /// The TLS handshake with the link's REST endpoint failed: a certificate is untrusted,
+    /// missing or refused. Sending again cannot help.
+    #[error("the link {link} could not be reached over TLS for {what}: {detail}")]
+    LinkTls {
+        link: String,
+        what: String,
+        detail: String,
+    },
+
     #[error("the link {link} refused {what}: HTTP {status}: {message}")]
     LinkRefused {
         link: String,
@@ -176,6 +185,7 @@ impl Error {
             Error::Unreachable { .. }
             | Error::Denied { .. }
             | Error::LinkUnreachable { .. }
+            | Error::LinkTls { .. }
             | Error::LinkRefused { .. } => exit::UNREACHABLE,
             Error::Output { .. } => exit::OUTPUT,
             Error::Internal(_) => exit::INTERNAL,
@@ -218,6 +228,9 @@ impl Error {
             ),
             Error::LinkUnreachable { .. } => {
                 "check [link] rest-url (it ends in /kafka/v3) and that the REST endpoint is reachable from here".into()
+            }
+            Error::LinkTls { .. } => {
+                "check the link's TLS settings: [link] ca-file must hold the CA that signed the REST endpoint's certificate, and an endpoint that asks for a client certificate needs cert-file and key-file (CUTOVER_LINK_CA_FILE, CUTOVER_LINK_CERT_FILE, CUTOVER_LINK_KEY_FILE)".into()
             }
             Error::LinkRefused { status: 401 | 403, .. } => {
                 "check the link's REST credentials ([link] username-env / password-env) and their permissions".into()

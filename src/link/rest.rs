@@ -393,6 +393,13 @@ impl ConfluentRestLink {
                     return Err(self.status_error(what, answer.status, &answer.body, attempt));
                 }
                 Err(e) => {
+                    if let Some(tls) = tls_failure(&e) {
+                        return Err(Error::LinkTls {
+                            link: link.clone(),
+                            what: what.to_string(),
+                            detail: tls,
+                        });
+                    }
                     if retries_left && retryable_failure(&e, repeat) {
                         let delay = retry_delay(self.options.backoff, attempt, None);
                         tracing::warn!(%link, %method, path = url.path(), attempt, error = %failure_detail(&e, self.options.timeout), delay_ms = delay.as_millis() as u64, "the link did not answer; retrying");
@@ -561,6 +568,26 @@ fn retryable_failure(e: &reqwest::Error, repeat: Repeat) -> bool {
         Repeat::Idempotent => e.is_timeout() || e.is_connect() || e.is_request() || e.is_body(),
         Repeat::Once => e.is_connect() && !e.is_timeout(),
     }
+}
+
+/// What failed in the TLS handshake (an untrusted or missing certificate, a refusal by the
+/// server), if that is why `e` failed: rustls's error, somewhere in the causes.
+fn tls_failure(e: &reqwest::Error) -> Option<String> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = current {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(format!("TLS handshake failed: {tls}"));
+        }
+        // An io::Error's source() skips the error it wraps (its source's source): go into it.
+        current = match err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    None
 }
 
 /// `backoff · 2^(attempt−1)`, at least what `Retry-After` asks, at most [`MAX_RETRY_DELAY`].

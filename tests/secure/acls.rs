@@ -114,6 +114,31 @@ async fn wrong_credentials_are_named_not_timed_out() {
     assert_eq!(code, 3, "{stderr}");
     assert!(stderr.contains("401"), "{stderr}");
     assert!(stderr.contains("username-env"), "{stderr}");
+
+    // Without the client certificate the REST endpoint asks for, or without the CA that
+    // signed its own: named as TLS at the first attempt, with the settings to check.
+    for (without, says) in [
+        (
+            &["CUTOVER_LINK_CERT_FILE", "CUTOVER_LINK_KEY_FILE"][..],
+            "CertificateRequired",
+        ),
+        (&["CUTOVER_LINK_CA_FILE"][..], "invalid peer certificate"),
+    ] {
+        let started = std::time::Instant::now();
+        let (code, _, stderr) = cutover(&sim, &["verify", "g"], without, &[]).await;
+        assert_eq!(code, 3, "{stderr}");
+        assert!(stderr.contains("TLS handshake failed"), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+        assert!(
+            stderr.contains("ca-file") && stderr.contains("cert-file"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("attempts"), "not retried: {stderr}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{stderr}"
+        );
+    }
 }
 
 /// Writes `name` with `lines` into `dir`.

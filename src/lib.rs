@@ -22,6 +22,8 @@ mod parallel;
 pub mod progress;
 pub mod promote;
 pub mod promotion;
+#[cfg(test)]
+pub(crate) mod proptest_support;
 pub mod report;
 pub mod rule;
 pub mod runbook;

@@ -9,15 +9,7 @@ use proptest::prelude::*;
 
 use super::java_properties::translate_java;
 use super::properties_file::parse_properties;
-
-fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        // A failure is kept as a plain unit test, not as a file beside the source.
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
+use crate::proptest_support::{char_boundary, config};
 
 /// One character as a `.properties` file may write it; `leading` escapes a space (a key's
 /// spaces are always escaped, a value's only at its start).
@@ -169,8 +161,7 @@ proptest! {
         cut in any::<bool>(),
     ) {
         let text = write(&pairs, &style);
-        let cuts: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
-        let at = cuts[at.index(cuts.len())];
+        let at = char_boundary(&text, &at);
         let mutated = if cut {
             format!("{}{salt}", &text[..at])
         } else {

@@ -15,24 +15,7 @@ use super::{Config, Env};
 use crate::error::Error;
 use crate::hooks::{HookAction, HookKind};
 use crate::model::FinalOffsets;
-
-fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        // A failure is kept as a plain unit test, not as a file beside the source.
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
-/// A TOML value as written after `key = `.
-fn toml_text(value: toml::Value) -> String {
-    value.to_string()
-}
-
-fn quoted(s: &str) -> String {
-    toml_text(toml::Value::String(s.to_string()))
-}
+use crate::proptest_support::{config, mutate, mutation, quoted, render, toml_value, TomlLine};
 
 /// One item of the file: a table header or a `key = value` line of a section.
 #[derive(Debug, Clone)]
@@ -54,17 +37,58 @@ impl Item {
             value,
         }
     }
+}
 
-    fn line(&self) -> String {
+/// A problem about an item names its key or section; a table's problems name its top table.
+impl TomlLine for Item {
+    fn text(&self) -> String {
         match self {
             Item::Header(h) => format!("[{h}]"),
             Item::Pair { key, value, .. } => format!("{} = {value}", crate::hooks::toml_key(key)),
         }
     }
-}
 
-fn render(items: &[Item]) -> String {
-    items.iter().map(|i| i.line() + "\n").collect()
+    fn named(&self) -> Vec<String> {
+        match self {
+            Item::Header(h) => vec![h.split('.').next().unwrap_or(h).to_string()],
+            Item::Pair { section, key, .. } => vec![section.clone(), key.clone()],
+        }
+    }
+
+    fn set_value(&mut self, new: &str) {
+        if let Item::Pair { value, .. } = self {
+            *value = new.to_string();
+        }
+    }
+
+    /// The keys of a deleted header fall into the section before it.
+    fn named_when_deleted(items: &[Item], i: usize) -> Vec<String> {
+        let mut named = items[i].named();
+        if let Item::Header(_) = items[i] {
+            for item in items[i + 1..].iter() {
+                match item {
+                    Item::Header(_) => break,
+                    Item::Pair { key, .. } => named.push(key.clone()),
+                }
+            }
+        }
+        named
+    }
+
+    /// A key added goes into the section of the header before it, and is named by its first
+    /// part.
+    fn inserted(items: &[Item], i: usize, key: &str, value: &str) -> (Item, Vec<String>) {
+        let section = items[..=i]
+            .iter()
+            .rev()
+            .find_map(|it| match it {
+                Item::Header(h) => Some(h.clone()),
+                Item::Pair { .. } => None,
+            })
+            .unwrap_or_default();
+        let first = key.split('.').next().unwrap_or(key).to_string();
+        (Item::pair(&section, key, value.to_string()), vec![first])
+    }
 }
 
 /// A duration as written, and its value.
@@ -271,7 +295,7 @@ fn valid() -> impl Strategy<Value = Valid> {
                 let list =
                     toml::Value::Array(argv.iter().cloned().map(toml::Value::String).collect());
                 items.push(Item::Header("hooks.stop".into()));
-                items.push(Item::pair("hooks.stop", "exec", toml_text(list)));
+                items.push(Item::pair("hooks.stop", "exec", list.to_string()));
                 argv
             });
             let group_shell = group.map(|id| {
@@ -306,7 +330,7 @@ fn valid() -> impl Strategy<Value = Valid> {
 /// Any TOML value, as written: text of every kind (durations, numbers and long text among
 /// it), numbers, booleans, dates, arrays and inline tables.
 fn any_value() -> impl Strategy<Value = String> {
-    let leaf = prop_oneof![
+    toml_value(prop_oneof![
         any::<String>().prop_map(toml::Value::String),
         "[0-9]{0,22} ?(ms|s|m|h|d|M|us|)".prop_map(toml::Value::String),
         "\\PC{0,4}".prop_map(toml::Value::String),
@@ -317,118 +341,11 @@ fn any_value() -> impl Strategy<Value = String> {
         Just(toml::Value::Datetime(
             "1979-05-27T07:32:00Z".parse().expect("a date")
         )),
-    ];
-    let value = leaf.prop_recursive(2, 8, 3, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..3).prop_map(toml::Value::Array),
-            prop::collection::btree_map("[a-z]{1,6}", inner, 0..3)
-                .prop_map(|m| toml::Value::Table(m.into_iter().collect())),
-        ]
-    });
-    value.prop_map(toml_text)
+    ])
 }
 
-#[derive(Debug, Clone)]
-enum Mutation {
-    Delete(prop::sample::Index),
-    Duplicate(prop::sample::Index),
-    Replace(prop::sample::Index, String),
-    Insert(prop::sample::Index, String, String),
-    Truncate(prop::sample::Index),
-    Salt(prop::sample::Index, String),
-}
-
-fn mutation() -> impl Strategy<Value = Mutation> {
-    let index = any::<prop::sample::Index>;
-    prop_oneof![
-        index().prop_map(Mutation::Delete),
-        index().prop_map(Mutation::Duplicate),
-        (index(), any_value()).prop_map(|(i, v)| Mutation::Replace(i, v)),
-        (
-            index(),
-            "[a-z][a-z0-9_-]{0,10}(\\.[a-z]{1,6})?(-env)?",
-            any_value()
-        )
-            .prop_map(|(i, k, v)| Mutation::Insert(i, k, v)),
-        index().prop_map(Mutation::Truncate),
-        (index(), "\\PC{1,3}|[\\[\\]=\"'{}\n#\\\\]").prop_map(|(i, s)| Mutation::Salt(i, s)),
-    ]
-}
-
-/// What a mutated config's problems must name: a key, or a section.
-struct Named(Vec<String>);
-
-/// Applies the mutation; returns the text and what a problem must name (nothing for the
-/// text-level mutations, whose problems cannot be predicted).
-fn mutate(items: &[Item], m: &Mutation) -> (String, Named) {
-    let mut items = items.to_vec();
-    let named = |item: &Item| match item {
-        Item::Header(h) => {
-            let top = h.split('.').next().unwrap_or(h).to_string();
-            Named(vec![top])
-        }
-        Item::Pair { section, key, .. } => Named(vec![section.clone(), key.clone()]),
-    };
-    match m {
-        Mutation::Delete(i) => {
-            let i = i.index(items.len());
-            let mut n = named(&items[i]);
-            // The keys of a deleted header fall into the section before it.
-            if let Item::Header(_) = items[i] {
-                for item in items[i + 1..].iter() {
-                    match item {
-                        Item::Header(_) => break,
-                        Item::Pair { key, .. } => n.0.push(key.clone()),
-                    }
-                }
-            }
-            items.remove(i);
-            (render(&items), n)
-        }
-        Mutation::Duplicate(i) => {
-            let i = i.index(items.len());
-            items.insert(i + 1, items[i].clone());
-            let n = named(&items[i]);
-            (render(&items), n)
-        }
-        Mutation::Replace(i, new) => {
-            let i = i.index(items.len());
-            if let Item::Pair { value, .. } = &mut items[i] {
-                *value = new.clone();
-            }
-            let n = named(&items[i]);
-            (render(&items), n)
-        }
-        Mutation::Insert(i, key, value) => {
-            let i = i.index(items.len());
-            let section = items[..=i]
-                .iter()
-                .rev()
-                .find_map(|it| match it {
-                    Item::Header(h) => Some(h.clone()),
-                    Item::Pair { .. } => None,
-                })
-                .unwrap_or_default();
-            items.insert(i + 1, Item::pair(&section, key, value.clone()));
-            let first = key.split('.').next().unwrap_or(key).to_string();
-            (render(&items), Named(vec![first]))
-        }
-        Mutation::Truncate(i) => {
-            let text = render(&items);
-            let cuts: Vec<usize> = text.char_indices().map(|(c, _)| c).collect();
-            (
-                text[..cuts[i.index(cuts.len())]].to_string(),
-                Named(Vec::new()),
-            )
-        }
-        Mutation::Salt(i, salt) => {
-            let mut text = render(&items);
-            let cuts: Vec<usize> = text.char_indices().map(|(c, _)| c).collect();
-            text.insert_str(cuts[i.index(cuts.len())], salt);
-            (text, Named(Vec::new()))
-        }
-    }
-}
+/// A key to add: dotted, and a `*-env` key, among them.
+const NEW_KEY: &str = "[a-z][a-z0-9_-]{0,10}(\\.[a-z]{1,6})?(-env)?";
 
 proptest! {
     #![proptest_config(config(192))]
@@ -479,7 +396,7 @@ proptest! {
     }
 
     #[test]
-    fn a_mutated_config_loads_or_names_what_is_wrong(v in valid(), m in mutation()) {
+    fn a_mutated_config_loads_or_names_what_is_wrong(v in valid(), m in mutation(NEW_KEY, any_value)) {
         let (text, named) = mutate(&v.items, &m);
         let problems = match from_toml(&text, &valid_env()) {
             Ok(_) => return Ok(()),
@@ -496,9 +413,9 @@ proptest! {
                 return Ok(());
             }
         }
-        if !named.0.is_empty() {
-            let names = problems.iter().any(|p| named.0.iter().any(|n| p.contains(n.as_str())));
-            prop_assert!(names, "none of {:?} in {:#?}\n{}", named.0, problems, text);
+        if !named.is_empty() {
+            let names = problems.iter().any(|p| named.iter().any(|n| p.contains(n.as_str())));
+            prop_assert!(names, "none of {:?} in {:#?}\n{}", named, problems, text);
         }
     }
 }

@@ -586,6 +586,32 @@ mod tests {
         )
     }
 
+    fn stage_intent(seq: u64, index: usize) -> Entry {
+        entry(
+            seq,
+            Record::Intent {
+                effect: "stage".into(),
+                detail: json!({ "index": index }),
+            },
+        )
+    }
+
+    /// A run of night-1.toml's `stages` that has started and begun its first stage.
+    fn started(stages: serde_json::Value) -> Vec<Entry> {
+        vec![
+            entry(
+                1,
+                Record::Started {
+                    command: vec![],
+                    agent: "h:1".into(),
+                    resumed: false,
+                    settings: json!({ "runbook": "night-1.toml", "stages": stages }),
+                },
+            ),
+            stage_intent(2, 0),
+        ]
+    }
+
     fn row(group: &str, outcome: &str, downtime_ms: Option<i64>) -> GroupRow {
         GroupRow {
             group: group.into(),
@@ -604,23 +630,8 @@ mod tests {
             { "name": "wave 1", "kind": "groups" },
             { "name": "promote", "kind": "promote" },
         ]);
-        let entries = vec![
-            entry(
-                1,
-                Record::Started {
-                    command: vec![],
-                    agent: "h:1".into(),
-                    resumed: false,
-                    settings: json!({ "runbook": "night-1.toml", "stages": stages }),
-                },
-            ),
-            entry(
-                2,
-                Record::Intent {
-                    effect: "stage".into(),
-                    detail: json!({ "index": 0 }),
-                },
-            ),
+        let mut entries = started(stages);
+        entries.extend([
             outcome(
                 3,
                 true,
@@ -636,13 +647,7 @@ mod tests {
                     ..StageDetail::default()
                 },
             ),
-            entry(
-                4,
-                Record::Intent {
-                    effect: "stage".into(),
-                    detail: json!({ "index": 1 }),
-                },
-            ),
+            stage_intent(4, 1),
             outcome(
                 5,
                 false,
@@ -666,7 +671,7 @@ mod tests {
                     timings: Default::default(),
                 },
             ),
-        ];
+        ]);
         assert!(RunbookReport::is_runbook_journal(&entries));
         let r = RunbookReport::from_journal(&entries, "j.jsonl");
         assert_eq!(r.outcome, RunbookOutcome::Partial);
@@ -695,37 +700,18 @@ mod tests {
     fn a_failed_hook_stage_whose_output_has_a_long_line_renders_as_a_table() {
         let path = format!("PATH={}", "/usr/local/bin:".repeat(10));
         let stages = json!([{ "name": "stop producers", "kind": "hook" }]);
-        let entries = vec![
-            entry(
-                1,
-                Record::Started {
-                    command: vec![],
-                    agent: "h:1".into(),
-                    resumed: false,
-                    settings: json!({ "runbook": "night-1.toml", "stages": stages }),
-                },
-            ),
-            entry(
-                2,
-                Record::Intent {
-                    effect: "stage".into(),
-                    detail: json!({ "index": 0 }),
-                },
-            ),
-            outcome(
-                3,
-                false,
-                StageDetail {
-                    index: 0,
-                    name: "stop producers".into(),
-                    kind: "hook".into(),
-                    summary: format!(
-                        "the hook failed: exit code 1; stdout: HOME=/root\n{path}\nX=1"
-                    ),
-                    ..StageDetail::default()
-                },
-            ),
-        ];
+        let mut entries = started(stages);
+        entries.push(outcome(
+            3,
+            false,
+            StageDetail {
+                index: 0,
+                name: "stop producers".into(),
+                kind: "hook".into(),
+                summary: format!("the hook failed: exit code 1; stdout: HOME=/root\n{path}\nX=1"),
+                ..StageDetail::default()
+            },
+        ));
         let table = runbook_table(&RunbookReport::from_journal(&entries, "j.jsonl"));
         assert!(
             table.contains("/usr/local/bin:") && table.contains("X=1"),

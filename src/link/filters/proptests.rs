@@ -6,32 +6,12 @@ use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
 use super::*;
-
-fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        // A failure is kept as a plain unit test, not as a file beside the source.
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
+use crate::proptest_support::{char_boundary, config, Floats};
 
 fn any_json() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(Value::from),
-        // No floats: serde_json reads some back one unit in the last place off (its
-        // float_roundtrip feature is not enabled), which is not this module's to fix.
-        any::<String>().prop_map(Value::String),
-    ];
-    leaf.prop_recursive(3, 24, 4, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map("[a-zA-Z]{0,12}", inner, 0..4)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
+    // No floats: serde_json reads some back one unit in the last place off (its
+    // float_roundtrip feature is not enabled), which is not this module's to fix.
+    crate::proptest_support::any_json(Floats::Without)
 }
 
 /// A type name in one of the cases the link accepts.
@@ -118,8 +98,7 @@ proptest! {
         at in any::<prop::sample::Index>(),
     ) {
         let text = document(&entries);
-        let cut = text.char_indices().map(|(i, _)| i).nth(at.index(text.chars().count())).unwrap_or(0);
-        let truncated = &text[..cut];
+        let truncated = &text[..char_boundary(&text, &at)];
         match Filters::parse(FilterKind::Group, truncated) {
             // Blank is no filters.
             Ok(f) => prop_assert!(truncated.trim().is_empty() && f.filters.is_empty()),

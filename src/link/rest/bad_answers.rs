@@ -11,38 +11,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::answer::MESSAGE_CHARS;
 use super::*;
-
-fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        // A failure is kept as a plain unit test, not as a file beside the source.
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
-/// Any JSON value, nested a few levels.
-fn any_json() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(Value::from),
-        any::<u64>().prop_map(Value::from),
-        any::<f64>().prop_map(Value::from),
-        any::<String>().prop_map(Value::String),
-    ];
-    leaf.prop_recursive(3, 24, 4, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map("[a-z_]{0,12}", inner, 0..4)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
-}
+use crate::proptest_support::{any_json, config, Floats};
 
 /// Fields a version of the API may add: their names are not ours.
 fn unknown_fields() -> impl Strategy<Value = Map<String, Value>> {
-    prop::collection::btree_map("x_[a-z_]{0,10}", any_json(), 0..3)
+    prop::collection::btree_map("x_[a-z_]{0,10}", any_json(Floats::With), 0..3)
         .prop_map(|m| m.into_iter().collect())
 }
 
@@ -77,7 +50,7 @@ fn is_wrong(kind: Kind, v: &Value) -> bool {
 
 /// A value that `kind` does not accept.
 fn wrong(kind: Kind) -> impl Strategy<Value = Value> {
-    any_json().prop_filter("a value of another type", move |v| is_wrong(kind, v))
+    any_json(Floats::With).prop_filter("a value of another type", move |v| is_wrong(kind, v))
 }
 
 fn name() -> impl Strategy<Value = String> {
@@ -278,7 +251,7 @@ proptest! {
         state in prop::option::of(name()),
         extra in unknown_fields(),
         field in 0..LINK_FIELDS.len(),
-        replacement in any_json(),
+        replacement in any_json(Floats::With),
     ) {
         let mut doc = extra;
         doc.insert("link_name".into(), json!(link_name));
@@ -360,8 +333,8 @@ proptest! {
     fn any_bytes_give_a_value_or_an_error(
         body in prop_oneof![
             prop::collection::vec(any::<u8>(), 0..200),
-            any_json().prop_map(|v| serde_json::to_vec(&v).unwrap()),
-            any_json().prop_map(|v| serde_json::to_vec(&json!({"data": [v], "metadata": {"next": null}})).unwrap()),
+            any_json(Floats::With).prop_map(|v| serde_json::to_vec(&v).unwrap()),
+            any_json(Floats::With).prop_map(|v| serde_json::to_vec(&json!({"data": [v], "metadata": {"next": null}})).unwrap()),
         ],
         status in 100u16..600,
     ) {

@@ -7,19 +7,7 @@ use proptest::prelude::*;
 
 use super::bounds::{MAX_PARTITIONS, MAX_RATE, MAX_RECORDS};
 use super::*;
-
-fn config(cases: u32) -> ProptestConfig {
-    ProptestConfig {
-        cases,
-        // A failure is kept as a plain unit test, not as a file beside the source.
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
-
-fn quoted(s: &str) -> String {
-    toml::Value::String(s.to_string()).to_string()
-}
+use crate::proptest_support::{config, mutate, mutation, quoted, render, toml_value, TomlLine};
 
 /// One line of the file: a header, or `key = value` in a section problems name by `label`.
 #[derive(Debug, Clone)]
@@ -40,14 +28,37 @@ fn pair(label: &str, key: &str, value: String) -> Line {
     }
 }
 
-fn render(lines: &[Line]) -> String {
-    lines
-        .iter()
-        .map(|l| match l {
-            Line::Header(h) => format!("{h}\n"),
-            Line::Pair { key, value, .. } => format!("{key} = {value}\n"),
-        })
-        .collect()
+/// A problem about a pair names its section's label and its key; one about a header cannot
+/// be foretold.
+impl TomlLine for Line {
+    fn text(&self) -> String {
+        match self {
+            Line::Header(h) => h.clone(),
+            Line::Pair { key, value, .. } => format!("{key} = {value}"),
+        }
+    }
+
+    fn named(&self) -> Vec<String> {
+        match self {
+            Line::Header(_) => Vec::new(),
+            Line::Pair { label, key, .. } => [label, key]
+                .into_iter()
+                .filter(|w| !w.is_empty())
+                .cloned()
+                .collect(),
+        }
+    }
+
+    fn set_value(&mut self, new: &str) {
+        if let Line::Pair { value, .. } = self {
+            *value = new.to_string();
+        }
+    }
+
+    /// A key added is a top-level one, named as written.
+    fn inserted(_: &[Line], _: usize, key: &str, value: &str) -> (Line, Vec<String>) {
+        (pair("", key, value.to_string()), vec![key.to_string()])
+    }
 }
 
 fn duration() -> impl Strategy<Value = (String, Duration)> {
@@ -229,9 +240,9 @@ fn valid() -> impl Strategy<Value = Valid> {
         })
 }
 
-/// Any TOML value as written.
+/// Any TOML value as written: among them the rates and sizes the simulator cannot hold.
 fn any_value() -> impl Strategy<Value = String> {
-    let leaf = prop_oneof![
+    toml_value(prop_oneof![
         any::<String>().prop_map(toml::Value::String),
         "[0-9]{0,22} ?(ms|s|m|h|d|)".prop_map(toml::Value::String),
         any::<i64>().prop_map(toml::Value::Integer),
@@ -244,92 +255,11 @@ fn any_value() -> impl Strategy<Value = String> {
         .prop_map(toml::Value::Float),
         any::<bool>().prop_map(toml::Value::Boolean),
         (0usize..10_000).prop_map(|n| toml::Value::String("ü".repeat(n))),
-    ];
-    leaf.prop_recursive(2, 8, 3, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..3).prop_map(toml::Value::Array),
-            prop::collection::btree_map("[a-z-]{1,8}", inner, 0..3)
-                .prop_map(|m| toml::Value::Table(m.into_iter().collect())),
-        ]
-    })
-    .prop_map(|v| v.to_string())
+    ])
 }
 
-#[derive(Debug, Clone)]
-enum Mutation {
-    Delete(prop::sample::Index),
-    Duplicate(prop::sample::Index),
-    Replace(prop::sample::Index, String),
-    Insert(prop::sample::Index, String, String),
-    Truncate(prop::sample::Index),
-    Salt(prop::sample::Index, String),
-}
-
-fn mutation() -> impl Strategy<Value = Mutation> {
-    let index = any::<prop::sample::Index>;
-    prop_oneof![
-        index().prop_map(Mutation::Delete),
-        index().prop_map(Mutation::Duplicate),
-        (index(), any_value()).prop_map(|(i, v)| Mutation::Replace(i, v)),
-        (index(), "[a-z][a-z0-9_-]{0,10}", any_value())
-            .prop_map(|(i, k, v)| Mutation::Insert(i, k, v)),
-        index().prop_map(Mutation::Truncate),
-        (index(), "\\PC{1,3}|[\\[\\]=\"{}\n#]").prop_map(|(i, s)| Mutation::Salt(i, s)),
-    ]
-}
-
-/// The mutated text, and words one of whose problems must hold (none: unpredictable).
-fn mutate(lines: &[Line], m: &Mutation) -> (String, Vec<String>) {
-    let mut lines = lines.to_vec();
-    let words = |l: &Line| match l {
-        Line::Header(_) => Vec::new(),
-        Line::Pair { label, key, .. } => [label, key]
-            .into_iter()
-            .filter(|w| !w.is_empty())
-            .cloned()
-            .collect(),
-    };
-    let cut = |text: &str, i: &prop::sample::Index| {
-        let cuts: Vec<usize> = text.char_indices().map(|(c, _)| c).collect();
-        cuts[i.index(cuts.len())]
-    };
-    match m {
-        Mutation::Delete(i) => {
-            let removed = lines.remove(i.index(lines.len()));
-            (render(&lines), words(&removed))
-        }
-        Mutation::Duplicate(i) => {
-            let i = i.index(lines.len());
-            lines.insert(i + 1, lines[i].clone());
-            let w = words(&lines[i]);
-            (render(&lines), w)
-        }
-        Mutation::Replace(i, new) => {
-            let i = i.index(lines.len());
-            if let Line::Pair { value, .. } = &mut lines[i] {
-                *value = new.clone();
-            }
-            let w = words(&lines[i]);
-            (render(&lines), w)
-        }
-        Mutation::Insert(i, key, value) => {
-            let i = i.index(lines.len());
-            lines.insert(i + 1, pair("", key, value.clone()));
-            (render(&lines), vec![key.clone()])
-        }
-        Mutation::Truncate(i) => {
-            let text = render(&lines);
-            let at = cut(&text, i);
-            (text[..at].to_string(), Vec::new())
-        }
-        Mutation::Salt(i, salt) => {
-            let mut text = render(&lines);
-            let at = cut(&text, i);
-            text.insert_str(at, salt);
-            (text, Vec::new())
-        }
-    }
-}
+/// A key to add.
+const NEW_KEY: &str = "[a-z][a-z0-9_-]{0,10}";
 
 proptest! {
     #![proptest_config(config(192))]
@@ -353,7 +283,7 @@ proptest! {
     }
 
     #[test]
-    fn a_mutated_scenario_parses_or_names_what_is_wrong(v in valid(), m in mutation()) {
+    fn a_mutated_scenario_parses_or_names_what_is_wrong(v in valid(), m in mutation(NEW_KEY, any_value)) {
         let (text, words) = mutate(&v.lines, &m);
         let problems = match Scenario::parse(&text, "x") {
             Ok(s) => {

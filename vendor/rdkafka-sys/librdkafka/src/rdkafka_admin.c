@@ -486,11 +486,22 @@ rd_kafka_admin_coord_request(rd_kafka_broker_t *rkb,
         char errstr[512];
         rd_kafka_resp_err_t err;
 
+        /* The admin request timed out (and was destroyed) while the
+         * coordinator was looked up: only this source's reference keeps the
+         * eonce. On the error returned here the caller enqueues a failure
+         * reply with the eonce as its opaque (rd_kafka_coord_req_fail()), and
+         * rd_kafka_admin_coord_response_parse() drops that reference: keep it
+         * for that reply. Dropping it here freed the eonce before the reply
+         * used it (abort: `eonce->refcnt > 0' failed), which happened to any
+         * coordinator request (ListConsumerGroupOffsets, DescribeGroups, ...)
+         * outliving its timeout while the coordinator was down. */
+        mtx_lock(&eonce->lock);
+        rko = eonce->rko;
+        mtx_unlock(&eonce->lock);
+        if (!rko)
+                return RD_KAFKA_RESP_ERR__DESTROY;
 
         rko = rd_kafka_enq_once_del_source_return(eonce, "coordinator request");
-        if (!rko)
-                /* Admin request has timed out and been destroyed */
-                return RD_KAFKA_RESP_ERR__DESTROY;
 
         rd_kafka_enq_once_add_source(eonce, "coordinator response");
 

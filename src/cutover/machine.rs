@@ -47,13 +47,13 @@
 //!            │ filters: one sync interval + a poll passes)      rolling_back ──▶ rolled_back
 //!            │ and every partition is SAFE: run the restart hook     │   consumes on the origin
 //!            ▼                                                       │   again, exclusion undone
-//!       restarting ─────── restart hook failed ───────┐              │
-//!            │ ok                                     │              │ active on the destination;
-//!            ▼                                        │              │ filters not restored;
-//!    awaiting_restart ──── committed below the        │              │ the rollback hook failed;
-//!            │             snapshot (a reset or       │              │ no members on the origin
-//!            │             rewind); no members by     │              │ by the timeout
-//!            │             the timeout ───────────────┤              │
+//!       restarting                                                   │
+//!            │ the hook's outcome (a failed one: the watch below     │ active on the destination;
+//!            ▼ lasts only the restart window)                        │ filters not restored;
+//!    awaiting_restart ──── committed below the                       │ the rollback hook failed;
+//!            │             snapshot (a reset or                      │ no members on the origin
+//!            │             rewind); no members by the                │ by the timeout
+//!            │             timeout (window) ──────────┐              │
 //!            │ active on the destination, and         ▼              │
 //!            │ advanced past the snapshot or      needs_operator ◀───┘
 //!            │ the restart window passed
@@ -72,6 +72,9 @@
 //!
 //! - `awaiting_stop` → `awaiting_sync` → `awaiting_mirror` → `excluding` can pass in one
 //!   step when one observation already satisfies the next check.
+//! - A failed restart hook is not trusted either (`restart.rs`): the group may consume on the
+//!   destination anyway (a hook that started it, then timed out waiting on a rollout); seen
+//!   there within the restart window, the cutover ends done, saying the hook failed.
 //! - `stopping`, `excluding` and `restarting` wait for their side effect's outcome
 //!   ([`Input::Done`]); an observation changes nothing there.
 //! - `rolling_back` first undoes the exclusion if one was attempted (its failure is kept and
@@ -95,6 +98,7 @@ mod checks;
 mod drain;
 mod interface;
 mod promoted;
+mod restart;
 mod rollback;
 
 use checks::{
@@ -131,6 +135,10 @@ pub struct State {
     #[serde(with = "by_partition::option")]
     last_committed: Option<Offsets>,
     stable_count: u32,
+    /// The group was seen without members on the origin after the stop hook: members seen
+    /// later joined again (`rollback.rs`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    seen_without_members: bool,
     /// An exclusion was attempted, so a rollback must undo it.
     exclusion_attempted: bool,
     /// When the wait for the sync tick after the exclusion ends.
@@ -148,6 +156,10 @@ pub struct State {
     rollback: Option<Rollback>,
     timings: Timings,
     reason: Option<String>,
+    /// The restart hook failed with this error: the group is watched for on the destination
+    /// over the restart window before the operator is told to start it (`restart.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    restart_hook_error: Option<String>,
     /// `final-offsets = "agent"`: the window in which the exclusion is being proven.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     proof_window: Option<agent::ProofWindow>,
@@ -218,6 +230,7 @@ impl Machine {
             snapshot: None,
             last_committed: None,
             stable_count: 0,
+            seen_without_members: false,
             exclusion_attempted: false,
             confirm_until_ms: None,
             active_since_ms: None,
@@ -230,6 +243,7 @@ impl Machine {
                 ..Timings::default()
             },
             reason: None,
+            restart_hook_error: None,
             proof_window: None,
             exclusion_proof: None,
             proven_destination: None,
@@ -516,18 +530,7 @@ impl Machine {
                     self.enter(now, Phase::AwaitingRestart);
                     vec![Effect::Observe { at_ms: now }]
                 } else {
-                    let snapshot = self
-                        .state
-                        .snapshot
-                        .as_ref()
-                        .map(offsets_text)
-                        .unwrap_or_default();
-                    self.needs_operator(
-                        now,
-                        format!(
-                            "the restart hook failed ({error}); the group is stopped on the origin, excluded from the link's offset sync, and the destination has its final offsets ({snapshot}). Start it on the destination by hand and check it with `cutover verify`, or roll it back to the origin with your rollback hook and restore the link's group filters"
-                        ),
-                    )
+                    self.restart_hook_failed(now, error)
                 }
             }
             Action::WriteOffsets => {
@@ -718,6 +721,7 @@ impl Machine {
             return self.begin_rollback(now, why);
         }
         if !o.origin_active {
+            self.state.seen_without_members = true;
             if self.state.last_committed.as_ref() == Some(&o.origin_committed) {
                 self.state.stable_count += 1;
             } else {
@@ -812,18 +816,6 @@ impl Machine {
         self.observe_soon(now)
     }
 
-    /// Runs the restart hook: the outage ends here.
-    fn restart(&mut self, now: i64) -> Vec<Effect> {
-        self.state.timings.restart_begun_ms = Some(now);
-        let timings = &mut self.state.timings;
-        timings.downtime_ms = timings
-            .stop_begun_ms
-            .or(timings.stop_done_ms)
-            .map(|s| now - s);
-        self.enter(now, Phase::Restarting);
-        self.run(Action::RestartHook)
-    }
-
     fn confirming_exclusion(&mut self, now: i64, o: &Observation) -> Vec<Effect> {
         if let Some(why) = self.interference(o) {
             return self.begin_rollback(now, why);
@@ -864,75 +856,6 @@ impl Machine {
                 );
             }
             return self.restart(now);
-        }
-        self.observe_next(now)
-    }
-
-    fn awaiting_restart(&mut self, now: i64, o: &Observation) -> Vec<Effect> {
-        let snapshot = self.state.snapshot.clone().unwrap_or_default();
-        let rewound: Vec<String> = snapshot
-            .iter()
-            .filter_map(|(tp, s)| {
-                let c = o.destination_committed.get(tp)?;
-                (c < s).then(|| format!("{tp}: {c} < {s}"))
-            })
-            .collect();
-        if !rewound.is_empty() {
-            return self.needs_operator(
-                now,
-                format!(
-                    "the group restarted on the destination below its final offsets ({}): it was reset or rewound and will re-read records. It runs on the destination; stop it there and reset its offsets to the snapshot ({}) with kafka-consumer-groups --reset-offsets before starting it again",
-                    rewound.join(", "),
-                    offsets_text(&snapshot)
-                ),
-            );
-        }
-        // Someone may re-include the group in the link's offset sync while it runs here: the
-        // next time it stops, the link would overwrite its offsets with the origin's (unless
-        // every topic it reads is promoted: the link syncs none of them).
-        if o.excluded == Some(false) && !self.all_promoted() {
-            return self.needs_operator(
-                now,
-                "the link's consumer.offset.group.filters include the group again (someone changed them after the exclusion): it consumes on the destination, but if it stops there the link will overwrite its offsets with the origin's. Add a LITERAL EXCLUDE for the group to the link's consumer.offset.group.filters, then check it with `cutover verify`".into(),
-            );
-        }
-        // Consuming on the destination shows as members, or as committed offsets moving past
-        // the snapshot (a group that commits without membership never has members). The watch
-        // ends when every partition has moved past the snapshot, or the window has passed
-        // (partitions without new records have nothing to show).
-        let any_advanced = advanced(Some(&snapshot), &o.destination_committed);
-        if any_advanced {
-            self.state.timings.first_commit_ms.get_or_insert(now);
-        }
-        let all_advanced = !snapshot.is_empty()
-            && snapshot
-                .iter()
-                .all(|(tp, s)| o.destination_committed.get(tp).is_some_and(|c| c > s));
-        if o.destination_active || any_advanced {
-            let since = *self.state.active_since_ms.get_or_insert(now);
-            if all_advanced || now >= since + self.state.settings.restart_window_ms {
-                return self.finish(
-                    now,
-                    Phase::Done,
-                    Outcome::Done,
-                    if all_advanced {
-                        "the group consumes on the destination from its final offsets on every partition".into()
-                    } else if any_advanced {
-                        "the group consumes on the destination from its final offsets (partitions without new records stayed at them)".into()
-                    } else {
-                        "the group is active on the destination at its final offsets (no new records to show progress)".into()
-                    },
-                );
-            }
-        } else if self.expired(now) {
-            return self.needs_operator(
-                now,
-                format!(
-                    "the restart hook succeeded but the group has no members on the destination after {} ms. It is stopped on the origin and excluded from the link's offset sync, and the destination has its final offsets ({}): start it on the destination and run `cutover verify` on it",
-                    self.state.settings.restart_timeout_ms,
-                    offsets_text(&snapshot)
-                ),
-            );
         }
         self.observe_next(now)
     }

@@ -397,6 +397,11 @@ fn two(origin_active: bool, c: [i64; 2], d: [i64; 2], dest_active: bool) -> Obse
 
 /// An agent-mode machine restarted on the destination with the snapshot [100, 200].
 fn restarted_two() -> Machine {
+    restarted_two_hook(true)
+}
+
+/// The same, its restart hook succeeding or failing.
+fn restarted_two_hook(ok: bool) -> Machine {
     let (mut m, _) = Machine::start(0, agent());
     assert_eq!(
         observed(&mut m, 0, two(true, [90, 190], [90, 190], false)),
@@ -409,9 +414,32 @@ fn restarted_two() -> Machine {
     assert_eq!(m.phase(), Phase::WritingOffsets);
     done(&mut m, 400, Action::WriteOffsets, true);
     observed(&mut m, 450, two(false, [100, 200], [100, 200], false));
-    done(&mut m, 500, Action::RestartHook, true);
+    done(&mut m, 500, Action::RestartHook, ok);
     assert_eq!(m.phase(), Phase::AwaitingRestart);
     m
+}
+
+#[test]
+fn a_failed_restart_hook_is_checked_on_the_destination_before_the_operator_is_called() {
+    // A hook that started the group, then failed (a rollout that never reported): done.
+    let mut m = restarted_two_hook(false);
+    let e = observed(&mut m, 1000, two(false, [100, 200], [120, 210], true));
+    assert!(
+        matches!(&e[..], [Effect::Finish { outcome: Outcome::Done, reason }]
+            if reason.contains("although the restart hook failed (exit code 1)")),
+        "{e:?}"
+    );
+    // A hook that started nothing: the operator, once the restart window has passed.
+    let mut m = restarted_two_hook(false);
+    observed(&mut m, 10_499, two(false, [100, 200], [100, 200], false));
+    assert_eq!(m.phase(), Phase::AwaitingRestart);
+    let e = observed(&mut m, 10_500, two(false, [100, 200], [100, 200], false));
+    assert!(
+        matches!(&e[..], [Effect::Finish { outcome: Outcome::NeedsOperator, reason }]
+            if reason.contains("failed (exit code 1) and the group did not show on the destination within 10000 ms")
+                && reason.contains("Start it on the destination by hand")),
+        "{e:?}"
+    );
 }
 
 #[test]

@@ -16,7 +16,7 @@ use clap_complete::Shell;
     about = "Move Kafka consumer groups across a cluster link without a duplicate or a skipped message, and prove it",
     long_about = None,
     after_help = "Exit codes: 0 safe/done · 1 unsafe, refused or rolled back · 2 bad usage or config · \
-3 cluster or link unreachable · 4 runbook partly done · 5 resume needed or lock held · 6 cannot write output · 7 internal error · \
+3 cluster or link unreachable or refusing the agent · 4 runbook partly done · 5 resume needed or lock held · 6 cannot write output · 7 internal error · \
 130 interrupted"
 )]
 pub struct Cli {

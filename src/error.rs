@@ -18,7 +18,7 @@ pub mod exit {
     pub const UNSAFE: i32 = 1;
     /// Bad usage or configuration.
     pub const USAGE: i32 = 2;
-    /// A cluster or the link cannot be reached.
+    /// A cluster or the link cannot be reached, or refuses the agent (an ACL, credentials, TLS).
     pub const UNREACHABLE: i32 = 3;
     /// A runbook finished only partly: the report says which stages, groups and topics are
     /// where, and what to run next.

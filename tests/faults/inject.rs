@@ -119,7 +119,9 @@ pub(crate) fn configure(w: &World, fault: Fault, link_mode: bool) {
     set_setting(w, "cutover", "restart-timeout", "\"30s\"");
     set_setting(w, "hooks.stop", "timeout", "\"15s\"");
     set_setting(w, "hooks.restart", "timeout", "\"30s\"");
-    set_setting(w, "hooks.rollback", "timeout", "\"30s\"");
+    // Starting the app again on the origin waits out any member of it that a restarted
+    // coordinator still lists (its classic rebalance waits for it): up to the 45 s session.
+    set_setting(w, "hooks.rollback", "timeout", "\"60s\"");
     if link_mode {
         crate::world::final_offsets(w, "link");
     }

@@ -373,7 +373,8 @@ async fn operate(w: &World, row: &mut Row) {
         if last.outcome != "needs_operator" {
             return;
         }
-        if last.reason.contains("Start it on the destination by hand") {
+        let says = |what: &str| last.reason.to_lowercase().contains(what);
+        if says("start it on the destination by hand") {
             let step = start_by_hand(w, &lab().destination, "operator-destination");
             let verdict = verify(w);
             row.operator.push((
@@ -390,7 +391,7 @@ async fn operate(w: &World, row: &mut Row) {
             ));
             return;
         }
-        if last.reason.contains("Start it on the origin by hand") {
+        if says("start it on the origin by hand") {
             let step = start_by_hand(w, &lab().origin, "operator-origin");
             row.operator.push((
                 step,

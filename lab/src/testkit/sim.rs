@@ -81,6 +81,12 @@ impl Sim {
         }
     }
 
+    /// A client of the emulator's API that sends no credentials (in the secure lab it still
+    /// trusts the lab's CA and presents the client certificate): for tests of refused requests.
+    pub fn anonymous_http(&self) -> reqwest::Client {
+        http_client(lab().secure.as_ref(), None)
+    }
+
     /// `{rest}/clusters/{id}/links/{link}{path}`.
     pub fn link_url(&self, path: &str) -> String {
         format!(

@@ -551,7 +551,8 @@ async fn injected_rest_failures_basic_auth_and_error_bodies() {
     let sim = Sim::start_with(&[], Some(("operator", "s3cret"))).await;
     let clusters = format!("{}/clusters", sim.sim.rest_url());
 
-    let unauthenticated = sim.http.get(&clusters).send().await.unwrap();
+    // `sim.http` sends the emulator's credentials by default: this request must carry none.
+    let unauthenticated = sim.anonymous_http().get(&clusters).send().await.unwrap();
     assert_eq!(unauthenticated.status().as_u16(), 401);
     let body: Value = unauthenticated.json().await.unwrap();
     assert_eq!(

@@ -8,6 +8,7 @@ use crate::linksim::{LinkSim, LinkSimOptions, TlsFiles};
 use super::kafka::{no_broker_change, props};
 use super::lab::{lab, Secure};
 use super::support::unique;
+use cutover::model::Role;
 
 /// A link emulator started in-process for one test, with a REST client.
 pub struct Sim {
@@ -48,18 +49,63 @@ impl Sim {
     }
 
     pub async fn start_with(configs: &[(&str, &str)], basic_auth: Option<(&str, &str)>) -> Sim {
+        Sim::start_between(Role::Origin, configs, basic_auth).await
+    }
+
+    /// A link in the other direction (destination → origin), for the groups that stay on the
+    /// origin: its sources are the lab's destination topics, its mirrors are on the origin
+    /// (with `cluster.link.prefix` when `configs` sets one). Point the agent at it with
+    /// [`Sim::reverse_env`].
+    pub async fn start_reverse(configs: &[(&str, &str)]) -> Sim {
+        Sim::start_between(Role::Destination, configs, None).await
+    }
+
+    /// The `CUTOVER_REVERSE_LINK_*` variables that name this emulator as the reverse link
+    /// (`[reverse-link]`), beside [`Sim::cutover_env`] of the forward one.
+    pub fn reverse_env(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![
+            ("CUTOVER_REVERSE_LINK_NAME", self.link.clone()),
+            ("CUTOVER_REVERSE_LINK_REST_URL", self.sim.rest_url()),
+            (
+                "CUTOVER_ORIGIN_CLUSTER_ID",
+                self.sim.cluster_id().to_string(),
+            ),
+        ];
+        if let Some((user, password)) = &self.basic_auth {
+            env.push(("CUTOVER_REVERSE_LINK_USERNAME", user.clone()));
+            env.push(("CUTOVER_REVERSE_LINK_PASSWORD", password.clone()));
+        }
+        if let Some(s) = lab().secure.as_ref() {
+            let path = |p: &std::path::PathBuf| p.display().to_string();
+            env.push(("CUTOVER_REVERSE_LINK_CA_FILE", path(&s.ca)));
+            env.push(("CUTOVER_REVERSE_LINK_CERT_FILE", path(&s.client_cert)));
+            env.push(("CUTOVER_REVERSE_LINK_KEY_FILE", path(&s.client_key)));
+        }
+        env
+    }
+
+    /// An emulator whose source cluster is `sources` (the lab's origin for a forward link).
+    async fn start_between(
+        sources: Role,
+        configs: &[(&str, &str)],
+        basic_auth: Option<(&str, &str)>,
+    ) -> Sim {
         // The emulator's clients bootstrap now: not while another test runs an extra origin
         // broker that it will kill (a client that learned of it may later pick it).
         let _no_broker_change = no_broker_change().await;
         let link = unique("link");
+        let (from, to) = match sources {
+            Role::Origin => (&lab().origin, &lab().destination),
+            Role::Destination => (&lab().destination, &lab().origin),
+        };
         let secure = lab().secure.as_ref();
         let basic_auth = basic_auth
             .map(|(u, p)| (u.to_string(), p.to_string()))
             .or_else(|| secure.map(|s| (s.rest_user.clone(), s.rest_password.clone())));
         let options = LinkSimOptions {
             link_name: link.clone(),
-            origin: props(&lab().origin),
-            destination: props(&lab().destination),
+            origin: props(from),
+            destination: props(to),
             listen: "127.0.0.1:0".parse().expect("address"),
             basic_auth: basic_auth.clone(),
             configs: configs
@@ -232,9 +278,19 @@ impl Sim {
             let o = origin.list_offsets(&tps, OffsetSpec::Latest).await.unwrap();
             let d = dest.list_offsets(&tps, OffsetSpec::Latest).await.unwrap();
             let m = self.mirror(topic).await;
-            let lags_zero = m["mirror_lags"]
-                .as_array()
-                .is_some_and(|l| l.iter().all(|x| x["lag"] == 0));
+            // The link's own figures must have seen the origin's ends too: a refresh read
+            // before the records landed reports lag 0 at offset 0 until the next one.
+            let lags_zero = m["mirror_lags"].as_array().is_some_and(|l| {
+                l.len() == tps.len()
+                    && l.iter().all(|x| {
+                        let tp = cutover::model::TopicPartition::new(
+                            topic,
+                            x["partition"].as_i64().unwrap_or(-1) as i32,
+                        );
+                        let end = o.get(&tp).and_then(|r| r.as_ref().ok()).map(|e| e.get());
+                        x["lag"] == 0 && x["last_source_fetch_offset"].as_i64() == end
+                    })
+            });
             if o == d && lags_zero {
                 return;
             }

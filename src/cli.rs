@@ -72,6 +72,11 @@ Exit 0 when every group is safe to start on the destination or already moved, 1 
         /// fits 100 columns and details only the groups that are not safe.
         #[arg(long)]
         wide: bool,
+        /// Where the groups go on reading: `destination` (the link in [link]) or `origin`,
+        /// for groups that stay on the origin after promotion: they move onto the mirrors the
+        /// reverse link ([reverse-link], destination → origin) keeps there.
+        #[arg(long, value_name = "CLUSTER", value_parser = ["destination", "origin"], default_value = "destination")]
+        to: String,
     },
     /// Cut one group over: exclude it from sync and prove it, stop it, write its final offsets,
     /// restart it on the destination.
@@ -81,6 +86,8 @@ Exit 0 when every group is safe to start on the destination or already moved, 1 
   cutover group orders-service --resume       after the agent was killed: continue from the journal
   cutover group orders-service --rollback     undo an interrupted cutover (before its restart)
   cutover group orders-service --final-offsets link   let the link's sync write the final offsets
+  cutover group billing --to origin           after promotion: a group that stays on the origin
+                                              moves onto the reverse link's mirrors there
 
 Exit 0 done · 1 refused or rolled back · 5 needs the operator (the summary says what to run).")]
     Group {
@@ -99,6 +106,12 @@ Exit 0 done · 1 refused or rolled back · 5 needs the operator (the summary say
         /// link's offset sync copies them). A resumed cutover keeps the mode it started with.
         #[arg(long, value_name = "WHO", value_parser = ["agent", "link"], conflicts_with_all = ["resume", "rollback"])]
         final_offsets: Option<String>,
+        /// Where the group restarts: `destination` (through the link in [link]) or `origin`,
+        /// for a group that stays on the origin after promotion: it moves from the topics it
+        /// read there onto the mirrors the reverse link ([reverse-link]) keeps of the promoted
+        /// topics, with the same proof. Its journal is kept apart (`<journal-dir>/to-origin`).
+        #[arg(long, value_name = "CLUSTER", value_parser = ["destination", "origin"], default_value = "destination")]
+        to: String,
     },
     /// Pre-promotion audit of every mirror topic and group (read-only).
     #[command(after_long_help = "Examples:

@@ -415,6 +415,8 @@ fn promote_context(env: &PromoteEnv<'_>, topics: &[String], run_id: &str) -> Hoo
         topics: topics.to_vec(),
         run_id: run_id.to_string(),
         link: env.estate.link.name().to_string(),
+        restart_topics: Vec::new(),
+        restart_on: crate::model::Role::Destination,
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::cli::{Cli, Command, Format};
 use crate::cutover::driver::Mode;
 use crate::error::{Error, Result};
-use crate::model::{FinalOffsets, GroupId};
+use crate::model::{FinalOffsets, GroupId, Role};
 use crate::verify::Selection;
 
 /// A command whose arguments have been checked, ready to run against a
@@ -22,6 +22,8 @@ pub enum Prepared {
         wait: Option<Option<Duration>>,
         /// `--wide`: every column and every group's table.
         wide: bool,
+        /// `--to`: where the groups go on reading.
+        to: Role,
     },
     Audit {
         window: Duration,
@@ -46,7 +48,28 @@ pub enum Prepared {
         command: Vec<String>,
         /// `--final-offsets`, overriding the configuration.
         final_offsets: Option<FinalOffsets>,
+        /// `--to`: where the group restarts.
+        to: Role,
     },
+}
+
+impl Prepared {
+    /// Where the command's groups restart: `--to origin` reads through the reverse link.
+    pub fn restart_on(&self) -> Role {
+        match self {
+            Prepared::Verify { to, .. } | Prepared::Group { to, .. } => *to,
+            _ => Role::Destination,
+        }
+    }
+}
+
+/// `--to`'s value (clap admits only `origin` and `destination`).
+fn to_arg(to: &str) -> Role {
+    if to == "origin" {
+        Role::Origin
+    } else {
+        Role::Destination
+    }
 }
 
 /// Checks a command line's arguments; `argv` is the whole command line, recorded by a
@@ -64,6 +87,7 @@ pub fn prepare(cli: &Cli, argv: &[String]) -> Result<Prepared> {
             all_groups,
             wait,
             wide,
+            to,
         } => {
             let wait = match wait.as_deref() {
                 None => None,
@@ -79,6 +103,7 @@ pub fn prepare(cli: &Cli, argv: &[String]) -> Result<Prepared> {
                 selection,
                 wait,
                 wide: *wide,
+                to: to_arg(to),
             })
         }
         Command::Audit { window } => Ok(Prepared::Audit {
@@ -90,7 +115,9 @@ pub fn prepare(cli: &Cli, argv: &[String]) -> Result<Prepared> {
             resume,
             rollback,
             final_offsets,
+            to,
         } => Ok(Prepared::Group {
+            to: to_arg(to),
             group: GroupId::new(group),
             dry_run: *dry_run,
             mode: if *resume {
@@ -253,8 +280,24 @@ mod tests {
                 selection: Selection::Groups(vec![GroupId::new("g")]),
                 wait: Some(None),
                 wide: false,
+                to: Role::Destination,
             }
         );
+    }
+
+    #[test]
+    fn to_origin_reads_through_the_reverse_link_for_verify_and_group_only() {
+        let to = |args: &[&str]| prepared(args).expect("valid").restart_on();
+        assert_eq!(
+            to(&["cutover", "group", "g", "--to", "origin"]),
+            Role::Origin
+        );
+        assert_eq!(
+            to(&["cutover", "verify", "g", "--to", "origin"]),
+            Role::Origin
+        );
+        assert_eq!(to(&["cutover", "group", "g"]), Role::Destination);
+        assert_eq!(to(&["cutover", "audit"]), Role::Destination);
     }
 
     #[test]

@@ -10,12 +10,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
+use crate::config::LinkConfig;
 use crate::cutover;
 use crate::cutover::driver::Clock;
 use crate::cutover::machine::Phase;
+use crate::error::Error;
 use crate::error::Result;
 use crate::hooks::{ConfiguredHooks, Hooks};
-use crate::kafka::{Cluster, RdKafkaCluster};
+use crate::kafka::{Cluster, ClusterSide, RdKafkaCluster};
 use crate::link::{ConfluentRestLink, KafkaOnlyLink, Link};
 use crate::model::Role;
 
@@ -40,7 +42,9 @@ pub struct Context {
 
 impl Context {
     /// Loads the configuration (`config_file` and `CUTOVER_*` variables) and connects.
-    pub async fn open(config_file: Option<&Path>) -> Result<Context> {
+    /// `restart_on` is where the command's groups go on reading: the destination through
+    /// `[link]`, or the origin through `[reverse-link]` (see [`crate::kafka::ClusterSide`]).
+    pub async fn open(config_file: Option<&Path>, restart_on: Role) -> Result<Context> {
         let env = crate::config::process_env();
         let config = Config::load(config_file, &env)?;
         tracing::debug!("configuration loaded");
@@ -55,15 +59,38 @@ impl Context {
             &config.destination.properties,
             timeout,
         )?);
-        let link: Box<dyn Link> = match config.link.rest_options() {
-            Some(options) => Box::new(ConfluentRestLink::connect(options).await?),
-            None => Box::new(KafkaOnlyLink::new(
-                config.link.name.clone(),
-                config.link.prefix.clone(),
-                origin.clone(),
-                destination.clone(),
-            )),
+        let mut journal_dir = config.cutover.journal_dir.clone();
+        let (origin, destination, link) = match restart_on {
+            Role::Destination => {
+                let link = open_link(&config.link, origin.clone(), destination.clone()).await?;
+                (origin, destination, link)
+            }
+            Role::Origin => {
+                let reverse = config.reverse_link.as_ref().ok_or_else(|| {
+                    Error::ConfigProblems(vec![
+                        "`--to origin` moves a group onto the mirrors a reverse link (destination → origin) keeps on the origin, and the configuration names none: add a [reverse-link] table (or CUTOVER_REVERSE_LINK_* variables) with the reverse link's name and REST API".into(),
+                    ])
+                })?;
+                let link = open_link(reverse, destination.clone(), origin.clone()).await?;
+                // Both sides are the origin, told apart by the reverse link's mirror topics.
+                let mirrors = link
+                    .mirrors()
+                    .await?
+                    .into_iter()
+                    .map(|m| m.mirror_topic)
+                    .collect::<std::collections::BTreeSet<_>>();
+                let from: Arc<dyn Cluster> = Arc::new(
+                    ClusterSide::new(origin.clone(), Role::Origin, mirrors.clone())
+                        .with_log_ends_from(destination),
+                );
+                let to: Arc<dyn Cluster> =
+                    Arc::new(ClusterSide::new(origin, Role::Destination, mirrors));
+                journal_dir.push("to-origin");
+                (from, to, link)
+            }
         };
+        let mut cutover_settings = config.cutover.clone();
+        cutover_settings.journal_dir = journal_dir;
         Ok(Context {
             origin,
             destination,
@@ -73,9 +100,10 @@ impl Context {
             progress: true,
             hooks: Arc::new(ConfiguredHooks::new(&config.hooks)),
             cutover: cutover::driver::Options {
-                cutover: config.cutover.clone(),
+                cutover: cutover_settings,
                 poll_interval: config.defaults.poll_interval,
                 evidence: crate::version::evidence(&config),
+                restart_on,
             },
             clock: Clock::System,
             json_lines: false,
@@ -109,4 +137,22 @@ impl Context {
     pub fn leak_at_exit(self) -> &'static Context {
         Box::leak(Box::new(self))
     }
+}
+
+/// The link's REST API, or the Kafka-only stand-in between `source` and `mirrors` (the
+/// clusters its source topics and its mirror topics are on).
+async fn open_link(
+    config: &LinkConfig,
+    source: Arc<dyn Cluster>,
+    mirrors: Arc<dyn Cluster>,
+) -> Result<Box<dyn Link>> {
+    Ok(match config.rest_options() {
+        Some(options) => Box::new(ConfluentRestLink::connect(options).await?),
+        None => Box::new(KafkaOnlyLink::new(
+            config.name.clone(),
+            config.prefix.clone(),
+            source,
+            mirrors,
+        )),
+    })
 }

@@ -35,6 +35,7 @@ pub async fn execute(prepared: &Prepared, ctx: &Context) -> Result<Outcome> {
             selection,
             wait,
             wide,
+            ..
         } => verify::run(ctx, selection, *wait, *wide).await,
         Prepared::Audit { window } => audit::run(ctx, *window).await,
         Prepared::Watch(spec) => watch::run(ctx, spec).await,
@@ -50,6 +51,7 @@ pub async fn execute(prepared: &Prepared, ctx: &Context) -> Result<Outcome> {
             mode,
             command,
             final_offsets,
+            ..
         } => group::run(ctx, group, *dry_run, *mode, command, *final_offsets).await,
     }
 }

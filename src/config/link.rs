@@ -150,7 +150,41 @@ enum Credential {
     },
 }
 
+/// Which table a link is read from: `[link]` (origin → destination) or `[reverse-link]`
+/// (destination → origin, for the groups that stay on the origin), with its variables.
+pub(super) struct LinkSection {
+    /// The table's name as messages show it.
+    pub table: &'static str,
+    /// The prefix of its `CUTOVER_*` variables.
+    pub vars: &'static str,
+    /// The variable of the REST cluster id (the cluster the link's mirrors are on).
+    pub cluster_id_var: &'static str,
+    /// How messages name the link.
+    pub what: &'static str,
+}
+
+impl LinkSection {
+    fn var(&self, name: &str) -> String {
+        format!("{}{name}", self.vars)
+    }
+}
+
+pub(super) const FORWARD: LinkSection = LinkSection {
+    table: "[link]",
+    vars: "CUTOVER_LINK_",
+    cluster_id_var: "CUTOVER_DESTINATION_CLUSTER_ID",
+    what: "the link",
+};
+
+pub(super) const REVERSE: LinkSection = LinkSection {
+    table: "[reverse-link]",
+    vars: "CUTOVER_REVERSE_LINK_",
+    cluster_id_var: "CUTOVER_ORIGIN_CLUSTER_ID",
+    what: "the reverse link",
+};
+
 fn credential(
+    sec: &LinkSection,
     table: &Table,
     what: &str,
     var: &str,
@@ -164,7 +198,7 @@ fn credential(
         };
     }
     let key = format!("{what}-env");
-    let Some(named) = setting(table, "[link]", &key, None, env, problems) else {
+    let Some(named) = setting(table, sec.table, &key, None, env, problems) else {
         return Credential::Absent;
     };
     match indirect(env, &named.from, &named.value, problems) {
@@ -176,12 +210,13 @@ fn credential(
     }
 }
 
-/// Whether `[link] key` or the variable `var` names a value.
+/// Whether `[link] key` (or its section's) or the variable `var` names a value.
 fn named(table: &Table, env: &Env, key: &str, var: &str) -> bool {
     table.contains_key(key) || env_value(env, var).is_some()
 }
 
 pub(super) fn link_config(
+    sec: &LinkSection,
     section: Option<&Table>,
     base_dir: &Path,
     env: &Env,
@@ -189,29 +224,32 @@ pub(super) fn link_config(
 ) -> LinkConfig {
     let empty = Table::new();
     let table = section.unwrap_or(&empty);
-    check_known_keys("[link]", table, LINK_KEYS, problems);
+    check_known_keys(sec.table, table, LINK_KEYS, problems);
     let get = |key: &str, var: &str, problems: &mut Problems| {
-        setting(table, "[link]", key, Some(var), env, problems)
+        setting(table, sec.table, key, Some(var), env, problems)
     };
 
-    let name = match get("name", "CUTOVER_LINK_NAME", problems) {
+    let name = match get("name", &sec.var("NAME"), problems) {
         Some(s) if !s.value.trim().is_empty() => s.value,
         _ => {
-            problems.push("the link has no name: set name in [link] or CUTOVER_LINK_NAME");
+            problems.push(format!(
+                "{} has no name: set name in {} or {}NAME",
+                sec.what, sec.table, sec.vars
+            ));
             String::new()
         }
     };
-    let url = get("rest-url", "CUTOVER_LINK_REST_URL", problems).and_then(|s| {
+    let url = get("rest-url", &sec.var("REST_URL"), problems).and_then(|s| {
         check_rest_url(&s.value)
             .map_err(|e| problems.push(format!("{}: {e}", s.from)))
             .ok()
     });
-    let cluster_id = get("cluster-id", "CUTOVER_DESTINATION_CLUSTER_ID", problems)
+    let cluster_id = get("cluster-id", sec.cluster_id_var, problems)
         .map(|s| s.value)
         .filter(|s| !s.trim().is_empty());
 
-    let username = credential(table, "username", "CUTOVER_LINK_USERNAME", env, problems);
-    let password = credential(table, "password", "CUTOVER_LINK_PASSWORD", env, problems);
+    let username = credential(sec, table, "username", &sec.var("USERNAME"), env, problems);
+    let password = credential(sec, table, "password", &sec.var("PASSWORD"), env, problems);
     let credentials = match (username, password) {
         (
             Credential::Present { value: user, .. },
@@ -224,24 +262,27 @@ pub(super) fn link_config(
         }),
         (Credential::Present { from, .. }, Credential::Absent) => {
             problems.push(format!(
-                "the link's REST username is set ({from}) but no password: set password-env in [link] or CUTOVER_LINK_PASSWORD"
+                "{what}'s REST username is set ({from}) but no password: set password-env in {table} or {vars}PASSWORD",
+                what = sec.what, table = sec.table, vars = sec.vars
             ));
             None
         }
         (Credential::Absent, Credential::Present { from, .. }) => {
             problems.push(format!(
-                "the link's REST password is set ({from}) but no username: set username-env in [link] or CUTOVER_LINK_USERNAME"
+                "{what}'s REST password is set ({from}) but no username: set username-env in {table} or {vars}USERNAME",
+                what = sec.what, table = sec.table, vars = sec.vars
             ));
             None
         }
         _ => None,
     };
 
-    let token = match credential(table, "token", "CUTOVER_LINK_TOKEN", env, problems) {
+    let token = match credential(sec, table, "token", &sec.var("TOKEN"), env, problems) {
         Credential::Present { value, from } => {
             if credentials.is_some() {
                 problems.push(format!(
-                    "the link's REST API has both Basic credentials and a bearer token ({from}): keep one"
+                    "{}'s REST API has both Basic credentials and a bearer token ({from}): keep one",
+                    sec.what
                 ));
             }
             Some(Secret::new(value))
@@ -264,29 +305,30 @@ pub(super) fn link_config(
             }
         })
     };
-    let ca_file = file("ca-file", "CUTOVER_LINK_CA_FILE", problems);
-    let cert_file = file("cert-file", "CUTOVER_LINK_CERT_FILE", problems);
-    let key_file = file("key-file", "CUTOVER_LINK_KEY_FILE", problems);
+    let ca_file = file("ca-file", &sec.var("CA_FILE"), problems);
+    let cert_file = file("cert-file", &sec.var("CERT_FILE"), problems);
+    let key_file = file("key-file", &sec.var("KEY_FILE"), problems);
     let client_cert = match (cert_file, key_file) {
         (Some(cert), Some(key)) => Some((cert, key)),
         // Only one of the two named (an unreadable one is reported already).
-        _ if named(table, env, "cert-file", "CUTOVER_LINK_CERT_FILE")
-            != named(table, env, "key-file", "CUTOVER_LINK_KEY_FILE") =>
+        _ if named(table, env, "cert-file", &sec.var("CERT_FILE"))
+            != named(table, env, "key-file", &sec.var("KEY_FILE")) =>
         {
-            problems.push(
-                "the link's REST client certificate needs both cert-file and key-file in [link] (or CUTOVER_LINK_CERT_FILE and CUTOVER_LINK_KEY_FILE)",
-            );
+            problems.push(format!(
+                "{what}'s REST client certificate needs both cert-file and key-file in {table} (or {vars}CERT_FILE and {vars}KEY_FILE)",
+                what = sec.what, table = sec.table, vars = sec.vars
+            ));
             None
         }
         _ => None,
     };
-    let timeout = get("timeout", "CUTOVER_LINK_TIMEOUT", problems)
+    let timeout = get("timeout", &sec.var("TIMEOUT"), problems)
         .and_then(|s| positive_duration(&s, problems))
         .unwrap_or(DEFAULT_REST_TIMEOUT);
-    let retries = get("retries", "CUTOVER_LINK_RETRIES", problems)
+    let retries = get("retries", &sec.var("RETRIES"), problems)
         .and_then(|s| bounded(&s, 0, MAX_REST_RETRIES, "a number of retries", problems))
         .unwrap_or(DEFAULT_REST_RETRIES);
-    let prefix = get("prefix", "CUTOVER_LINK_PREFIX", problems)
+    let prefix = get("prefix", &sec.var("PREFIX"), problems)
         .map(|s| s.value)
         .unwrap_or_default();
 
@@ -352,6 +394,48 @@ mod tests {
     use super::super::testing::{assert_problem, env, from_toml, lab_env, problems};
     use super::super::Config;
     use super::*;
+
+    #[test]
+    fn a_reverse_link_is_read_from_its_own_table_and_variables_and_named_in_its_problems() {
+        let config = Config::from_sources(None, &lab_env()).expect("valid");
+        assert!(config.reverse_link.is_none(), "none unless named");
+
+        let mut e = lab_env();
+        e.insert("CUTOVER_REVERSE_LINK_NAME".into(), "back".into());
+        e.insert(
+            "CUTOVER_REVERSE_LINK_REST_URL".into(),
+            "http://127.0.0.1:39004/kafka/v3".into(),
+        );
+        e.insert("CUTOVER_REVERSE_LINK_PREFIX".into(), "dst.".into());
+        let config = Config::from_sources(None, &e).expect("valid");
+        let reverse = config.reverse_link.expect("a reverse link");
+        assert_eq!(reverse.name, "back");
+        assert_eq!(reverse.prefix, "dst.");
+        let rest = reverse.rest_options().expect("rest");
+        assert_eq!(rest.base_url, "http://127.0.0.1:39004/kafka/v3");
+        // Its mirrors are on the origin: the origin's cluster id, not the destination's.
+        assert_eq!(rest.cluster_id.as_deref(), Some("origin-id-Q"));
+        assert_eq!(
+            config.link.name, "cutover-lab",
+            "the forward link is untouched"
+        );
+
+        let file = "[reverse-link]\nrest-url = \"http://127.0.0.1:1/kafka/v3\"\nusername-env = \"U\"\ncolour = 1\n";
+        let problems =
+            match Config::from_sources(Some((file, Path::new("/etc/cutover.toml"))), &lab_env()) {
+                Err(crate::error::Error::ConfigProblems(p)) => p,
+                other => panic!("{other:?}"),
+            };
+        for expected in [
+            "the reverse link has no name: set name in [reverse-link] or CUTOVER_REVERSE_LINK_NAME",
+            "unknown key `colour` in [reverse-link]",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.starts_with(expected)),
+                "{expected:?} not in {problems:?}"
+            );
+        }
+    }
 
     #[test]
     fn without_rest_url_the_link_is_kafka_only() {

@@ -14,7 +14,7 @@ use toml::Table;
 
 use super::cluster::{cluster_config, ClusterConfig};
 use super::hooks::hooks_config;
-use super::link::{link_config, LinkConfig};
+use super::link::{link_config, LinkConfig, FORWARD, REVERSE};
 use super::problems::{suggestion, Problems};
 use super::settings::{cutover_settings, defaults, CutoverSettings, Defaults};
 use crate::error::{Error, Result};
@@ -34,6 +34,7 @@ const SECTIONS: &[&str] = &[
     "origin",
     "destination",
     "link",
+    "reverse-link",
     "defaults",
     "cutover",
     "hooks",
@@ -57,6 +58,9 @@ pub struct Config {
     pub origin: ClusterConfig,
     pub destination: ClusterConfig,
     pub link: LinkConfig,
+    /// The link from the destination back to the origin, for groups that stay on the origin
+    /// after promotion (`cutover group --to origin`); `None` when the configuration names none.
+    pub reverse_link: Option<LinkConfig>,
     pub defaults: Defaults,
     pub cutover: CutoverSettings,
     pub hooks: HooksConfig,
@@ -71,6 +75,7 @@ impl fmt::Debug for Config {
             .field("origin", &self.origin)
             .field("destination", &self.destination)
             .field("link", &self.link)
+            .field("reverse_link", &self.reverse_link)
             .field("defaults", &self.defaults)
             .field("cutover", &self.cutover)
             .field("hooks", &self.hooks)
@@ -163,7 +168,17 @@ impl Config {
             env,
             &mut problems,
         );
-        let link = link_config(sections.get("link").copied(), &base_dir, env, &mut problems);
+        let link = link_config(
+            &FORWARD,
+            sections.get("link").copied(),
+            &base_dir,
+            env,
+            &mut problems,
+        );
+        let reverse_section = sections.get("reverse-link").copied();
+        let reverse_link = (reverse_section.is_some()
+            || env.keys().any(|k| k.starts_with(REVERSE.vars)))
+        .then(|| link_config(&REVERSE, reverse_section, &base_dir, env, &mut problems));
         let defaults = defaults(sections.get("defaults").copied(), env, &mut problems);
         let cutover = cutover_settings(
             sections.get("cutover").copied(),
@@ -184,6 +199,7 @@ impl Config {
                 origin,
                 destination,
                 link,
+                reverse_link,
                 defaults,
                 cutover,
                 hooks,
@@ -482,7 +498,7 @@ mod tests {
         assert_eq!(
             p,
             vec![
-                "unknown section or key `hook` at the top of the file (known: origin, destination, link, defaults, cutover, hooks, groups)",
+                "unknown section or key `hook` at the top of the file (known: origin, destination, link, reverse-link, defaults, cutover, hooks, groups)",
                 "unknown key `ca_file` in [link]: did you mean `ca-file`?",
                 "unknown key `colour` in [link] (known: name, rest-url, cluster-id, username-env, password-env, token-env, cert-file, key-file, ca-file, timeout, retries, prefix)",
                 "unknown key `poll_interval` in [defaults]: did you mean `poll-interval`?",

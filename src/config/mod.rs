@@ -106,12 +106,14 @@
 //! | `CUTOVER_ORIGIN_<PROP>`, `CUTOVER_DESTINATION_<PROP>` | the librdkafka property `<PROP>` lower-cased with `_` as `.` (`CUTOVER_ORIGIN_SASL_USERNAME` is `sasl.username`) |
 //! | `CUTOVER_LINK_NAME`, `CUTOVER_LINK_REST_URL`, `CUTOVER_LINK_CA_FILE`, `CUTOVER_LINK_TIMEOUT`, `CUTOVER_LINK_RETRIES`, `CUTOVER_LINK_PREFIX` | `[link]` `name`, `rest-url`, `ca-file`, `timeout`, `retries`, `prefix` |
 //! | `CUTOVER_DESTINATION_CLUSTER_ID` | `[link]` `cluster-id` |
+//! | `CUTOVER_REVERSE_LINK_<KEY>` (every `CUTOVER_LINK_<KEY>` above) | the same key of `[reverse-link]`, the link from the destination back to the origin (`--to origin`); any of them makes one |
+//! | `CUTOVER_ORIGIN_CLUSTER_ID` | `[reverse-link]` `cluster-id` (the reverse link's mirrors are on the origin) |
 //! | `CUTOVER_LINK_USERNAME`, `CUTOVER_LINK_PASSWORD` | the REST credentials themselves (instead of `username-env`, `password-env`) |
 //! | `CUTOVER_WAIT`, `CUTOVER_POLL_INTERVAL` | `[defaults]` `wait`, `poll-interval` |
 //! | `CUTOVER_JOURNAL_DIR` | `[cutover]` `journal-dir` |
 //!
-//! `CUTOVER_ORIGIN_CLUSTER_ID`, `CUTOVER_LINK_ADMIN_URL`, `CUTOVER_LAB_*`, `CUTOVER_CONFIG` and
-//! `CUTOVER_LOG` are not configuration and are ignored here.
+//! `CUTOVER_LINK_ADMIN_URL`, `CUTOVER_LAB_*`, `CUTOVER_CONFIG` and `CUTOVER_LOG` are not
+//! configuration and are ignored here.
 //!
 //! # Java `.properties` files
 //!

@@ -30,7 +30,7 @@ use crate::link::filter_edit::{
 };
 use crate::link::filters::{FilterKind, Filters};
 use crate::link::Link;
-use crate::model::{GroupId, MirrorState, TopicPartition};
+use crate::model::{GroupId, MirrorState, Role, TopicPartition};
 use crate::progress::Progress;
 use crate::report::{Summary, VerifyReport};
 use crate::rule::{FindingKind, GroupJudgement, Presence};
@@ -80,6 +80,9 @@ pub struct Options {
     /// What a change ticket needs about this run, journaled with its start (tool and client
     /// versions, operator, configuration digest); never a secret.
     pub evidence: BTreeMap<String, String>,
+    /// Where the group restarts: the destination, or the origin on the reverse path
+    /// (`cutover group --to origin`, where both sides are views of the origin).
+    pub restart_on: Role,
 }
 
 /// What a cutover runs against.
@@ -119,6 +122,8 @@ pub(super) fn hook_context(
         topics,
         run_id: run_id.to_string(),
         link: link.to_string(),
+        restart_topics: Vec::new(),
+        restart_on: crate::model::Role::Destination,
     }
 }
 
@@ -493,6 +498,7 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
         builtin_exclude,
         last_checkpoint: None,
         topics: Vec::new(),
+        mirror_of: BTreeMap::new(),
         progress: Progress::start(env.progress, &format!("cutover of {group}")),
         observe_failures: 0,
         last: None,
@@ -549,6 +555,9 @@ struct Driver<'e, 'a> {
     builtin_exclude: bool,
     last_checkpoint: Option<CheckpointKey>,
     topics: Vec<String>,
+    /// The link's mirror topic of each of the group's topics (the same name unless the link
+    /// has a prefix): where the final offsets are written and what the restart hook reads.
+    mirror_of: BTreeMap<String, String>,
     progress: Progress,
     observe_failures: u32,
     /// The last observation, for the progress display.
@@ -670,6 +679,12 @@ impl Driver<'_, '_> {
         if self.topics.is_empty() {
             self.topics = topics_of(&o);
         }
+        for p in &judgement_of(&report, self.group)?.partitions {
+            if let Some(mirror) = &p.mirror_topic {
+                self.mirror_of
+                    .insert(p.topic.to_string(), mirror.to_string());
+            }
+        }
         self.journal.append(
             Record::Observation {
                 phase: phase.as_str().into(),
@@ -706,12 +721,18 @@ impl Driver<'_, '_> {
 
     async fn act(&mut self, m: &Machine, action: Action) -> Result<Input> {
         let effect = action.effect_name(self.builtin_exclude);
-        let ctx = hook_context(
+        let mut ctx = hook_context(
             self.group,
             self.topics.clone(),
             self.journal.run_id(),
             self.env.link.name(),
         );
+        ctx.restart_topics = self
+            .topics
+            .iter()
+            .map(|t| self.mirror_of.get(t).unwrap_or(t).clone())
+            .collect();
+        ctx.restart_on = self.env.options.restart_on;
         let kind = match action {
             Action::StopHook => Some(HookKind::Stop),
             Action::RestartHook => Some(HookKind::Restart),
@@ -801,6 +822,18 @@ impl Driver<'_, '_> {
         let snapshot = m
             .snapshot()
             .ok_or("there is no snapshot of the final offsets to write")?;
+        // The snapshot is keyed by the origin's partitions; the group reads the mirrors.
+        let snapshot: crate::model::Offsets = snapshot
+            .iter()
+            .map(|(tp, o)| {
+                let topic = self
+                    .mirror_of
+                    .get(tp.topic.as_str())
+                    .map_or(tp.topic.as_str(), |m| m);
+                (TopicPartition::new(topic, tp.partition), *o)
+            })
+            .collect();
+        let snapshot = &snapshot;
         let answers = self
             .env
             .destination

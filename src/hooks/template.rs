@@ -18,6 +18,12 @@ pub struct HookContext {
     pub topics: Vec<String>,
     pub run_id: String,
     pub link: String,
+    /// The group's topics as named where it restarts, for the restart hook: the link's mirror
+    /// topics, which carry the link's prefix when it has one. Empty: the same as `topics`.
+    pub restart_topics: Vec<String>,
+    /// The cluster the group restarts on: the destination, or the origin on the reverse path
+    /// (`cutover group --to origin`). `{cluster}` of the restart and promote hooks.
+    pub restart_on: Role,
 }
 
 /// The placeholders a hook's argv, URL, header values and body strings may hold.
@@ -165,6 +171,7 @@ pub(super) struct Values<'a> {
     topics: String,
     run_id: &'a str,
     link: &'a str,
+    restart_on: Role,
 }
 
 impl<'a> Values<'a> {
@@ -172,14 +179,22 @@ impl<'a> Values<'a> {
         Values {
             kind,
             group: ctx.group.as_str(),
-            topics: ctx.topics.join(","),
+            topics: match kind {
+                HookKind::Restart if !ctx.restart_topics.is_empty() => ctx.restart_topics.join(","),
+                _ => ctx.topics.join(","),
+            },
             run_id: &ctx.run_id,
             link: &ctx.link,
+            restart_on: ctx.restart_on,
         }
     }
 
     fn cluster(&self) -> &'static str {
-        match self.kind.cluster() {
+        let on = match self.kind.cluster() {
+            Role::Origin => Role::Origin,
+            Role::Destination => self.restart_on,
+        };
+        match on {
             Role::Origin => "origin",
             Role::Destination => "destination",
         }
@@ -272,6 +287,21 @@ pub(super) fn quoted(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::hooks::testing::ctx;
+
+    #[test]
+    fn the_restart_hook_names_the_mirrors_it_reads_and_the_cluster_it_restarts_on() {
+        let mut context = ctx("g");
+        context.restart_topics = vec!["dst.orders".into(), "dst.payments".into()];
+        context.restart_on = Role::Origin;
+        let restart = Values::new(HookKind::Restart, &context);
+        let stop = Values::new(HookKind::Stop, &context);
+        let text = |v: &Values<'_>| substitute("{cluster} {topics}", v, Encoding::Verbatim);
+        assert_eq!(text(&restart), "origin dst.orders,dst.payments");
+        assert_eq!(text(&stop), "origin orders,payments");
+        assert!(restart
+            .variables()
+            .contains(&("CUTOVER_TOPICS", "dst.orders,dst.payments")));
+    }
 
     #[test]
     fn substitutes_known_placeholders_and_leaves_other_braces_alone() {

@@ -16,6 +16,8 @@ pub(crate) fn ctx(group: &str) -> HookContext {
         topics: vec!["orders".into(), "payments".into()],
         run_id: "run-7".into(),
         link: "migration-link".into(),
+        restart_topics: Vec::new(),
+        restart_on: crate::model::Role::Destination,
     }
 }
 

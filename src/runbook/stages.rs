@@ -259,6 +259,8 @@ async fn hook_stage(
         topics: h.topics.clone(),
         run_id: run_id.to_string(),
         link: env.estate.link.name().to_string(),
+        restart_topics: Vec::new(),
+        restart_on: crate::model::Role::Destination,
     };
     let report = env.hooks.run_stage(&h.hook, &ctx).await;
     let detail = |summary: String| StageDetail {
@@ -448,6 +450,8 @@ pub(super) async fn plan(env: &RunEnv<'_>, book: &Runbook) -> Result<RunbookRepo
                     topics: h.topics.clone(),
                     run_id: "<run id>".into(),
                     link: env.estate.link.name().to_string(),
+                    restart_topics: Vec::new(),
+                    restart_on: crate::model::Role::Destination,
                 };
                 format!(
                     "run {}{}",

@@ -537,6 +537,12 @@ async fn execute(args: &[String], kill_at: Option<Phase>, ctx: &Context) -> Ran 
     };
     let run = async {
         let prepared = cmd::prepare(&parsed, &argv)?;
+        if prepared.restart_on() == crate::model::Role::Origin {
+            return Err(crate::error::Error::Usage {
+                message: "the simulator has no reverse link: `--to origin` runs against clusters only".into(),
+                hint: "move groups that stay on the origin on the lab or on your clusters (docs/commands.md, `cutover group --to origin`)".into(),
+            });
+        }
         cmd::execute(&prepared, ctx).await
     };
     let outcome = match (kill_at, &ctx.phase_watch) {

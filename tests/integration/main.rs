@@ -8,6 +8,8 @@
 //! - `verify`: `cutover verify` and `cutover audit` as an operator runs them, beside the
 //!   scenarios that describe the same situations.
 //! - `cutover`: `cutover group` end to end with a real consumer process.
+//! - `reverse`: a group that stays on the origin moved onto a reverse link's mirrors there
+//!   (`cutover group --to origin`), with a real consumer process.
 //! - `secrets`: every command, succeeding and failing, with a known value in every
 //!   secret-bearing setting: no output, journal, report or hook environment shows one.
 //! - `repository`: the repository's own shape: it stands alone, the pure core imports no I/O,
@@ -30,6 +32,7 @@ mod lab_link;
 mod link_rest;
 mod migration;
 mod repository;
+mod reverse;
 mod scenarios;
 mod secrets;
 mod verify;

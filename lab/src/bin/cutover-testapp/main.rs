@@ -148,8 +148,8 @@ struct AppArgs {
     /// The consumer group.
     #[arg(long)]
     group: String,
-    /// A topic to consume (repeatable).
-    #[arg(long = "topic", required = true)]
+    /// A topic to consume (repeatable, or several separated by commas: a hook's `{topics}`).
+    #[arg(long = "topic", required = true, value_delimiter = ',')]
     topics: Vec<String>,
     /// The consumer group protocol.
     #[arg(long, value_enum, default_value_t = GroupProtocol::Classic)]

@@ -1,0 +1,248 @@
+//! Groups that stay on the origin (issue 17, point 1): after a topic is promoted and its
+//! producers write on the destination, a group still reading the origin's copy sees nothing
+//! new. A reverse link (destination → origin, here with the prefix `dst.`) mirrors the
+//! promoted topic back onto the origin, and `cutover group --to origin` moves the group from
+//! `T` onto `dst.T` on the same cluster with the forward path's proof: stopped, its final
+//! offsets on the mirror (every partition SAFE), excluded from the reverse link's sync,
+//! restarted through the restart hook with `{topics}` naming the mirrors, resumed where it
+//! stopped. The application's own tally, with `dst.T` read as `T` (the same offsets by
+//! construction), shows every record once: those written on the origin before promotion and
+//! those written on the destination after.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use cutover::model::Role;
+use cutover_lab::testkit::testapp::{self, tally, Instances, Partition};
+use cutover_lab::testkit::{create_topic, lab, produce, unique, Protocol, Sim};
+use serde_json::{json, Value};
+
+use crate::world::{syncing_sim, toml_array};
+
+const PREFIX: &str = "dst.";
+const PARTITIONS: i32 = 2;
+
+/// Waits until the reverse link's mirror of `topic` holds everything the destination has.
+async fn wait_reverse_caught_up(reverse: &Sim, topic: &str) {
+    let destination = testapp::lab_cluster(Role::Destination);
+    let origin = testapp::lab_cluster(Role::Origin);
+    let mirror = format!("{PREFIX}{topic}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let d = testapp::log_ends(&destination, topic, PARTITIONS).await;
+        let o = testapp::log_ends(&origin, &mirror, PARTITIONS).await;
+        let renamed: BTreeMap<Partition, i64> = o
+            .into_iter()
+            .map(|((_, p), e)| ((topic.to_string(), p), e))
+            .collect();
+        if d == renamed {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the reverse mirror {mirror} never caught up: destination {d:?}, mirror {renamed:?} ({})",
+            reverse.mirror(&mirror).await
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_that_stays_moves_onto_the_reverse_mirror_with_nothing_read_twice_or_skipped() {
+    let name = unique("stay");
+    let topic = format!("{name}-topic");
+    let group = format!("{name}-group");
+    let each = |n: usize| -> Vec<(i32, usize)> { (0..PARTITIONS).map(|p| (p, n)).collect() };
+
+    // The forward link mirrors the topic; the group reads it on the origin.
+    let forward = syncing_sim(&name).await;
+    create_topic(&lab().origin, &topic, PARTITIONS).await;
+    produce(&lab().origin, &topic, &each(100)).await;
+    forward.create_mirror(&topic).await;
+    let apps = Instances::new(&group, &[&topic], Protocol::Classic, 1);
+    apps.start(&lab().origin, "origin");
+    let first: BTreeMap<Partition, i64> =
+        (0..PARTITIONS).map(|p| ((topic.clone(), p), 100)).collect();
+    testapp::wait_processed(&apps.outs("origin"), &first, Duration::from_secs(30));
+
+    // The producers stop on the origin, the mirror catches up and is promoted; from then on
+    // they write on the destination only.
+    produce(&lab().origin, &topic, &each(20)).await;
+    forward.wait_caught_up(&topic, PARTITIONS).await;
+    forward.alter("promote", &topic).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while forward.mirror(&topic).await["mirror_status"] != "STOPPED" {
+        assert!(Instant::now() < deadline, "the promotion never ended");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    produce(&lab().destination, &topic, &each(30)).await;
+
+    // The reverse link mirrors the promoted topic back onto the origin as dst.<topic> and
+    // would sync the group's offsets (from the destination) if nothing excluded it.
+    let filters = json!({ "groupFilters": [
+        { "name": name, "patternType": "PREFIXED", "filterType": "INCLUDE" }
+    ] })
+    .to_string();
+    let reverse = Sim::start_reverse(&[
+        ("cluster.link.prefix", PREFIX),
+        ("consumer.offset.sync.enable", "true"),
+        ("consumer.offset.sync.ms", "1000"),
+        ("consumer.offset.group.filters", &filters),
+    ])
+    .await;
+    reverse.create_mirror(&topic).await;
+    wait_reverse_caught_up(&reverse, &topic).await;
+
+    // The restart hook starts the same app on the origin, on the topics cutover names.
+    let mut restart = apps.start_argv(&lab().origin, "reverse");
+    let at = restart
+        .iter()
+        .position(|a| a == "--topic")
+        .expect("--topic");
+    restart.splice(at..at + 2, ["--topic".to_string(), "{topics}".to_string()]);
+    let dir = testapp::scratch_dir("reverse");
+    let journal_dir = dir.join("journal");
+    let config = dir.join("cutover.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[defaults]
+poll-interval = "250ms"
+
+[cutover]
+journal-dir = "{journal}"
+stop-timeout = "30s"
+mirror-timeout = "20s"
+restart-timeout = "40s"
+restart-window = "2s"
+
+[hooks.stop]
+exec = {stop}
+timeout = "40s"
+
+[hooks.restart]
+exec = {restart}
+timeout = "40s"
+
+[hooks.rollback]
+exec = {rollback}
+timeout = "40s"
+"#,
+            journal = journal_dir.display(),
+            stop = toml_array(&apps.stop_argv()),
+            restart = toml_array(&restart),
+            rollback = toml_array(&apps.start_argv(&lab().origin, "origin-again")),
+        ),
+    )
+    .expect("write the config");
+
+    let run = |args: &[&str]| {
+        let out = crate::world::cutover_command(&config, &forward, args)
+            .envs(reverse.reverse_env())
+            .output()
+            .expect("run cutover");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let doc: Value = serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}\nstderr: {stderr}"));
+        (out.status.code().unwrap_or(-1), doc, stderr)
+    };
+
+    // Before the move, verify --to origin judges the group against the reverse mirror: its
+    // offsets on the origin's topic are on the mirror (not synced there yet, still running),
+    // with the 30 records written on the destination still to read.
+    let (code, doc, stderr) = run(&["verify", &group, "--to", "origin", "--format", "json"]);
+    assert_eq!(code, 1, "{doc}\n{stderr}");
+    let partitions = doc["groups"][0]["partitions"]
+        .as_array()
+        .expect("partitions");
+    assert_eq!(partitions.len(), PARTITIONS as usize, "{doc}");
+    for p in partitions {
+        assert_eq!(p["topic"], json!(topic), "{doc}");
+        assert_eq!(
+            p["mirror_topic"],
+            json!(format!("{PREFIX}{topic}")),
+            "{doc}"
+        );
+        assert_eq!(p["origin_committed"], json!(120), "{doc}");
+        assert_eq!(p["mirror_end"], json!(150), "{doc}");
+        assert_eq!(p["mirror_lag"], json!(0), "{doc}");
+        assert_eq!(p["consumer_lag"], json!(30), "{doc}");
+        assert_eq!(p["verdict"], "NOT_SYNCED", "{doc}");
+    }
+    let blocking: Vec<&str> = doc["groups"][0]["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["blocking"] == true)
+        .filter_map(|f| f["kind"].as_str())
+        .collect();
+    assert_eq!(blocking, ["GROUP_ACTIVE_ON_ORIGIN"], "{doc}");
+
+    let (code, doc, stderr) = run(&["group", &group, "--to", "origin", "--format", "json"]);
+    assert_eq!(code, 0, "{doc}\n{stderr}");
+    assert_eq!(doc["outcome"], "done", "{doc}");
+
+    // The group reads dst.<topic> on the origin, excluded from the reverse link's sync.
+    let origin = testapp::lab_cluster(Role::Origin);
+    let members = testapp::members(&origin, &group).await;
+    assert!(!members.is_empty(), "the group runs on the origin again");
+    for m in &members {
+        assert!(
+            m.assignment
+                .iter()
+                .all(|tp| tp.topic.as_str() == format!("{PREFIX}{topic}")),
+            "{m:?}"
+        );
+    }
+    let (_, filters) = reverse
+        .get(&reverse.link_url("/configs/consumer.offset.group.filters"))
+        .await;
+    let entries: Value =
+        serde_json::from_str(filters["value"].as_str().unwrap_or("{}")).expect("filter JSON");
+    assert!(
+        entries["groupFilters"]
+            .as_array()
+            .is_some_and(|f| f.contains(&json!(
+                { "name": group, "patternType": "LITERAL", "filterType": "EXCLUDE" }
+            ))),
+        "{filters}"
+    );
+    // Its journal is kept apart from the forward cutovers'.
+    assert!(cutover::journal::path_for(
+        &journal_dir.join("to-origin"),
+        &cutover::model::GroupId::new(&group)
+    )
+    .exists());
+
+    // Every record once, whether written on the origin before promotion or on the
+    // destination after: 150 per partition.
+    let expected: BTreeMap<Partition, i64> =
+        (0..PARTITIONS).map(|p| ((topic.clone(), p), 150)).collect();
+    let outputs = || {
+        let mut files = apps.outs("origin");
+        files.extend(apps.outs("reverse"));
+        files.extend(apps.outs("origin-again").into_iter().filter(|f| f.exists()));
+        files
+    };
+    let as_source = |t: testapp::Tally| testapp::Tally {
+        counts: t
+            .counts
+            .into_iter()
+            .map(|((t, p), c)| ((t.strip_prefix(PREFIX).unwrap_or(&t).to_string(), p), c))
+            .fold(BTreeMap::new(), |mut all, (k, c)| {
+                let e: &mut BTreeMap<i64, u32> = all.entry(k).or_default();
+                for (o, n) in c {
+                    *e.entry(o).or_default() += n;
+                }
+                all
+            }),
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !as_source(tally(&outputs())).gaps(&expected).is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    apps.stop();
+    as_source(tally(&outputs())).assert_exactly_once(&expected);
+}

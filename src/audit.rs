@@ -6,13 +6,16 @@
 //! judged by the rule through `verify`, and the verdict is wrapped in an [`AuditReport`]
 //! (whose type lives in `report`).
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::error::Result;
 use crate::kafka::{Cluster, PartitionResult};
 use crate::link::Link;
 use crate::model::{GroupId, Offset, TopicPartition};
-use crate::promotion::{self, MirrorObservation, MirrorPartitionObservation, PromotionObservation};
+use crate::promotion::{
+    self, MirrorObservation, MirrorPartitionObservation, PromotionObservation, ReversePath,
+};
 use crate::report::{AuditReport, SCHEMA_VERSION};
 use crate::rule::GroupJudgement;
 use crate::verify::{self, MirrorOffsets, Mirrors};
@@ -72,14 +75,32 @@ pub(crate) async fn observe(
     })
 }
 
+/// The groups declared to stay on the origin, and the way back for them.
+pub struct Staying {
+    pub groups: BTreeSet<GroupId>,
+    pub reverse: ReversePath,
+}
+
+impl Staying {
+    /// No group stays.
+    pub fn none() -> Staying {
+        Staying {
+            groups: BTreeSet::new(),
+            reverse: ReversePath::NotConfigured,
+        }
+    }
+}
+
 /// Runs the audit; `window` is how long origin ends are watched for movement;
-/// `agent_moves_groups` when cutover writes moved groups' final offsets itself.
+/// `agent_moves_groups` when cutover writes moved groups' final offsets itself; `staying`:
+/// the groups declared to stay on the origin, judged by the way back instead.
 pub async fn audit(
     origin: &dyn Cluster,
     destination: &dyn Cluster,
     link: &dyn Link,
     window: Duration,
     agent_moves_groups: bool,
+    staying: &Staying,
 ) -> Result<AuditReport> {
     let o = observe(origin, destination, link, window).await?;
     let window_ms = window.as_millis() as u64;
@@ -90,6 +111,8 @@ pub async fn audit(
         mirrors: observed_mirrors(&o.mirrors, &o.first, &o.offsets),
         groups: &o.judged,
         agent_moves_groups,
+        staying: &staying.groups,
+        reverse: &staying.reverse,
     });
     Ok(AuditReport {
         schema_version: SCHEMA_VERSION,

@@ -123,6 +123,10 @@ Exit 0 only if promotion is safe now.")]
         /// How long to watch the origin's log ends for producers still writing.
         #[arg(long, value_name = "DURATION", default_value = "5s")]
         window: String,
+        /// Groups that stay on the origin after promotion: judged by the way back (a reverse
+        /// link with a prefix in [reverse-link]) instead of being called at risk.
+        #[arg(long, value_name = "GROUP", num_args = 1..)]
+        stay: Vec<String>,
     },
     /// Promote mirror topics once it is safe (lag zero, origin still, no open transaction, no
     /// group at risk), in one call, and wait until each is an ordinary topic.

@@ -176,6 +176,8 @@ async fn gate(
         mirrors: selected.clone(),
         groups: &groups,
         agent_moves_groups: spec.agent_moves_groups,
+        staying: &std::collections::BTreeSet::new(),
+        reverse: &crate::promotion::ReversePath::NotConfigured,
     });
     let tps: Vec<TopicPartition> = selected
         .iter()

@@ -21,6 +21,10 @@ use serde::Serialize;
 use crate::model::{GroupId, MirrorState, Offset};
 use crate::rule::{FindingKind, GroupJudgement, Presence, Verdict};
 
+mod stay;
+
+pub use stay::ReversePath;
+
 /// What was read of one mirror topic of the link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MirrorObservation {
@@ -62,6 +66,11 @@ pub struct PromotionObservation<'a> {
     /// Cutover writes moved groups' final offsets itself (`final-offsets = "agent"`): a group
     /// still on the origin can follow after promotion.
     pub agent_moves_groups: bool,
+    /// Groups declared to stay on the origin (`audit --stay`): judged by the way back
+    /// (`reverse`) instead of by whether they can move.
+    pub staying: &'a BTreeSet<GroupId>,
+    /// The way back to the origin for them (read only when some group stays).
+    pub reverse: &'a ReversePath,
 }
 
 /// One mirror topic in the verdict.
@@ -109,6 +118,9 @@ pub enum GroupClass {
     /// (`final-offsets = "agent"`), so the link's offset sync ending with promotion does not
     /// matter to it.
     MovesAfterPromotion,
+    /// Declared to stay on the origin (`audit --stay`), and a reverse link with a prefix will
+    /// bring its topics back after promotion (`cutover group GROUP --to origin`).
+    StaysOnOrigin,
     AtRisk,
 }
 
@@ -133,11 +145,14 @@ pub enum AuditFindingKind {
     OriginStillWritten,
     GroupAtRisk,
     NoMirrors,
+    /// A group declared to stay on the origin has no way back after promotion (no reverse
+    /// link, an unreadable one, one without a prefix), or runs on the destination.
+    StayWithoutReversePath,
 }
 
 impl AuditFindingKind {
     /// Every audit finding, in the order of the enum.
-    pub const ALL: [AuditFindingKind; 7] = [
+    pub const ALL: [AuditFindingKind; 8] = [
         AuditFindingKind::MirrorLag,
         AuditFindingKind::MirrorNotActive,
         AuditFindingKind::MirrorUnreadable,
@@ -145,6 +160,7 @@ impl AuditFindingKind {
         AuditFindingKind::OriginStillWritten,
         AuditFindingKind::GroupAtRisk,
         AuditFindingKind::NoMirrors,
+        AuditFindingKind::StayWithoutReversePath,
     ];
 }
 
@@ -207,7 +223,13 @@ pub fn judge(o: &PromotionObservation<'_>) -> PromotionJudgement {
         .groups
         .iter()
         .filter(|j| j.on_a_mirrored_topic())
-        .map(|j| judge_group(j, o.agent_moves_groups, &mut findings))
+        .map(|j| {
+            if o.staying.contains(&j.group) {
+                stay::judge_staying(j, o.reverse, &mut findings)
+            } else {
+                judge_group(j, o.agent_moves_groups, &mut findings)
+            }
+        })
         .collect();
     let safe = !o.mirrors.is_empty()
         && findings
@@ -705,6 +727,8 @@ mod tests {
                 mirrors: c.mirrors,
                 groups: &c.groups,
                 agent_moves_groups: false,
+                staying: &BTreeSet::new(),
+                reverse: &ReversePath::NotConfigured,
             });
             assert_eq!(j.safe, c.safe, "{}: {j:?}", c.name);
             assert_eq!(kinds(&j), c.findings, "{}: {j:?}", c.name);
@@ -723,6 +747,8 @@ mod tests {
             )],
             groups: &[],
             agent_moves_groups: false,
+            staying: &BTreeSet::new(),
+            reverse: &ReversePath::NotConfigured,
         });
         let m = &j.mirrors[0];
         assert_eq!(
@@ -771,6 +797,8 @@ mod tests {
             )],
             groups: &[],
             agent_moves_groups: false,
+            staying: &BTreeSet::new(),
+            reverse: &ReversePath::NotConfigured,
         });
         let m = &j.mirrors[0];
         assert_eq!(
@@ -806,6 +834,8 @@ mod tests {
                 mirrors: vec![caught_up()],
                 groups,
                 agent_moves_groups,
+                staying: &BTreeSet::new(),
+                reverse: &ReversePath::NotConfigured,
             });
             let classes: Vec<GroupClass> = j.groups.iter().map(|g| g.classification).collect();
             (j.safe, classes)
@@ -832,6 +862,58 @@ mod tests {
     }
 
     #[test]
+    fn a_group_declared_to_stay_is_judged_by_the_way_back_not_by_whether_it_can_move() {
+        // Running on the origin with offsets the link cannot sync after promotion: at risk
+        // in link mode unless declared to stay.
+        let billing = group(
+            "billing",
+            Presence::Active,
+            Presence::NotFound,
+            Verdict::NotSynced,
+            true,
+        );
+        let staying: BTreeSet<GroupId> = [GroupId::new("billing")].into();
+        let judged = |reverse: ReversePath| {
+            let j = judge(&PromotionObservation {
+                link: "link-1",
+                reports_status: true,
+                window_ms: 5000,
+                mirrors: vec![caught_up()],
+                groups: std::slice::from_ref(&billing),
+                agent_moves_groups: false,
+                staying: &staying,
+                reverse: &reverse,
+            });
+            let finding = j.findings.first().map(|f| (f.kind, f.detail.clone()));
+            (j.safe, j.groups[0].classification, finding)
+        };
+        let back = |prefix: &str| ReversePath::Link {
+            name: "back".into(),
+            prefix: prefix.into(),
+        };
+        assert_eq!(
+            judged(back("dst.")),
+            (true, GroupClass::StaysOnOrigin, None)
+        );
+        for (reverse, says) in [
+            (ReversePath::NotConfigured, "no reverse link is configured"),
+            (
+                ReversePath::Unreadable("HTTP 401".into()),
+                "the reverse link cannot be read: HTTP 401",
+            ),
+            (back(""), "the reverse link back has no cluster.link.prefix"),
+        ] {
+            let (safe, class, finding) = judged(reverse);
+            assert!(!safe);
+            assert_eq!(class, GroupClass::AtRisk);
+            let (kind, detail) = finding.expect("a finding");
+            assert_eq!(kind, AuditFindingKind::StayWithoutReversePath);
+            assert!(detail.starts_with("billing: "), "{detail}");
+            assert!(detail.contains(says), "{detail}");
+        }
+    }
+
+    #[test]
     fn a_group_at_risk_says_which_findings_and_partitions() {
         let mut audit = group(
             "audit",
@@ -853,6 +935,8 @@ mod tests {
             mirrors: vec![caught_up()],
             groups: &groups,
             agent_moves_groups: false,
+            staying: &BTreeSet::new(),
+            reverse: &ReversePath::NotConfigured,
         });
         let classes: Vec<(&str, GroupClass)> = j
             .groups

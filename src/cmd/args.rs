@@ -27,6 +27,8 @@ pub enum Prepared {
     },
     Audit {
         window: Duration,
+        /// `--stay`: groups declared to stay on the origin.
+        stay: Vec<GroupId>,
     },
     Watch(crate::watch::WatchSpec),
     Run {
@@ -106,8 +108,9 @@ pub fn prepare(cli: &Cli, argv: &[String]) -> Result<Prepared> {
                 to: to_arg(to),
             })
         }
-        Command::Audit { window } => Ok(Prepared::Audit {
+        Command::Audit { window, stay } => Ok(Prepared::Audit {
             window: duration_arg("audit", "--window", window)?,
+            stay: stay.iter().map(GroupId::new).collect(),
         }),
         Command::Group {
             group,

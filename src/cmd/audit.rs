@@ -12,8 +12,20 @@ use crate::progress::Progress;
 use super::{Context, Outcome, Report};
 use crate::duration;
 
-pub(super) async fn run(ctx: &Context, window: Duration) -> Result<Outcome> {
+pub(super) async fn run(
+    ctx: &Context,
+    window: Duration,
+    stay: &[crate::model::GroupId],
+) -> Result<Outcome> {
     ctx.probe().await?;
+    let staying = audit::Staying {
+        groups: stay.iter().cloned().collect(),
+        reverse: if stay.is_empty() {
+            crate::promotion::ReversePath::NotConfigured
+        } else {
+            super::context::reverse_path(ctx.reverse_link.as_ref()).await
+        },
+    };
     let progress = Progress::start(
         ctx.progress,
         &format!(
@@ -27,6 +39,7 @@ pub(super) async fn run(ctx: &Context, window: Duration) -> Result<Outcome> {
         ctx.link.as_ref(),
         window,
         ctx.cutover.cutover.final_offsets == crate::model::FinalOffsets::Agent,
+        &staying,
     )
     .await;
     progress.finish();

@@ -26,6 +26,9 @@ pub struct Context {
     pub origin: Arc<dyn Cluster>,
     pub destination: Arc<dyn Cluster>,
     pub link: Box<dyn Link>,
+    /// The reverse link's configuration (`[reverse-link]`), for `audit --stay`; not connected
+    /// until a command needs it.
+    pub reverse_link: Option<LinkConfig>,
     pub poll_interval: Duration,
     pub default_wait: Duration,
     /// Whether waits show progress on stderr (the simulator keeps its own transcript).
@@ -95,6 +98,7 @@ impl Context {
             origin,
             destination,
             link,
+            reverse_link: config.reverse_link.clone(),
             poll_interval: config.defaults.poll_interval,
             default_wait: config.defaults.wait,
             progress: true,
@@ -136,6 +140,35 @@ impl Context {
     /// is left to flush (cutover never produces or commits). The OS reclaims everything.
     pub fn leak_at_exit(self) -> &'static Context {
         Box::leak(Box::new(self))
+    }
+}
+
+/// What `audit --stay` knows of the way back: the reverse link's prefix as the link reports
+/// it (as configured, without REST access), or why it could not be read.
+pub(super) async fn reverse_path(config: Option<&LinkConfig>) -> crate::promotion::ReversePath {
+    use crate::promotion::ReversePath;
+    let Some(config) = config else {
+        return ReversePath::NotConfigured;
+    };
+    let Some(options) = config.rest_options() else {
+        return ReversePath::Link {
+            name: config.name.clone(),
+            prefix: config.prefix.clone(),
+        };
+    };
+    let configs = match ConfluentRestLink::connect(options).await {
+        Ok(link) => link.configs().await,
+        Err(e) => Err(e),
+    };
+    match configs {
+        Ok(configs) => ReversePath::Link {
+            name: config.name.clone(),
+            prefix: configs
+                .get(crate::link::LINK_PREFIX)
+                .cloned()
+                .unwrap_or_default(),
+        },
+        Err(e) => ReversePath::Unreadable(e.to_string()),
     }
 }
 

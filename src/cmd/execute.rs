@@ -37,7 +37,7 @@ pub async fn execute(prepared: &Prepared, ctx: &Context) -> Result<Outcome> {
             wide,
             ..
         } => verify::run(ctx, selection, *wait, *wide).await,
-        Prepared::Audit { window } => audit::run(ctx, *window).await,
+        Prepared::Audit { window, stay } => audit::run(ctx, *window, stay).await,
         Prepared::Watch(spec) => watch::run(ctx, spec).await,
         Prepared::Promote { spec, command } => promote::run(ctx, spec, command).await,
         Prepared::Run {

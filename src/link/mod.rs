@@ -20,6 +20,9 @@ use crate::error::Result;
 use crate::model::MirrorState;
 
 pub use kafka_only::KafkaOnlyLink;
+
+/// The link config naming its mirrors' prefix (mirror name = prefix + source name).
+pub const LINK_PREFIX: &str = "cluster.link.prefix";
 pub use rest::{ConfluentRestLink, RestLinkOptions};
 
 /// One partition's lag as the link reports it (informative: decisions use measured offsets).

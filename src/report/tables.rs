@@ -290,6 +290,7 @@ fn class(c: GroupClass) -> &'static str {
         GroupClass::Moved => "moved",
         GroupClass::SyncedAndSafe => "synced and safe",
         GroupClass::MovesAfterPromotion => "moves after promotion",
+        GroupClass::StaysOnOrigin => "stays on the origin",
         GroupClass::AtRisk => "AT RISK",
     }
 }

@@ -132,6 +132,7 @@ async fn audit_stage(
         env.estate.link,
         window,
         agent_moves_groups,
+        &crate::audit::Staying::none(),
     )
     .await?;
     let summary = if report.promotion_safe {

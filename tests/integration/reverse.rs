@@ -149,6 +149,27 @@ timeout = "40s"
         (out.status.code().unwrap_or(-1), doc, stderr)
     };
 
+    // Declared to stay, the group is judged by the way back, read from the reverse link's
+    // REST API (its prefix); the forward link's promoted mirror still fails the audit.
+    let (code, doc, stderr) = run(&[
+        "audit", "--window", "1s", "--stay", &group, "--format", "json",
+    ]);
+    assert_eq!(code, 1, "{doc}\n{stderr}");
+    let ours: Vec<&Value> = doc["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .filter(|g| g["group"] == json!(group))
+        .collect();
+    assert_eq!(ours.len(), 1, "{doc}");
+    assert_eq!(ours[0]["classification"], "stays_on_origin", "{doc}");
+    assert!(
+        !doc["findings"]
+            .to_string()
+            .contains("STAY_WITHOUT_REVERSE_PATH"),
+        "{doc}"
+    );
+
     // Before the move, verify --to origin judges the group against the reverse mirror: its
     // offsets on the origin's topic are on the mirror (not synced there yet, still running),
     // with the 30 records written on the destination still to read.

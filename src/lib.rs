@@ -25,6 +25,7 @@ pub mod promotion;
 #[cfg(test)]
 pub(crate) mod proptest_support;
 pub mod report;
+pub mod reverse;
 pub mod rule;
 pub mod runbook;
 pub mod secret;

@@ -23,7 +23,7 @@ pub(super) async fn run(
         reverse: if stay.is_empty() {
             crate::promotion::ReversePath::NotConfigured
         } else {
-            super::context::reverse_path(ctx.reverse_link.as_ref()).await
+            crate::reverse::Reverse::path(ctx.reverse.as_ref()).await
         },
     };
     let progress = Progress::start(

@@ -10,25 +10,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::config::LinkConfig;
 use crate::cutover;
 use crate::cutover::driver::Clock;
 use crate::cutover::machine::Phase;
-use crate::error::Error;
 use crate::error::Result;
 use crate::hooks::{ConfiguredHooks, Hooks};
-use crate::kafka::{Cluster, ClusterSide, RdKafkaCluster};
-use crate::link::{ConfluentRestLink, KafkaOnlyLink, Link};
+use crate::kafka::{Cluster, RdKafkaCluster};
+use crate::link::Link;
 use crate::model::Role;
+use crate::reverse::{open_link, Reverse};
 
 /// The clusters, the link and the settings of one run.
 pub struct Context {
     pub origin: Arc<dyn Cluster>,
     pub destination: Arc<dyn Cluster>,
     pub link: Box<dyn Link>,
-    /// The reverse link's configuration (`[reverse-link]`), for `audit --stay`; not connected
-    /// until a command needs it.
-    pub reverse_link: Option<LinkConfig>,
+    /// The way back to the origin (`[reverse-link]`), for `audit --stay` and a runbook's
+    /// stages back to the origin; opened only when one needs it.
+    pub reverse: Option<Reverse>,
     pub poll_interval: Duration,
     pub default_wait: Duration,
     /// Whether waits show progress on stderr (the simulator keeps its own transcript).
@@ -63,33 +62,24 @@ impl Context {
             timeout,
         )?);
         let mut journal_dir = config.cutover.journal_dir.clone();
+        let reverse = config.reverse_link.clone().map(|config| Reverse {
+            config,
+            origin: origin.clone(),
+            destination: destination.clone(),
+        });
         let (origin, destination, link) = match restart_on {
             Role::Destination => {
                 let link = open_link(&config.link, origin.clone(), destination.clone()).await?;
                 (origin, destination, link)
             }
             Role::Origin => {
-                let reverse = config.reverse_link.as_ref().ok_or_else(|| {
-                    Error::ConfigProblems(vec![
-                        "`--to origin` moves a group onto the mirrors a reverse link (destination → origin) keeps on the origin, and the configuration names none: add a [reverse-link] table (or CUTOVER_REVERSE_LINK_* variables) with the reverse link's name and REST API".into(),
-                    ])
-                })?;
-                let link = open_link(reverse, destination.clone(), origin.clone()).await?;
-                // Both sides are the origin, told apart by the reverse link's mirror topics.
-                let mirrors = link
-                    .mirrors()
-                    .await?
-                    .into_iter()
-                    .map(|m| m.mirror_topic)
-                    .collect::<std::collections::BTreeSet<_>>();
-                let from: Arc<dyn Cluster> = Arc::new(
-                    ClusterSide::new(origin.clone(), Role::Origin, mirrors.clone())
-                        .with_log_ends_from(destination),
-                );
-                let to: Arc<dyn Cluster> =
-                    Arc::new(ClusterSide::new(origin, Role::Destination, mirrors));
-                journal_dir.push("to-origin");
-                (from, to, link)
+                let sides = reverse
+                    .as_ref()
+                    .ok_or_else(crate::reverse::not_configured)?
+                    .open()
+                    .await?;
+                journal_dir.push(crate::reverse::JOURNAL_SUBDIR);
+                (sides.origin, sides.destination, sides.link)
             }
         };
         let mut cutover_settings = config.cutover.clone();
@@ -98,7 +88,7 @@ impl Context {
             origin,
             destination,
             link,
-            reverse_link: config.reverse_link.clone(),
+            reverse,
             poll_interval: config.defaults.poll_interval,
             default_wait: config.defaults.wait,
             progress: true,
@@ -141,51 +131,4 @@ impl Context {
     pub fn leak_at_exit(self) -> &'static Context {
         Box::leak(Box::new(self))
     }
-}
-
-/// What `audit --stay` knows of the way back: the reverse link's prefix as the link reports
-/// it (as configured, without REST access), or why it could not be read.
-pub(super) async fn reverse_path(config: Option<&LinkConfig>) -> crate::promotion::ReversePath {
-    use crate::promotion::ReversePath;
-    let Some(config) = config else {
-        return ReversePath::NotConfigured;
-    };
-    let Some(options) = config.rest_options() else {
-        return ReversePath::Link {
-            name: config.name.clone(),
-            prefix: config.prefix.clone(),
-        };
-    };
-    let configs = match ConfluentRestLink::connect(options).await {
-        Ok(link) => link.configs().await,
-        Err(e) => Err(e),
-    };
-    match configs {
-        Ok(configs) => ReversePath::Link {
-            name: config.name.clone(),
-            prefix: configs
-                .get(crate::link::LINK_PREFIX)
-                .cloned()
-                .unwrap_or_default(),
-        },
-        Err(e) => ReversePath::Unreadable(e.to_string()),
-    }
-}
-
-/// The link's REST API, or the Kafka-only stand-in between `source` and `mirrors` (the
-/// clusters its source topics and its mirror topics are on).
-async fn open_link(
-    config: &LinkConfig,
-    source: Arc<dyn Cluster>,
-    mirrors: Arc<dyn Cluster>,
-) -> Result<Box<dyn Link>> {
-    Ok(match config.rest_options() {
-        Some(options) => Box::new(ConfluentRestLink::connect(options).await?),
-        None => Box::new(KafkaOnlyLink::new(
-            config.name.clone(),
-            config.prefix.clone(),
-            source,
-            mirrors,
-        )),
-    })
 }

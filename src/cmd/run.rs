@@ -23,6 +23,7 @@ pub(super) async fn run(
         options: &ctx.cutover,
         phase_watch: ctx.phase_watch.as_ref(),
         command: command.to_vec(),
+        reverse: ctx.reverse.as_ref(),
     };
     let report = runbook::run(&env, &book, mode).await?;
     Ok(Outcome {

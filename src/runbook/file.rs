@@ -47,7 +47,7 @@ use sha2::{Digest, Sha256};
 use crate::config::Env;
 use crate::error::{Error, Result};
 use crate::hooks::HookConfig;
-use crate::model::{FinalOffsets, GroupId};
+use crate::model::{FinalOffsets, GroupId, Role};
 use crate::promote::PromoteSpec;
 use crate::watch::WatchSpec;
 
@@ -74,7 +74,11 @@ pub enum Action {
     Watch(WatchSpec),
     Groups(GroupsStage),
     Hook(Box<HookStage>),
-    Audit { window: Duration },
+    Audit {
+        window: Duration,
+        /// Groups declared to stay on the origin (`stay = [...]`), as `audit --stay`.
+        stay: Vec<GroupId>,
+    },
     Promote(PromoteSpec),
 }
 
@@ -96,6 +100,9 @@ pub struct GroupsStage {
     pub pattern: Option<String>,
     pub concurrency: usize,
     pub final_offsets: Option<FinalOffsets>,
+    /// Where the groups restart: the destination, or (`to = "origin"`) the origin, onto the
+    /// reverse link's mirrors, as `cutover group --to origin`.
+    pub to: Role,
 }
 
 #[derive(Debug, Clone)]
@@ -149,6 +156,8 @@ struct RawStage {
     pattern: Option<String>,
     concurrency: Option<usize>,
     final_offsets: Option<String>,
+    to: Option<String>,
+    stay: Option<Vec<String>>,
     hook: Option<toml::Table>,
     then: Option<String>,
     window: Option<String>,
@@ -171,13 +180,13 @@ const KEYS: &[(&str, &[&str])] = &[
     ),
     (
         "groups",
-        &["groups", "pattern", "concurrency", "final-offsets"],
+        &["groups", "pattern", "concurrency", "final-offsets", "to"],
     ),
     (
         "hook",
         &["hook", "topics", "then", "window", "check-timeout"],
     ),
-    ("audit", &["window"]),
+    ("audit", &["window", "stay"]),
     ("promote", &["topics", "all", "window", "timeout"]),
 ];
 
@@ -194,6 +203,8 @@ impl RawStage {
             ("pattern", self.pattern.is_some()),
             ("concurrency", self.concurrency.is_some()),
             ("final-offsets", self.final_offsets.is_some()),
+            ("to", self.to.is_some()),
+            ("stay", self.stay.is_some()),
             ("hook", self.hook.is_some()),
             ("then", self.then.is_some()),
             ("window", self.window.is_some()),
@@ -321,11 +332,22 @@ fn stage(
             if s.concurrency == Some(0) {
                 problems.push(format!("{at}: concurrency must be at least 1"));
             }
+            let to = match s.to.as_deref() {
+                None | Some("destination") => Role::Destination,
+                Some("origin") => Role::Origin,
+                Some(other) => {
+                    problems.push(format!(
+                        "{at}: to {other:?} is not \"destination\" or \"origin\""
+                    ));
+                    Role::Destination
+                }
+            };
             Action::Groups(GroupsStage {
                 groups,
                 pattern: s.pattern.clone(),
                 concurrency: s.concurrency.unwrap_or(DEFAULT_CONCURRENCY),
                 final_offsets,
+                to,
             })
         }
         "hook" => {
@@ -375,6 +397,7 @@ fn stage(
         }
         "audit" => Action::Audit {
             window: duration(&at, "window", problems, &s.window, "10s"),
+            stay: s.stay.iter().flatten().map(GroupId::new).collect(),
         },
         _ => {
             let all = s.all.unwrap_or(false);
@@ -448,6 +471,45 @@ mod tests {
     }
 
     #[test]
+    fn groups_that_stay_are_declared_to_the_audit_and_moved_back_by_a_groups_stage() {
+        let text = |to: &str| {
+            format!(
+                r#"
+[[stage]]
+kind = "audit"
+stay = ["billing"]
+
+[[stage]]
+kind = "groups"
+groups = ["billing"]
+to = "{to}"
+"#
+            )
+        };
+        let book = parse(Path::new("/srv/back.toml"), &text("origin"), &Env::new())
+            .expect("a valid runbook");
+        let Action::Audit { stay, .. } = &book.stages[0].action else {
+            panic!("audit")
+        };
+        assert_eq!(stay, &[GroupId::new("billing")]);
+        let Action::Groups(g) = &book.stages[1].action else {
+            panic!("groups")
+        };
+        assert_eq!(g.to, Role::Origin);
+        let Err(Error::Runbook { problems, .. }) =
+            parse(Path::new("/srv/back.toml"), &text("sideways"), &Env::new())
+        else {
+            panic!("a wrong `to` is a problem")
+        };
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains(r#"to "sideways" is not "destination" or "origin""#)),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
     fn a_runbook_reads_every_kind_of_stage_with_its_defaults() {
         let book = parse(
             Path::new("/srv/night-1.toml"),
@@ -484,6 +546,7 @@ all = true
             panic!("groups")
         };
         assert_eq!(g.concurrency, DEFAULT_CONCURRENCY);
+        assert_eq!(g.to, Role::Destination);
         let Action::Hook(h) = &book.stages[2].action else {
             panic!("hook")
         };

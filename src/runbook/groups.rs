@@ -17,21 +17,55 @@ use futures::StreamExt;
 use super::{GroupsStage, RunEnv};
 use crate::cutover::driver::{self, Env, Mode};
 use crate::error::Result;
+use crate::estate::Estate;
 use crate::journal;
 use crate::link::filter_edit::SharedFilterEdits;
-use crate::model::GroupId;
+use crate::model::{GroupId, Role};
 use crate::progress::Progress;
 use crate::report::runbook::{GroupRow, StageDetail};
 use crate::report::VerifyReport;
 use crate::rule::GroupStatus;
 use crate::verify::{self, Selection};
 
-/// Runs the stage; ok when every group is on the destination (moved now or before).
+/// Runs the stage; ok when every group is where it goes (moved now or before).
 pub(super) async fn run(
     env: &RunEnv<'_>,
     stage: &str,
     s: &GroupsStage,
 ) -> Result<(bool, StageDetail)> {
+    if s.to == Role::Destination {
+        return run_on(env, stage, s).await;
+    }
+    // Back to the origin: the same stage over the origin's two sides and the reverse link,
+    // opened now (its mirrors may have been created by an earlier stage).
+    let sides = env
+        .reverse
+        .ok_or_else(crate::reverse::not_configured)?
+        .open()
+        .await?;
+    let journal_dir = env.estate.journal_dir.join(crate::reverse::JOURNAL_SUBDIR);
+    let mut options = env.options.clone();
+    options.restart_on = Role::Origin;
+    options.cutover.journal_dir = journal_dir.clone();
+    let back = RunEnv {
+        estate: Estate {
+            origin: sides.origin.as_ref(),
+            destination: sides.destination.as_ref(),
+            link: sides.link.as_ref(),
+            journal_dir: &journal_dir,
+            ..env.estate
+        },
+        hooks: env.hooks,
+        options: &options,
+        phase_watch: env.phase_watch,
+        command: env.command.clone(),
+        reverse: env.reverse,
+    };
+    run_on(&back, stage, s).await
+}
+
+/// Runs the stage between the estate's two sides.
+async fn run_on(env: &RunEnv<'_>, stage: &str, s: &GroupsStage) -> Result<(bool, StageDetail)> {
     let names = resolve(env, s).await?;
     if names.is_empty() {
         return Ok((

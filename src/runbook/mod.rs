@@ -48,6 +48,9 @@ pub struct RunEnv<'a> {
     pub phase_watch: Option<&'a tokio::sync::watch::Sender<Phase>>,
     /// The command line, for the journals.
     pub command: Vec<String>,
+    /// The way back to the origin, for `groups` stages with `to = "origin"` and `audit`
+    /// stages with `stay` (`None`: none configured, or the simulator).
+    pub reverse: Option<&'a crate::reverse::Reverse>,
 }
 
 impl RunEnv<'_> {

@@ -39,7 +39,7 @@ pub(super) async fn run_stage(
         }
         Action::Groups(g) => groups::run(env, &stage.name, g).await,
         Action::Hook(h) => hook_stage(env, h, run_id, resumed).await,
-        Action::Audit { window } => audit_stage(env, *window, agent_moves_groups).await,
+        Action::Audit { window, stay } => audit_stage(env, *window, agent_moves_groups, stay).await,
         Action::Promote(spec) => {
             let spec = PromoteSpec {
                 agent_moves_groups,
@@ -125,14 +125,23 @@ async fn audit_stage(
     env: &RunEnv<'_>,
     window: Duration,
     agent_moves_groups: bool,
+    stay: &[GroupId],
 ) -> Result<(bool, StageDetail)> {
+    let staying = crate::audit::Staying {
+        groups: stay.iter().cloned().collect(),
+        reverse: if stay.is_empty() {
+            crate::promotion::ReversePath::NotConfigured
+        } else {
+            crate::reverse::Reverse::path(env.reverse).await
+        },
+    };
     let report = crate::audit::audit(
         env.estate.origin,
         env.estate.destination,
         env.estate.link,
         window,
         agent_moves_groups,
-        &crate::audit::Staying::none(),
+        &staying,
     )
     .await?;
     let summary = if report.promotion_safe {
@@ -427,6 +436,15 @@ pub(super) async fn plan(env: &RunEnv<'_>, book: &Runbook) -> Result<RunbookRepo
                     }
                 )
             }
+            Action::Groups(g) if g.to == crate::model::Role::Origin => format!(
+                "move {} back to the origin, onto the reverse link's mirrors there ({} at a time), as `cutover group --to origin`; judged when the stage runs, once those mirrors exist",
+                if g.groups.is_empty() {
+                    format!("the groups matching {}", g.pattern.as_deref().unwrap_or(""))
+                } else {
+                    g.groups.iter().map(GroupId::as_str).collect::<Vec<_>>().join(", ")
+                },
+                g.concurrency
+            ),
             Action::Groups(g) => {
                 let names = groups::resolve(env, g).await?;
                 let look = groups::look(env, &names).await?;
@@ -464,9 +482,17 @@ pub(super) async fn plan(env: &RunEnv<'_>, book: &Runbook) -> Result<RunbookRepo
                     ))
                 )
             }
-            Action::Audit { window } => format!(
-                "audit the link (origin watched for {}); it must find promotion safe",
-                crate::duration::format(*window)
+            Action::Audit { window, stay } => format!(
+                "audit the link (origin watched for {}){}; it must find promotion safe",
+                crate::duration::format(*window),
+                if stay.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", {} judged by the way back to the origin",
+                        stay.iter().map(GroupId::as_str).collect::<Vec<_>>().join(", ")
+                    )
+                }
             ),
             Action::Promote(spec) => format!(
                 "promote {} once the gate passes (origin watched for {})",

@@ -205,7 +205,7 @@ impl<'a> Runner<'a> {
             origin,
             destination,
             link,
-            reverse_link: None,
+            reverse: None,
             poll_interval: crate::config::DEFAULT_POLL_INTERVAL,
             default_wait: crate::config::DEFAULT_WAIT,
             progress: false,

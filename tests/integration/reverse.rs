@@ -47,99 +47,126 @@ async fn wait_reverse_caught_up(reverse: &Sim, topic: &str) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_group_that_stays_moves_onto_the_reverse_mirror_with_nothing_read_twice_or_skipped() {
-    let name = unique("stay");
-    let topic = format!("{name}-topic");
-    let group = format!("{name}-group");
-    let each = |n: usize| -> Vec<(i32, usize)> { (0..PARTITIONS).map(|p| (p, n)).collect() };
+/// A group on the origin whose topic was promoted, with a reverse link mirroring it back as
+/// `dst.<topic>`, and a config whose hooks stop the app and start it on `{topics}` there.
+struct StayWorld {
+    topic: String,
+    group: String,
+    apps: Instances,
+    forward: Sim,
+    reverse: Sim,
+    dir: std::path::PathBuf,
+    config: std::path::PathBuf,
+    journal_dir: std::path::PathBuf,
+}
 
-    // The forward link mirrors the topic; the group reads it on the origin.
-    let forward = syncing_sim(&name).await;
-    create_topic(&lab().origin, &topic, PARTITIONS).await;
-    produce(&lab().origin, &topic, &each(100)).await;
-    forward.create_mirror(&topic).await;
-    let apps = Instances::new(&group, &[&topic], Protocol::Classic, 1);
-    apps.start(&lab().origin, "origin");
-    let first: BTreeMap<Partition, i64> =
-        (0..PARTITIONS).map(|p| ((topic.clone(), p), 100)).collect();
-    testapp::wait_processed(&apps.outs("origin"), &first, Duration::from_secs(30));
+impl StayWorld {
+    async fn new() -> StayWorld {
+        let name = unique("stay");
+        let topic = format!("{name}-topic");
+        let group = format!("{name}-group");
+        let each = |n: usize| -> Vec<(i32, usize)> { (0..PARTITIONS).map(|p| (p, n)).collect() };
 
-    // The producers stop on the origin, the mirror catches up and is promoted; from then on
-    // they write on the destination only.
-    produce(&lab().origin, &topic, &each(20)).await;
-    forward.wait_caught_up(&topic, PARTITIONS).await;
-    forward.alter("promote", &topic).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while forward.mirror(&topic).await["mirror_status"] != "STOPPED" {
-        assert!(Instant::now() < deadline, "the promotion never ended");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // The forward link mirrors the topic; the group reads it on the origin.
+        let forward = syncing_sim(&name).await;
+        create_topic(&lab().origin, &topic, PARTITIONS).await;
+        produce(&lab().origin, &topic, &each(100)).await;
+        forward.create_mirror(&topic).await;
+        let apps = Instances::new(&group, &[&topic], Protocol::Classic, 1);
+        apps.start(&lab().origin, "origin");
+        let first: BTreeMap<Partition, i64> =
+            (0..PARTITIONS).map(|p| ((topic.clone(), p), 100)).collect();
+        testapp::wait_processed(&apps.outs("origin"), &first, Duration::from_secs(30));
+
+        // The producers stop on the origin, the mirror catches up and is promoted; from then on
+        // they write on the destination only.
+        produce(&lab().origin, &topic, &each(20)).await;
+        forward.wait_caught_up(&topic, PARTITIONS).await;
+        forward.alter("promote", &topic).await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while forward.mirror(&topic).await["mirror_status"] != "STOPPED" {
+            assert!(Instant::now() < deadline, "the promotion never ended");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        produce(&lab().destination, &topic, &each(30)).await;
+
+        // The reverse link mirrors the promoted topic back onto the origin as dst.<topic> and
+        // would sync the group's offsets (from the destination) if nothing excluded it.
+        let filters = json!({ "groupFilters": [
+            { "name": name, "patternType": "PREFIXED", "filterType": "INCLUDE" }
+        ] })
+        .to_string();
+        let reverse = Sim::start_reverse(&[
+            ("cluster.link.prefix", PREFIX),
+            ("consumer.offset.sync.enable", "true"),
+            ("consumer.offset.sync.ms", "1000"),
+            ("consumer.offset.group.filters", &filters),
+        ])
+        .await;
+        reverse.create_mirror(&topic).await;
+        wait_reverse_caught_up(&reverse, &topic).await;
+
+        // The restart hook starts the same app on the origin, on the topics cutover names.
+        let mut restart = apps.start_argv(&lab().origin, "reverse");
+        let at = restart
+            .iter()
+            .position(|a| a == "--topic")
+            .expect("--topic");
+        restart.splice(at..at + 2, ["--topic".to_string(), "{topics}".to_string()]);
+        let dir = testapp::scratch_dir("reverse");
+        let journal_dir = dir.join("journal");
+        let config = dir.join("cutover.toml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"
+    [defaults]
+    poll-interval = "250ms"
+
+    [cutover]
+    journal-dir = "{journal}"
+    stop-timeout = "30s"
+    mirror-timeout = "20s"
+    restart-timeout = "40s"
+    restart-window = "2s"
+
+    [hooks.stop]
+    exec = {stop}
+    timeout = "40s"
+
+    [hooks.restart]
+    exec = {restart}
+    timeout = "40s"
+
+    [hooks.rollback]
+    exec = {rollback}
+    timeout = "40s"
+    "#,
+                journal = journal_dir.display(),
+                stop = toml_array(&apps.stop_argv()),
+                restart = toml_array(&restart),
+                rollback = toml_array(&apps.start_argv(&lab().origin, "origin-again")),
+            ),
+        )
+        .expect("write the config");
+
+        StayWorld {
+            topic,
+            group,
+            apps,
+            forward,
+            reverse,
+            dir,
+            config,
+            journal_dir,
+        }
     }
-    produce(&lab().destination, &topic, &each(30)).await;
 
-    // The reverse link mirrors the promoted topic back onto the origin as dst.<topic> and
-    // would sync the group's offsets (from the destination) if nothing excluded it.
-    let filters = json!({ "groupFilters": [
-        { "name": name, "patternType": "PREFIXED", "filterType": "INCLUDE" }
-    ] })
-    .to_string();
-    let reverse = Sim::start_reverse(&[
-        ("cluster.link.prefix", PREFIX),
-        ("consumer.offset.sync.enable", "true"),
-        ("consumer.offset.sync.ms", "1000"),
-        ("consumer.offset.group.filters", &filters),
-    ])
-    .await;
-    reverse.create_mirror(&topic).await;
-    wait_reverse_caught_up(&reverse, &topic).await;
-
-    // The restart hook starts the same app on the origin, on the topics cutover names.
-    let mut restart = apps.start_argv(&lab().origin, "reverse");
-    let at = restart
-        .iter()
-        .position(|a| a == "--topic")
-        .expect("--topic");
-    restart.splice(at..at + 2, ["--topic".to_string(), "{topics}".to_string()]);
-    let dir = testapp::scratch_dir("reverse");
-    let journal_dir = dir.join("journal");
-    let config = dir.join("cutover.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[defaults]
-poll-interval = "250ms"
-
-[cutover]
-journal-dir = "{journal}"
-stop-timeout = "30s"
-mirror-timeout = "20s"
-restart-timeout = "40s"
-restart-window = "2s"
-
-[hooks.stop]
-exec = {stop}
-timeout = "40s"
-
-[hooks.restart]
-exec = {restart}
-timeout = "40s"
-
-[hooks.rollback]
-exec = {rollback}
-timeout = "40s"
-"#,
-            journal = journal_dir.display(),
-            stop = toml_array(&apps.stop_argv()),
-            restart = toml_array(&restart),
-            rollback = toml_array(&apps.start_argv(&lab().origin, "origin-again")),
-        ),
-    )
-    .expect("write the config");
-
-    let run = |args: &[&str]| {
-        let out = crate::world::cutover_command(&config, &forward, args)
-            .envs(reverse.reverse_env())
+    /// Runs `cutover ARGS…` (with `--format json` in ARGS) against both links: (exit code,
+    /// stdout as JSON, stderr).
+    fn run(&self, args: &[&str]) -> (i32, Value, String) {
+        let out = crate::world::cutover_command(&self.config, &self.forward, args)
+            .envs(self.reverse.reverse_env())
             .output()
             .expect("run cutover");
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -147,8 +174,88 @@ timeout = "40s"
         let doc: Value = serde_json::from_str(&stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}\nstderr: {stderr}"));
         (out.status.code().unwrap_or(-1), doc, stderr)
-    };
+    }
 
+    /// The group runs on the origin on `dst.<topic>` only, excluded from the reverse link's
+    /// sync, its journal kept apart from forward cutovers'.
+    async fn assert_moved_back(&self) {
+        let (topic, group) = (&self.topic, &self.group);
+        let origin = testapp::lab_cluster(Role::Origin);
+        let members = testapp::members(&origin, group).await;
+        assert!(!members.is_empty(), "the group runs on the origin again");
+        for m in &members {
+            assert!(
+                m.assignment
+                    .iter()
+                    .all(|tp| tp.topic.as_str() == format!("{PREFIX}{topic}")),
+                "{m:?}"
+            );
+        }
+        let (_, filters) = self
+            .reverse
+            .get(
+                &self
+                    .reverse
+                    .link_url("/configs/consumer.offset.group.filters"),
+            )
+            .await;
+        let entries: Value =
+            serde_json::from_str(filters["value"].as_str().unwrap_or("{}")).expect("filter JSON");
+        assert!(
+            entries["groupFilters"]
+                .as_array()
+                .is_some_and(|f| f.contains(&json!(
+                    { "name": group, "patternType": "LITERAL", "filterType": "EXCLUDE" }
+                ))),
+            "{filters}"
+        );
+        assert!(cutover::journal::path_for(
+            &self.journal_dir.join("to-origin"),
+            &cutover::model::GroupId::new(group)
+        )
+        .exists());
+    }
+
+    /// Every record once, whether written on the origin before promotion or on the
+    /// destination after: 150 per partition.
+    async fn assert_every_record_once(self) {
+        let (topic, apps) = (&self.topic, &self.apps);
+        let expected: BTreeMap<Partition, i64> =
+            (0..PARTITIONS).map(|p| ((topic.clone(), p), 150)).collect();
+        let outputs = || {
+            let mut files = apps.outs("origin");
+            files.extend(apps.outs("reverse"));
+            files.extend(apps.outs("origin-again").into_iter().filter(|f| f.exists()));
+            files
+        };
+        let as_source = |t: testapp::Tally| testapp::Tally {
+            counts: t
+                .counts
+                .into_iter()
+                .map(|((t, p), c)| ((t.strip_prefix(PREFIX).unwrap_or(&t).to_string(), p), c))
+                .fold(BTreeMap::new(), |mut all, (k, c)| {
+                    let e: &mut BTreeMap<i64, u32> = all.entry(k).or_default();
+                    for (o, n) in c {
+                        *e.entry(o).or_default() += n;
+                    }
+                    all
+                }),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !as_source(tally(&outputs())).gaps(&expected).is_empty() && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        apps.stop();
+        as_source(tally(&outputs())).assert_exactly_once(&expected);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_that_stays_moves_onto_the_reverse_mirror_with_nothing_read_twice_or_skipped() {
+    let w = StayWorld::new().await;
+    let (topic, group) = (w.topic.clone(), w.group.clone());
+    let run = |args: &[&str]| w.run(args);
     // Declared to stay, the group is judged by the way back, read from the reverse link's
     // REST API (its prefix); the forward link's promoted mirror still fails the audit.
     let (code, doc, stderr) = run(&[
@@ -205,65 +312,41 @@ timeout = "40s"
     assert_eq!(code, 0, "{doc}\n{stderr}");
     assert_eq!(doc["outcome"], "done", "{doc}");
 
-    // The group reads dst.<topic> on the origin, excluded from the reverse link's sync.
-    let origin = testapp::lab_cluster(Role::Origin);
-    let members = testapp::members(&origin, &group).await;
-    assert!(!members.is_empty(), "the group runs on the origin again");
-    for m in &members {
-        assert!(
-            m.assignment
-                .iter()
-                .all(|tp| tp.topic.as_str() == format!("{PREFIX}{topic}")),
-            "{m:?}"
-        );
-    }
-    let (_, filters) = reverse
-        .get(&reverse.link_url("/configs/consumer.offset.group.filters"))
-        .await;
-    let entries: Value =
-        serde_json::from_str(filters["value"].as_str().unwrap_or("{}")).expect("filter JSON");
-    assert!(
-        entries["groupFilters"]
-            .as_array()
-            .is_some_and(|f| f.contains(&json!(
-                { "name": group, "patternType": "LITERAL", "filterType": "EXCLUDE" }
-            ))),
-        "{filters}"
-    );
-    // Its journal is kept apart from the forward cutovers'.
-    assert!(cutover::journal::path_for(
-        &journal_dir.join("to-origin"),
-        &cutover::model::GroupId::new(&group)
-    )
-    .exists());
+    w.assert_moved_back().await;
+    w.assert_every_record_once().await;
+}
 
-    // Every record once, whether written on the origin before promotion or on the
-    // destination after: 150 per partition.
-    let expected: BTreeMap<Partition, i64> =
-        (0..PARTITIONS).map(|p| ((topic.clone(), p), 150)).collect();
-    let outputs = || {
-        let mut files = apps.outs("origin");
-        files.extend(apps.outs("reverse"));
-        files.extend(apps.outs("origin-again").into_iter().filter(|f| f.exists()));
-        files
-    };
-    let as_source = |t: testapp::Tally| testapp::Tally {
-        counts: t
-            .counts
-            .into_iter()
-            .map(|((t, p), c)| ((t.strip_prefix(PREFIX).unwrap_or(&t).to_string(), p), c))
-            .fold(BTreeMap::new(), |mut all, (k, c)| {
-                let e: &mut BTreeMap<i64, u32> = all.entry(k).or_default();
-                for (o, n) in c {
-                    *e.entry(o).or_default() += n;
-                }
-                all
-            }),
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !as_source(tally(&outputs())).gaps(&expected).is_empty() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    apps.stop();
-    as_source(tally(&outputs())).assert_exactly_once(&expected);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runbook_stage_moves_a_group_that_stays_back_onto_the_reverse_mirror() {
+    let w = StayWorld::new().await;
+    let runbook = w.dir.join("back.toml");
+    std::fs::write(
+        &runbook,
+        format!(
+            r#"
+name = "stay-behind"
+
+[[stage]]
+kind = "groups"
+name = "back to the origin"
+groups = ["{group}"]
+to = "origin"
+"#,
+            group = w.group
+        ),
+    )
+    .expect("write the runbook");
+    let runbook = runbook.display().to_string();
+    let (code, doc, stderr) = w.run(&["run", &runbook, "--dry-run", "--format", "json"]);
+    assert_eq!(code, 0, "{doc}\n{stderr}");
+    assert!(
+        doc.to_string()
+            .contains("back to the origin, onto the reverse link's mirrors"),
+        "{doc}"
+    );
+    let (code, doc, stderr) = w.run(&["run", &runbook, "--format", "json"]);
+    assert_eq!(code, 0, "{doc}\n{stderr}");
+    assert_eq!(doc["outcome"], "done", "{doc}");
+    w.assert_moved_back().await;
+    w.assert_every_record_once().await;
 }

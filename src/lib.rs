@@ -30,6 +30,7 @@ pub mod rule;
 pub mod runbook;
 pub mod secret;
 pub mod sim;
+pub mod translation;
 pub mod verify;
 pub mod version;
 pub mod watch;

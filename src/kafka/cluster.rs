@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use crate::error::Result;
+use crate::kafka::RecordTime;
 use crate::model::{BrokerError, GroupId, Offset, Offsets, Role, TopicPartition};
 
 /// Which end of a partition's log to ask for.
@@ -194,6 +195,47 @@ pub trait Cluster: Send + Sync {
         partitions: &[TopicPartition],
         spec: OffsetSpec,
     ) -> Result<BTreeMap<TopicPartition, PartitionResult<Offset>>>;
+
+    /// For each partition, the offset of its first record whose timestamp is at or after the
+    /// time given with it (milliseconds since the epoch; ListOffsets by timestamp), or `None`
+    /// when no record is; batched like [`Cluster::list_offsets`]. Clusters that keep no
+    /// timestamps (the simulator's) answer every partition with an error.
+    async fn offsets_for_times(
+        &self,
+        at: &[(TopicPartition, i64)],
+    ) -> Result<BTreeMap<TopicPartition, PartitionResult<Option<Offset>>>> {
+        Ok(at
+            .iter()
+            .map(|(tp, _)| {
+                let unsupported = BrokerError {
+                    code: -1,
+                    name: "UNSUPPORTED".into(),
+                    message: "this cluster cannot look offsets up by time".into(),
+                };
+                (tp.clone(), Err(unsupported))
+            })
+            .collect())
+    }
+
+    /// For each partition, its first record at or after the offset given with it: that
+    /// record's offset and timestamp, or `None` when the partition has no record there yet.
+    /// Clusters that keep no timestamps (the simulator's) answer every partition with an error.
+    async fn record_times(
+        &self,
+        at: &[(TopicPartition, Offset)],
+    ) -> Result<BTreeMap<TopicPartition, PartitionResult<Option<RecordTime>>>> {
+        Ok(at
+            .iter()
+            .map(|(tp, _)| {
+                let unsupported = BrokerError {
+                    code: -1,
+                    name: "UNSUPPORTED".into(),
+                    message: "this cluster cannot read records".into(),
+                };
+                (tp.clone(), Err(unsupported))
+            })
+            .collect())
+    }
 
     /// Every committed offset of each group, fetched concurrently. Partitions without a
     /// committed offset are absent.

@@ -266,6 +266,53 @@ impl RawAdmin {
         partitions: &[TopicPartition],
         spec: OffsetSpec,
     ) -> RequestResult<Vec<(TopicPartition, PartitionResult<Offset>)>> {
+        let offset = match spec {
+            OffsetSpec::Earliest => i64::from(sys::RD_KAFKA_OFFSET_BEGINNING),
+            OffsetSpec::Latest | OffsetSpec::LastStable => i64::from(sys::RD_KAFKA_OFFSET_END),
+        };
+        let raw = self
+            .list_offsets_raw(
+                partitions.iter().map(|tp| (tp, offset)),
+                partitions.len(),
+                spec == OffsetSpec::LastStable,
+            )
+            .await?;
+        Ok(raw
+            .into_iter()
+            .map(|(tp, result)| {
+                let result = result.and_then(|raw| {
+                    Offset::from_raw(raw).ok_or_else(|| {
+                        client_error(format!("the broker returned offset {raw} for {tp}"))
+                    })
+                });
+                (tp, result)
+            })
+            .collect())
+    }
+
+    /// ListOffsets by timestamp for one batch of distinct partitions, each with its own time
+    /// (milliseconds since the epoch): the offset of the first record whose timestamp is at or
+    /// after it, `None` when no record is.
+    pub(crate) async fn offsets_for_times(
+        &self,
+        at: &[(TopicPartition, i64)],
+    ) -> RequestResult<Vec<(TopicPartition, PartitionResult<Option<Offset>>)>> {
+        let raw = self
+            .list_offsets_raw(at.iter().map(|(tp, t)| (tp, *t)), at.len(), false)
+            .await?;
+        Ok(raw
+            .into_iter()
+            .map(|(tp, result)| (tp, result.map(Offset::from_raw)))
+            .collect())
+    }
+
+    /// One ListOffsets request: each partition with its spec (a sentinel or a timestamp).
+    async fn list_offsets_raw<'a>(
+        &self,
+        entries: impl Iterator<Item = (&'a TopicPartition, i64)>,
+        len: usize,
+        stable: bool,
+    ) -> RequestResult<Vec<(TopicPartition, PartitionResult<i64>)>> {
         // Raw pointers are confined to blocks that end before each await, so the future stays
         // `Send` and nothing C-owned is held while suspended.
         let rx = {
@@ -274,18 +321,10 @@ impl RawAdmin {
             unsafe {
                 take_error(sys::rd_kafka_AdminOptions_set_isolation_level(
                     options.0.as_ptr(),
-                    if spec == OffsetSpec::LastStable {
-                        STABLE
-                    } else {
-                        ISOLATION
-                    },
+                    if stable { STABLE } else { ISOLATION },
                 ))?
             };
-            let offset = match spec {
-                OffsetSpec::Earliest => i64::from(sys::RD_KAFKA_OFFSET_BEGINNING),
-                OffsetSpec::Latest | OffsetSpec::LastStable => i64::from(sys::RD_KAFKA_OFFSET_END),
-            };
-            let list = partition_list(partitions, offset)?;
+            let list = build_list(len, entries)?;
             let rx = self.attach(&options);
             // SAFETY: handle, list, options and queue are live; librdkafka copies list and
             // options, which the guards destroy at the end of this block.
@@ -311,13 +350,7 @@ impl RawAdmin {
             let mut names = TopicNames::default();
             for info in slice(infos, count) {
                 let elem = sys::rd_kafka_ListOffsetsResultInfo_topic_partition(*info);
-                let (tp, result) = read_partition(elem, &mut names);
-                let result = result.and_then(|raw| {
-                    Offset::from_raw(raw).ok_or_else(|| {
-                        client_error(format!("the broker returned offset {raw} for {tp}"))
-                    })
-                });
-                out.push((tp, result));
+                out.push(read_partition(elem, &mut names));
             }
             Ok(out)
         }
@@ -558,10 +591,6 @@ fn route(raw: *mut sys::rd_kafka_event_t, in_flight: &AtomicUsize) {
     // A caller that gave up (timeout, cancellation) dropped its receiver; the event is then
     // destroyed here.
     let _ = sender.send(event);
-}
-
-fn partition_list(partitions: &[TopicPartition], offset: i64) -> RequestResult<PartitionList> {
-    build_list(partitions.len(), partitions.iter().map(|tp| (tp, offset)))
 }
 
 fn build_list<'a>(
@@ -898,7 +927,7 @@ mod tests {
     #[test]
     fn partition_lists_carry_the_requested_offset_for_every_partition() {
         let parts: Vec<_> = (0..3).map(|p| TopicPartition::new("t", p)).collect();
-        let list = partition_list(&parts, -1).unwrap();
+        let list = build_list(parts.len(), parts.iter().map(|tp| (tp, -1))).unwrap();
         // SAFETY: the list is live for the duration of the read.
         let read: Vec<_> = unsafe {
             list_elems(list.0.as_ptr())

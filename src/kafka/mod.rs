@@ -4,6 +4,7 @@ mod client_log;
 mod cluster;
 mod ffi;
 mod rdkafka_cluster;
+mod records;
 mod side;
 
 pub use client_log::ClientLog;
@@ -17,4 +18,5 @@ pub use rdkafka_cluster::{
     RdKafkaCluster, DEFAULT_REQUEST_TIMEOUT, GROUPS_PER_DESCRIBE, GROUP_FETCHES_IN_FLIGHT,
     OFFSETS_PER_REQUEST, OFFSET_REQUESTS_IN_FLIGHT,
 };
+pub use records::RecordTime;
 pub use side::ClusterSide;

@@ -31,6 +31,7 @@ use crate::kafka::cluster::{
     PartitionResult, TopicMetadata,
 };
 use crate::kafka::ffi::{broker_error, RawAdmin};
+use crate::kafka::RecordTime;
 use crate::model::{BrokerError, GroupId, Offset, Offsets, Role, TopicPartition};
 
 /// Partitions per ListOffsets request: small enough to keep librdkafka's per-call list
@@ -65,6 +66,8 @@ pub struct RdKafkaCluster {
     /// What librdkafka said about its connections (both handles share it).
     log: ClientLog,
     request_timeout: Duration,
+    /// The client properties, for the short-lived consumer that reads records' timestamps.
+    config: ClientConfig,
 }
 
 impl RdKafkaCluster {
@@ -85,6 +88,7 @@ impl RdKafkaCluster {
             config.set(key, value);
         }
         let log = ClientLog::new(role);
+        let base = config.clone();
         let client: AdminClient<ClientLog> =
             config
                 .create_with_context(log.clone())
@@ -116,6 +120,7 @@ impl RdKafkaCluster {
             admin,
             log,
             request_timeout,
+            config: base,
         })
     }
 
@@ -431,6 +436,91 @@ impl Cluster for RdKafkaCluster {
                 })
             });
         }
+        Ok(answers)
+    }
+
+    async fn offsets_for_times(
+        &self,
+        at: &[(TopicPartition, i64)],
+    ) -> Result<BTreeMap<TopicPartition, PartitionResult<Option<Offset>>>> {
+        // ListOffsets rejects duplicates: the last time given for a partition wins.
+        let distinct: Vec<(TopicPartition, i64)> = at
+            .iter()
+            .cloned()
+            .collect::<BTreeMap<_, _>>()
+            .into_iter()
+            .collect();
+        let chunks: Vec<(Vec<(TopicPartition, i64)>, _)> =
+            stream::iter(owned_chunks(&distinct, OFFSETS_PER_REQUEST))
+                .map(|chunk| async move {
+                    let result = self.admin.offsets_for_times(&chunk).await;
+                    (chunk, result)
+                })
+                .buffer_unordered(OFFSET_REQUESTS_IN_FLIGHT)
+                .collect()
+                .await;
+        let mut answers = BTreeMap::new();
+        for (chunk, result) in chunks {
+            match result {
+                Ok(partitions) => answers.extend(partitions),
+                Err(e) if e.is_connectivity() => {
+                    return Err(self.unreachable("a ListOffsets request by time", e));
+                }
+                Err(e) => {
+                    for (tp, _) in chunk {
+                        answers.entry(tp).or_insert_with(|| Err(e.clone()));
+                    }
+                }
+            }
+        }
+        for (tp, _) in distinct {
+            answers.entry(tp).or_insert_with_key(|tp| {
+                Err(BrokerError {
+                    code: -1,
+                    name: "NO_ANSWER".into(),
+                    message: format!("the cluster returned no offset by time for {tp}"),
+                })
+            });
+        }
+        Ok(answers)
+    }
+
+    async fn record_times(
+        &self,
+        at: &[(TopicPartition, Offset)],
+    ) -> Result<BTreeMap<TopicPartition, PartitionResult<Option<RecordTime>>>> {
+        // A partition whose end is at or below the offset has no record there: no fetch.
+        let tps: Vec<TopicPartition> = at.iter().map(|(tp, _)| tp.clone()).collect();
+        let ends = self.list_offsets(&tps, OffsetSpec::Latest).await?;
+        let mut answers = BTreeMap::new();
+        let mut read = BTreeMap::new();
+        for (tp, offset) in at {
+            match ends.get(tp) {
+                Some(Ok(end)) if end <= offset => {
+                    answers.insert(tp.clone(), Ok(None));
+                }
+                Some(Err(e)) => {
+                    answers.insert(tp.clone(), Err(e.clone()));
+                }
+                _ => {
+                    read.insert(tp.clone(), *offset);
+                }
+            }
+        }
+        // A partition is assigned once: the last offset given for it wins.
+        let read: Vec<(TopicPartition, Offset)> = read.into_iter().collect();
+        if read.is_empty() {
+            return Ok(answers);
+        }
+        let (config, bound) = (self.config.clone(), self.request_timeout);
+        let role = self.role;
+        let times = tokio::task::spawn_blocking(move || {
+            crate::kafka::records::record_times(&config, &read, bound)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("the record reader stopped: {e}")))?
+        .map_err(|message| Error::ClientConfig { role, message })?;
+        answers.extend(times);
         Ok(answers)
     }
 

@@ -30,6 +30,7 @@ use async_trait::async_trait;
 use super::cluster::{
     Cluster, GroupDescription, GroupList, GroupOffsets, OffsetSpec, PartitionResult, TopicMetadata,
 };
+use super::RecordTime;
 use crate::error::Result;
 use crate::model::{GroupId, Offset, Offsets, Role, TopicPartition};
 
@@ -96,6 +97,20 @@ impl Cluster for ClusterSide {
         spec: OffsetSpec,
     ) -> Result<BTreeMap<TopicPartition, PartitionResult<Offset>>> {
         self.ends.list_offsets(partitions, spec).await
+    }
+
+    async fn offsets_for_times(
+        &self,
+        at: &[(TopicPartition, i64)],
+    ) -> Result<BTreeMap<TopicPartition, PartitionResult<Option<Offset>>>> {
+        self.ends.offsets_for_times(at).await
+    }
+
+    async fn record_times(
+        &self,
+        at: &[(TopicPartition, Offset)],
+    ) -> Result<BTreeMap<TopicPartition, PartitionResult<Option<RecordTime>>>> {
+        self.inner.record_times(at).await
     }
 
     async fn committed_offsets(

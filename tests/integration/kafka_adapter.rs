@@ -548,3 +548,74 @@ async fn a_partition_added_after_the_client_cached_the_topic_is_answered() {
         .unwrap();
     assert_eq!(answers[&tp(&topic, 1)], Ok(Offset(4)));
 }
+
+/// ListOffsets by timestamp, batched, each partition at its own time: the first record at or
+/// after it, `None` past the last record, and an error for a partition that does not exist,
+/// compared with the timestamps the test wrote itself.
+#[tokio::test]
+async fn offsets_by_time_find_the_first_record_at_or_after_each_partitions_time() {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let topic = unique("by-time");
+    create_topic(&lab().origin, &topic, 2).await;
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &lab().origin)
+        .create()
+        .expect("producer");
+    // Partition 0: times 1000, 2000, 2000, 3000 (offsets 0..4); partition 1: 5000 (offset 0).
+    let base = 1_700_000_000_000_i64;
+    for (partition, at) in [(0, 1000), (0, 2000), (0, 2000), (0, 3000), (1, 5000)] {
+        let record = FutureRecord::to(&topic)
+            .partition(partition)
+            .key("k")
+            .payload("v")
+            .timestamp(base + at);
+        producer
+            .send(record, Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|(e, _)| panic!("produce: {e}"));
+    }
+    let asked = [
+        (tp(&topic, 0), base + 2000),
+        (tp(&topic, 1), base + 4000),
+        (tp("no-such-topic-by-time", 0), base),
+    ];
+    let answers = origin().offsets_for_times(&asked).await.unwrap();
+    assert_eq!(answers[&tp(&topic, 0)], Ok(Some(Offset(1))), "{answers:?}");
+    assert_eq!(answers[&tp(&topic, 1)], Ok(Some(Offset(0))), "{answers:?}");
+    assert!(
+        answers[&tp("no-such-topic-by-time", 0)].is_err(),
+        "{answers:?}"
+    );
+    let later = origin()
+        .offsets_for_times(&[(tp(&topic, 0), base + 2001), (tp(&topic, 1), base + 5001)])
+        .await
+        .unwrap();
+    assert_eq!(later[&tp(&topic, 0)], Ok(Some(Offset(3))), "{later:?}");
+    assert_eq!(
+        later[&tp(&topic, 1)],
+        Ok(None),
+        "past the last record: {later:?}"
+    );
+
+    // And back: the timestamp of the record at an offset (the last one a group processed).
+    let times = origin()
+        .record_times(&[
+            (tp(&topic, 0), Offset(2)),
+            (tp(&topic, 1), Offset(0)),
+            (tp(&topic, 0), Offset(2)),
+        ])
+        .await
+        .unwrap();
+    let time = |p: i32| {
+        times[&tp(&topic, p)]
+            .clone()
+            .map(|t| t.map(|t| (t.offset, t.timestamp)))
+    };
+    assert_eq!(time(0), Ok(Some((Offset(2), base + 2000))), "{times:?}");
+    assert_eq!(time(1), Ok(Some((Offset(0), base + 5000))), "{times:?}");
+    let at_end = origin()
+        .record_times(&[(tp(&topic, 0), Offset(4))])
+        .await
+        .unwrap();
+    assert_eq!(at_end[&tp(&topic, 0)], Ok(None), "no record at the end yet");
+}

@@ -95,6 +95,7 @@ fn the_pure_core_imports_only_the_model_and_the_rule() {
         root().join("src/rule.rs"),
         root().join("src/promotion.rs"),
         root().join("src/lag.rs"),
+        root().join("src/translation.rs"),
     ];
     core.extend(files("src/promotion", &[".rs"]));
     core.push(root().join("src/cutover/machine.rs"));

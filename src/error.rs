@@ -107,6 +107,8 @@ pub enum Error {
     #[error("a cutover of group {group} was interrupted in phase {phase} ({})", .journal.display())]
     InProgress {
         group: String,
+        /// `cutover group GROUP` (with `--to origin` on the way back).
+        command: String,
         phase: String,
         journal: std::path::PathBuf,
     },
@@ -223,8 +225,8 @@ impl Error {
             Error::Locked { resume, .. } => format!(
                 "wait for the other agent to finish, or check `cutover report` on its journal; once no agent runs, `{resume}` continues"
             ),
-            Error::InProgress { group, .. } => format!(
-                "continue it with `cutover group {group} --resume`, or undo it with `cutover group {group} --rollback`"
+            Error::InProgress { command, .. } => format!(
+                "continue it with `{command} --resume`, or undo it with `{command} --rollback`"
             ),
             Error::LinkUnreachable { .. } => {
                 "check [link] rest-url (it ends in /kafka/v3) and that the REST endpoint is reachable from here".into()

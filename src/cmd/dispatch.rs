@@ -166,8 +166,9 @@ fn interrupted_hint(prepared: &Prepared) -> String {
             group,
             mode,
             dry_run,
+            to,
             ..
-        } => group::interrupted_hint(group.as_str(), *mode, *dry_run),
+        } => group::interrupted_hint(group.as_str(), *to, *mode, *dry_run),
     }
 }
 

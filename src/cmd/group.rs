@@ -60,16 +60,22 @@ pub(super) async fn run(
 }
 
 /// What an interrupt leaves behind, for the operator.
-pub(super) fn interrupted_hint(group: &str, mode: Mode, dry_run: bool) -> String {
+pub(super) fn interrupted_hint(
+    group: &str,
+    restart_on: crate::model::Role,
+    mode: Mode,
+    dry_run: bool,
+) -> String {
     if dry_run {
         return "nothing was changed: a dry run only reads".into();
     }
+    let command = crate::cutover::group_command(group, restart_on);
     match mode {
         Mode::Start | Mode::Resume => format!(
-            "the journal holds every step taken; see where it stopped with `cutover report` on it, then continue with `cutover group {group} --resume` or undo with `cutover group {group} --rollback`"
+            "the journal holds every step taken; see where it stopped with `cutover report` on it, then continue with `{command} --resume` or undo with `{command} --rollback`"
         ),
         Mode::Rollback => format!(
-            "the rollback stopped part-way; run `cutover group {group} --rollback` again to finish it"
+            "the rollback stopped part-way; run `{command} --rollback` again to finish it"
         ),
     }
 }

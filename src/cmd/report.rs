@@ -150,17 +150,24 @@ fn resolve(arg: &Path, config: Option<&Path>, deep: bool) -> Result<Vec<PathBuf>
             hint: "journals are in the journal folder ([cutover] journal-dir, CUTOVER_JOURNAL_DIR; `cutover-journal` by default), one `<group>.jsonl` per group; `cutover report GROUP` finds it".into(),
         });
     }
-    // A group id: its current journal in the configured folder.
+    // A group id: its current journal in the configured folder, and its journal of a move
+    // back to the origin (`--to origin`), whichever exist.
     let dir = journal_dir(config);
-    let path = journal::path_for(&dir, &GroupId::new(text.as_ref()));
-    if path.is_file() {
-        return Ok(vec![path]);
+    let group = GroupId::new(text.as_ref());
+    let candidates = [
+        journal::path_for(&dir, &group),
+        journal::path_for(&dir.join(crate::reverse::JOURNAL_SUBDIR), &group),
+    ];
+    let found: Vec<PathBuf> = candidates.iter().filter(|p| p.is_file()).cloned().collect();
+    if !found.is_empty() {
+        return Ok(found);
     }
     Err(Error::Usage {
         message: format!(
-            "no journal for group {text} in {} (looked for {})",
+            "no journal for group {text} in {} (looked for {} and {})",
             dir.display(),
-            path.display()
+            candidates[0].display(),
+            candidates[1].display()
         ),
         hint: "check the group id, and the journal folder ([cutover] journal-dir in --config, or CUTOVER_JOURNAL_DIR); or give the journal file itself".into(),
     })

@@ -293,6 +293,10 @@ pub(super) fn topics_of(o: &Observation) -> Vec<String> {
 async fn evidence(env: &Env<'_>) -> BTreeMap<String, String> {
     let mut facts = env.options.evidence.clone();
     facts.insert("link".into(), env.link.name().to_string());
+    if env.options.restart_on == Role::Origin {
+        // Back to the origin, onto the reverse link's mirrors: the report's commands say so.
+        facts.insert("restart_on".into(), "origin".into());
+    }
     let (origin, destination) = tokio::join!(env.origin.cluster_id(), env.destination.cluster_id());
     for (key, id) in [
         ("origin_cluster_id", origin),
@@ -384,7 +388,17 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
         known_group(env, group).await?;
     }
     let run_id = new_run_id(&env.clock, group);
-    let (mut journal, back) = Journal::open(&env.options.cutover.journal_dir, group, &run_id)?;
+    let command = super::group_command(group.as_str(), env.options.restart_on);
+    let (mut journal, back) = Journal::open(&env.options.cutover.journal_dir, group, &run_id)
+        .map_err(|e| match e {
+            // The journal names the forward command; this group's is `command`.
+            Error::Locked { what, lock, .. } => Error::Locked {
+                what,
+                lock,
+                resume: format!("{command} --resume"),
+            },
+            e => e,
+        })?;
     let checkpoint = last_checkpoint(&back);
     let finished = back.finished().is_some();
     let unfinished_phase = (!back.entries.is_empty() && !finished).then(|| {
@@ -401,6 +415,7 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
             if let Some(phase) = unfinished_phase {
                 return Err(Error::InProgress {
                     group: group.to_string(),
+                    command: command.clone(),
                     phase,
                     journal: journal.path().to_path_buf(),
                 });
@@ -419,23 +434,24 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
             if unfinished_phase.is_none() {
                 return Err(Error::State {
                     hint: format!(
-                        "`cutover report {}` shows the last cutover; `cutover group {group}` starts a new one",
+                        "`cutover report {}` shows the last cutover; `{command}` starts a new one",
                         journal.path().display()
                     ),
                     message: format!(
-                    "no interrupted cutover of group {group} to {}: {} {}",
-                    if mode == Mode::Resume {
-                        "resume"
-                    } else {
-                        "roll back"
-                    },
-                    journal.path().display(),
-                    if finished {
-                        "records a finished cutover"
-                    } else {
-                        "is empty"
-                    }
-                )});
+                        "no interrupted cutover of group {group} to {}: {} {}",
+                        if mode == Mode::Resume {
+                            "resume"
+                        } else {
+                            "roll back"
+                        },
+                        journal.path().display(),
+                        if finished {
+                            "records a finished cutover"
+                        } else {
+                            "is empty"
+                        }
+                    ),
+                });
             }
             match checkpoint {
                 // Killed before the first checkpoint: nothing was done yet.
@@ -445,7 +461,7 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
                             message: format!(
                                 "the cutover of group {group} was interrupted before it changed anything: nothing to roll back"
                             ),
-                            hint: format!("`cutover group {group} --resume` continues it, or leave it: nothing was changed"),
+                            hint: format!("`{command} --resume` continues it, or leave it: nothing was changed"),
                         });
                     }
                     let (sync_ms, _) = sync_interval(env.link, env.options).await;
@@ -460,7 +476,7 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
                                     "group {group} was interrupted in phase {}: the restart on the destination may have begun, and rolling back would need stopping it there",
                                     state.phase().as_str()
                                 ),
-                                hint: format!("resume with `cutover group {group} --resume`"),
+                                hint: format!("resume with `{command} --resume`"),
                             });
                         }
                         Machine::rollback_from(
@@ -544,7 +560,7 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
     }
     Err(Error::State {
         message: "the cutover stopped without an outcome (a bug in cutover)".into(),
-        hint: format!("the journal has the state: `cutover group {group} --resume` continues"),
+        hint: format!("the journal has the state: `{command} --resume` continues"),
     })
 }
 
@@ -883,10 +899,11 @@ impl Driver<'_, '_> {
             self.journal.path().to_path_buf()
         };
         let group = self.group;
+        let command = super::group_command(group.as_str(), self.env.options.restart_on);
         let next = match outcome {
             Outcome::Done => None,
             Outcome::Refused | Outcome::RolledBack => Some(format!(
-                "fix the cause, then `cutover group {group}` again; the report: `cutover report {}`",
+                "fix the cause, then `{command}` again; the report: `cutover report {}`",
                 journal.display()
             )),
             Outcome::NeedsOperator => Some(format!(

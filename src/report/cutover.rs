@@ -288,10 +288,19 @@ pub fn from_entries(path: &Path, back: ReadBack) -> CutoverReport {
     if entries.is_empty() {
         builder.problems.push("the journal has no records".into());
     }
+    let restart_on = if builder
+        .sessions
+        .iter()
+        .any(|s| s.evidence.get("restart_on").map(String::as_str) == Some("origin"))
+    {
+        crate::model::Role::Origin
+    } else {
+        crate::model::Role::Destination
+    };
     let next_steps = if entries.is_empty() {
         Vec::new()
     } else {
-        next_steps(outcome, &group)
+        next_steps(outcome, &group, restart_on)
     };
     let timings = builder.timings(finished.map(|(ts, _, _, t)| (ts, t)));
     let mut unfinished: Vec<UnfinishedEffect> = builder.pending.into_values().collect();
@@ -322,13 +331,13 @@ pub fn from_entries(path: &Path, back: ReadBack) -> CutoverReport {
 
 /// The commands that take a cutover on from where it stands: for a run that is unfinished or
 /// waits for an operator, resume it or roll it back.
-fn next_steps(outcome: Outcome, group: &str) -> Vec<String> {
+fn next_steps(outcome: Outcome, group: &str, restart_on: crate::model::Role) -> Vec<String> {
     match outcome {
         Outcome::InProgress | Outcome::NeedsOperator => {
-            let group = shell_word(group);
+            let command = crate::cutover::group_command(&shell_word(group), restart_on);
             vec![
-                format!("cutover group {group} --resume"),
-                format!("cutover group {group} --rollback"),
+                format!("{command} --resume"),
+                format!("{command} --rollback"),
             ]
         }
         _ => Vec::new(),

@@ -313,6 +313,13 @@ async fn a_group_that_stays_moves_onto_the_reverse_mirror_with_nothing_read_twic
     assert_eq!(doc["outcome"], "done", "{doc}");
 
     w.assert_moved_back().await;
+
+    // `cutover report GROUP` finds the journal of the move back, which says where it went.
+    let (code, doc, stderr) = w.run(&["report", &group, "--format", "json"]);
+    assert_eq!(code, 0, "{doc}\n{stderr}");
+    let text = doc.to_string();
+    assert!(text.contains(r#""restart_on":"origin""#), "{text}");
+    assert!(text.contains(r#""outcome":"done""#), "{text}");
     w.assert_every_record_once().await;
 }
 

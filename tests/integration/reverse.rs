@@ -82,6 +82,19 @@ impl StayWorld {
         // they write on the destination only.
         produce(&lab().origin, &topic, &each(20)).await;
         forward.wait_caught_up(&topic, PARTITIONS).await;
+        // The forward link's sync has copied where the group stands to the destination (what
+        // the reverse link's sync brings back in link mode) before promotion ends it.
+        let at_120: BTreeMap<Partition, i64> =
+            (0..PARTITIONS).map(|p| ((topic.clone(), p), 120)).collect();
+        let destination = testapp::lab_cluster(Role::Destination);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while testapp::committed(&destination, &group).await != at_120 {
+            assert!(
+                Instant::now() < deadline,
+                "the forward sync never copied 120"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
         forward.alter("promote", &topic).await;
         let deadline = Instant::now() + Duration::from_secs(30);
         while forward.mirror(&topic).await["mirror_status"] != "STOPPED" {
@@ -320,6 +333,28 @@ async fn a_group_that_stays_moves_onto_the_reverse_mirror_with_nothing_read_twic
     let text = doc.to_string();
     assert!(text.contains(r#""restart_on":"origin""#), "{text}");
     assert!(text.contains(r#""outcome":"done""#), "{text}");
+    w.assert_every_record_once().await;
+}
+
+/// In link mode the reverse link's own sync writes the final offsets on the mirror topics:
+/// the group's offsets on the destination, which the forward link synced before promotion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_link_mode_the_reverse_links_sync_brings_the_offsets_back() {
+    let w = StayWorld::new().await;
+    let group = w.group.clone();
+    let (code, doc, stderr) = w.run(&[
+        "group",
+        &group,
+        "--to",
+        "origin",
+        "--final-offsets",
+        "link",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{doc}\n{stderr}");
+    assert_eq!(doc["outcome"], "done", "{doc}");
+    w.assert_moved_back().await;
     w.assert_every_record_once().await;
 }
 

@@ -277,6 +277,26 @@ fn samples(j: &GroupJudgement) -> Vec<PartitionSample> {
         .collect()
 }
 
+/// The link's mirror topic of each of the group's topics (the same name unless the link has a
+/// prefix).
+pub(super) fn mirror_names(j: &GroupJudgement) -> BTreeMap<String, String> {
+    j.partitions
+        .iter()
+        .filter_map(|p| Some((p.topic.to_string(), p.mirror_topic.as_ref()?.to_string())))
+        .collect()
+}
+
+/// The group's topics as named where it restarts: the restart hook's `{topics}`.
+pub(super) fn restart_topics(
+    topics: &[String],
+    mirror_of: &BTreeMap<String, String>,
+) -> Vec<String> {
+    topics
+        .iter()
+        .map(|t| mirror_of.get(t).unwrap_or(t).clone())
+        .collect()
+}
+
 pub(super) fn topics_of(o: &Observation) -> Vec<String> {
     let mut topics: Vec<String> = o
         .origin_committed
@@ -695,12 +715,8 @@ impl Driver<'_, '_> {
         if self.topics.is_empty() {
             self.topics = topics_of(&o);
         }
-        for p in &judgement_of(&report, self.group)?.partitions {
-            if let Some(mirror) = &p.mirror_topic {
-                self.mirror_of
-                    .insert(p.topic.to_string(), mirror.to_string());
-            }
-        }
+        self.mirror_of
+            .extend(mirror_names(judgement_of(&report, self.group)?));
         self.journal.append(
             Record::Observation {
                 phase: phase.as_str().into(),
@@ -743,11 +759,7 @@ impl Driver<'_, '_> {
             self.journal.run_id(),
             self.env.link.name(),
         );
-        ctx.restart_topics = self
-            .topics
-            .iter()
-            .map(|t| self.mirror_of.get(t).unwrap_or(t).clone())
-            .collect();
+        ctx.restart_topics = restart_topics(&self.topics, &self.mirror_of);
         ctx.restart_on = self.env.options.restart_on;
         let kind = match action {
             Action::StopHook => Some(HookKind::Stop),

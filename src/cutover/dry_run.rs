@@ -9,7 +9,10 @@ use crate::link::filter_edit::GROUP_FILTERS;
 use crate::model::{FinalOffsets, GroupId};
 use crate::report::{Plan, PlanStep};
 
-use super::driver::{hook_context, observe, preflight, settings, sync_interval, topics_of, Env};
+use super::driver::{
+    hook_context, judgement_of, mirror_names, observe, preflight, restart_topics, settings,
+    sync_interval, topics_of, Env,
+};
 
 /// `--dry-run`: observes once and describes what would happen; changes nothing.
 pub async fn plan(env: &Env<'_>, group: &GroupId) -> Result<Plan> {
@@ -18,7 +21,10 @@ pub async fn plan(env: &Env<'_>, group: &GroupId) -> Result<Plan> {
     let settings = settings(env.options, sync_ms);
     let (observation, report) = observe(env, group).await?;
     let topics: Vec<String> = topics_of(&observation);
-    let ctx = hook_context(group, topics, "dry-run", env.link.name());
+    let mirror_of = mirror_names(judgement_of(&report, group)?);
+    let mut ctx = hook_context(group, topics.clone(), "dry-run", env.link.name());
+    ctx.restart_topics = restart_topics(&topics, &mirror_of);
+    ctx.restart_on = env.options.restart_on;
     let describe = |kind: HookKind| {
         env.hooks.describe(kind, &ctx).unwrap_or_else(|| {
             format!(
@@ -36,11 +42,20 @@ pub async fn plan(env: &Env<'_>, group: &GroupId) -> Result<Plan> {
         describe(HookKind::Exclude)
     };
     let s = &settings;
+    // Where the group runs before and after, in the plan's words: on the way back both are
+    // the origin, told apart by the topics (`cutover group --to origin`).
+    let (from, to) = match env.options.restart_on {
+        crate::model::Role::Destination => ("the origin", "the destination"),
+        crate::model::Role::Origin => (
+            "its topics on the origin",
+            "the reverse link's mirror topics on the origin",
+        ),
+    };
     let stop = PlanStep {
         phase: Phase::Stopping,
         action: describe(HookKind::Stop),
         check: format!(
-            "no members on the origin and committed offsets unchanged across {} reads, within {} ms; snapshot them",
+            "no members on {from} and committed offsets unchanged across {} reads, within {} ms; snapshot them",
             s.stable_reads, s.stop_timeout_ms
         ),
     };
@@ -56,14 +71,14 @@ pub async fn plan(env: &Env<'_>, group: &GroupId) -> Result<Plan> {
         phase: Phase::Restarting,
         action: describe(HookKind::Restart),
         check: format!(
-            "every partition SAFE before; then active on the destination within {} ms, committed never below the snapshot, until it advances or {} ms pass",
+            "every partition SAFE before; then active on {to} within {} ms, committed never below the snapshot, until it advances or {} ms pass",
             s.restart_timeout_ms, s.restart_window_ms
         ),
     };
     let rollback = PlanStep {
         phase: Phase::RollingBack,
         action: describe(HookKind::Rollback),
-        check: "on a failure before the restart: undo the exclusion, start the group on the origin if it was stopped, see it active there".into(),
+        check: format!("on a failure before the restart: undo the exclusion, start the group on {from} if it was stopped, see it active there"),
     };
     let steps = match s.final_offsets {
         FinalOffsets::Agent => {
@@ -100,8 +115,8 @@ pub async fn plan(env: &Env<'_>, group: &GroupId) -> Result<Plan> {
                 mirror,
                 PlanStep {
                     phase: Phase::WritingOffsets,
-                    action: "commit the snapshot to the group on the destination (AlterConsumerGroupOffsets, one request)".into(),
-                    check: "read back: destination committed = snapshot and every partition SAFE".into(),
+                    action: format!("commit the snapshot to the group on {to} (AlterConsumerGroupOffsets, one request)"),
+                    check: format!("read back: committed on {to} = snapshot and every partition SAFE"),
                 },
                 restart,
                 rollback,
@@ -113,7 +128,7 @@ pub async fn plan(env: &Env<'_>, group: &GroupId) -> Result<Plan> {
                 phase: Phase::AwaitingSync,
                 action: "wait".into(),
                 check: format!(
-                    "destination committed = snapshot on every partition, within {} × {} ms",
+                    "committed on {to} = snapshot on every partition, within {} × {} ms",
                     s.sync_timeout_factor, s.sync_interval_ms
                 ),
             },

@@ -321,6 +321,38 @@ async fn a_group_that_stays_moves_onto_the_reverse_mirror_with_nothing_read_twic
         .collect();
     assert_eq!(blocking, ["GROUP_ACTIVE_ON_ORIGIN"], "{doc}");
 
+    // The plan shows the restart hook starting the app on the mirror, on the origin.
+    let (_, plan, stderr) = run(&[
+        "group",
+        &group,
+        "--to",
+        "origin",
+        "--dry-run",
+        "--format",
+        "json",
+    ]);
+    let restart = plan["steps"]
+        .as_array()
+        .unwrap_or_else(|| panic!("steps: {plan}\n{stderr}"))
+        .iter()
+        .find(|s| s["phase"] == "restarting")
+        .unwrap_or_else(|| panic!("a restart step: {plan}"));
+    let action = restart["action"].as_str().unwrap_or_default();
+    assert!(
+        action.contains(&format!(r#""{PREFIX}{topic}""#)),
+        "{restart}"
+    );
+    assert!(
+        action.contains(&format!(r#""{}""#, lab().origin)),
+        "{restart}"
+    );
+    assert!(
+        restart["check"]
+            .as_str()
+            .is_some_and(|c| c.contains("active on the reverse link's mirror topics on the origin")),
+        "{restart}"
+    );
+
     let (code, doc, stderr) = run(&["group", &group, "--to", "origin", "--format", "json"]);
     assert_eq!(code, 0, "{doc}\n{stderr}");
     assert_eq!(doc["outcome"], "done", "{doc}");

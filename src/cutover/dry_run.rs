@@ -9,10 +9,8 @@ use crate::link::filter_edit::GROUP_FILTERS;
 use crate::model::{FinalOffsets, GroupId};
 use crate::report::{Plan, PlanStep};
 
-use super::driver::{
-    hook_context, judgement_of, mirror_names, observe, preflight, restart_topics, settings,
-    sync_interval, topics_of, Env,
-};
+use super::driver::{hook_context, preflight, settings, sync_interval, Env};
+use super::observe::{judgement_of, mirror_names, observe, restart_topics, topics_of};
 
 /// `--dry-run`: observes once and describes what would happen; changes nothing.
 pub async fn plan(env: &Env<'_>, group: &GroupId) -> Result<Plan> {

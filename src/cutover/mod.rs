@@ -5,6 +5,7 @@
 pub mod driver;
 pub mod dry_run;
 pub mod machine;
+mod observe;
 pub mod witness;
 
 use crate::model::Role;

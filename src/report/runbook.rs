@@ -311,9 +311,24 @@ fn next_steps(
         ));
     }
     for g in groups.iter().filter(|g| g.outcome == "needs_operator") {
+        // A group moved back to the origin keeps its journal in `to-origin/`, and only
+        // `--to origin` continues it.
+        let back = g.journal.as_deref().is_some_and(|j| {
+            std::path::Path::new(j)
+                .parent()
+                .and_then(|d| d.file_name())
+                .is_some_and(|d| d == crate::reverse::JOURNAL_SUBDIR)
+        });
+        let restart_on = if back {
+            crate::model::Role::Origin
+        } else {
+            crate::model::Role::Destination
+        };
         steps.push(format!(
-            "group {} needs you: `cutover group {} --resume` or `--rollback` ({})",
-            g.group, g.group, g.reason
+            "group {} needs you: `{} --resume` or `--rollback` ({})",
+            g.group,
+            crate::cutover::group_command(&g.group, restart_on),
+            g.reason
         ));
     }
     steps.push(format!(
@@ -659,6 +674,10 @@ mod tests {
                     groups: vec![
                         row("g1", "done", Some(800)),
                         row("g2", "needs_operator", None),
+                        GroupRow {
+                            journal: Some("cutover-journal/to-origin/g3.jsonl".into()),
+                            ..row("g3", "needs_operator", None)
+                        },
                     ],
                     ..StageDetail::default()
                 },
@@ -687,6 +706,11 @@ mod tests {
         let next = r.next.as_deref().expect("what to run next");
         assert!(next.contains("stage 2 (wave 1) did not finish"), "{next}");
         assert!(next.contains("`cutover group g2 --resume`"), "{next}");
+        // A group moved back to the origin is continued with --to origin.
+        assert!(
+            next.contains("`cutover group g3 --to origin --resume`"),
+            "{next}"
+        );
         assert!(
             next.contains("`cutover run night-1.toml --resume`"),
             "{next}"

@@ -51,6 +51,11 @@ struct Args {
     /// Require a client certificate issued by this PEM CA (mutual TLS); needs --tls-cert.
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     tls_client_ca: Option<std::path::PathBuf>,
+    /// Copy like a replicator, without keeping offsets: each mirror partition starts this
+    /// many records into its source, so offsets differ by it (0: a cluster link, offsets kept).
+    /// Such a copy syncs no consumer offsets.
+    #[arg(long, value_name = "RECORDS", default_value_t = 0)]
+    copy_offset_shift: i64,
     /// More log output on stderr (-v info, -vv debug).
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -108,6 +113,7 @@ async fn run(args: Args) -> i32 {
         listen: args.listen,
         basic_auth,
         configs: args.configs.clone(),
+        copy_offset_shift: args.copy_offset_shift,
         tls: match (&args.tls_cert, &args.tls_key) {
             (Some(cert_chain), Some(key)) => Some(TlsFiles {
                 cert_chain: cert_chain.clone(),

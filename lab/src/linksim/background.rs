@@ -80,7 +80,8 @@ async fn refresh_lags(shared: &Arc<Shared>) {
                     p,
                     PartitionLag {
                         origin_end: oe.get(),
-                        mirror_end: me.get(),
+                        // In source offsets, so that the lag is the records not yet copied.
+                        mirror_end: me.get() + shared.shift,
                     },
                 );
             }

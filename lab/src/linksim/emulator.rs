@@ -37,6 +37,11 @@ pub struct LinkSimOptions {
     pub configs: Vec<(String, String)>,
     /// Serve HTTPS with this certificate and key instead of plain HTTP.
     pub tls: Option<TlsFiles>,
+    /// A copy that does not keep offsets, as a replicator's: each mirror partition starts
+    /// this many records into its source partition, so a record's offset on the mirror is its
+    /// source offset minus this. 0 (a cluster link) keeps offsets. Not a link config: a real
+    /// link always keeps offsets.
+    pub copy_offset_shift: i64,
 }
 
 /// State shared by the REST server and the background tasks.
@@ -50,6 +55,8 @@ pub(crate) struct Shared {
     /// librdkafka properties of the destination, for short-lived producers.
     pub(crate) destination_properties: BTreeMap<String, String>,
     pub(crate) wake: tokio::sync::Notify,
+    /// [`LinkSimOptions::copy_offset_shift`].
+    pub(crate) shift: i64,
     base_url: String,
     cluster_id: String,
 }
@@ -88,6 +95,12 @@ pub struct LinkSim {
 impl LinkSim {
     /// Connects to both clusters, creates the link and starts serving.
     pub async fn start(options: LinkSimOptions) -> Result<LinkSim> {
+        if options.copy_offset_shift < 0 {
+            return Err(Error::Config(format!(
+                "the copy's offset shift is {}: it must be 0 (offsets kept) or more",
+                options.copy_offset_shift
+            )));
+        }
         let timeout = Duration::from_secs(10);
         let origin = RdKafkaCluster::connect(Role::Origin, &options.origin, timeout)?;
         let destination =
@@ -127,6 +140,7 @@ impl LinkSim {
             basic_auth: options.basic_auth.clone(),
             destination_properties: options.destination.clone(),
             wake: tokio::sync::Notify::new(),
+            shift: options.copy_offset_shift,
             base_url: format!("{scheme}://{addr}"),
             cluster_id: cluster_id.clone(),
         });

@@ -1,6 +1,10 @@
 //! The mirroring engine: copies records from origin partitions to mirror partitions so that
 //! every record keeps its offset, and proves it record by record.
 //!
+//! With a copy offset shift (`LinkSimOptions::copy_offset_shift`, a replicator's stand-in)
+//! each mirror partition starts that many records into its source, and every check above holds
+//! with the source offset minus the shift.
+//!
 //! One consumer reads every mirrored origin partition (assigned, never subscribed, never
 //! committing); one idempotent producer writes the destination. A partition is assigned at
 //! its mirror's end offset, which is also the next origin offset to copy because offsets are
@@ -209,8 +213,10 @@ impl Engine {
                         else {
                             continue; // not created yet, try on the next reconcile
                         };
+                        // The next source offset to copy (offsets differ by the shift).
+                        let next = end.get() + self.shared.shift;
                         if let Some(Ok(start)) = starts.get(tp) {
-                            if start > end {
+                            if start.get() > next {
                                 let reason = format!(
                                     "origin partition {tp} now starts at offset {start} but the mirror ends at {end}: the records in between were deleted before they were copied"
                                 );
@@ -219,13 +225,13 @@ impl Engine {
                             }
                         }
                         tpl.add_partition(&tp.topic, tp.partition)
-                            .set_offset(RdOffset::Offset(end.get()))
+                            .set_offset(RdOffset::Offset(next))
                             .expect("a concrete offset is always accepted");
                         self.assigned.insert(
                             tp.clone(),
                             Assigned {
                                 mirror_topic: w.mirror.clone(),
-                                next_offset: end.get(),
+                                next_offset: next,
                                 paused: false,
                             },
                         );
@@ -404,7 +410,7 @@ async fn verify(
     while let Some(d) = rx.recv().await {
         let (topic, partition) = &d.key;
         match d.future.await {
-            Ok(Ok(delivery)) if delivery.offset == d.origin_offset => {}
+            Ok(Ok(delivery)) if delivery.offset == d.origin_offset - shared.shift => {}
             Ok(Ok(delivery)) => fail(
                 &shared,
                 topic,

@@ -84,7 +84,10 @@ pub(crate) async fn create_mirror(
                     "Source partition {tp} starts at offset {start}: cutover-linksim can align a mirror's log start only up to offset {MAX_FILLER}"
                 )))
             }
-            Some(Ok(start)) if start.get() > 0 => log_starts.push((tp.partition, *start)),
+            // A copy shifted by N records starts N records into its source.
+            Some(Ok(start)) if start.get() > shared.shift => {
+                log_starts.push((tp.partition, cutover::model::Offset(start.get() - shared.shift)))
+            }
             Some(Ok(_)) => {}
             Some(Err(e)) => return Err(Refusal::bad_request(format!("Cannot read the log start of {tp}: {e}"))),
             None => return Err(Refusal::bad_request(format!("Cannot read the log start of {tp}"))),
@@ -288,7 +291,7 @@ async fn current_lags(
             p,
             PartitionLag {
                 origin_end: o.get(),
-                mirror_end: d.get(),
+                mirror_end: d.get() + shared.shift,
             },
         );
     }

@@ -79,6 +79,14 @@ async fn tick(shared: &Arc<Shared>, delay: Duration) -> Result<(), String> {
         report.last_tick_ms = Some(now_ms());
         report.ticks
     };
+    if shared.shift != 0 {
+        // A replicator's stand-in: its copies do not keep offsets, so there is nothing a raw
+        // offset sync could copy that would mean the same records.
+        return Err(
+            "this copy does not keep offsets (--copy-offset-shift): it syncs no consumer offsets"
+                .into(),
+        );
+    }
     let (filters, mirrors) = {
         let s = shared.lock();
         let filters = s.group_filters()?;

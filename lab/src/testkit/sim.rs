@@ -19,6 +19,8 @@ pub struct Sim {
     pub link: String,
     /// The Basic credentials the emulator requires, if any.
     pub basic_auth: Option<(String, String)>,
+    /// Records each mirror partition starts into its source (0: offsets kept).
+    pub copy_offset_shift: i64,
 }
 
 impl Sim {
@@ -49,7 +51,13 @@ impl Sim {
     }
 
     pub async fn start_with(configs: &[(&str, &str)], basic_auth: Option<(&str, &str)>) -> Sim {
-        Sim::start_between(Role::Origin, configs, basic_auth).await
+        Sim::start_between(Role::Origin, configs, basic_auth, 0).await
+    }
+
+    /// A copy that does not keep offsets (a replicator's stand-in): each mirror partition
+    /// starts `shift` records into its source, so offsets differ by `shift`; no offset sync.
+    pub async fn start_replicator(shift: i64, configs: &[(&str, &str)]) -> Sim {
+        Sim::start_between(Role::Origin, configs, None, shift).await
     }
 
     /// A link in the other direction (destination → origin), for the groups that stay on the
@@ -57,7 +65,7 @@ impl Sim {
     /// (with `cluster.link.prefix` when `configs` sets one). Point the agent at it with
     /// [`Sim::reverse_env`].
     pub async fn start_reverse(configs: &[(&str, &str)]) -> Sim {
-        Sim::start_between(Role::Destination, configs, None).await
+        Sim::start_between(Role::Destination, configs, None, 0).await
     }
 
     /// The `CUTOVER_REVERSE_LINK_*` variables that name this emulator as the reverse link
@@ -89,6 +97,7 @@ impl Sim {
         sources: Role,
         configs: &[(&str, &str)],
         basic_auth: Option<(&str, &str)>,
+        copy_offset_shift: i64,
     ) -> Sim {
         // The emulator's clients bootstrap now: not while another test runs an extra origin
         // broker that it will kill (a client that learned of it may later pick it).
@@ -112,6 +121,7 @@ impl Sim {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            copy_offset_shift,
             tls: secure.map(|s| TlsFiles {
                 cert_chain: s.server_cert.clone(),
                 key: s.server_key.clone(),
@@ -124,6 +134,7 @@ impl Sim {
             http: http_client(secure, basic_auth.as_ref()),
             link,
             basic_auth,
+            copy_offset_shift,
         }
     }
 
@@ -277,6 +288,15 @@ impl Sim {
         loop {
             let o = origin.list_offsets(&tps, OffsetSpec::Latest).await.unwrap();
             let d = dest.list_offsets(&tps, OffsetSpec::Latest).await.unwrap();
+            // A shifted copy (a replicator's stand-in) ends `shift` records short.
+            let d: std::collections::BTreeMap<_, _> = d
+                .into_iter()
+                .map(|(tp, r)| {
+                    let shifted =
+                        r.map(|e| cutover::model::Offset(e.get() + self.copy_offset_shift));
+                    (tp, shifted)
+                })
+                .collect();
             let m = self.mirror(topic).await;
             // The link's own figures must have seen the origin's ends too: a refresh read
             // before the records landed reports lag 0 at offset 0 until the next one.

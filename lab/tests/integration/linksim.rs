@@ -750,3 +750,64 @@ async fn a_mirror_takes_its_sources_cleanup_and_retention_settings() {
     let meta = cluster(Role::Destination).topics().await.unwrap();
     assert_eq!(meta[&topic].partition_count(), 2);
 }
+
+/// The replicator's stand-in: a copy that does not keep offsets. Each mirror partition starts
+/// three records into its source, so every record sits three offsets lower on the copy with
+/// its key, value, headers and timestamp, new records follow, the lag counts records not yet
+/// copied, and no consumer offset is synced (it would name other records).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_that_does_not_keep_offsets_shifts_every_record_and_syncs_no_offsets() {
+    let topic = unique("replicated");
+    create_topic(&lab().origin, &topic, 2).await;
+    produce_varied(&lab().origin, &topic, 2, 10, "before").await;
+    let sim = Sim::start_replicator(
+        3,
+        &[
+            ("consumer.offset.sync.enable", "true"),
+            ("consumer.offset.sync.ms", "500"),
+            (
+                "consumer.offset.group.filters",
+                r#"{"groupFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"}]}"#,
+            ),
+        ],
+    )
+    .await;
+    sim.create_mirror(&topic).await;
+    produce_varied(&lab().origin, &topic, 2, 5, "after").await;
+    sim.wait_caught_up(&topic, 2).await;
+
+    let origin = read_all(&lab().origin, &topic, 2);
+    let copy = read_all(&lab().destination, &topic, 2);
+    for p in 0..2 {
+        assert_eq!(origin[&p].len(), 15, "partition {p}");
+        let expected: Vec<_> = origin[&p][3..]
+            .iter()
+            .map(|r| testkit::Rec {
+                offset: r.offset - 3,
+                ..r.clone()
+            })
+            .collect();
+        assert_eq!(
+            copy[&p], expected,
+            "partition {p}: the copy is the source shifted by 3"
+        );
+    }
+    let m = sim.mirror(&topic).await;
+    assert!(
+        m["mirror_lags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["lag"] == 0 && l["last_source_fetch_offset"] == 15),
+        "{m}"
+    );
+    sim.wait_for_tick(Duration::from_secs(10)).await;
+    let (status, doc) = sim.get(&format!("{}/status", sim.sim.admin_url())).await;
+    assert_eq!(status, 200, "{doc}");
+    assert!(
+        doc["offset_sync"]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("does not keep offsets")),
+        "{doc}"
+    );
+}

@@ -106,6 +106,13 @@ Exit 0 done · 1 refused or rolled back · 5 needs the operator (the summary say
         /// link's offset sync copies them). A resumed cutover keeps the mode it started with.
         #[arg(long, value_name = "WHO", value_parser = ["agent", "link"], conflicts_with_all = ["resume", "rollback"])]
         final_offsets: Option<String>,
+        /// The destination is a copy that does not keep the origin's offsets (a replicator's):
+        /// find where the group resumes there by the timestamp of the last record it processed.
+        /// `rewind` reads no record less (the records of that timestamp it had processed are
+        /// read again), `skip` reads no record twice (those it had not are skipped); the summary
+        /// states the count per partition. The agent writes the final offsets.
+        #[arg(long, value_name = "MODE", value_parser = ["rewind", "skip"], conflicts_with_all = ["resume", "rollback", "final_offsets"])]
+        offsets_by_time: Option<String>,
         /// Where the group restarts: `destination` (through the link in [link]) or `origin`,
         /// for a group that stays on the origin after promotion: it moves from the topics it
         /// read there onto the mirrors the reverse link ([reverse-link]) keeps of the promoted

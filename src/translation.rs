@@ -66,6 +66,35 @@ pub struct Translation {
     pub copy_differs: bool,
 }
 
+/// One partition's translation, as journaled and reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PartitionTranslation {
+    pub topic: String,
+    pub partition: i32,
+    /// The group's committed offset on the origin.
+    pub committed: Offset,
+    /// The timestamp of the last record it processed there (ms since the epoch).
+    pub last_time: i64,
+    /// The copy's topic.
+    pub copy_topic: String,
+    #[serde(flatten)]
+    pub translation: Translation,
+}
+
+/// How far a record's offset on the copy is below its offset on the origin, where the reads
+/// can tell: from the records of the last processed timestamp when the copy holds as many as
+/// the origin, else from the first records after it. `None` when neither can be told (the
+/// copy lacks records at that time and none follow on both sides).
+pub fn record_difference(b: &ByTime) -> Option<i64> {
+    let at = |o: Option<Offset>, end: Offset| o.unwrap_or(end).get();
+    let origin_count = at(b.origin_after, b.origin_end) - at(b.origin_at, b.origin_end);
+    let copy_count = at(b.copy_after, b.copy_end) - at(b.copy_at, b.copy_end);
+    if origin_count == copy_count {
+        return Some(at(b.origin_at, b.origin_end) - at(b.copy_at, b.copy_end));
+    }
+    Some(b.origin_after?.get() - b.copy_after?.get())
+}
+
 /// Translates one partition's committed offset onto the copy.
 pub fn translate(b: &ByTime, mode: Mode) -> Translation {
     let origin_at = b.origin_at.unwrap_or(b.origin_end).get();
@@ -161,5 +190,16 @@ mod tests {
         };
         assert!(translate(&short, Mode::Rewind).copy_differs);
         assert!(!translate(&read(3), Mode::Rewind).copy_differs);
+        // The records' offsets differ by 100: told by the records at 20, or, when the copy
+        // lacks one of those, by the first record after them; not at all past both ends.
+        assert_eq!(record_difference(&read(3)), Some(-100));
+        assert_eq!(record_difference(&short), Some(-99));
+        let nothing_after = ByTime {
+            origin_after: None,
+            copy_after: None,
+            copy_end: Offset(104),
+            ..short
+        };
+        assert_eq!(record_difference(&nothing_after), None);
     }
 }

@@ -52,6 +52,8 @@ pub enum Prepared {
         final_offsets: Option<FinalOffsets>,
         /// `--to`: where the group restarts.
         to: Role,
+        /// `--offsets-by-time`: the destination is a copy that does not keep offsets.
+        offsets_by_time: Option<crate::translation::Mode>,
     },
 }
 
@@ -119,8 +121,15 @@ pub fn prepare(cli: &Cli, argv: &[String]) -> Result<Prepared> {
             rollback,
             final_offsets,
             to,
+            offsets_by_time,
         } => Ok(Prepared::Group {
             to: to_arg(to),
+            offsets_by_time: match offsets_by_time.as_deref() {
+                None => None,
+                Some("skip") => Some(crate::translation::Mode::Skip),
+                // clap admits only `rewind` and `skip`.
+                Some(_) => Some(crate::translation::Mode::Rewind),
+            },
             group: GroupId::new(group),
             dry_run: *dry_run,
             mode: if *resume {

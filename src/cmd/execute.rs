@@ -51,7 +51,14 @@ pub async fn execute(prepared: &Prepared, ctx: &Context) -> Result<Outcome> {
             mode,
             command,
             final_offsets,
+            offsets_by_time,
             ..
-        } => group::run(ctx, group, *dry_run, *mode, command, *final_offsets).await,
+        } => {
+            let how = group::How {
+                final_offsets: *final_offsets,
+                offsets_by_time: *offsets_by_time,
+            };
+            group::run(ctx, group, *dry_run, *mode, command, how).await
+        }
     }
 }

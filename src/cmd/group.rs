@@ -13,21 +13,65 @@ use crate::model::{FinalOffsets, GroupId};
 
 use super::{Context, Outcome, Report};
 
+/// How the command line asked for the cutover to be done.
+pub(super) struct How {
+    /// `--final-offsets`, overriding the configuration.
+    pub final_offsets: Option<FinalOffsets>,
+    /// `--offsets-by-time`: the destination is a copy that does not keep offsets.
+    pub offsets_by_time: Option<crate::translation::Mode>,
+}
+
 pub(super) async fn run(
     ctx: &Context,
     group: &GroupId,
     dry_run: bool,
     mode: Mode,
     command: &[String],
-    final_offsets: Option<FinalOffsets>,
+    how: How,
 ) -> Result<Outcome> {
     let mut options = ctx.cutover.clone();
-    if let Some(who) = final_offsets {
+    if let Some(who) = how.final_offsets {
         options.cutover.final_offsets = who;
     }
+    let by_time = match how.offsets_by_time {
+        None => None,
+        Some(_) if options.restart_on == crate::model::Role::Origin => {
+            return Err(crate::error::Error::Usage {
+                message: "`--offsets-by-time` and `--to origin` cannot go together: a reverse link keeps offsets".into(),
+                hint: "move a group back to the origin with `--to origin` alone".into(),
+            })
+        }
+        Some(by) => {
+            // Only the agent can write offsets that differ from the origin's.
+            options.cutover.final_offsets = FinalOffsets::Agent;
+            let by_time = cutover::by_time::ByTime {
+                mode: by,
+                copy: std::sync::Arc::new(crate::kafka::ShiftedCopy::new(
+                    ctx.destination.clone(),
+                )),
+            };
+            // Found once before anything else: a group that cannot be translated is refused
+            // with the reason, not after the stop.
+            by_time
+                .refresh(ctx.origin.as_ref(), ctx.link.as_ref(), group)
+                .await
+                .map_err(|e| crate::error::Error::Usage {
+                    message: format!(
+                        "cannot find by time where group {group} would resume on the copy: {e}"
+                    ),
+                    hint: "check that the copy holds the records the group processed last (the replicator caught up) and that the group has committed offsets on the origin".into(),
+                })?;
+            Some(by_time)
+        }
+    };
+    let destination: &dyn crate::kafka::Cluster = match &by_time {
+        Some(b) => b.copy.as_ref(),
+        None => ctx.destination.as_ref(),
+    };
     let env = cutover::driver::Env {
+        by_time: by_time.as_ref(),
         origin: ctx.origin.as_ref(),
-        destination: ctx.destination.as_ref(),
+        destination,
         link: ctx.link.as_ref(),
         hooks: ctx.hooks.as_ref(),
         options: &options,

@@ -99,6 +99,9 @@ pub struct Env<'a> {
     pub command: Vec<String>,
     /// Shared by the cutovers of a runbook's stage: their filter edits become one write.
     pub filter_edits: Option<&'a SharedFilterEdits>,
+    /// `--offsets-by-time`: the destination is a copy that does not keep offsets, seen
+    /// through `by_time.copy` (which `destination` is).
+    pub by_time: Option<&'a super::by_time::ByTime>,
 }
 
 /// How `cutover group` was asked to run.
@@ -392,6 +395,7 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
         last_checkpoint: None,
         topics: Vec::new(),
         mirror_of: BTreeMap::new(),
+        translations: Vec::new(),
         progress: Progress::start(env.progress, &format!("cutover of {group}")),
         observe_failures: 0,
         last: None,
@@ -448,6 +452,8 @@ struct Driver<'e, 'a> {
     builtin_exclude: bool,
     last_checkpoint: Option<CheckpointKey>,
     topics: Vec<String>,
+    /// `--offsets-by-time`: the last translation of where the group stands onto the copy.
+    translations: Vec<crate::translation::PartitionTranslation>,
     /// The link's mirror topic of each of the group's topics (the same name unless the link
     /// has a prefix): where the final offsets are written and what the restart hook reads.
     mirror_of: BTreeMap<String, String>,
@@ -557,6 +563,13 @@ impl Driver<'_, '_> {
     }
 
     async fn observe(&mut self, phase: Phase) -> Result<Observation> {
+        if let Some(b) = self.env.by_time {
+            // The copy's shifts follow the group while it runs; once it is stopped they hold.
+            match b.refresh(self.env.origin, self.env.link, self.group).await {
+                Ok(t) => self.translations = t,
+                Err(e) => tracing::warn!(error = %e, "offsets by time: kept the last translation"),
+            }
+        }
         let (mut o, report, sync) = observe_with_sync(self.env, self.group).await?;
         // Witnesses need the link's group filters; with sync off or unreadable there are none.
         if let (Phase::ProvingExclusion, Some(Some(filters))) = (phase, &sync) {
@@ -738,7 +751,14 @@ impl Driver<'_, '_> {
             ));
         }
         let written: Vec<String> = snapshot.iter().map(|(tp, o)| format!("{tp}={o}")).collect();
-        Ok(json!({ "written": written }))
+        match self.env.by_time {
+            // In origin offsets; on the copy each lands at its translation's start.
+            Some(b) => Ok(json!({
+                "written": written,
+                "offsets_by_time": { "mode": b.mode, "partitions": self.translations },
+            })),
+            None => Ok(json!({ "written": written })),
+        }
     }
 
     /// Undoes the built-in exclusion: removes the group's LITERAL EXCLUDE, keeping every other
@@ -809,6 +829,10 @@ impl Driver<'_, '_> {
             snapshot,
             journal,
             next,
+            offsets_by_time: self.env.by_time.map(|b| crate::report::OffsetsByTime {
+                mode: b.mode,
+                partitions: self.translations.clone(),
+            }),
         })
     }
 }

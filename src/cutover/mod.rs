@@ -2,6 +2,7 @@
 //! its effects against the clusters, the link, the hooks and the journal (`driver`), with the
 //! other groups it watches for the link's sync ticks (`witness`).
 
+pub mod by_time;
 pub mod driver;
 pub mod dry_run;
 pub mod machine;

@@ -5,6 +5,7 @@ mod cluster;
 mod ffi;
 mod rdkafka_cluster;
 mod records;
+mod shifted;
 mod side;
 
 pub use client_log::ClientLog;
@@ -19,4 +20,5 @@ pub use rdkafka_cluster::{
     OFFSETS_PER_REQUEST, OFFSET_REQUESTS_IN_FLIGHT,
 };
 pub use records::RecordTime;
+pub use shifted::{ShiftedCopy, Shifts};
 pub use side::ClusterSide;

@@ -62,6 +62,32 @@ pub fn cutover_summary_text(s: &Summary) -> String {
             .collect();
         let _ = writeln!(out, "  stopped at: {}", offsets.join(", "));
     }
+    if let Some(by) = &s.offsets_by_time {
+        for p in &by.partitions {
+            let t = &p.translation;
+            let cost = match by.mode {
+                crate::translation::Mode::Rewind => {
+                    format!("rewind: {} record(s) read again", t.read_twice)
+                }
+                crate::translation::Mode::Skip => format!("skip: {} record(s) skipped", t.skipped),
+            };
+            let _ = writeln!(
+                out,
+                "  by time:   {}-{} at {} → {}-{} from {} ({cost}{})",
+                p.topic,
+                p.partition,
+                p.committed,
+                p.copy_topic,
+                p.partition,
+                t.start,
+                if t.copy_differs {
+                    "; the copy holds a different count at that time: the count is the origin's"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
     let _ = writeln!(out, "  journal:   {}", s.journal.display());
     if let Some(next) = &s.next {
         let _ = writeln!(out, "  next:      {next}");

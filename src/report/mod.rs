@@ -21,6 +21,6 @@ pub use audit::AuditReport;
 pub use group::{cutover_summary_markdown, cutover_summary_text, plan_markdown, plan_text};
 pub use json::{json, SCHEMA_VERSION};
 pub use plan::{Plan, PlanStep};
-pub use summary::Summary;
+pub use summary::{OffsetsByTime, Summary};
 pub use tables::{audit_markdown, audit_table, verify_markdown, verify_table};
 pub use verify::VerifyReport;

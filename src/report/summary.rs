@@ -32,4 +32,15 @@ pub struct Summary {
     pub journal: PathBuf,
     /// What to run next, when anything.
     pub next: Option<String>,
+    /// `--offsets-by-time`: the mode and, per partition, where the group starts on the copy
+    /// and how many records it reads twice or skips.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offsets_by_time: Option<OffsetsByTime>,
+}
+
+/// The translation of the final offsets onto a copy that does not keep offsets.
+#[derive(Debug, Clone, Serialize)]
+pub struct OffsetsByTime {
+    pub mode: crate::translation::Mode,
+    pub partitions: Vec<crate::translation::PartitionTranslation>,
 }

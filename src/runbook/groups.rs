@@ -209,6 +209,7 @@ async fn one(
         && journal::read(&path)
             .is_ok_and(|back| !back.entries.is_empty() && back.finished().is_none());
     let genv = Env {
+        by_time: None,
         origin: env.estate.origin,
         destination: env.estate.destination,
         link: env.estate.link,

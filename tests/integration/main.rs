@@ -8,6 +8,8 @@
 //! - `verify`: `cutover verify` and `cutover audit` as an operator runs them, beside the
 //!   scenarios that describe the same situations.
 //! - `cutover`: `cutover group` end to end with a real consumer process.
+//! - `replicated`: a real consumer moved onto a copy that does not keep offsets, by time
+//!   (`--offsets-by-time rewind|skip`), duplicates and gaps as the summary predicted.
 //! - `reverse`: a group that stays on the origin moved onto a reverse link's mirrors there
 //!   (`cutover group --to origin`), with a real consumer process.
 //! - `secrets`: every command, succeeding and failing, with a known value in every
@@ -31,6 +33,7 @@ mod kafka_leaderless;
 mod lab_link;
 mod link_rest;
 mod migration;
+mod replicated;
 mod repository;
 mod reverse;
 mod scenarios;

@@ -1,0 +1,337 @@
+//! Strategy B of issue 17: a copy that does not keep the origin's offsets (a replicator's, here
+//! the emulator's stand-in, five records short on every partition). `cutover group
+//! --offsets-by-time rewind|skip` finds by time where a real consumer resumes on the copy, moves
+//! it there, and the summary predicts, per partition, how many records it will read again
+//! (rewind) or skip (skip). The application's own tally, with the copy's offsets read back in
+//! the origin's, must show exactly those duplicates and gaps, and nothing else.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use cutover::model::Role;
+use cutover_lab::testkit::testapp::{self, tally, Instances, Partition, Tally};
+use cutover_lab::testkit::{create_topic, lab, produce, unique, Protocol, Sim};
+use serde_json::Value;
+
+use crate::world::{cutover_command, toml_array};
+
+const PARTITIONS: i32 = 2;
+/// How many records each copy partition starts into its source.
+const SHIFT: i64 = 5;
+
+/// Moves a consumer onto the shifted copy with `mode`; returns the summary and, per partition,
+/// the duplicates and gaps the app's own tally shows across both clusters.
+async fn move_by_time(mode: &str) -> (Value, BTreeMap<i32, (u64, u64)>) {
+    let name = unique("replicated");
+    let topic = format!("{name}-topic");
+    let group = format!("{name}-group");
+    let each = |n: usize| -> Vec<(i32, usize)> { (0..PARTITIONS).map(|p| (p, n)).collect() };
+    create_topic(&lab().origin, &topic, PARTITIONS).await;
+    // Written in bursts: many records share a millisecond, so a timestamp names several. The
+    // first ten come apart, so the records the copy leaves out (its first five) share no
+    // timestamp with the last ones the group reads.
+    produce(&lab().origin, &topic, &each(10)).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    produce(&lab().origin, &topic, &each(90)).await;
+    let copy = Sim::start_replicator(SHIFT, &[("consumer.offset.sync.enable", "false")]).await;
+    copy.create_mirror(&topic).await;
+    copy.wait_caught_up(&topic, PARTITIONS).await;
+
+    let apps = Instances::new(&group, &[&topic], Protocol::Classic, 1);
+    apps.start(&lab().origin, "origin");
+    let first: BTreeMap<Partition, i64> =
+        (0..PARTITIONS).map(|p| ((topic.clone(), p), 100)).collect();
+    testapp::wait_processed(&apps.outs("origin"), &first, Duration::from_secs(30));
+    let origin = testapp::lab_cluster(Role::Origin);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while testapp::committed(&origin, &group).await != first {
+        assert!(
+            Instant::now() < deadline,
+            "the app never committed what it read"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let dir = testapp::scratch_dir("replicated");
+    let config = dir.join("cutover.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[defaults]
+poll-interval = "250ms"
+
+[cutover]
+journal-dir = "{journal}"
+stop-timeout = "30s"
+mirror-timeout = "20s"
+restart-timeout = "40s"
+restart-window = "2s"
+
+[hooks.stop]
+exec = {stop}
+timeout = "40s"
+
+[hooks.restart]
+exec = {restart}
+timeout = "40s"
+
+[hooks.rollback]
+exec = {rollback}
+timeout = "40s"
+"#,
+            journal = dir.join("journal").display(),
+            stop = toml_array(&apps.stop_argv()),
+            restart = toml_array(&apps.start_argv(&lab().destination, "copy")),
+            rollback = toml_array(&apps.start_argv(&lab().origin, "origin-again")),
+        ),
+    )
+    .expect("write the config");
+    let args = [
+        "group",
+        group.as_str(),
+        "--offsets-by-time",
+        mode,
+        "--format",
+        "json",
+    ];
+    let out = cutover_command(&config, &copy, &args)
+        .output()
+        .expect("run cutover");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let summary: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}\n{stderr}"));
+    assert_eq!(out.status.code(), Some(0), "{summary}\n{stderr}");
+    assert_eq!(summary["outcome"], "done", "{summary}");
+
+    // Records written after the move reach the app through the copy.
+    produce(&lab().origin, &topic, &each(20)).await;
+    copy.wait_caught_up(&topic, PARTITIONS).await;
+    let expected: BTreeMap<Partition, i64> =
+        (0..PARTITIONS).map(|p| ((topic.clone(), p), 120)).collect();
+    // The copy's offsets, read back in the origin's.
+    let in_origin_offsets = |t: Tally| Tally {
+        counts: t
+            .counts
+            .into_iter()
+            .map(|(tp, c)| (tp, c.into_iter().map(|(o, n)| (o + SHIFT, n)).collect()))
+            .collect(),
+    };
+    let read = || {
+        let mut all = tally(&apps.outs("origin"));
+        for (tp, c) in in_origin_offsets(tally(&apps.outs("copy"))).counts {
+            let e = all.counts.entry(tp).or_default();
+            for (o, n) in c {
+                *e.entry(o).or_default() += n;
+            }
+        }
+        all
+    };
+    // Until the app has read up to the end (a skipped record never comes: wait for the last).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !(0..PARTITIONS).all(|p| {
+        read()
+            .counts
+            .get(&(topic.clone(), p))
+            .is_some_and(|c| c.contains_key(&119))
+    }) {
+        assert!(
+            Instant::now() < deadline,
+            "the app never read the new records"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    apps.stop();
+    let t = read();
+    assert!(
+        t.unexpected(&expected).is_empty(),
+        "{:?}",
+        t.unexpected(&expected)
+    );
+    let duplicates = t.duplicates();
+    let gaps = t.gaps(&expected);
+    let counted = (0..PARTITIONS)
+        .map(|p| {
+            let tp = (topic.clone(), p);
+            let twice: u64 = duplicates
+                .get(&tp)
+                .map_or(0, |d| d.iter().map(|(_, n)| u64::from(n - 1)).sum());
+            let missing = gaps.get(&tp).map_or(0, |g| g.len() as u64);
+            (p, (twice, missing))
+        })
+        .collect();
+    (summary, counted)
+}
+
+/// The summary's prediction per partition: (records read twice, records skipped).
+fn predicted(summary: &Value) -> BTreeMap<i32, (u64, u64)> {
+    summary["offsets_by_time"]["partitions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no translation in the summary: {summary}"))
+        .iter()
+        .map(|p| {
+            assert_eq!(p["committed"], 100, "{p}");
+            assert_eq!(p["copy_differs"], false, "{p}");
+            let n = |k: &str| p[k].as_u64().unwrap_or_else(|| panic!("{k}: {p}"));
+            (
+                p["partition"].as_i64().unwrap() as i32,
+                (n("read_twice"), n("skipped")),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rewind_reads_again_exactly_the_records_the_summary_predicted_and_skips_none() {
+    let (summary, counted) = move_by_time("rewind").await;
+    let predicted = predicted(&summary);
+    assert_eq!(counted, predicted, "{summary}");
+    assert!(
+        predicted
+            .values()
+            .all(|(twice, skipped)| *twice >= 1 && *skipped == 0),
+        "rewind reads at least the last processed record again: {summary}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skip_reads_nothing_twice_and_skips_exactly_what_the_summary_predicted() {
+    let (summary, counted) = move_by_time("skip").await;
+    let predicted = predicted(&summary);
+    assert_eq!(counted, predicted, "{summary}");
+    assert!(
+        predicted.values().all(|(twice, _)| *twice == 0),
+        "{summary}"
+    );
+}
+
+/// A group stopped in the middle of a millisecond's records (its offsets committed there, as
+/// a consumer stopped mid-burst leaves them): `skip` leaves out exactly the records of that
+/// millisecond it had not read yet, as predicted, and reads every later record once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skip_leaves_out_exactly_the_unread_records_of_the_last_timestamp() {
+    use cutover_lab::testkit::{commit_as_member, read_all};
+    let name = unique("replicated-mid");
+    let topic = format!("{name}-topic");
+    let group = format!("{name}-group");
+    let each = |n: usize| -> Vec<(i32, usize)> { (0..PARTITIONS).map(|p| (p, n)).collect() };
+    create_topic(&lab().origin, &topic, PARTITIONS).await;
+    produce(&lab().origin, &topic, &each(10)).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    produce(&lab().origin, &topic, &each(90)).await;
+    // On each partition, stop between two records of the same millisecond (past the first ten).
+    let records = read_all(&lab().origin, &topic, PARTITIONS);
+    let stop_at: Vec<(i32, i64)> = (0..PARTITIONS)
+        .map(|p| {
+            let r = &records[&p];
+            let at = (10..r.len() - 1)
+                .rev()
+                .find(|&i| r[i].timestamp == r[i + 1].timestamp)
+                .expect("a millisecond with two records");
+            (p, r[at].offset + 1)
+        })
+        .collect();
+    commit_as_member(
+        &lab().origin,
+        &group,
+        Protocol::Classic,
+        &topic,
+        PARTITIONS as usize,
+        &stop_at,
+    );
+    let copy = Sim::start_replicator(SHIFT, &[("consumer.offset.sync.enable", "false")]).await;
+    copy.create_mirror(&topic).await;
+    copy.wait_caught_up(&topic, PARTITIONS).await;
+
+    let apps = Instances::new(&group, &[&topic], Protocol::Classic, 1);
+    let dir = testapp::scratch_dir("replicated-mid");
+    let config = dir.join("cutover.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[defaults]
+poll-interval = "250ms"
+
+[cutover]
+journal-dir = "{journal}"
+stop-timeout = "30s"
+restart-timeout = "40s"
+restart-window = "2s"
+
+[hooks.stop]
+exec = ["true"]
+
+[hooks.restart]
+exec = {restart}
+timeout = "40s"
+
+[hooks.rollback]
+exec = ["true"]
+"#,
+            journal = dir.join("journal").display(),
+            restart = toml_array(&apps.start_argv(&lab().destination, "copy")),
+        ),
+    )
+    .expect("write the config");
+    let args = [
+        "group",
+        group.as_str(),
+        "--offsets-by-time",
+        "skip",
+        "--format",
+        "json",
+    ];
+    let out = cutover_command(&config, &copy, &args)
+        .output()
+        .expect("run cutover");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let summary: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}\n{stderr}"));
+    assert_eq!(out.status.code(), Some(0), "{summary}\n{stderr}");
+    let skipped: BTreeMap<i32, i64> = summary["offsets_by_time"]["partitions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{summary}"))
+        .iter()
+        .map(|p| {
+            (
+                p["partition"].as_i64().unwrap() as i32,
+                p["skipped"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(skipped.values().all(|n| *n >= 1), "{summary}");
+
+    // Records written after the move come through the copy. The app reads the copy to its end
+    // (120 − SHIFT records a partition): nothing twice, the predicted records left out right
+    // after where the group stood, every later one once.
+    produce(&lab().origin, &topic, &each(20)).await;
+    copy.wait_caught_up(&topic, PARTITIONS).await;
+    let last = 120 - SHIFT - 1;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(0..PARTITIONS).all(|p| {
+        tally(&apps.outs("copy"))
+            .counts
+            .get(&(topic.clone(), p))
+            .is_some_and(|c| c.contains_key(&last))
+    }) {
+        assert!(
+            Instant::now() < deadline,
+            "the app never read the copy to its end"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    apps.stop();
+    let t = tally(&apps.outs("copy"));
+    assert!(t.duplicates().is_empty(), "{:?}", t.duplicates());
+    for (p, from) in &stop_at {
+        let read: Vec<i64> = t.counts[&(topic.clone(), *p)]
+            .keys()
+            .map(|o| o + SHIFT)
+            .collect();
+        let expected: Vec<i64> = (from + skipped[p]..120).collect();
+        assert_eq!(read, expected, "partition {p}: {summary}");
+    }
+}

@@ -111,7 +111,8 @@ Exit 0 done · 1 refused or rolled back · 5 needs the operator (the summary say
         /// `rewind` reads no record less (the records of that timestamp it had processed are
         /// read again), `skip` reads no record twice (those it had not are skipped); the summary
         /// states the count per partition. The agent writes the final offsets.
-        #[arg(long, value_name = "MODE", value_parser = ["rewind", "skip"], conflicts_with_all = ["resume", "rollback", "final_offsets"])]
+        /// A `--resume` or `--rollback` repeats the mode the cutover began with.
+        #[arg(long, value_name = "MODE", value_parser = ["rewind", "skip"], conflicts_with = "final_offsets")]
         offsets_by_time: Option<String>,
         /// Where the group restarts: `destination` (through the link in [link]) or `origin`,
         /// for a group that stays on the origin after promotion: it moves from the topics it

@@ -34,6 +34,15 @@ pub enum Mode {
     Skip,
 }
 
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Rewind => "rewind",
+            Mode::Skip => "skip",
+        }
+    }
+}
+
 /// What was read for one partition. Offsets by time are `None` when no record is at or after
 /// that time (the partition's end).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -177,6 +177,10 @@ async fn evidence(env: &Env<'_>) -> BTreeMap<String, String> {
         // Back to the origin, onto the reverse link's mirrors: the report's commands say so.
         facts.insert("restart_on".into(), "origin".into());
     }
+    if let Some(b) = env.by_time {
+        // A resume must see the copy the same way (`same_offsets_by_time`).
+        facts.insert("offsets_by_time".into(), b.mode.as_str().into());
+    }
     let (origin, destination) = tokio::join!(env.origin.cluster_id(), env.destination.cluster_id());
     for (key, id) in [
         ("origin_cluster_id", origin),
@@ -246,6 +250,44 @@ fn last_checkpoint(back: &ReadBack) -> Option<(String, State)> {
     })
 }
 
+/// `--offsets-by-time`, as the run began: a resume or rollback of an interrupted cutover must
+/// see the copy as it did, or it would read the group's offsets on the copy untranslated.
+fn same_offsets_by_time(env: &Env<'_>, group: &GroupId, back: &ReadBack) -> Result<()> {
+    let began = back.entries.iter().find_map(|e| match &e.record {
+        Record::Started { settings, .. } => Some(
+            settings["evidence"]["offsets_by_time"]
+                .as_str()
+                .map(str::to_string),
+        ),
+        _ => None,
+    });
+    let Some(began) = began else {
+        return Ok(());
+    };
+    let now = env.by_time.map(|b| b.mode.as_str().to_string());
+    if began == now {
+        return Ok(());
+    }
+    let command = super::group_command(group.as_str(), env.options.restart_on);
+    Err(Error::State {
+        message: format!(
+            "the interrupted cutover of group {group} began {}, and this run is asked {}",
+            began
+                .as_deref()
+                .map_or("without --offsets-by-time".to_string(), |m| format!(
+                    "with --offsets-by-time {m}"
+                )),
+            now.as_deref().map_or("without it".to_string(), |m| format!(
+                "with --offsets-by-time {m}"
+            )),
+        ),
+        hint: format!(
+            "continue it as it began: `{command}{} --resume` (or `--rollback`)",
+            began.map_or(String::new(), |m| format!(" --offsets-by-time {m}"))
+        ),
+    })
+}
+
 fn new_run_id(clock: &Clock, group: &GroupId) -> String {
     let now = clock.now_ms();
     let mut hash: u32 = 2166136261;
@@ -281,6 +323,9 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
         })?;
     let checkpoint = last_checkpoint(&back);
     let finished = back.finished().is_some();
+    if mode != Mode::Start && !finished {
+        same_offsets_by_time(env, group, &back)?;
+    }
     let unfinished_phase = (!back.entries.is_empty() && !finished).then(|| {
         checkpoint
             .as_ref()

@@ -20,8 +20,9 @@ const PARTITIONS: i32 = 2;
 const SHIFT: i64 = 5;
 
 /// Moves a consumer onto the shifted copy with `mode`; returns the summary and, per partition,
-/// the duplicates and gaps the app's own tally shows across both clusters.
-async fn move_by_time(mode: &str) -> (Value, BTreeMap<i32, (u64, u64)>) {
+/// the duplicates and gaps the app's own tally shows across both clusters. `killed`: the agent
+/// is SIGKILLed while the stop hook runs, and resumed.
+async fn move_by_time(mode: &str, killed: bool) -> (Value, BTreeMap<i32, (u64, u64)>) {
     let name = unique("replicated");
     let topic = format!("{name}-topic");
     let group = format!("{name}-group");
@@ -81,7 +82,19 @@ exec = {rollback}
 timeout = "40s"
 "#,
             journal = dir.join("journal").display(),
-            stop = toml_array(&apps.stop_argv()),
+            stop = toml_array(&if killed {
+                // Slow enough for the kill to land while it runs.
+                let mut argv = vec![
+                    "sh".to_string(),
+                    "-c".into(),
+                    r#"sleep 2; exec "$@""#.into(),
+                    "sh".into(),
+                ];
+                argv.extend(apps.stop_argv());
+                argv
+            } else {
+                apps.stop_argv()
+            }),
             restart = toml_array(&apps.start_argv(&lab().destination, "copy")),
             rollback = toml_array(&apps.start_argv(&lab().origin, "origin-again")),
         ),
@@ -95,9 +108,43 @@ timeout = "40s"
         "--format",
         "json",
     ];
-    let out = cutover_command(&config, &copy, &args)
-        .output()
-        .expect("run cutover");
+    let out = if killed {
+        let journal =
+            cutover::journal::path_for(&dir.join("journal"), &cutover::model::GroupId::new(&group));
+        let mut child = cutover_command(&config, &copy, &args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn cutover");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !std::fs::read_to_string(&journal)
+            .is_ok_and(|j| j.contains(r#""effect":"hook:stop""#))
+        {
+            assert!(Instant::now() < deadline, "the stop hook never began");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reaped");
+        // A resume without the mode would read the copy untranslated: refused, naming it.
+        let plain = cutover_command(&config, &copy, &["group", group.as_str(), "--resume"])
+            .output()
+            .expect("run cutover");
+        let said = String::from_utf8_lossy(&plain.stderr).into_owned();
+        assert_eq!(plain.status.code(), Some(2), "{said}");
+        assert!(
+            said.contains(&format!("--offsets-by-time {mode} --resume")),
+            "{said}"
+        );
+        let mut resume = args.to_vec();
+        resume.push("--resume");
+        cutover_command(&config, &copy, &resume)
+            .output()
+            .expect("run cutover")
+    } else {
+        cutover_command(&config, &copy, &args)
+            .output()
+            .expect("run cutover")
+    };
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let summary: Value = serde_json::from_str(&stdout)
@@ -184,7 +231,7 @@ fn predicted(summary: &Value) -> BTreeMap<i32, (u64, u64)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rewind_reads_again_exactly_the_records_the_summary_predicted_and_skips_none() {
-    let (summary, counted) = move_by_time("rewind").await;
+    let (summary, counted) = move_by_time("rewind", false).await;
     let predicted = predicted(&summary);
     assert_eq!(counted, predicted, "{summary}");
     assert!(
@@ -197,7 +244,7 @@ async fn rewind_reads_again_exactly_the_records_the_summary_predicted_and_skips_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skip_reads_nothing_twice_and_skips_exactly_what_the_summary_predicted() {
-    let (summary, counted) = move_by_time("skip").await;
+    let (summary, counted) = move_by_time("skip", false).await;
     let predicted = predicted(&summary);
     assert_eq!(counted, predicted, "{summary}");
     assert!(
@@ -334,4 +381,12 @@ exec = ["true"]
         let expected: Vec<i64> = (from + skipped[p]..120).collect();
         assert_eq!(read, expected, "partition {p}: {summary}");
     }
+}
+
+/// Killed while the stop hook runs, the cutover resumes only with the mode it began with, and
+/// then reads again exactly what it predicted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_move_by_time_resumes_only_in_its_own_mode_and_keeps_its_prediction() {
+    let (summary, counted) = move_by_time("rewind", true).await;
+    assert_eq!(counted, predicted(&summary), "{summary}");
 }

@@ -58,6 +58,13 @@ pub enum Prepared {
 }
 
 impl Prepared {
+    /// Whether a forward `verify` or `group` pairs the reverse link's mirrors back to their
+    /// sources (bidirectional links with prefixes, `link/paired.rs`).
+    pub fn pairs_reverse_mirrors(&self) -> bool {
+        matches!(self, Prepared::Verify { .. } | Prepared::Group { .. })
+            && self.restart_on() == Role::Destination
+    }
+
     /// Where the command's groups restart: `--to origin` reads through the reverse link.
     pub fn restart_on(&self) -> Role {
         match self {

@@ -16,7 +16,7 @@ use crate::cutover::machine::Phase;
 use crate::error::Result;
 use crate::hooks::{ConfiguredHooks, Hooks};
 use crate::kafka::{Cluster, RdKafkaCluster};
-use crate::link::Link;
+use crate::link::{Link, PairedLink};
 use crate::model::Role;
 use crate::reverse::{open_link, Reverse};
 
@@ -46,7 +46,13 @@ impl Context {
     /// Loads the configuration (`config_file` and `CUTOVER_*` variables) and connects.
     /// `restart_on` is where the command's groups go on reading: the destination through
     /// `[link]`, or the origin through `[reverse-link]` (see [`crate::kafka::ClusterSide`]).
-    pub async fn open(config_file: Option<&Path>, restart_on: Role) -> Result<Context> {
+    /// `pair_reverse_mirrors`: a forward command also sees the reverse link's mirrors paired
+    /// back to their sources (`link/paired.rs`), when a reverse link is configured.
+    pub async fn open(
+        config_file: Option<&Path>,
+        restart_on: Role,
+        pair_reverse_mirrors: bool,
+    ) -> Result<Context> {
         let env = crate::config::process_env();
         let config = Config::load(config_file, &env)?;
         tracing::debug!("configuration loaded");
@@ -69,7 +75,17 @@ impl Context {
         });
         let (origin, destination, link) = match restart_on {
             Role::Destination => {
-                let link = open_link(&config.link, origin.clone(), destination.clone()).await?;
+                let mut link = open_link(&config.link, origin.clone(), destination.clone()).await?;
+                if let (true, Some(r)) = (pair_reverse_mirrors, &reverse) {
+                    match open_link(&r.config, destination.clone(), origin.clone()).await {
+                        Ok(back) => link = Box::new(PairedLink::new(link, back)),
+                        // Without it, topics that only the reverse link mirrors are judged
+                        // NOT_MIRRORED: a finding, not a guess.
+                        Err(e) => {
+                            tracing::warn!(error = %e, "the reverse link cannot be opened: its mirrors are not paired")
+                        }
+                    }
+                }
                 (origin, destination, link)
             }
             Role::Origin => {

@@ -41,7 +41,12 @@ pub async fn run(cli: Cli, argv: Vec<String>) -> Result<i32> {
         crate::runbook::load(runbook, &crate::config::process_env())?;
     }
     let work = async {
-        let mut ctx = Context::open(cli.config.as_deref(), prepared.restart_on()).await?;
+        let mut ctx = Context::open(
+            cli.config.as_deref(),
+            prepared.restart_on(),
+            prepared.pairs_reverse_mirrors(),
+        )
+        .await?;
         ctx.json_lines = cli.format == Format::Json;
         let ctx = ctx.leak_at_exit();
         execute(&prepared, ctx).await

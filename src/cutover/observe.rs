@@ -76,6 +76,7 @@ pub(super) async fn observe_with_sync(
         offset_sync(env.link)
     );
     let report = report?;
+    let paired = env.link.paired_topics();
     let judgement = judgement_of(&report, group)?;
     let mut o = Observation {
         origin_active: judgement.origin_state == Presence::Active,
@@ -94,7 +95,9 @@ pub(super) async fn observe_with_sync(
         if let Some(m) = p.mirror_end {
             o.mirror_end.insert(tp.clone(), m);
         }
-        if let Some(e) = p.origin_end {
+        // A paired topic's origin side is a reverse mirror: it grows with what producers
+        // write on the destination, which is no write to the origin (`link/paired.rs`).
+        if let Some(e) = p.origin_end.filter(|_| !paired.contains(p.topic.as_str())) {
             o.origin_end.insert(tp.clone(), e);
         }
         if let (Some(mirror), Some(status)) = (&p.mirror_topic, &p.mirror_status) {

@@ -9,6 +9,7 @@
 pub mod filter_edit;
 pub mod filters;
 mod kafka_only;
+mod paired;
 pub(crate) mod rest;
 
 use std::collections::BTreeMap;
@@ -20,6 +21,7 @@ use crate::error::Result;
 use crate::model::MirrorState;
 
 pub use kafka_only::KafkaOnlyLink;
+pub use paired::PairedLink;
 
 /// The link config naming its mirrors' prefix (mirror name = prefix + source name).
 pub const LINK_PREFIX: &str = "cluster.link.prefix";
@@ -104,6 +106,13 @@ pub trait Link: Send + Sync {
 
     /// Sets (`Some`) or resets (`None`) configs in one request.
     async fn alter_configs(&self, changes: &[(String, Option<String>)]) -> Result<()>;
+
+    /// Origin topics that are not this link's mirrors' sources but pair with a destination
+    /// topic by construction (a reverse link's mirrors, [`PairedLink`]), as of the last
+    /// [`Link::mirrors`]: their origin side may grow while a group moves.
+    fn paired_topics(&self) -> std::collections::BTreeSet<String> {
+        std::collections::BTreeSet::new()
+    }
 
     /// Promote, fail over, pause or resume mirror topics; one result per topic.
     async fn alter_mirrors(

@@ -1,5 +1,7 @@
 //! cutover's integration tests, in one binary so the suite links once and starts the lab once:
 //!
+//! - `bidirectional`: a real consumer reading both prefixed pairs of bidirectional links
+//!   moved with every record once (issue 17, strategy A).
 //! - `cli`: the command line (help, exit codes, refusals); no Kafka.
 //! - `scenarios`: every `scenarios/*.toml` on the simulator; no Kafka.
 //! - `kafka_adapter`, `kafka_leaderless`: the Kafka adapter against the lab's real broker.
@@ -24,6 +26,7 @@
 //! names, and a test that changes the origin's brokers holds a guard that topic creation waits
 //! for.
 
+mod bidirectional;
 mod cli;
 mod concurrent;
 mod cutover;

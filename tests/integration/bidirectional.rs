@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use cutover::model::Role;
 use cutover_lab::testkit::testapp::{self, Instances, Partition, Tally};
 use cutover_lab::testkit::{create_topic, lab, produce, unique, Protocol, Sim};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::world::{cutover_command, toml_array};
+use crate::world::{cutover_command, run_json, write_config};
 
 const PARTITIONS: i32 = 2;
 
@@ -119,51 +119,14 @@ async fn a_group_reading_both_prefixed_pairs_moves_with_every_record_once() {
         .expect("--topic");
     restart.splice(at..at + 4, ["--topic".to_string(), "{topics}".to_string()]);
     let dir = testapp::scratch_dir("bidi");
-    let config = dir.join("cutover.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[defaults]
-poll-interval = "250ms"
-
-[cutover]
-journal-dir = "{journal}"
-stop-timeout = "30s"
-mirror-timeout = "20s"
-restart-timeout = "40s"
-restart-window = "2s"
-sync-timeout-factor = 4
-
-[hooks.stop]
-exec = {stop}
-timeout = "40s"
-
-[hooks.restart]
-exec = {restart}
-timeout = "40s"
-
-[hooks.rollback]
-exec = {rollback}
-timeout = "40s"
-"#,
-            journal = dir.join("journal").display(),
-            stop = toml_array(&apps.stop_argv()),
-            restart = toml_array(&restart),
-            rollback = toml_array(&apps.start_argv(&lab().origin, "origin-again")),
-        ),
-    )
-    .expect("write the config");
+    let config = write_config(
+        &dir,
+        &apps.stop_argv(),
+        &restart,
+        &apps.start_argv(&lab().origin, "origin-again"),
+    );
     let run = |args: &[&str]| {
-        let out = cutover_command(&config, &forward, args)
-            .envs(reverse.reverse_env())
-            .output()
-            .expect("run cutover");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        let doc: Value = serde_json::from_str(&stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}\n{stderr}"));
-        (out.status.code().unwrap_or(-1), doc, stderr)
+        run_json(cutover_command(&config, &forward, args).envs(reverse.reverse_env()))
     };
 
     // verify pairs the reverse link's mirror with its source: no topic is unmirrored.

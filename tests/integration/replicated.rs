@@ -13,7 +13,7 @@ use cutover_lab::testkit::testapp::{self, tally, Instances, Partition, Tally};
 use cutover_lab::testkit::{create_topic, lab, produce, unique, Protocol, Sim};
 use serde_json::Value;
 
-use crate::world::{cutover_command, toml_array};
+use crate::world::{cutover_command, run_json, write_config};
 
 const PARTITIONS: i32 = 2;
 /// How many records each copy partition starts into its source.
@@ -54,52 +54,25 @@ async fn move_by_time(mode: &str, killed: bool) -> (Value, BTreeMap<i32, (u64, u
     }
 
     let dir = testapp::scratch_dir("replicated");
-    let config = dir.join("cutover.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[defaults]
-poll-interval = "250ms"
-
-[cutover]
-journal-dir = "{journal}"
-stop-timeout = "30s"
-mirror-timeout = "20s"
-restart-timeout = "40s"
-restart-window = "2s"
-
-[hooks.stop]
-exec = {stop}
-timeout = "40s"
-
-[hooks.restart]
-exec = {restart}
-timeout = "40s"
-
-[hooks.rollback]
-exec = {rollback}
-timeout = "40s"
-"#,
-            journal = dir.join("journal").display(),
-            stop = toml_array(&if killed {
-                // Slow enough for the kill to land while it runs.
-                let mut argv = vec![
-                    "sh".to_string(),
-                    "-c".into(),
-                    r#"sleep 2; exec "$@""#.into(),
-                    "sh".into(),
-                ];
-                argv.extend(apps.stop_argv());
-                argv
-            } else {
-                apps.stop_argv()
-            }),
-            restart = toml_array(&apps.start_argv(&lab().destination, "copy")),
-            rollback = toml_array(&apps.start_argv(&lab().origin, "origin-again")),
-        ),
-    )
-    .expect("write the config");
+    // A slow stop hook when the agent is to be killed while it runs.
+    let stop = if killed {
+        let mut argv = vec![
+            "sh".to_string(),
+            "-c".into(),
+            r#"sleep 2; exec "$@""#.into(),
+            "sh".into(),
+        ];
+        argv.extend(apps.stop_argv());
+        argv
+    } else {
+        apps.stop_argv()
+    };
+    let config = write_config(
+        &dir,
+        &stop,
+        &apps.start_argv(&lab().destination, "copy"),
+        &apps.start_argv(&lab().origin, "origin-again"),
+    );
     let args = [
         "group",
         group.as_str(),
@@ -137,19 +110,12 @@ timeout = "40s"
         );
         let mut resume = args.to_vec();
         resume.push("--resume");
-        cutover_command(&config, &copy, &resume)
-            .output()
-            .expect("run cutover")
+        run_json(&mut cutover_command(&config, &copy, &resume))
     } else {
-        cutover_command(&config, &copy, &args)
-            .output()
-            .expect("run cutover")
+        run_json(&mut cutover_command(&config, &copy, &args))
     };
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let summary: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}\n{stderr}"));
-    assert_eq!(out.status.code(), Some(0), "{summary}\n{stderr}");
+    let (code, summary, stderr) = out;
+    assert_eq!(code, 0, "{summary}\n{stderr}");
     assert_eq!(summary["outcome"], "done", "{summary}");
 
     // Records written after the move reach the app through the copy.
@@ -293,35 +259,14 @@ async fn skip_leaves_out_exactly_the_unread_records_of_the_last_timestamp() {
 
     let apps = Instances::new(&group, &[&topic], Protocol::Classic, 1);
     let dir = testapp::scratch_dir("replicated-mid");
-    let config = dir.join("cutover.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[defaults]
-poll-interval = "250ms"
-
-[cutover]
-journal-dir = "{journal}"
-stop-timeout = "30s"
-restart-timeout = "40s"
-restart-window = "2s"
-
-[hooks.stop]
-exec = ["true"]
-
-[hooks.restart]
-exec = {restart}
-timeout = "40s"
-
-[hooks.rollback]
-exec = ["true"]
-"#,
-            journal = dir.join("journal").display(),
-            restart = toml_array(&apps.start_argv(&lab().destination, "copy")),
-        ),
-    )
-    .expect("write the config");
+    // The group has no process of its own on the origin: nothing to stop or start there.
+    let nothing = vec!["true".to_string()];
+    let config = write_config(
+        &dir,
+        &nothing,
+        &apps.start_argv(&lab().destination, "copy"),
+        &nothing,
+    );
     let args = [
         "group",
         group.as_str(),
@@ -330,14 +275,8 @@ exec = ["true"]
         "--format",
         "json",
     ];
-    let out = cutover_command(&config, &copy, &args)
-        .output()
-        .expect("run cutover");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let summary: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}\n{stderr}"));
-    assert_eq!(out.status.code(), Some(0), "{summary}\n{stderr}");
+    let (code, summary, stderr) = run_json(&mut cutover_command(&config, &copy, &args));
+    assert_eq!(code, 0, "{summary}\n{stderr}");
     let skipped: BTreeMap<i32, i64> = summary["offsets_by_time"]["partitions"]
         .as_array()
         .unwrap_or_else(|| panic!("{summary}"))

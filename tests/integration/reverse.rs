@@ -17,7 +17,7 @@ use cutover_lab::testkit::testapp::{self, tally, Instances, Partition};
 use cutover_lab::testkit::{create_topic, lab, produce, unique, Protocol, Sim};
 use serde_json::{json, Value};
 
-use crate::world::{syncing_sim, toml_array};
+use crate::world::{run_json, syncing_sim, write_config};
 
 const PREFIX: &str = "dst.";
 const PARTITIONS: i32 = 2;
@@ -128,40 +128,12 @@ impl StayWorld {
         restart.splice(at..at + 2, ["--topic".to_string(), "{topics}".to_string()]);
         let dir = testapp::scratch_dir("reverse");
         let journal_dir = dir.join("journal");
-        let config = dir.join("cutover.toml");
-        std::fs::write(
-            &config,
-            format!(
-                r#"
-    [defaults]
-    poll-interval = "250ms"
-
-    [cutover]
-    journal-dir = "{journal}"
-    stop-timeout = "30s"
-    mirror-timeout = "20s"
-    restart-timeout = "40s"
-    restart-window = "2s"
-
-    [hooks.stop]
-    exec = {stop}
-    timeout = "40s"
-
-    [hooks.restart]
-    exec = {restart}
-    timeout = "40s"
-
-    [hooks.rollback]
-    exec = {rollback}
-    timeout = "40s"
-    "#,
-                journal = journal_dir.display(),
-                stop = toml_array(&apps.stop_argv()),
-                restart = toml_array(&restart),
-                rollback = toml_array(&apps.start_argv(&lab().origin, "origin-again")),
-            ),
-        )
-        .expect("write the config");
+        let config = write_config(
+            &dir,
+            &apps.stop_argv(),
+            &restart,
+            &apps.start_argv(&lab().origin, "origin-again"),
+        );
 
         StayWorld {
             topic,
@@ -178,15 +150,10 @@ impl StayWorld {
     /// Runs `cutover ARGS…` (with `--format json` in ARGS) against both links: (exit code,
     /// stdout as JSON, stderr).
     fn run(&self, args: &[&str]) -> (i32, Value, String) {
-        let out = crate::world::cutover_command(&self.config, &self.forward, args)
-            .envs(self.reverse.reverse_env())
-            .output()
-            .expect("run cutover");
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        let doc: Value = serde_json::from_str(&stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}\nstderr: {stderr}"));
-        (out.status.code().unwrap_or(-1), doc, stderr)
+        run_json(
+            crate::world::cutover_command(&self.config, &self.forward, args)
+                .envs(self.reverse.reverse_env()),
+        )
     }
 
     /// The group runs on the origin on `dst.<topic>` only, excluded from the reverse link's

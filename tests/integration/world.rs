@@ -98,6 +98,63 @@ pub(crate) fn cutover_command(config: &Path, sim: &Sim, args: &[&str]) -> std::p
     cmd
 }
 
+/// Runs a `cutover … --format json` command to its end: (exit code, stdout as JSON, stderr).
+pub(crate) fn run_json(cmd: &mut std::process::Command) -> (i32, Value, String) {
+    let out = cmd.output().expect("run cutover");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let doc = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}\nstderr: {stderr}"));
+    (out.status.code().unwrap_or(-1), doc, stderr)
+}
+
+/// Writes `dir/cutover.toml` for a lab test: quick polls and timeouts, journals in
+/// `dir/journal`, and these hooks (argv arrays). Returns its path.
+pub(crate) fn write_config(
+    dir: &Path,
+    stop: &[String],
+    restart: &[String],
+    rollback: &[String],
+) -> PathBuf {
+    let config = dir.join("cutover.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[defaults]
+poll-interval = "250ms"
+
+[cutover]
+journal-dir = "{journal}"
+stop-timeout = "30s"
+mirror-timeout = "20s"
+restart-timeout = "40s"
+restart-window = "2s"
+sync-timeout-factor = 4
+
+[hooks.stop]
+exec = {stop}
+retries = 1
+timeout = "40s"
+
+[hooks.restart]
+exec = {restart}
+timeout = "40s"
+
+[hooks.rollback]
+exec = {rollback}
+timeout = "40s"
+"#,
+            journal = dir.join("journal").display(),
+            stop = toml_array(stop),
+            restart = toml_array(restart),
+            rollback = toml_array(rollback),
+        ),
+    )
+    .expect("write the config");
+    config
+}
+
 pub(crate) fn toml_array(argv: &[String]) -> String {
     let items: Vec<String> = argv.iter().map(|a| json!(a).to_string()).collect();
     format!("[{}]", items.join(", "))
@@ -159,42 +216,12 @@ impl World {
         let dir = testapp::scratch_dir("cutover");
         let journal_dir = dir.join("journal");
         let stop = stop_hook.unwrap_or_else(|| apps.stop_argv());
-        let config = dir.join("cutover.toml");
-        std::fs::write(
-            &config,
-            format!(
-                r#"
-[defaults]
-poll-interval = "250ms"
-
-[cutover]
-journal-dir = "{journal}"
-stop-timeout = "30s"
-mirror-timeout = "20s"
-restart-timeout = "40s"
-restart-window = "2s"
-sync-timeout-factor = 4
-
-[hooks.stop]
-exec = {stop}
-retries = 1
-timeout = "40s"
-
-[hooks.restart]
-exec = {restart}
-timeout = "40s"
-
-[hooks.rollback]
-exec = {rollback}
-timeout = "40s"
-"#,
-                journal = journal_dir.display(),
-                stop = toml_array(&stop),
-                restart = toml_array(&apps.start_argv(&lab().destination, "destination")),
-                rollback = toml_array(&apps.start_argv(&lab().origin, "origin-again")),
-            ),
-        )
-        .expect("write the config");
+        let config = write_config(
+            &dir,
+            &stop,
+            &apps.start_argv(&lab().destination, "destination"),
+            &apps.start_argv(&lab().origin, "origin-again"),
+        );
         let producers = topics
             .iter()
             .map(|(topic, partitions)| {

@@ -57,9 +57,16 @@ impl Link for PairedLink {
         self.forward.describe().await
     }
 
+    /// The forward link's mirrors, and the pairs. The reverse link only adds: when it cannot be
+    /// read, the forward mirrors stand alone (topics only it pairs are then NOT_MIRRORED, a
+    /// finding) rather than a forward cutover failing for it.
     async fn mirrors(&self) -> Result<Vec<MirrorDescription>> {
-        let (mut mirrors, reverse) =
-            tokio::try_join!(self.forward.mirrors(), self.reverse.mirrors())?;
+        let (forward, reverse) = tokio::join!(self.forward.mirrors(), self.reverse.mirrors());
+        let mut mirrors = forward?;
+        let reverse = reverse.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the reverse link's mirrors cannot be read: they are not paired");
+            Vec::new()
+        });
         // Names on each cluster the forward link already maps.
         let on_origin: BTreeSet<String> = mirrors.iter().map(|m| m.source_topic.clone()).collect();
         let on_destination: BTreeSet<String> =

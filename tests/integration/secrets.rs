@@ -121,6 +121,8 @@ const SECRETS: &[SecretSetting] = &[
     secret("destination .properties ssl.key.password", "S3CR3T-dest-sslkey-94f2b1", At::Properties("destination"), "ssl.key.password={value}", None),
     // [link]: the REST API's Basic auth password (the emulator requires it).
     secret("[link] password-env", "S3CR3T-link-basic-6e1c3a", At::Config("link"), r#"password-env = "{var}""#, Some(LINK_PASSWORD_VAR)),
+    // [reverse-link]: the way back's Basic auth password (`--to origin`, bidirectional pairs).
+    secret("[reverse-link] password-env", "S3CR3T-reverse-basic-5d2e87", At::Config("reverse-link"), r#"password-env = "{var}""#, Some("REVERSE_LINK_SECRET")),
     // Hooks: env-from (exec and shell) and headers-env (HTTP), in cutover.toml and a runbook.
     secret("[hooks.stop] env-from", "S3CR3T-stop-envfrom-d05a7e", At::Config("hooks.stop"), r#"env-from.STOP_TOKEN = "{var}""#, Some("STOP_HOOK_TOKEN")).given_to("stop", "STOP_TOKEN"),
     secret("[hooks.rollback] env-from", "S3CR3T-rollback-envfrom-58b3c2", At::Config("hooks.rollback"), r#"env-from.ROLLBACK_TOKEN = "{var}""#, Some("ROLLBACK_HOOK_TOKEN")),
@@ -178,6 +180,20 @@ fn config_sections(s: &Setup) -> Vec<(&'static str, String)> {
         (
             "link",
             "username-env = \"LINK_API_KEY\"\ntimeout = \"3s\"\nretries = 0".into(),
+        ),
+        // The way back: the forward emulator under another name, with a password it refuses
+        // (a reverse link only adds pairs; forward commands go on without it).
+        (
+            "reverse-link",
+            format!(
+                "name = \"back\"\nrest-url = {}\nusername-env = \"LINK_API_KEY\"\ntimeout = \"3s\"\nretries = 0",
+                json!(s
+                    .lab_env
+                    .iter()
+                    .find(|(k, _)| *k == "CUTOVER_LINK_REST_URL")
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default())
+            ),
         ),
         ("defaults", "poll-interval = \"250ms\"".into()),
         (

@@ -33,6 +33,7 @@ pub(super) async fn run(
     if let Some(who) = how.final_offsets {
         options.cutover.final_offsets = who;
     }
+    let mut translations = Vec::new();
     let by_time = match how.offsets_by_time {
         None => None,
         Some(_) if options.restart_on == crate::model::Role::Origin => {
@@ -52,7 +53,7 @@ pub(super) async fn run(
             };
             // Found once before anything else: a group that cannot be translated is refused
             // with the reason, not after the stop.
-            by_time
+            translations = by_time
                 .refresh(ctx.origin.as_ref(), ctx.link.as_ref(), group)
                 .await
                 .map_err(|e| crate::error::Error::Usage {
@@ -82,7 +83,11 @@ pub(super) async fn run(
         filter_edits: None,
     };
     if dry_run {
-        let plan = cutover::dry_run::plan(&env, group).await?;
+        let mut plan = cutover::dry_run::plan(&env, group).await?;
+        plan.offsets_by_time = by_time.as_ref().map(|b| crate::report::OffsetsByTime {
+            mode: b.mode,
+            partitions: translations,
+        });
         return Ok(Outcome {
             exit: if plan.refusal.is_some() {
                 exit::UNSAFE

@@ -167,5 +167,6 @@ pub async fn plan(env: &Env<'_>, group: &GroupId) -> Result<Plan> {
         settings,
         verify: report,
         refusal,
+        offsets_by_time: None,
     })
 }

@@ -63,29 +63,8 @@ pub fn cutover_summary_text(s: &Summary) -> String {
         let _ = writeln!(out, "  stopped at: {}", offsets.join(", "));
     }
     if let Some(by) = &s.offsets_by_time {
-        for p in &by.partitions {
-            let t = &p.translation;
-            let cost = match by.mode {
-                crate::translation::Mode::Rewind => {
-                    format!("rewind: {} record(s) read again", t.read_twice)
-                }
-                crate::translation::Mode::Skip => format!("skip: {} record(s) skipped", t.skipped),
-            };
-            let _ = writeln!(
-                out,
-                "  by time:   {}-{} at {} → {}-{} from {} ({cost}{})",
-                p.topic,
-                p.partition,
-                p.committed,
-                p.copy_topic,
-                p.partition,
-                t.start,
-                if t.copy_differs {
-                    "; the copy holds a different count at that time: the count is the origin's"
-                } else {
-                    ""
-                }
-            );
+        for line in by_time_lines(by) {
+            let _ = writeln!(out, "  by time:   {line}");
         }
     }
     let _ = writeln!(out, "  journal:   {}", s.journal.display());
@@ -121,6 +100,11 @@ pub fn plan_text(p: &Plan) -> String {
         "plan for the cutover of {} (dry run: nothing was changed)",
         p.group
     );
+    if let Some(by) = &p.offsets_by_time {
+        for line in by_time_lines(by) {
+            let _ = writeln!(out, "  by time now: {line}");
+        }
+    }
     let _ = writeln!(
         out,
         "  offset-sync interval: {} ms, from {}",
@@ -196,4 +180,35 @@ fn parts_text(p: &TimingParts) -> Option<String> {
         .map(|(name, v)| format!("{name} {}", ms(Some(v))))
         .collect();
     (!parts.is_empty()).then(|| parts.join(" · "))
+}
+
+/// One line per partition of a translation by time: where the group starts on the copy and
+/// what that costs.
+fn by_time_lines(by: &crate::report::OffsetsByTime) -> Vec<String> {
+    by.partitions
+        .iter()
+        .map(|p| {
+            let t = &p.translation;
+            let cost = match by.mode {
+                crate::translation::Mode::Rewind => {
+                    format!("rewind: {} record(s) read again", t.read_twice)
+                }
+                crate::translation::Mode::Skip => format!("skip: {} record(s) skipped", t.skipped),
+            };
+            format!(
+                "{}-{} at {} → {}-{} from {} ({cost}{})",
+                p.topic,
+                p.partition,
+                p.committed,
+                p.copy_topic,
+                p.partition,
+                t.start,
+                if t.copy_differs {
+                    "; the copy holds a different count at that time: the count is the origin's"
+                } else {
+                    ""
+                }
+            )
+        })
+        .collect()
 }

@@ -21,6 +21,9 @@ pub struct Plan {
     pub verify: VerifyReport,
     /// Why the cutover would be refused right now, if it would.
     pub refusal: Option<String>,
+    /// `--offsets-by-time`: where the group would start on the copy now, and the cost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offsets_by_time: Option<super::OffsetsByTime>,
 }
 
 /// One step of the plan: the phase, what it does, and how its effect is checked.

@@ -112,6 +112,17 @@ async fn move_by_time(mode: &str, killed: bool) -> (Value, BTreeMap<i32, (u64, u
         resume.push("--resume");
         run_json(&mut cutover_command(&config, &copy, &resume))
     } else {
+        // The dry run shows where the group would start on the copy, changing nothing.
+        let mut dry = args.to_vec();
+        dry.push("--dry-run");
+        let (code, plan, stderr) = run_json(&mut cutover_command(&config, &copy, &dry));
+        assert_eq!(code, 0, "the pre-check passes: {plan}\n{stderr}");
+        let partitions = plan["offsets_by_time"]["partitions"].as_array().cloned();
+        assert_eq!(
+            partitions.map(|p| p.len()),
+            Some(PARTITIONS as usize),
+            "{plan}"
+        );
         run_json(&mut cutover_command(&config, &copy, &args))
     };
     let (code, summary, stderr) = out;

@@ -165,6 +165,24 @@ pub async fn probe_both(origin: &dyn Cluster, destination: &dyn Cluster) -> Resu
     tokio::try_join!(origin.probe(), destination.probe()).map(|_| ())
 }
 
+/// Every partition of `at` answered with an `UNSUPPORTED` error saying `why`: what a cluster
+/// that cannot answer a call gives.
+fn unsupported<K, T>(
+    at: &[(TopicPartition, K)],
+    why: &str,
+) -> BTreeMap<TopicPartition, PartitionResult<T>> {
+    at.iter()
+        .map(|(tp, _)| {
+            let error = BrokerError {
+                code: -1,
+                name: "UNSUPPORTED".into(),
+                message: why.into(),
+            };
+            (tp.clone(), Err(error))
+        })
+        .collect()
+}
+
 /// Access to one Kafka cluster: reads, and the one write the agent makes (a moved group's
 /// final offsets). See the module docs for the batching contract.
 #[async_trait]
@@ -204,17 +222,10 @@ pub trait Cluster: Send + Sync {
         &self,
         at: &[(TopicPartition, i64)],
     ) -> Result<BTreeMap<TopicPartition, PartitionResult<Option<Offset>>>> {
-        Ok(at
-            .iter()
-            .map(|(tp, _)| {
-                let unsupported = BrokerError {
-                    code: -1,
-                    name: "UNSUPPORTED".into(),
-                    message: "this cluster cannot look offsets up by time".into(),
-                };
-                (tp.clone(), Err(unsupported))
-            })
-            .collect())
+        Ok(unsupported(
+            at,
+            "this cluster cannot look offsets up by time",
+        ))
     }
 
     /// For each partition, its first record at or after the offset given with it: that
@@ -224,17 +235,7 @@ pub trait Cluster: Send + Sync {
         &self,
         at: &[(TopicPartition, Offset)],
     ) -> Result<BTreeMap<TopicPartition, PartitionResult<Option<RecordTime>>>> {
-        Ok(at
-            .iter()
-            .map(|(tp, _)| {
-                let unsupported = BrokerError {
-                    code: -1,
-                    name: "UNSUPPORTED".into(),
-                    message: "this cluster cannot read records".into(),
-                };
-                (tp.clone(), Err(unsupported))
-            })
-            .collect())
+        Ok(unsupported(at, "this cluster cannot read records"))
     }
 
     /// Every committed offset of each group, fetched concurrently. Partitions without a

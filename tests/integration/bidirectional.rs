@@ -61,17 +61,14 @@ fn tally_pairs(on_origin: &[PathBuf], on_destination: &[PathBuf], topic: &str) -
         ),
     ] {
         let files: Vec<PathBuf> = files.iter().filter(|f| f.exists()).cloned().collect();
-        for ((t, p), offsets) in testapp::tally(&files).counts {
+        all.add_as(testapp::tally(&files), |(t, p), o| {
             let side = names
                 .iter()
-                .find(|(n, _)| *n == t)
+                .find(|(n, _)| n == t)
                 .unwrap_or_else(|| panic!("the app read {t}"))
                 .1;
-            let e = all.counts.entry((side.to_string(), p)).or_default();
-            for (o, n) in offsets {
-                *e.entry(o).or_default() += n;
-            }
-        }
+            ((side.to_string(), *p), o)
+        });
     }
     all
 }

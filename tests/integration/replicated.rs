@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use cutover::model::Role;
-use cutover_lab::testkit::testapp::{self, tally, Instances, Partition, Tally};
+use cutover_lab::testkit::testapp::{self, tally, Instances, Partition};
 use cutover_lab::testkit::{create_topic, lab, produce, unique, Protocol, Sim};
 use serde_json::Value;
 
@@ -19,24 +19,34 @@ const PARTITIONS: i32 = 2;
 /// How many records each copy partition starts into its source.
 const SHIFT: i64 = 5;
 
-/// Moves a consumer onto the shifted copy with `mode`; returns the summary and, per partition,
-/// the duplicates and gaps the app's own tally shows across both clusters. `killed`: the agent
-/// is SIGKILLed while the stop hook runs, and resumed.
-async fn move_by_time(mode: &str, killed: bool) -> (Value, BTreeMap<i32, (u64, u64)>) {
-    let name = unique("replicated");
+/// `n` records for each partition.
+fn each(n: usize) -> Vec<(i32, usize)> {
+    (0..PARTITIONS).map(|p| (p, n)).collect()
+}
+
+/// A topic of 100 records a partition on the origin, and its copy `SHIFT` records short:
+/// (topic, group name, the copy).
+async fn replicated(label: &str) -> (String, String, Sim) {
+    let name = unique(label);
     let topic = format!("{name}-topic");
-    let group = format!("{name}-group");
-    let each = |n: usize| -> Vec<(i32, usize)> { (0..PARTITIONS).map(|p| (p, n)).collect() };
     create_topic(&lab().origin, &topic, PARTITIONS).await;
     // Written in bursts: many records share a millisecond, so a timestamp names several. The
     // first ten come apart, so the records the copy leaves out (its first five) share no
-    // timestamp with the last ones the group reads.
+    // timestamp with the last ones a group reads.
     produce(&lab().origin, &topic, &each(10)).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     produce(&lab().origin, &topic, &each(90)).await;
     let copy = Sim::start_replicator(SHIFT, &[("consumer.offset.sync.enable", "false")]).await;
     copy.create_mirror(&topic).await;
     copy.wait_caught_up(&topic, PARTITIONS).await;
+    (topic, format!("{name}-group"), copy)
+}
+
+/// Moves a consumer onto the shifted copy with `mode`; returns the summary and, per partition,
+/// the duplicates and gaps the app's own tally shows across both clusters. `killed`: the agent
+/// is SIGKILLed while the stop hook runs, and resumed.
+async fn move_by_time(mode: &str, killed: bool) -> (Value, BTreeMap<i32, (u64, u64)>) {
+    let (topic, group, copy) = replicated("replicated").await;
 
     let apps = Instances::new(&group, &[&topic], Protocol::Classic, 1);
     apps.start(&lab().origin, "origin");
@@ -135,21 +145,9 @@ async fn move_by_time(mode: &str, killed: bool) -> (Value, BTreeMap<i32, (u64, u
     let expected: BTreeMap<Partition, i64> =
         (0..PARTITIONS).map(|p| ((topic.clone(), p), 120)).collect();
     // The copy's offsets, read back in the origin's.
-    let in_origin_offsets = |t: Tally| Tally {
-        counts: t
-            .counts
-            .into_iter()
-            .map(|(tp, c)| (tp, c.into_iter().map(|(o, n)| (o + SHIFT, n)).collect()))
-            .collect(),
-    };
     let read = || {
         let mut all = tally(&apps.outs("origin"));
-        for (tp, c) in in_origin_offsets(tally(&apps.outs("copy"))).counts {
-            let e = all.counts.entry(tp).or_default();
-            for (o, n) in c {
-                *e.entry(o).or_default() += n;
-            }
-        }
+        all.add_as(tally(&apps.outs("copy")), |tp, o| (tp.clone(), o + SHIFT));
         all
     };
     // Until the app has read up to the end (a skipped record never comes: wait for the last).
@@ -236,14 +234,7 @@ async fn skip_reads_nothing_twice_and_skips_exactly_what_the_summary_predicted()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skip_leaves_out_exactly_the_unread_records_of_the_last_timestamp() {
     use cutover_lab::testkit::{commit_as_member, read_all};
-    let name = unique("replicated-mid");
-    let topic = format!("{name}-topic");
-    let group = format!("{name}-group");
-    let each = |n: usize| -> Vec<(i32, usize)> { (0..PARTITIONS).map(|p| (p, n)).collect() };
-    create_topic(&lab().origin, &topic, PARTITIONS).await;
-    produce(&lab().origin, &topic, &each(10)).await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    produce(&lab().origin, &topic, &each(90)).await;
+    let (topic, group, copy) = replicated("replicated-mid").await;
     // On each partition, stop between two records of the same millisecond (past the first ten).
     let records = read_all(&lab().origin, &topic, PARTITIONS);
     let stop_at: Vec<(i32, i64)> = (0..PARTITIONS)
@@ -264,9 +255,6 @@ async fn skip_leaves_out_exactly_the_unread_records_of_the_last_timestamp() {
         PARTITIONS as usize,
         &stop_at,
     );
-    let copy = Sim::start_replicator(SHIFT, &[("consumer.offset.sync.enable", "false")]).await;
-    copy.create_mirror(&topic).await;
-    copy.wait_caught_up(&topic, PARTITIONS).await;
 
     let apps = Instances::new(&group, &[&topic], Protocol::Classic, 1);
     let dir = testapp::scratch_dir("replicated-mid");

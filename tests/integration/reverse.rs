@@ -208,18 +208,13 @@ impl StayWorld {
             files.extend(apps.outs("origin-again").into_iter().filter(|f| f.exists()));
             files
         };
-        let as_source = |t: testapp::Tally| testapp::Tally {
-            counts: t
-                .counts
-                .into_iter()
-                .map(|((t, p), c)| ((t.strip_prefix(PREFIX).unwrap_or(&t).to_string(), p), c))
-                .fold(BTreeMap::new(), |mut all, (k, c)| {
-                    let e: &mut BTreeMap<i64, u32> = all.entry(k).or_default();
-                    for (o, n) in c {
-                        *e.entry(o).or_default() += n;
-                    }
-                    all
-                }),
+        // dst.<topic> holds <topic>'s records at the same offsets.
+        let as_source = |t: testapp::Tally| {
+            let mut all = testapp::Tally::default();
+            all.add_as(t, |(t, p), o| {
+                ((t.strip_prefix(PREFIX).unwrap_or(t).to_string(), *p), o)
+            });
+            all
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         while !as_source(tally(&outputs())).gaps(&expected).is_empty() && Instant::now() < deadline

@@ -357,6 +357,18 @@ pub fn tally(files: &[PathBuf]) -> Tally {
 }
 
 impl Tally {
+    /// Adds `other`'s counts, each record renamed by `same` to the partition and offset it is
+    /// the copy of (a mirror read under a prefix, a copy whose offsets are shifted): the tally
+    /// of records read on both sides of a move, each record once however it was named.
+    pub fn add_as(&mut self, other: Tally, same: impl Fn(&Partition, i64) -> (Partition, i64)) {
+        for (tp, offsets) in other.counts {
+            for (o, n) in offsets {
+                let (tp, o) = same(&tp, o);
+                *self.counts.entry(tp).or_default().entry(o).or_default() += n;
+            }
+        }
+    }
+
     /// Records processed, counting every repeat.
     pub fn total(&self) -> u64 {
         self.counts

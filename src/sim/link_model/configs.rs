@@ -17,7 +17,8 @@ pub const SYNC_MS: &str = "consumer.offset.sync.ms";
 pub const GROUP_FILTERS: &str = "consumer.offset.group.filters";
 pub const AUTO_CREATE_ENABLE: &str = "auto.create.mirror.topics.enable";
 pub const AUTO_CREATE_FILTERS: &str = "auto.create.mirror.topics.filters";
-pub const LINK_PREFIX: &str = "cluster.link.prefix";
+/// The same name the agent reads (`link::LINK_PREFIX`).
+pub const LINK_PREFIX: &str = crate::link::LINK_PREFIX;
 pub const TOPIC_CONFIG_SYNC_MS: &str = "topic.config.sync.ms";
 pub const LINK_PAUSED: &str = "cluster.link.paused";
 

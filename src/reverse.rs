@@ -21,12 +21,18 @@ use crate::promotion::ReversePath;
 /// from forward cutovers of groups of the same name.
 pub const JOURNAL_SUBDIR: &str = "to-origin";
 
+/// Opens a reverse link that is not reached through its configuration (the simulator's).
+pub type LinkMaker = Arc<dyn Fn() -> Box<dyn Link> + Send + Sync>;
+
 /// What opens the way back: the reverse link's configuration and both clusters.
 #[derive(Clone)]
 pub struct Reverse {
     pub config: LinkConfig,
     pub origin: Arc<dyn Cluster>,
     pub destination: Arc<dyn Cluster>,
+    /// The reverse link itself, when it is given rather than opened from `config` (the
+    /// simulator's link; `None` on real clusters).
+    pub given: Option<LinkMaker>,
 }
 
 /// The way back, open: the origin's two sides and the reverse link.
@@ -47,9 +53,17 @@ pub fn not_configured() -> Error {
 }
 
 impl Reverse {
+    /// The reverse link: its REST API, the Kafka-only stand-in, or the one given.
+    pub async fn link(&self) -> Result<Box<dyn Link>> {
+        match &self.given {
+            Some(make) => Ok(make()),
+            None => open_link(&self.config, self.destination.clone(), self.origin.clone()).await,
+        }
+    }
+
     /// Connects the reverse link and reads its mirror topics, which tell the two sides apart.
     pub async fn open(&self) -> Result<ReverseSides> {
-        let link = open_link(&self.config, self.destination.clone(), self.origin.clone()).await?;
+        let link = self.link().await?;
         let mirrors: BTreeSet<String> = link
             .mirrors()
             .await?
@@ -76,6 +90,18 @@ impl Reverse {
         let Some(r) = reverse else {
             return ReversePath::NotConfigured;
         };
+        if r.given.is_some() {
+            return match r.link().await {
+                Ok(link) => match link.configs().await {
+                    Ok(configs) => ReversePath::Link {
+                        name: r.config.name.clone(),
+                        prefix: configs.get(LINK_PREFIX).cloned().unwrap_or_default(),
+                    },
+                    Err(e) => ReversePath::Unreadable(e.to_string()),
+                },
+                Err(e) => ReversePath::Unreadable(e.to_string()),
+            };
+        }
         let Some(options) = r.config.rest_options() else {
             return ReversePath::Link {
                 name: r.config.name.clone(),

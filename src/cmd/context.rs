@@ -39,7 +39,7 @@ pub struct Context {
     /// as it happens (the simulator keeps its own transcript).
     pub json_lines: bool,
     /// Told each phase a cutover enters (the simulator's `kill-at`).
-    pub phase_watch: Option<tokio::sync::watch::Sender<Phase>>,
+    pub phase_watch: Option<Arc<tokio::sync::watch::Sender<Phase>>>,
 }
 
 impl Context {
@@ -72,12 +72,13 @@ impl Context {
             config,
             origin: origin.clone(),
             destination: destination.clone(),
+            given: None,
         });
         let (origin, destination, link) = match restart_on {
             Role::Destination => {
                 let mut link = open_link(&config.link, origin.clone(), destination.clone()).await?;
                 if let (true, Some(r)) = (pair_reverse_mirrors, &reverse) {
-                    match open_link(&r.config, destination.clone(), origin.clone()).await {
+                    match r.link().await {
                         Ok(back) => link = Box::new(PairedLink::new(link, back)),
                         // Without it, topics that only the reverse link mirrors are judged
                         // NOT_MIRRORED: a finding, not a guess.

@@ -78,7 +78,7 @@ pub(super) async fn run(
         options: &options,
         clock: ctx.clock,
         progress: ctx.progress,
-        phase_watch: ctx.phase_watch.as_ref(),
+        phase_watch: ctx.phase_watch.as_deref(),
         command: command.to_vec(),
         filter_edits: None,
     };

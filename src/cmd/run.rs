@@ -21,7 +21,7 @@ pub(super) async fn run(
         estate: ctx.estate(),
         hooks: ctx.hooks.as_ref(),
         options: &ctx.cutover,
-        phase_watch: ctx.phase_watch.as_ref(),
+        phase_watch: ctx.phase_watch.as_deref(),
         command: command.to_vec(),
         reverse: ctx.reverse.as_ref(),
     };

@@ -17,8 +17,8 @@ use super::value::{bounded, env_value, indirect, positive_duration, setting};
 use crate::link::RestLinkOptions;
 use crate::secret::Secret;
 
-pub(super) const DEFAULT_REST_TIMEOUT: Duration = Duration::from_secs(10);
-pub(super) const DEFAULT_REST_RETRIES: u32 = 3;
+pub(crate) const DEFAULT_REST_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_REST_RETRIES: u32 = 3;
 const MAX_REST_RETRIES: u32 = 10;
 /// First pause between REST retries; `RestLinkOptions` doubles it each time.
 pub(crate) const REST_BACKOFF: Duration = Duration::from_millis(500);

@@ -156,8 +156,8 @@ mod value;
 
 pub use cluster::{is_secret_property, ClusterConfig};
 pub use hooks::stage_hook;
-pub(crate) use link::REST_BACKOFF;
 pub use link::{Credentials, LinkConfig, RestConfig};
+pub(crate) use link::{DEFAULT_REST_RETRIES, DEFAULT_REST_TIMEOUT, REST_BACKOFF};
 pub use load::{process_env, Config, Env, DEFAULT_FILE};
 pub use settings::{CutoverSettings, Defaults, DEFAULT_JOURNAL_DIR};
 pub(crate) use settings::{DEFAULT_POLL_INTERVAL, DEFAULT_WAIT};

@@ -878,6 +878,7 @@ impl Driver<'_, '_> {
                 mode: b.mode,
                 partitions: self.translations.clone(),
             }),
+            restart_on: self.env.options.restart_on,
         })
     }
 }

@@ -217,7 +217,7 @@ pub trait Cluster: Send + Sync {
     /// For each partition, the offset of its first record whose timestamp is at or after the
     /// time given with it (milliseconds since the epoch; ListOffsets by timestamp), or `None`
     /// when no record is; batched like [`Cluster::list_offsets`]. Clusters that keep no
-    /// timestamps (the simulator's) answer every partition with an error.
+    /// timestamps answer every partition with an error (the default).
     async fn offsets_for_times(
         &self,
         at: &[(TopicPartition, i64)],
@@ -230,7 +230,7 @@ pub trait Cluster: Send + Sync {
 
     /// For each partition, its first record at or after the offset given with it: that
     /// record's offset and timestamp, or `None` when the partition has no record there yet.
-    /// Clusters that keep no timestamps (the simulator's) answer every partition with an error.
+    /// Clusters that keep no timestamps answer every partition with an error (the default).
     async fn record_times(
         &self,
         at: &[(TopicPartition, Offset)],

@@ -13,6 +13,9 @@ use crate::report::cutover::format::opt_duration as ms;
 
 fn headline(s: &Summary) -> &'static str {
     match s.outcome {
+        Outcome::Done if s.restart_on == crate::model::Role::Origin => {
+            "DONE: the group consumes on the origin's reverse mirrors from exactly where it stopped"
+        }
         Outcome::Done => {
             "DONE: the group consumes on the destination from exactly where it stopped"
         }

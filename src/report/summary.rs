@@ -36,6 +36,8 @@ pub struct Summary {
     /// and how many records it reads twice or skips.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offsets_by_time: Option<OffsetsByTime>,
+    /// Where the group goes on reading: the destination, or the origin (`--to origin`).
+    pub restart_on: crate::model::Role,
 }
 
 /// The translation of the final offsets onto a copy that does not keep offsets.

@@ -13,10 +13,10 @@ use async_trait::async_trait;
 use crate::error::{Error, Result};
 use crate::kafka::{
     Cluster, GroupDescription, GroupList, GroupListing, GroupMember, GroupOffsets, GroupProtocol,
-    GroupState, OffsetSpec, PartitionMetadata, PartitionResult, TopicMetadata,
+    GroupState, OffsetSpec, PartitionMetadata, PartitionResult, RecordTime, TopicMetadata,
 };
 use crate::model::{BrokerError, GroupId, Offset, Offsets, Role, TopicPartition};
-use crate::sim::{SharedWorld, SimKafka};
+use crate::sim::{SharedWorld, SimKafka, World};
 
 pub struct SimCluster {
     role: Role,
@@ -46,6 +46,11 @@ impl SimCluster {
 
     /// Waits the configured call latency, then reads the cluster under the world's lock.
     async fn read<T>(&self, what: &'static str, f: impl FnOnce(&SimKafka) -> T) -> Result<T> {
+        self.read_world(what, |w| f(w.cluster(self.role))).await
+    }
+
+    /// As [`Self::read`], for answers that need the world (members' assignments).
+    async fn read_world<T>(&self, what: &'static str, f: impl FnOnce(&World) -> T) -> Result<T> {
         self.world.latency().await;
         let world = self.world.lock();
         let cluster = world.cluster(self.role);
@@ -57,7 +62,7 @@ impl SimCluster {
                 client: None,
             });
         }
-        Ok(f(cluster))
+        Ok(f(&world))
     }
 }
 
@@ -148,6 +153,47 @@ impl Cluster for SimCluster {
         .await
     }
 
+    async fn offsets_for_times(
+        &self,
+        at: &[(TopicPartition, i64)],
+    ) -> Result<BTreeMap<TopicPartition, PartitionResult<Option<Offset>>>> {
+        self.read("a ListOffsets request by timestamp", |c| {
+            at.iter()
+                .map(|(tp, ts)| {
+                    let answer = match partition_error(c, tp) {
+                        Some(error) => Err(error),
+                        None => Ok(c.offset_for_time(tp, *ts).map(Offset)),
+                    };
+                    (tp.clone(), answer)
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn record_times(
+        &self,
+        at: &[(TopicPartition, Offset)],
+    ) -> Result<BTreeMap<TopicPartition, PartitionResult<Option<RecordTime>>>> {
+        self.read("a fetch of records", |c| {
+            at.iter()
+                .map(|(tp, o)| {
+                    let answer = match partition_error(c, tp) {
+                        Some(error) => Err(error),
+                        None => Ok(c
+                            .record_at_or_after(tp, o.get())
+                            .map(|(offset, timestamp)| RecordTime {
+                                offset: Offset(offset),
+                                timestamp,
+                            })),
+                    };
+                    (tp.clone(), answer)
+                })
+                .collect()
+        })
+        .await
+    }
+
     async fn committed_offsets(
         &self,
         groups: &[GroupId],
@@ -176,8 +222,11 @@ impl Cluster for SimCluster {
         &self,
         groups: &[GroupId],
     ) -> Result<BTreeMap<GroupId, GroupDescription>> {
-        self.read("a DescribeConsumerGroups request", |c| {
-            groups.iter().map(|g| (g.clone(), describe(c, g))).collect()
+        self.read_world("a DescribeConsumerGroups request", |w| {
+            groups
+                .iter()
+                .map(|g| (g.clone(), describe(w, self.role, g)))
+                .collect()
         })
         .await
     }
@@ -238,8 +287,8 @@ impl Cluster for SimCluster {
     }
 }
 
-fn describe(c: &SimKafka, group: &GroupId) -> GroupDescription {
-    let known = c.group(group);
+fn describe(w: &World, role: Role, group: &GroupId) -> GroupDescription {
+    let known = w.cluster(role).group(group);
     let members: Vec<GroupMember> = known
         .map(|g| {
             g.members
@@ -249,7 +298,7 @@ fn describe(c: &SimKafka, group: &GroupId) -> GroupDescription {
                     client_id: app.clone(),
                     group_instance_id: None,
                     host: "/sim".into(),
-                    assignment: Vec::new(),
+                    assignment: w.assignment(app),
                     target_assignment: None,
                 })
                 .collect()

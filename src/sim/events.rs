@@ -60,20 +60,35 @@ pub(super) fn build_world(s: &Scenario) -> std::result::Result<World, String> {
     link.apply_at_creation(&configs).map_err(|r| r.message)?;
     let mut world = World::new(s.seed, link, s.link.rest, s.link.sync_phase);
     world.mirror_throughput = s.link.throughput;
-    for t in &s.topics {
+    world.copy_shift = s.link.copy_offset_shift;
+    if let Some(r) = &s.reverse_link {
+        world.reverse = Some(reverse_link(r)?);
+    }
+    // Destination topics first: a reverse mirror is on the origin before the origin's topics
+    // are mirrored forward.
+    let mut topics: Vec<_> = s.topics.iter().collect();
+    topics.sort_by_key(|t| t.on == crate::sim::scenario::Side::Origin);
+    for t in topics {
         let log = crate::sim::Log {
             start: t.log_start,
             end: t.records,
         };
+        let now_ms = world.now_ms();
+        let role: Role = t.on.into();
         world
-            .origin
-            .topics
-            .insert(t.name.clone(), vec![log; t.partitions as usize]);
+            .cluster_mut(role)
+            .create_topic(&t.name, vec![log; t.partitions as usize], now_ms);
         if t.produce_rate > 0.0 {
-            world.add_producer(t.name.clone(), t.produce_rate);
+            world.add_producer(t.name.clone(), role, t.produce_rate);
         }
-        if t.mirror {
-            world.create_mirror(&t.name)?;
+        match (t.mirror, role) {
+            (true, Role::Origin) => {
+                world.create_mirror(&t.name)?;
+            }
+            (true, Role::Destination) => {
+                world.create_reverse_mirror(&t.name)?;
+            }
+            (false, _) => {}
         }
     }
     for a in &s.apps {
@@ -93,6 +108,34 @@ pub(super) fn build_world(s: &Scenario) -> std::result::Result<World, String> {
         }
     }
     Ok(world)
+}
+
+/// The reverse link's state from the scenario's `[reverse-link]`.
+fn reverse_link(
+    r: &crate::sim::scenario::ReverseLinkSpec,
+) -> std::result::Result<crate::sim::ReverseLink, String> {
+    let mut link = LinkState::new(
+        r.name.clone(),
+        "sim-link-0002".into(),
+        "sim-destination-cluster".into(),
+        "destination.sim:9092",
+    );
+    let mut configs = vec![
+        (SYNC_MS.to_string(), r.sync_interval.as_millis().to_string()),
+        (SYNC_ENABLE.to_string(), r.sync_enabled.to_string()),
+    ];
+    if r.sync_enabled {
+        configs.push((
+            GROUP_FILTERS.to_string(),
+            group_filters(&r.sync_groups, &r.exclude_groups),
+        ));
+    }
+    if !r.prefix.is_empty() {
+        configs.push((LINK_PREFIX.to_string(), r.prefix.clone()));
+    }
+    link.apply_at_creation(&configs).map_err(|r| r.message)?;
+    let phase = r.sync_phase.unwrap_or(r.sync_interval / 2);
+    Ok(crate::sim::ReverseLink::new(link, phase))
 }
 
 /// The mirror topic an event names: a mirror topic, or the source topic it mirrors.
@@ -151,7 +194,7 @@ pub(crate) fn apply(w: &mut World, event: &Event) -> std::result::Result<String,
         Event::SetProduceRate { topic, rate } => {
             match w.producers.iter_mut().find(|p| &p.topic == topic) {
                 Some(p) => p.rate = *rate,
-                None => w.add_producer(topic.clone(), *rate),
+                None => w.add_producer(topic.clone(), Role::Origin, *rate),
             }
             format!("producer of {topic} now writes {rate} records/s")
         }
@@ -211,6 +254,10 @@ pub(crate) fn apply(w: &mut World, event: &Event) -> std::result::Result<String,
         Event::CreateMirror { topic } => {
             let m = w.create_mirror(topic)?;
             format!("mirror {m} of {topic} is created")
+        }
+        Event::CreateReverseMirror { topic } => {
+            let m = w.create_reverse_mirror(topic)?;
+            format!("the reverse link's mirror {m} of the destination's {topic} is created on the origin")
         }
         Event::SetMirrorThroughput { rate } => {
             w.mirror_throughput = *rate;
@@ -327,10 +374,10 @@ pub(crate) fn apply(w: &mut World, event: &Event) -> std::result::Result<String,
             let logs = w
                 .origin
                 .topics
-                .get_mut(topic)
+                .get(topic)
                 .ok_or_else(|| format!("the origin has no topic {topic}"))?;
             let total = logs.len() + *count as usize;
-            logs.resize(total, crate::sim::Log::default());
+            w.origin.grow_topic(topic, total, 0);
             format!("topic {topic} on the origin grows to {total} partitions")
         }
         Event::HookFails { hook, count } => {

@@ -15,9 +15,31 @@ use crate::model::Role;
 use crate::sim::scenario::{AppExpect, Expect};
 use crate::sim::App;
 
-pub(super) fn check_app(app: &App, e: &AppExpect, failures: &mut Vec<String>) {
+/// `predicted`: the (read twice, skipped) totals of the last `--offsets-by-time` cutover of the
+/// app's group, if one ran.
+pub(super) fn check_app(
+    app: &App,
+    e: &AppExpect,
+    predicted: Option<(u64, u64)>,
+    failures: &mut Vec<String>,
+) {
     let c = app.consumption();
     let name = &app.name;
+    if e.as_predicted {
+        match predicted {
+            None => failures.push(format!(
+                "app {name}: as-predicted, but no `group --offsets-by-time` summary of group {} was found",
+                app.group
+            )),
+            Some((twice, skipped)) if (c.duplicates, c.gaps) != (twice, skipped) => {
+                failures.push(format!(
+                    "app {name}: {} duplicate(s) and {} gap(s), but the summary predicted {twice} record(s) read twice and {skipped} skipped",
+                    c.duplicates, c.gaps
+                ))
+            }
+            Some(_) => {}
+        }
+    }
     if let Some(d) = e.duplicates {
         if c.duplicates != d {
             failures.push(format!(
@@ -324,4 +346,22 @@ pub(super) fn check_command(
             }
         }
     }
+}
+
+/// The (read twice, skipped) totals of the last cutover report of `group` that moved it by
+/// time.
+pub(super) fn predicted(reports: &[&serde_json::Value], group: &str) -> Option<(u64, u64)> {
+    reports.iter().rev().find_map(|r| {
+        if r.get("group").and_then(|g| g.as_str()) != Some(group) {
+            return None;
+        }
+        let partitions = r.get("offsets_by_time")?.get("partitions")?.as_array()?;
+        let sum = |key: &str| {
+            partitions
+                .iter()
+                .filter_map(|p| p.get(key).and_then(serde_json::Value::as_u64))
+                .sum::<u64>()
+        };
+        Some((sum("read_twice"), sum("skipped")))
+    })
 }

@@ -1,6 +1,7 @@
 //! `SimHooks`: the `Hooks` trait over the simulated apps. A group's stop hook stops the app of
-//! that group, the restart hook starts it on the destination, the rollback hook starts it on
-//! the origin, and an exclude hook (when the scenario does not use the built-in link action)
+//! that group, the restart hook starts it on the destination (or, moving a group back with
+//! `--to origin`, on the origin reading the reverse link's mirrors), the rollback hook starts it
+//! on the origin, and an exclude hook (when the scenario does not use the built-in link action)
 //! adds the group's exclusion to the link's filters. A runbook stage's hook is a timeline
 //! event: its `exec` names the event and its fields (`["stop_producer", "topic=orders",
 //! "topic=payments"]`: once per topic). Each attempt takes `latency` of virtual time;
@@ -63,6 +64,12 @@ fn perform(w: &mut World, kind: HookKind, ctx: &HookContext) -> Result<String, S
                 Some(_) => w.stop_app(&app, true).map(|_| format!("app {app} stopped")),
                 None => Ok(format!("app {app} was not running")),
             }
+        }
+        HookKind::Restart if ctx.restart_on == Role::Origin => {
+            let app = app_of(w, group)?;
+            w.start_app_back(&app).map(|_| {
+                format!("app {app} started on the origin, reading the reverse link's mirrors")
+            })
         }
         HookKind::Restart | HookKind::Rollback => {
             let app = app_of(w, group)?;
@@ -138,6 +145,11 @@ impl Hooks for SimHooks {
             HookKind::Promote if !self.promote_hook => return None,
             HookKind::Promote => format!("sim: promote {}", ctx.topics.join(", ")),
             HookKind::Stop => format!("sim: stop the app of group {} on the origin", ctx.group),
+            HookKind::Restart if ctx.restart_on == Role::Origin => format!(
+                "sim: start the app of group {} on the origin, reading {}",
+                ctx.group,
+                ctx.restart_topics.join(", ")
+            ),
             HookKind::Restart => format!(
                 "sim: start the app of group {} on the destination",
                 ctx.group

@@ -19,12 +19,51 @@ use crate::link::rest::{answer_error, retry_delay, retryable_status, Repeat};
 use crate::link::{
     Link, LinkDescription, MirrorAction, MirrorActionResult, MirrorDescription, ReportedLag,
 };
+use crate::model::Role;
 use crate::model::{MirrorState, TopicPartition};
-use crate::sim::link_model::{next_status, PartitionLag, Refusal, RestFaultKind, CONFIGS};
+use crate::sim::link_model::{
+    next_status, LinkState, PartitionLag, Refusal, RestFaultKind, CONFIGS,
+};
 use crate::sim::{SharedWorld, World};
+
+/// Which of the world's links a [`SimLink`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// Origin → destination.
+    Forward,
+    /// Destination → origin (`[reverse-link]`).
+    Reverse,
+}
+
+impl Which {
+    /// The cluster holding this link's source topics.
+    fn source(self) -> Role {
+        match self {
+            Which::Forward => Role::Origin,
+            Which::Reverse => Role::Destination,
+        }
+    }
+
+    /// The link's state; the reverse link exists only when the scenario has one (checked
+    /// when the link is opened).
+    fn state(self, w: &World) -> &LinkState {
+        match (self, &w.reverse) {
+            (Which::Reverse, Some(r)) => &r.state,
+            _ => &w.link,
+        }
+    }
+
+    fn state_mut(self, w: &mut World) -> &mut LinkState {
+        match (self, &mut w.reverse) {
+            (Which::Reverse, Some(r)) => &mut r.state,
+            _ => &mut w.link,
+        }
+    }
+}
 
 pub struct SimLink {
     name: String,
+    which: Which,
     world: Arc<SharedWorld>,
     retries: u32,
     backoff: Duration,
@@ -32,20 +71,29 @@ pub struct SimLink {
 }
 
 impl SimLink {
+    /// The forward link, or the reverse one (`None` when the world has none).
     pub fn new(
         world: Arc<SharedWorld>,
+        which: Which,
         retries: u32,
         backoff: Duration,
         timeout: Duration,
-    ) -> SimLink {
-        let name = world.lock().link.link_name.clone();
-        SimLink {
+    ) -> Option<SimLink> {
+        let name = {
+            let w = world.lock();
+            if which == Which::Reverse && w.reverse.is_none() {
+                return None;
+            }
+            which.state(&w).link_name.clone()
+        };
+        Some(SimLink {
             name,
+            which,
             world,
             retries,
             backoff,
             timeout,
-        }
+        })
     }
 
     /// One REST request: injected faults first, then `serve` on the world.
@@ -60,7 +108,10 @@ impl SimLink {
             attempt += 1;
             self.world.latency().await;
             let retries_left = attempt <= self.retries;
-            let fault = self.world.lock().link.take_rest_fault();
+            let fault = self
+                .which
+                .state_mut(&mut self.world.lock())
+                .take_rest_fault();
             let Some(fault) = fault else {
                 let mut world = self.world.lock();
                 return serve(&mut world).map_err(|r| {
@@ -140,9 +191,9 @@ impl SimLink {
     }
 }
 
-fn describe_mirrors(world: &World) -> Vec<MirrorDescription> {
-    world
-        .link
+fn describe_mirrors(world: &World, which: Which) -> Vec<MirrorDescription> {
+    which
+        .state(world)
         .mirrors
         .values()
         .map(|m| MirrorDescription {
@@ -168,10 +219,24 @@ fn describe_mirrors(world: &World) -> Vec<MirrorDescription> {
         .collect()
 }
 
-/// Lag measured now from both logs, as promote does.
+/// Lag of a forward mirror measured now from both logs, as promote does.
 pub(super) fn current_lags(world: &World, mirror_topic: &str) -> BTreeMap<i32, PartitionLag> {
-    let Some(m) = world.link.mirrors.get(mirror_topic) else {
+    lags_now(world, Which::Forward, mirror_topic)
+}
+
+fn lags_now(world: &World, which: Which, mirror_topic: &str) -> BTreeMap<i32, PartitionLag> {
+    let Some(m) = which.state(world).mirrors.get(mirror_topic) else {
         return BTreeMap::new();
+    };
+    let shift = if which == Which::Forward {
+        world.copy_shift
+    } else {
+        0
+    };
+    let source = which.source();
+    let mirrors = match source {
+        Role::Origin => Role::Destination,
+        Role::Destination => Role::Origin,
     };
     (0..m.partitions)
         .map(|p| {
@@ -184,8 +249,8 @@ pub(super) fn current_lags(world: &World, mirror_topic: &str) -> BTreeMap<i32, P
             (
                 p,
                 PartitionLag {
-                    origin_end: end(crate::model::Role::Origin, &m.source_topic),
-                    mirror_end: end(crate::model::Role::Destination, &m.mirror_topic),
+                    origin_end: end(source, &m.source_topic),
+                    mirror_end: end(mirrors, &m.mirror_topic) + shift,
                 },
             )
         })
@@ -204,10 +269,11 @@ impl Link for SimLink {
 
     async fn describe(&self) -> Result<LinkDescription> {
         self.request("describing the link", Repeat::Idempotent, |w| {
+            let link = self.which.state(w);
             Ok(LinkDescription {
-                link_name: w.link.link_name.clone(),
-                source_cluster_id: Some(w.link.source_cluster_id.clone()),
-                mirror_topics: w.link.mirrors.keys().cloned().collect(),
+                link_name: link.link_name.clone(),
+                source_cluster_id: Some(link.source_cluster_id.clone()),
+                mirror_topics: link.mirrors.keys().cloned().collect(),
                 state: Some("ACTIVE".into()),
             })
         })
@@ -216,7 +282,7 @@ impl Link for SimLink {
 
     async fn mirrors(&self) -> Result<Vec<MirrorDescription>> {
         self.request("listing the mirror topics", Repeat::Idempotent, |w| {
-            Ok(describe_mirrors(w))
+            Ok(describe_mirrors(w, self.which))
         })
         .await
     }
@@ -225,7 +291,7 @@ impl Link for SimLink {
         self.request("reading the link configs", Repeat::Idempotent, |w| {
             Ok(CONFIGS
                 .iter()
-                .map(|c| (c.name.to_string(), w.link.config(c.name)))
+                .map(|c| (c.name.to_string(), self.which.state(w).config(c.name)))
                 .collect())
         })
         .await
@@ -233,7 +299,7 @@ impl Link for SimLink {
 
     async fn alter_configs(&self, changes: &[(String, Option<String>)]) -> Result<()> {
         self.request("changing the link configs", Repeat::Idempotent, |w| {
-            w.link.apply(changes)
+            self.which.state_mut(w).apply(changes)
         })
         .await
     }
@@ -245,18 +311,19 @@ impl Link for SimLink {
     ) -> Result<Vec<MirrorActionResult>> {
         let what = format!("{action:?} of mirror topics").to_lowercase();
         self.request(&what, Repeat::Once, |w| {
-            let link = w.link.link_name.clone();
+            let which = self.which;
+            let link = which.state(w).link_name.clone();
             let mut results = Vec::with_capacity(topics.len());
             for topic in topics {
-                let lags = (action == MirrorAction::Promote).then(|| current_lags(w, topic));
-                let outcome = match w.link.mirrors.get(topic) {
+                let lags = (action == MirrorAction::Promote).then(|| lags_now(w, which, topic));
+                let outcome = match which.state(w).mirrors.get(topic) {
                     None => Err(Refusal::not_a_mirror(topic, &link)),
                     Some(m) => next_status(m.status, action, topic, &link, lags.as_ref()),
                 };
                 let error = match outcome {
                     Ok(next) => {
                         let now = w.now.as_millis() as i64;
-                        if let Some(m) = w.link.mirrors.get_mut(topic) {
+                        if let Some(m) = which.state_mut(w).mirrors.get_mut(topic) {
                             m.set_status(next);
                             m.state_time_ms = now;
                         }

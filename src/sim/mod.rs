@@ -8,24 +8,30 @@
 //! when the scenario gives the agent no REST access). A 30 s offset-sync interval costs no wall
 //! time, and the same seed gives byte-identical output.
 
+mod app;
 mod cluster;
 mod events;
 mod expect;
+mod flow;
 mod hooks;
+mod kafka;
 mod link;
 pub mod link_model;
 mod runner;
 pub mod scenario;
+mod wiring;
 mod world;
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+pub use app::{App, AutoOffsetReset, Consumption};
 pub use cluster::SimCluster;
 pub use hooks::SimHooks;
+pub use kafka::{Log, SimGroup, SimKafka, Times};
 pub use link::SimLink;
 pub use runner::{run_file, run_scenario, verdict_line, ScenarioResult, StepRecord};
-pub use world::{App, AutoOffsetReset, Consumption, Log, SimGroup, SimKafka, World};
+pub use world::{ReverseLink, World, EPOCH_MS};
 
 /// The world shared by the simulated clusters, the link and the runner.
 pub struct SharedWorld {

@@ -17,18 +17,15 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::cli::Cli;
-use crate::cmd::{self, output::write_report, Context, Report};
-use crate::cutover::driver::Clock;
+use crate::cmd::{self, output::write_report, Report};
 use crate::cutover::machine::Phase;
 use crate::error::{exit, Error, Result};
-use crate::kafka::Cluster;
-use crate::link::{KafkaOnlyLink, Link};
-use crate::model::Role;
 use crate::sim::scenario::{Expect, Scenario, What, When};
-use crate::sim::{SharedWorld, SimCluster, SimHooks, SimLink};
+use crate::sim::SharedWorld;
 
 use super::events::{apply, build_world};
-use super::expect::{check_app, check_command};
+use super::expect::{check_app, check_command, predicted};
+use super::wiring::Wiring;
 
 /// How a scenario went.
 #[derive(Debug, Clone, Serialize)]
@@ -178,51 +175,15 @@ impl<'a> Runner<'a> {
                 }
             })
         };
-        let origin: Arc<dyn Cluster> = Arc::new(SimCluster::new(Role::Origin, world.clone()));
-        let destination: Arc<dyn Cluster> =
-            Arc::new(SimCluster::new(Role::Destination, world.clone()));
-        let link: Box<dyn Link> = if s.link.rest {
-            Box::new(SimLink::new(
-                world.clone(),
-                s.link.retries,
-                crate::config::REST_BACKOFF,
-                s.link.timeout,
-            ))
-        } else {
-            Box::new(KafkaOnlyLink::new(
-                s.link.name.clone(),
-                s.link.prefix.clone(),
-                origin.clone(),
-                destination.clone(),
-            ))
-        };
         let kept = kept_journal_dir(&s.name);
         let journal_dir = kept.clone().unwrap_or_else(journal_dir);
-        let mut options = s.cutover.options.clone();
-        options.cutover.journal_dir = journal_dir.clone();
         let (phase_tx, _) = tokio::sync::watch::channel(Phase::Plan);
-        let ctx = Context {
-            origin,
-            destination,
-            link,
-            reverse: None,
-            poll_interval: crate::config::DEFAULT_POLL_INTERVAL,
-            default_wait: crate::config::DEFAULT_WAIT,
-            progress: false,
-            hooks: Arc::new(SimHooks::new(
-                world.clone(),
-                s.hooks.builtin_exclude,
-                s.hooks.promote_hook,
-                s.hooks.retries,
-                s.hooks.latency,
-            )),
-            cutover: options,
-            clock: Clock::Virtual {
-                epoch_ms: SIM_EPOCH_MS,
-                start: self.start,
-            },
-            json_lines: false,
-            phase_watch: Some(phase_tx),
+        let wiring = Wiring {
+            s,
+            world: world.clone(),
+            journal_dir: journal_dir.clone(),
+            start: self.start,
+            phase: Arc::new(phase_tx),
         };
         self.journal_dir = journal_dir.display().to_string();
         let background = {
@@ -280,11 +241,12 @@ impl<'a> Runner<'a> {
                     expect,
                     kill_at,
                 } => {
-                    self.command(i + 1, args, expect, *kill_at, &ctx, &world)
+                    self.command(i + 1, args, expect, *kill_at, &wiring, &world)
                         .await;
                 }
                 What::Together { commands, expect } => {
-                    self.commands(i + 1, commands, expect, &ctx, &world).await;
+                    self.commands(i + 1, commands, expect, &wiring, &world)
+                        .await;
                 }
             }
             previous_end = self.now();
@@ -305,7 +267,7 @@ impl<'a> Runner<'a> {
                 "some background entries fall after the end of the scenario and never ran".into(),
             );
         }
-        drop(ctx);
+        drop(wiring);
         if kept.is_none() {
             let _ = std::fs::remove_dir_all(&journal_dir);
         }
@@ -318,7 +280,7 @@ impl<'a> Runner<'a> {
         args: &[String],
         expect: &Expect,
         kill_at: Option<Phase>,
-        ctx: &Context,
+        wiring: &Wiring<'_>,
         world: &SharedWorld,
     ) {
         let at = self.now();
@@ -333,7 +295,7 @@ impl<'a> Runner<'a> {
                 None => format!("$ cutover {}", args.join(" ")),
             },
         );
-        let ran = execute(&self.resolve_runbook(args), kill_at, ctx).await;
+        let ran = execute(&self.resolve_runbook(args), kill_at, wiring).await;
         self.record(entry, args, expect, kill_at, at, ran, world);
     }
 
@@ -357,7 +319,7 @@ impl<'a> Runner<'a> {
         entry: usize,
         commands: &[Vec<String>],
         expect: &Expect,
-        ctx: &Context,
+        wiring: &Wiring<'_>,
         world: &SharedWorld,
     ) {
         let at = self.now();
@@ -365,7 +327,8 @@ impl<'a> Runner<'a> {
             self.line(at, &format!("$ cutover {}   (together)", args.join(" ")));
         }
         let ran =
-            futures::future::join_all(commands.iter().map(|args| execute(args, None, ctx))).await;
+            futures::future::join_all(commands.iter().map(|args| execute(args, None, wiring)))
+                .await;
         for (args, ran) in commands.iter().zip(ran) {
             self.line(at, &format!("(together) cutover {}:", args.join(" ")));
             self.record(entry, args, expect, None, at, ran, world);
@@ -464,9 +427,15 @@ impl<'a> Runner<'a> {
             for app in &w.apps {
                 apps.insert(app.name.clone(), app.consumption());
             }
+            let reports: Vec<&serde_json::Value> = self
+                .steps
+                .iter()
+                .filter_map(|s| s.report.as_ref())
+                .collect();
             for (name, expect) in &self.s.end.apps {
                 if let Some(app) = w.apps.iter().find(|a| &a.name == name) {
-                    check_app(app, expect, &mut self.failures);
+                    let predicted = predicted(&reports, app.group.as_str());
+                    check_app(app, expect, predicted, &mut self.failures);
                 }
             }
             for app in &w.apps {
@@ -514,7 +483,7 @@ struct Ran {
 
 /// Runs one command (`args` after `cutover`) through the code an operator runs; with
 /// `kill_at`, drops it when its cutover enters that phase, as SIGKILL would.
-async fn execute(args: &[String], kill_at: Option<Phase>, ctx: &Context) -> Ran {
+async fn execute(args: &[String], kill_at: Option<Phase>, wiring: &Wiring<'_>) -> Ran {
     let mut ran = Ran {
         exit: 0,
         report: None,
@@ -538,15 +507,12 @@ async fn execute(args: &[String], kill_at: Option<Phase>, ctx: &Context) -> Ran 
     };
     let run = async {
         let prepared = cmd::prepare(&parsed, &argv)?;
-        if prepared.restart_on() == crate::model::Role::Origin {
-            return Err(crate::error::Error::Usage {
-                message: "the simulator has no reverse link: `--to origin` runs against clusters only".into(),
-                hint: "move groups that stay on the origin on the lab or on your clusters (docs/commands.md, `cutover group --to origin`)".into(),
-            });
-        }
-        cmd::execute(&prepared, ctx).await
+        let ctx = wiring
+            .context(prepared.restart_on(), prepared.pairs_reverse_mirrors())
+            .await?;
+        cmd::execute(&prepared, &ctx).await
     };
-    let outcome = match (kill_at, &ctx.phase_watch) {
+    let outcome = match (kill_at, Some(&wiring.phase)) {
         (Some(phase), Some(tx)) => {
             let mut rx = tx.subscribe();
             rx.mark_unchanged();
@@ -581,9 +547,6 @@ async fn execute(args: &[String], kill_at: Option<Phase>, ctx: &Context) -> Ran 
     ran.ended = Instant::now();
     ran
 }
-
-/// The virtual clock's epoch: 2026-01-01T00:00:00Z.
-const SIM_EPOCH_MS: i64 = 1_767_225_600_000;
 
 /// A fresh journal directory for one scenario run.
 fn journal_dir() -> PathBuf {

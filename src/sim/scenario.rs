@@ -27,6 +27,8 @@ pub struct Scenario {
     pub tick: Duration,
     pub latency: Duration,
     pub link: LinkSpec,
+    /// The link back from the destination to the origin, if the world has one.
+    pub reverse_link: Option<ReverseLinkSpec>,
     pub topics: Vec<TopicSpec>,
     pub apps: Vec<AppSpec>,
     pub timeline: Vec<Entry>,
@@ -119,6 +121,8 @@ struct RawScenario {
     latency: Option<String>,
     #[serde(default)]
     link: RawLink,
+    #[serde(rename = "reverse-link")]
+    reverse_link: Option<RawReverseLink>,
     #[serde(default)]
     topics: Vec<TopicSpec>,
     #[serde(default)]
@@ -154,6 +158,48 @@ pub struct LinkSpec {
     pub sync_enabled: bool,
     pub retries: u32,
     pub timeout: Duration,
+    /// Origin offset − copy offset of each copied record (0: offsets kept; more: a
+    /// replicator's stand-in, as the emulator's `--copy-offset-shift`).
+    pub copy_offset_shift: i64,
+}
+
+/// The reverse link (destination → origin): it copies as fast as it fetches and keeps
+/// offsets; the agent reaches it over REST.
+#[derive(Debug, Clone)]
+pub struct ReverseLinkSpec {
+    pub name: String,
+    pub prefix: String,
+    pub sync_interval: Duration,
+    pub sync_phase: Option<Duration>,
+    pub sync_groups: Vec<String>,
+    pub exclude_groups: Vec<String>,
+    pub sync_enabled: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+struct RawReverseLink {
+    name: String,
+    prefix: String,
+    sync_interval: String,
+    sync_phase: Option<String>,
+    sync_groups: Vec<String>,
+    exclude_groups: Vec<String>,
+    sync_enabled: bool,
+}
+
+impl Default for RawReverseLink {
+    fn default() -> Self {
+        RawReverseLink {
+            name: "back".into(),
+            prefix: String::new(),
+            sync_interval: "30s".into(),
+            sync_phase: None,
+            sync_groups: vec!["*".into()],
+            exclude_groups: Vec::new(),
+            sync_enabled: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -170,6 +216,7 @@ struct RawLink {
     sync_enabled: bool,
     retries: u32,
     timeout: String,
+    copy_offset_shift: i64,
 }
 
 impl Default for RawLink {
@@ -186,15 +233,19 @@ impl Default for RawLink {
             sync_enabled: true,
             retries: 3,
             timeout: "10s".into(),
+            copy_offset_shift: 0,
         }
     }
 }
 
-/// An origin topic.
+/// A topic: the origin's, or one the destination writes itself (`on = "destination"`, a
+/// bidirectional world's writable topic there).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct TopicSpec {
     pub name: String,
+    #[serde(default = "origin")]
+    pub on: Side,
     pub partitions: u32,
     /// Records per second a producer writes, all partitions together (0: no producer).
     #[serde(default)]
@@ -206,13 +257,18 @@ pub struct TopicSpec {
     /// older records).
     #[serde(default)]
     pub log_start: i64,
-    /// Whether the link mirrors the topic from the start.
+    /// Whether the link mirrors the topic from the start (the reverse link, for a
+    /// destination's topic).
     #[serde(default = "yes")]
     pub mirror: bool,
 }
 
 fn yes() -> bool {
     true
+}
+
+fn origin() -> Side {
+    Side::Origin
 }
 
 /// A consumer application.
@@ -361,6 +417,10 @@ pub enum Event {
     CreateMirror {
         topic: String,
     },
+    /// The reverse link mirrors a destination topic back to the origin.
+    CreateReverseMirror {
+        topic: String,
+    },
     SetMirrorThroughput {
         rate: Option<f64>,
     },
@@ -497,6 +557,10 @@ pub struct AppExpect {
     pub gaps: Option<u64>,
     pub min_processed: Option<u64>,
     pub running_on: Option<Side>,
+    /// The app's duplicates and gaps are exactly what the last `group --offsets-by-time`
+    /// summary of its group predicted (records read twice, records skipped).
+    #[serde(default)]
+    pub as_predicted: bool,
 }
 
 impl Scenario {
@@ -565,7 +629,20 @@ impl Scenario {
             exclude_groups: raw.link.exclude_groups,
             sync_enabled: raw.link.sync_enabled,
             retries: raw.link.retries,
+            copy_offset_shift: raw.link.copy_offset_shift,
         };
+        let reverse_link = raw.reverse_link.as_ref().map(|r| ReverseLinkSpec {
+            name: r.name.clone(),
+            prefix: r.prefix.clone(),
+            sync_interval: duration("reverse-link.sync-interval", &r.sync_interval),
+            sync_phase: r
+                .sync_phase
+                .as_deref()
+                .map(|p| duration("reverse-link.sync-phase", p)),
+            sync_groups: r.sync_groups.clone(),
+            exclude_groups: r.exclude_groups.clone(),
+            sync_enabled: r.sync_enabled,
+        });
         let mut apps = Vec::new();
         for a in raw.apps {
             apps.push(AppSpec {
@@ -662,8 +739,31 @@ impl Scenario {
         if tick.is_zero() {
             problems.push("tick must be longer than 0".into());
         }
-        let topics: std::collections::BTreeSet<&str> =
-            raw.topics.iter().map(|t| t.name.as_str()).collect();
+        if raw.link.copy_offset_shift < 0 {
+            problems.push(format!(
+                "link.copy-offset-shift is {}: it must be 0 (offsets kept) or more",
+                raw.link.copy_offset_shift
+            ));
+        }
+        // The names apps subscribe to, as the origin has them: its own topics and the reverse
+        // link's mirrors of the destination's.
+        let reverse_prefix = reverse_link.as_ref().map(|r| r.prefix.clone());
+        let mut topics: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+        for t in &raw.topics {
+            match (t.on, &reverse_prefix) {
+                (Side::Origin, _) => {
+                    topics.insert(t.name.clone());
+                }
+                (Side::Destination, Some(prefix)) if t.mirror => {
+                    topics.insert(format!("{prefix}{}", t.name));
+                }
+                (Side::Destination, None) if t.mirror => problems.push(format!(
+                    "topic {}: a destination topic is mirrored back by the reverse link, and the scenario has no [reverse-link] (or give it mirror = false)",
+                    t.name
+                )),
+                (Side::Destination, _) => {}
+            }
+        }
         let mut apps_of_group: BTreeMap<&str, usize> = BTreeMap::new();
         for a in &apps {
             *apps_of_group.entry(a.group.as_str()).or_default() += 1;
@@ -672,7 +772,7 @@ impl Scenario {
             for t in &a.topics {
                 if !topics.contains(t.as_str()) {
                     problems.push(format!(
-                        "app {}: topic {t} is not one of the scenario's [[topics]]",
+                        "app {}: topic {t} is not one of the scenario's origin [[topics]] (nor a reverse mirror of a destination topic)",
                         a.name
                     ));
                 }
@@ -703,6 +803,7 @@ impl Scenario {
             tick,
             latency,
             link,
+            reverse_link,
             topics: raw.topics,
             apps,
             timeline,
@@ -830,80 +931,4 @@ fn parse_entry(
 mod proptests;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_minimal_scenario_takes_the_defaults() {
-        let s = Scenario::parse(
-            r#"
-            [[topics]]
-            name = "orders"
-            partitions = 2
-            [[apps]]
-            name = "billing"
-            topics = ["orders"]
-            [[timeline]]
-            at = "1m"
-            do = "stop_app"
-            app = "billing"
-            [[timeline]]
-            run = "verify billing"
-            expect = { exit = 0 }
-            "#,
-            "x",
-        )
-        .unwrap();
-        assert_eq!(s.name, "x");
-        assert_eq!(s.link.sync_interval, Duration::from_secs(30));
-        assert_eq!(s.apps[0].group, "billing");
-        assert_eq!(s.timeline[0].when, When::At(Duration::from_secs(60)));
-        assert!(
-            matches!(&s.timeline[1].what, What::Command { args, expect, .. } if args == &["verify", "billing"] && expect.exit == Some(0))
-        );
-    }
-
-    #[test]
-    fn every_problem_is_reported_at_once_with_its_entry() {
-        let err = Scenario::parse(
-            r#"
-            tick = "soon"
-            [[topics]]
-            name = "orders"
-            partitions = 0
-            [[apps]]
-            name = "billing"
-            topics = ["payments"]
-            [[timeline]]
-            do = "stop_ap"
-            app = "billing"
-            [[timeline]]
-            at = "1m"
-            "#,
-            "x",
-        )
-        .unwrap_err();
-        let text = err.to_string();
-        for needle in [
-            "tick: invalid duration \"soon\"",
-            "topic orders: partitions must be at least 1",
-            "app billing: topic payments is not one of",
-            "timeline entry 1: unknown variant `stop_ap`",
-            "timeline entry 2: needs `do",
-        ] {
-            assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
-        }
-    }
-
-    #[test]
-    fn unknown_keys_are_refused() {
-        let err = Scenario::parse("[link]\nsync-intervall = \"5s\"\n", "x").unwrap_err();
-        assert!(err.to_string().contains("sync-intervall"), "{err}");
-        let err = Scenario::parse(
-            "[[timeline]]\ndo = \"stop_app\"\napp = \"a\"\ncolor = 1\n",
-            "x",
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("color"), "{err}");
-    }
-}
+mod tests;

@@ -1,132 +1,44 @@
-//! The simulated world: an origin and a destination cluster, the link between them, producers
-//! and consumer applications, advanced in fixed steps of virtual time.
+//! The simulated world: an origin and a destination cluster, the link between them (and, when
+//! a scenario has one, a reverse link back), producers and consumer applications, advanced in
+//! fixed steps of virtual time.
 //!
 //! Everything here is plain data and arithmetic on offsets: no clock, no I/O, no async. The
 //! runner calls [`World::step`] on tokio's paused clock, and the agent reads the world through
 //! [`super::SimCluster`] and [`super::SimLink`], the same `Cluster` and `Link` traits the real
 //! adapters implement.
 //!
-//! The link keeps its configs, mirrors and fault knobs in the link model's
+//! Each link keeps its configs, mirrors and fault knobs in the link model's
 //! [`LinkState`](super::link_model::LinkState), which the lab's emulator uses too, so config
 //! validation, filter evaluation, mirror state transitions and promote's refusal are the
 //! emulator's code, not a copy of it.
-//! Mirroring and offset sync follow the emulator's semantics: identical offsets, copying only
-//! for `ACTIVE` mirrors that are not stalled, every `consumer.offset.sync.ms` the committed
-//! offsets of every group the filters include written raw (never clamped to the mirror's
-//! end), never into a group with members on the destination.
+//! Mirroring and offset sync follow the emulator's semantics (`flow.rs`): identical offsets
+//! (or shifted ones, for a replicator's stand-in), copying only for `ACTIVE` mirrors that are
+//! not stalled, every `consumer.offset.sync.ms` the committed offsets of every group the
+//! filters include written raw (never clamped to the mirror's end), never into a group with
+//! members.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rand_core::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
-use crate::model::{GroupId, Offset, Offsets, Role, TopicPartition};
-use crate::sim::link_model::{LinkState, Mirror, MirrorStatus, PartitionLag, SYNC_ENABLE, SYNC_MS};
+use crate::model::{GroupId, Offset, Role, TopicPartition};
+use crate::sim::app::{App, AutoOffsetReset};
+use crate::sim::flow::{self, Copying, SyncWrites};
+use crate::sim::kafka::{Log, SimKafka};
+use crate::sim::link_model::{LinkState, Mirror, SYNC_MS};
 
-/// One partition's log: only its offsets matter to the agent.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Log {
-    /// The log start offset (oldest record kept).
-    pub start: i64,
-    /// The log end offset (next offset to be written).
-    pub end: i64,
-}
+/// Virtual time zero, as a wall-clock time: 2026-01-01T00:00:00Z. Record timestamps and the
+/// agent's clock count from it.
+pub const EPOCH_MS: i64 = 1_767_225_600_000;
 
-/// A group as a cluster's coordinator knows it.
-#[derive(Debug, Clone, Default)]
-pub struct SimGroup {
-    pub committed: Offsets,
-    /// The apps connected as members (one member each).
-    pub members: Vec<String>,
-}
-
-impl SimGroup {
-    fn exists(&self) -> bool {
-        !self.committed.is_empty() || !self.members.is_empty()
-    }
-}
-
-/// One simulated Kafka cluster.
-#[derive(Debug, Clone)]
-pub struct SimKafka {
-    pub role: Role,
-    pub topics: BTreeMap<String, Vec<Log>>,
-    pub groups: BTreeMap<GroupId, SimGroup>,
-    /// Partitions without a leader: reads of their offsets fail with `LEADER_NOT_AVAILABLE`.
-    pub leaderless: BTreeSet<TopicPartition>,
-    /// While set, every call to the cluster fails as if no broker answered.
-    pub unreachable: bool,
-}
-
-impl SimKafka {
-    pub fn new(role: Role) -> SimKafka {
-        SimKafka {
-            role,
-            topics: BTreeMap::new(),
-            groups: BTreeMap::new(),
-            leaderless: BTreeSet::new(),
-            unreachable: false,
-        }
-    }
-
-    pub fn log(&self, tp: &TopicPartition) -> Option<Log> {
-        self.topics
-            .get(tp.topic.as_str())?
-            .get(usize::try_from(tp.partition).ok()?)
-            .copied()
-    }
-
-    fn log_mut(&mut self, tp: &TopicPartition) -> Option<&mut Log> {
-        self.topics
-            .get_mut(tp.topic.as_str())?
-            .get_mut(usize::try_from(tp.partition).ok()?)
-    }
-
-    /// Groups the coordinator knows: with committed offsets or members.
-    pub fn known_groups(&self) -> impl Iterator<Item = (&GroupId, &SimGroup)> {
-        self.groups.iter().filter(|(_, g)| g.exists())
-    }
-
-    pub fn group(&self, group: &GroupId) -> Option<&SimGroup> {
-        self.groups.get(group).filter(|g| g.exists())
-    }
-
-    fn group_mut(&mut self, group: &GroupId) -> &mut SimGroup {
-        self.groups.entry(group.clone()).or_default()
-    }
-
-    /// An admin offset commit (AlterConsumerGroupOffsets): refused while the group has
-    /// members, as the coordinator does; otherwise every offset is written. Answers whether it
-    /// was written (`false`: the group has members).
-    pub fn commit_as_admin(&mut self, group: &GroupId, offsets: &Offsets) -> bool {
-        let g = self.group_mut(group);
-        if !g.members.is_empty() {
-            return false;
-        }
-        for (tp, o) in offsets {
-            g.committed.insert(tp.clone(), *o);
-        }
-        true
-    }
-}
-
-/// Where a consumer starts when it has no valid committed offset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AutoOffsetReset {
-    Earliest,
-    Latest,
-    /// Fail instead of guessing (the consumer stays stopped).
-    None,
-}
-
-/// A producer writing to one origin topic at a steady rate, spread over its partitions by the
+/// A producer writing to one topic at a steady rate, spread over its partitions by the
 /// seeded random generator.
 #[derive(Debug, Clone)]
 pub struct Producer {
     /// The topic it writes, on `on` (the origin, or the destination once its mirror is
-    /// promoted and the producer moved).
+    /// promoted and the producer moved, or a topic of the destination's own).
     pub topic: String,
     pub on: Role,
     /// Records per second, all partitions together.
@@ -135,123 +47,20 @@ pub struct Producer {
     carry: f64,
 }
 
-/// A consumer application: one member of one group, consuming every partition of its topics
-/// (or the partitions it is assigned) at a steady rate, committing on an interval and when it
-/// stops cleanly, and recording every offset it processes so duplicates and gaps are counted.
-#[derive(Debug, Clone)]
-pub struct App {
-    pub name: String,
-    pub group: GroupId,
-    /// Source topic names; on the destination the app reads their mirrors.
-    pub topics: Vec<String>,
-    /// Fixed partitions, or every partition of the topics at start.
-    pub partitions: Option<Vec<i32>>,
-    /// Records per second per partition.
-    pub rate: f64,
-    pub commit_interval: Duration,
-    pub auto_offset_reset: AutoOffsetReset,
-    /// The cluster the app runs on, if it runs.
-    pub running_on: Option<Role>,
-    /// Next offset to process, per source partition.
-    positions: BTreeMap<TopicPartition, i64>,
+/// The link from the destination back to the origin (`[reverse-link]`), with its own offset
+/// sync schedule. It copies as fast as it fetches and keeps offsets.
+pub struct ReverseLink {
+    pub state: LinkState,
+    next_sync: Duration,
     carry: BTreeMap<TopicPartition, f64>,
-    last_commit: Duration,
-    /// Per source partition: how many times each offset was processed, from `first`.
-    processed: BTreeMap<TopicPartition, Processed>,
-    /// Why the app could not start, the last time it could not.
-    pub start_error: Option<String>,
-    /// `auto.offset.reset` applications: (partition, from, to).
-    pub resets: Vec<(TopicPartition, Option<i64>, i64)>,
 }
 
-#[derive(Debug, Clone, Default)]
-struct Processed {
-    /// The offset the app was first positioned at on this partition.
-    first: i64,
-    counts: Vec<u32>,
-}
-
-/// Duplicates and gaps one app produced, counted from its processing record.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Consumption {
-    pub processed: u64,
-    /// Processings beyond the first of an offset.
-    pub duplicates: u64,
-    /// Offsets between where the app first started and where it is now, never processed.
-    pub gaps: u64,
-}
-
-impl App {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        name: String,
-        group: GroupId,
-        topics: Vec<String>,
-        partitions: Option<Vec<i32>>,
-        rate: f64,
-        commit_interval: Duration,
-        auto_offset_reset: AutoOffsetReset,
-    ) -> App {
-        App {
-            name,
-            group,
-            topics,
-            partitions,
-            rate,
-            commit_interval,
-            auto_offset_reset,
-            running_on: None,
-            positions: BTreeMap::new(),
+impl ReverseLink {
+    pub fn new(state: LinkState, sync_phase: Duration) -> ReverseLink {
+        ReverseLink {
+            state,
+            next_sync: sync_phase,
             carry: BTreeMap::new(),
-            last_commit: Duration::ZERO,
-            processed: BTreeMap::new(),
-            start_error: None,
-            resets: Vec::new(),
-        }
-    }
-
-    pub fn consumption(&self) -> Consumption {
-        let mut c = Consumption::default();
-        for (tp, p) in &self.processed {
-            let position = self.positions.get(tp).copied().unwrap_or(p.first);
-            for (i, &n) in p.counts.iter().enumerate() {
-                c.processed += u64::from(n);
-                c.duplicates += u64::from(n.saturating_sub(1));
-                if n == 0 && p.first + (i as i64) < position {
-                    c.gaps += 1;
-                }
-            }
-            // Offsets skipped past the end of the record (a reset to the latest offset).
-            let recorded_end = p.first + p.counts.len() as i64;
-            c.gaps += (position - recorded_end).max(0) as u64;
-        }
-        c
-    }
-
-    /// The next offset to process on each source partition.
-    pub fn positions(&self) -> &BTreeMap<TopicPartition, i64> {
-        &self.positions
-    }
-
-    fn record(&mut self, tp: &TopicPartition, from: i64, to: i64) {
-        let p = self.processed.entry(tp.clone()).or_insert(Processed {
-            first: from,
-            counts: Vec::new(),
-        });
-        if from < p.first {
-            // Rewound below the first position: grow the record at the front.
-            let grow = (p.first - from) as usize;
-            let mut counts = vec![0; grow];
-            counts.extend_from_slice(&p.counts);
-            p.counts = counts;
-            p.first = from;
-        }
-        let needed = (to - p.first) as usize;
-        if p.counts.len() < needed {
-            p.counts.resize(needed, 0);
-        }
-        for o in from..to {
-            p.counts[(o - p.first) as usize] += 1;
         }
     }
 }
@@ -266,6 +75,10 @@ pub struct World {
     pub link_rest: bool,
     /// The link's copy rate, records per second per partition (`None`: as fast as it fetches).
     pub mirror_throughput: Option<f64>,
+    /// Origin offset − copy offset of every record the link copies (0: offsets kept; more: a
+    /// replicator's stand-in, whose copies start that many records into their source).
+    pub copy_shift: i64,
+    pub reverse: Option<ReverseLink>,
     pub producers: Vec<Producer>,
     pub apps: Vec<App>,
     /// Injected hook failures left, per hook kind (`stop`, `restart`, …).
@@ -276,15 +89,11 @@ pub struct World {
     rng: Pcg64Mcg,
     mirror_carry: BTreeMap<TopicPartition, f64>,
     next_sync: Duration,
-    /// Mirror lags as the link last measured them, frozen while a mirror is not copying.
     sync_ticks: u64,
     /// Writes of slow offset-sync ticks (`offset_sync_delay_ms`): when each lands, which tick
     /// read it, and what it writes.
     pending_sync: Vec<(Duration, u64, SyncWrites)>,
 }
-
-/// What one offset-sync tick writes: per group, its offsets on the mirror topics.
-type SyncWrites = Vec<(GroupId, Vec<(TopicPartition, Offset)>)>;
 
 impl World {
     /// An empty world; `sync_phase` is when the first offset-sync tick falls (the link's
@@ -303,6 +112,8 @@ impl World {
             link,
             link_rest,
             mirror_throughput: None,
+            copy_shift: 0,
+            reverse: None,
             producers: Vec::new(),
             apps: Vec::new(),
             events: Vec::new(),
@@ -329,14 +140,19 @@ impl World {
         }
     }
 
+    /// The virtual clock as a wall-clock time (a record's timestamp).
+    pub fn now_ms(&self) -> i64 {
+        EPOCH_MS + self.now.as_millis() as i64
+    }
+
     fn note(&mut self, what: String) {
         self.events.push((self.now, what));
     }
 
-    pub fn add_producer(&mut self, topic: String, rate: f64) {
+    pub fn add_producer(&mut self, topic: String, on: Role, rate: f64) {
         self.producers.push(Producer {
             topic,
-            on: Role::Origin,
+            on,
             rate,
             running: true,
             carry: 0.0,
@@ -344,38 +160,42 @@ impl World {
     }
 
     /// Creates a mirror of an origin topic on the destination, starting at the source's log
-    /// start, as the link does (offsets are kept, so the mirror cannot hold older records).
+    /// start, as the link does (offsets are kept, so the mirror cannot hold older records), or
+    /// `copy_shift` records into it.
     pub fn create_mirror(&mut self, source: &str) -> Result<String, String> {
-        let Some(logs) = self.origin.topics.get(source) else {
-            return Err(format!("the origin has no topic {source}"));
-        };
         let mirror_topic = self.link.mirror_name_for(source);
-        if self.destination.topics.contains_key(&mirror_topic) {
-            return Err(format!(
-                "the destination already has a topic {mirror_topic}"
-            ));
-        }
-        let mirror_logs: Vec<Log> = logs
-            .iter()
-            .map(|l| Log {
-                start: l.start,
-                end: l.start,
-            })
-            .collect();
-        let mut mirror = Mirror::new(
-            source.to_string(),
-            mirror_topic.clone(),
-            mirror_logs.len() as i32,
-        );
+        let shift = self.copy_shift;
+        let now_ms = self.now_ms();
+        let (origin, destination) = (&self.origin, &mut self.destination);
+        let mirror = add_mirror(origin, destination, source, &mirror_topic, shift, now_ms)?;
+        let mut mirror = mirror;
         mirror.state_time_ms = self.now.as_millis() as i64;
-        self.destination
-            .topics
-            .insert(mirror_topic.clone(), mirror_logs);
         self.link.mirrors.insert(mirror_topic.clone(), mirror);
         Ok(mirror_topic)
     }
 
-    /// Advances the world by `dt`: producers write, the link copies and syncs, apps consume
+    /// Creates a mirror of a destination topic on the origin, through the reverse link.
+    pub fn create_reverse_mirror(&mut self, source: &str) -> Result<String, String> {
+        let now_ms = self.now_ms();
+        let state_ms = self.now.as_millis() as i64;
+        let Some(reverse) = self.reverse.as_mut() else {
+            return Err("the scenario has no [reverse-link]".into());
+        };
+        let mirror_topic = reverse.state.mirror_name_for(source);
+        let mut mirror = add_mirror(
+            &self.destination,
+            &mut self.origin,
+            source,
+            &mirror_topic,
+            0,
+            now_ms,
+        )?;
+        mirror.state_time_ms = state_ms;
+        reverse.state.mirrors.insert(mirror_topic.clone(), mirror);
+        Ok(mirror_topic)
+    }
+
+    /// Advances the world by `dt`: producers write, the links copy and sync, apps consume
     /// and commit.
     pub fn step(&mut self, dt: Duration) {
         self.now += dt;
@@ -390,9 +210,11 @@ impl World {
             }
             self.offset_sync();
         }
+        self.reverse_sync();
     }
 
     fn produce(&mut self, dt: Duration) {
+        let now_ms = self.now_ms();
         for i in 0..self.producers.len() {
             let p = &mut self.producers[i];
             if !p.running {
@@ -411,96 +233,93 @@ impl World {
             }
             for _ in 0..n {
                 let partition = (self.rng.next_u64() % partitions as u64) as usize;
-                if let Some(log) = self
-                    .cluster_mut(role)
-                    .topics
-                    .get_mut(&topic)
-                    .and_then(|l| l.get_mut(partition))
-                {
-                    log.end += 1;
-                }
+                self.cluster_mut(role).append(&topic, partition, 1, now_ms);
             }
         }
     }
 
     fn mirror(&mut self, dt: Duration) {
-        // Promote and failover finish once nothing is in flight: at the next step here.
-        for m in self.link.mirrors.values_mut() {
-            if m.status == MirrorStatus::PendingStopped {
-                m.set_status(MirrorStatus::Stopped);
-                m.state_time_ms = self.now.as_millis() as i64;
+        let now_ms = self.now_ms();
+        let forward = Copying {
+            throughput: self.mirror_throughput,
+            shift: self.copy_shift,
+            carry: &mut self.mirror_carry,
+        };
+        let mut notes = flow::copy(
+            &mut self.link,
+            &self.origin,
+            &mut self.destination,
+            forward,
+            dt,
+            now_ms,
+        );
+        if let Some(r) = self.reverse.as_mut() {
+            let back = Copying {
+                throughput: None,
+                shift: 0,
+                carry: &mut r.carry,
+            };
+            notes.extend(flow::copy(
+                &mut r.state,
+                &self.destination,
+                &mut self.origin,
+                back,
+                dt,
+                now_ms,
+            ));
+        }
+        for n in notes {
+            self.note(n);
+        }
+    }
+
+    /// Where an app reads an origin topic when it runs on `role` (`via_reverse`: on the origin,
+    /// through the reverse link's mirror): the topic there and its offset shift (origin
+    /// offset − offset there).
+    pub fn route(&self, role: Role, via_reverse: bool, topic: &str) -> Option<(String, i64)> {
+        match (role, via_reverse) {
+            (Role::Origin, false) => Some((topic.to_string(), 0)),
+            (Role::Destination, _) => Some(self.on_destination(topic)),
+            (Role::Origin, true) => {
+                let (there, shift) = self.on_destination(topic);
+                let reverse = self.reverse.as_ref()?;
+                Some((reverse.state.mirror_name_for(&there), shift))
             }
         }
-        let mirror_topics: Vec<String> = self.link.mirrors.keys().cloned().collect();
-        for mirror_topic in mirror_topics {
-            let (source, copying) = {
-                let m = &self.link.mirrors[&mirror_topic];
-                (m.source_topic.clone(), self.link.copying(&mirror_topic))
-            };
-            let Some(source_logs) = self.origin.topics.get(&source).cloned() else {
-                continue;
-            };
-            if !copying {
-                continue;
-            }
-            // Partitions the source gained are added to the mirror, as the link does.
-            let mirror_logs = self
-                .destination
-                .topics
-                .entry(mirror_topic.clone())
-                .or_default();
-            while mirror_logs.len() < source_logs.len() {
-                let start = source_logs[mirror_logs.len()].start;
-                mirror_logs.push(Log { start, end: start });
-            }
-            let partitions = mirror_logs.len() as i32;
-            let mut failure = None;
-            let mut lags = BTreeMap::new();
-            for (p, src) in source_logs.iter().enumerate() {
-                let tp = TopicPartition::new(&mirror_topic, p as i32);
-                let budget = match self.mirror_throughput {
-                    None => i64::MAX,
-                    Some(rate) => {
-                        let carry = self.mirror_carry.entry(tp.clone()).or_default();
-                        let total = *carry + rate * dt.as_secs_f64();
-                        let n = total.floor();
-                        *carry = total - n;
-                        n as i64
-                    }
-                };
-                let dst = &mut mirror_logs[p];
-                if src.start > dst.end {
-                    failure = Some(format!(
-                        "source partition {source}-{p} starts at {} but the mirror ends at {}: records were deleted before they were copied",
-                        src.start, dst.end
-                    ));
-                    break;
-                }
-                dst.end += budget.min(src.end - dst.end).max(0);
-                lags.insert(
-                    p as i32,
-                    PartitionLag {
-                        origin_end: src.end,
-                        mirror_end: dst.end,
-                    },
-                );
-            }
-            let now_ms = self.now.as_millis() as i64;
-            let m = self
-                .link
-                .mirrors
-                .get_mut(&mirror_topic)
-                .expect("mirror listed above");
-            m.partitions = partitions;
-            match failure {
-                Some(reason) => {
-                    m.fail("SOURCE_UNAVAILABLE", reason.clone());
-                    m.state_time_ms = now_ms;
-                    self.note(format!("mirror {mirror_topic} FAILED: {reason}"));
-                }
-                None => m.lags = lags,
-            }
+    }
+
+    /// An origin topic as the destination has it: its mirror, or (for a reverse mirror of a
+    /// bidirectional pair) the destination's topic it copies.
+    fn on_destination(&self, topic: &str) -> (String, i64) {
+        if let Some(m) = self.link.mirror_of_source(topic) {
+            return (m.mirror_topic.clone(), self.copy_shift);
         }
+        if let Some(m) = self
+            .reverse
+            .as_ref()
+            .and_then(|r| r.state.mirrors.get(topic))
+        {
+            return (m.source_topic.clone(), 0);
+        }
+        (self.link.mirror_name_for(topic), self.copy_shift)
+    }
+
+    /// The partition an app reads for a source partition, with the offset shift.
+    fn placed(&self, app: &App, source: &TopicPartition) -> Option<(TopicPartition, i64)> {
+        let role = app.running_on?;
+        let (topic, shift) = self.route(role, app.via_reverse, source.topic.as_str())?;
+        Some((TopicPartition::new(topic, source.partition), shift))
+    }
+
+    /// The partitions an app is assigned where it runs (none when it does not run).
+    pub fn assignment(&self, app: &str) -> Vec<TopicPartition> {
+        let Some(app) = self.apps.iter().find(|a| a.name == app) else {
+            return Vec::new();
+        };
+        app.positions
+            .keys()
+            .filter_map(|tp| self.placed(app, tp).map(|(tp, _)| tp))
+            .collect()
     }
 
     fn consume(&mut self, dt: Duration) {
@@ -510,7 +329,10 @@ impl World {
             };
             let assigned: Vec<TopicPartition> = self.apps[i].positions.keys().cloned().collect();
             for tp in assigned {
-                let Some(log) = self.read_log(role, &tp) else {
+                let Some((there, shift)) = self.placed(&self.apps[i], &tp) else {
+                    continue;
+                };
+                let Some(log) = self.cluster(role).log(&there) else {
                     continue;
                 };
                 let app = &mut self.apps[i];
@@ -519,7 +341,7 @@ impl World {
                 let budget = total.floor();
                 *carry = total - budget;
                 let position = app.positions[&tp];
-                let n = (budget as i64).min(log.end - position).max(0);
+                let n = (budget as i64).min(log.end + shift - position).max(0);
                 if n > 0 {
                     app.record(&tp, position, position + n);
                     app.positions.insert(tp.clone(), position + n);
@@ -528,19 +350,6 @@ impl World {
             let app = &self.apps[i];
             if self.now >= app.last_commit + app.commit_interval {
                 self.commit(i);
-            }
-        }
-    }
-
-    /// The log an app reads for a source partition on a cluster (the mirror on the
-    /// destination).
-    fn read_log(&self, role: Role, source: &TopicPartition) -> Option<Log> {
-        match role {
-            Role::Origin => self.origin.log(source),
-            Role::Destination => {
-                let mirror = self.link.mirror_name_for(&source.topic);
-                self.destination
-                    .log(&TopicPartition::new(mirror, source.partition))
             }
         }
     }
@@ -556,7 +365,10 @@ impl World {
         let offsets: Vec<(TopicPartition, Offset)> = app
             .positions
             .iter()
-            .map(|(tp, o)| (self.topic_on(role, tp), Offset(*o)))
+            .filter_map(|(tp, o)| {
+                let (there, shift) = self.placed(app, tp)?;
+                Some((there, Offset(*o - shift)))
+            })
             .collect();
         let g = self.cluster_mut(role).group_mut(&group);
         for (tp, o) in offsets {
@@ -564,32 +376,49 @@ impl World {
         }
     }
 
-    fn topic_on(&self, role: Role, source: &TopicPartition) -> TopicPartition {
-        match role {
-            Role::Origin => source.clone(),
-            Role::Destination => {
-                TopicPartition::new(self.link.mirror_name_for(&source.topic), source.partition)
-            }
-        }
-    }
-
     /// Starts an app on a cluster: it joins its group and resumes at the group's committed
     /// offsets, or applies `auto.offset.reset` where there is none or it is out of range.
     pub fn start_app(&mut self, name: &str, role: Role) -> Result<(), String> {
+        self.start_app_reading(name, role, false)
+    }
+
+    /// Starts an app on the origin reading the reverse link's mirrors (a group moved back).
+    pub fn start_app_back(&mut self, name: &str) -> Result<(), String> {
+        if self.reverse.is_none() {
+            return Err(format!(
+                "app {name} cannot read the reverse link's mirrors: the scenario has no [reverse-link]"
+            ));
+        }
+        self.start_app_reading(name, Role::Origin, true)
+    }
+
+    fn start_app_reading(
+        &mut self,
+        name: &str,
+        role: Role,
+        via_reverse: bool,
+    ) -> Result<(), String> {
         let i = self.app_index(name)?;
         if let Some(on) = self.apps[i].running_on {
             return Err(format!("app {name} already runs on the {on}"));
         }
         let app = &self.apps[i];
+        // (source partition, the partition read there, shift)
         let mut assigned = Vec::new();
         for topic in &app.topics {
-            let on_cluster = self.topic_on(role, &TopicPartition::new(topic, 0)).topic;
-            let Some(logs) = self.cluster(role).topics.get(on_cluster.as_str()) else {
+            let Some((there, shift)) = self.route(role, via_reverse, topic) else {
+                continue;
+            };
+            let Some(logs) = self.cluster(role).topics.get(there.as_str()) else {
                 continue; // a subscription to a missing topic gets no partitions
             };
             for p in 0..logs.len() as i32 {
                 if app.partitions.as_ref().is_none_or(|ps| ps.contains(&p)) {
-                    assigned.push(TopicPartition::new(topic, p));
+                    assigned.push((
+                        TopicPartition::new(topic, p),
+                        TopicPartition::new(there.as_str(), p),
+                        shift,
+                    ));
                 }
             }
         }
@@ -601,9 +430,9 @@ impl World {
             .unwrap_or_default();
         let mut positions = BTreeMap::new();
         let mut resets = Vec::new();
-        for tp in &assigned {
-            let log = self.read_log(role, tp).unwrap_or_default();
-            let c = committed.get(&self.topic_on(role, tp)).map(|c| c.get());
+        for (tp, there, shift) in &assigned {
+            let log = self.cluster(role).log(there).unwrap_or_default();
+            let c = committed.get(there).map(|c| c.get());
             let position = match c {
                 Some(c) if c >= log.start && c <= log.end => c,
                 _ => {
@@ -612,7 +441,7 @@ impl World {
                         AutoOffsetReset::Latest => log.end,
                         AutoOffsetReset::None => {
                             let err = format!(
-                                "app {name} cannot start on the {role}: {tp} has {} and auto.offset.reset is none",
+                                "app {name} cannot start on the {role}: {there} has {} and auto.offset.reset is none",
                                 match c {
                                     Some(c) => format!("committed offset {c} outside the log [{}, {}]", log.start, log.end),
                                     None => "no committed offset".to_string(),
@@ -622,11 +451,11 @@ impl World {
                             return Err(err);
                         }
                     };
-                    resets.push((tp.clone(), c, to));
+                    resets.push((there.clone(), c, to));
                     to
                 }
             };
-            positions.insert(tp.clone(), position);
+            positions.insert(tp.clone(), position + shift);
         }
         for (tp, from, to) in &resets {
             let what = match from {
@@ -642,6 +471,7 @@ impl World {
         app.positions = positions;
         app.carry.clear();
         app.running_on = Some(role);
+        app.via_reverse = via_reverse;
         app.last_commit = now;
         app.start_error = None;
         app.resets.extend(resets);
@@ -665,6 +495,7 @@ impl World {
         }
         let app = &mut self.apps[i];
         app.running_on = None;
+        app.via_reverse = false;
         let (group, app_name) = (app.group.clone(), app.name.clone());
         self.cluster_mut(role)
             .group_mut(&group)
@@ -680,40 +511,11 @@ impl World {
             .ok_or_else(|| format!("no app named {name}"))
     }
 
-    /// One offset-sync tick, with the emulator's semantics (see the module docs).
+    /// One offset-sync tick of the forward link, with the emulator's semantics (see the
+    /// module docs).
     fn offset_sync(&mut self) {
         self.sync_ticks += 1;
-        if !self.link.config_bool(SYNC_ENABLE) || self.link.faults.offset_sync_stopped {
-            return;
-        }
-        let Ok(filters) = self.link.group_filters() else {
-            return;
-        };
-        // source topic → mirror topic, ACTIVE mirrors only.
-        let mirrors: BTreeMap<String, String> = self
-            .link
-            .mirrors
-            .values()
-            .filter(|m| m.status == MirrorStatus::Active)
-            .map(|m| (m.source_topic.clone(), m.mirror_topic.clone()))
-            .collect();
-        let mut writes: SyncWrites = Vec::new();
-        for (group, g) in self.origin.known_groups() {
-            if !filters.includes(group.as_str()) {
-                continue;
-            }
-            let offsets: Vec<(TopicPartition, Offset)> = g
-                .committed
-                .iter()
-                .filter_map(|(tp, o)| {
-                    let mirror = mirrors.get(tp.topic.as_str())?;
-                    Some((TopicPartition::new(mirror, tp.partition), *o))
-                })
-                .collect();
-            if !offsets.is_empty() {
-                writes.push((group.clone(), offsets));
-            }
-        }
+        let writes = flow::sync_reads(&self.link, &self.origin);
         let delay = self.link.faults.offset_sync_delay_ms;
         if delay > 0 {
             let due = self.now + Duration::from_millis(delay);
@@ -721,6 +523,30 @@ impl World {
             return;
         }
         self.write_sync(self.sync_ticks, writes);
+    }
+
+    /// The reverse link's offset sync, on its own schedule: from the destination's groups to
+    /// the origin's, on the reverse mirrors.
+    fn reverse_sync(&mut self) {
+        let now = self.now;
+        let Some(r) = self.reverse.as_mut() else {
+            return;
+        };
+        if now < r.next_sync {
+            return;
+        }
+        let interval = Duration::from_millis(r.state.config_ms(SYNC_MS).max(1));
+        while r.next_sync <= now {
+            r.next_sync += interval;
+        }
+        let writes = flow::sync_reads(&r.state, &self.destination);
+        let written = flow::sync_write(&mut self.origin, writes);
+        if !written.is_empty() {
+            self.note(format!(
+                "the reverse link's offset sync wrote {} on the origin",
+                written.join(", ")
+            ));
+        }
     }
 
     /// Writes of slow ticks whose time has come.
@@ -735,23 +561,9 @@ impl World {
         }
     }
 
-    /// One tick's writes on the destination, as the coordinator takes them: a group with
-    /// members refuses them (CONSUMER_GROUP_IN_USE).
+    /// One forward tick's writes on the destination.
     fn write_sync(&mut self, tick: u64, writes: SyncWrites) {
-        let mut written = Vec::new();
-        for (group, offsets) in writes {
-            let d = self.destination.group_mut(&group);
-            if !d.members.is_empty() {
-                continue; // CONSUMER_GROUP_IN_USE
-            }
-            let changed = offsets.iter().any(|(tp, o)| d.committed.get(tp) != Some(o));
-            for (tp, o) in offsets {
-                d.committed.insert(tp, o);
-            }
-            if changed {
-                written.push(group.0);
-            }
-        }
+        let written = flow::sync_write(&mut self.destination, writes);
         if !written.is_empty() {
             let late = if tick == self.sync_ticks && self.link.faults.offset_sync_delay_ms == 0 {
                 String::new()
@@ -801,9 +613,45 @@ impl World {
     }
 }
 
+/// A new mirror of `source` (on `from`) as `mirror_topic` (on `to`), empty, starting at the
+/// source's log start (or `shift` records in).
+fn add_mirror(
+    from: &SimKafka,
+    to: &mut SimKafka,
+    source: &str,
+    mirror_topic: &str,
+    shift: i64,
+    now_ms: i64,
+) -> Result<Mirror, String> {
+    let Some(logs) = from.topics.get(source) else {
+        return Err(format!("the {} has no topic {source}", from.role));
+    };
+    if to.topics.contains_key(mirror_topic) {
+        return Err(format!(
+            "the {} already has a topic {mirror_topic}",
+            to.role
+        ));
+    }
+    let mirror_logs: Vec<Log> = logs
+        .iter()
+        .map(|l| {
+            let start = flow::mirror_start(l.start, shift);
+            Log { start, end: start }
+        })
+        .collect();
+    let partitions = mirror_logs.len() as i32;
+    to.create_topic(mirror_topic, mirror_logs, now_ms);
+    Ok(Mirror::new(
+        source.to_string(),
+        mirror_topic.to_string(),
+        partitions,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::link_model::{MirrorStatus, SYNC_ENABLE};
 
     fn world() -> World {
         let mut link = LinkState::new("l".into(), "id".into(), "origin".into(), "sim");
@@ -817,9 +665,10 @@ mod tests {
         ])
         .unwrap();
         let mut w = World::new(1, link, true, Some(Duration::from_secs(30)));
-        w.origin.topics.insert("t".into(), vec![Log::default(); 2]);
+        w.origin
+            .create_topic("t", vec![Log::default(); 2], EPOCH_MS);
         w.create_mirror("t").unwrap();
-        w.add_producer("t".into(), 100.0);
+        w.add_producer("t".into(), Role::Origin, 100.0);
         w.apps.push(App::new(
             "app".into(),
             GroupId::new("g"),
@@ -920,5 +769,67 @@ mod tests {
         assert_eq!(end, 0);
         let origin: i64 = w.origin.topics["t"].iter().map(|l| l.end).sum();
         assert!(origin >= 450);
+    }
+
+    #[test]
+    fn a_group_moved_back_reads_the_reverse_mirror_from_its_origin_offsets() {
+        let mut w = world();
+        let mut back = LinkState::new("back".into(), "id2".into(), "dest".into(), "sim");
+        back.apply_at_creation(&[(
+            crate::sim::link_model::LINK_PREFIX.to_string(),
+            "back.".to_string(),
+        )])
+        .unwrap();
+        w.reverse = Some(ReverseLink::new(back, Duration::from_secs(15)));
+        w.start_app("app", Role::Origin).unwrap();
+        run(&mut w, 10);
+        // The producer moves to the destination's copy of t; the reverse link mirrors it back.
+        w.producers[0].on = Role::Destination;
+        w.link
+            .mirrors
+            .get_mut("t")
+            .unwrap()
+            .set_status(MirrorStatus::Stopped);
+        assert_eq!(w.create_reverse_mirror("t").unwrap(), "back.t");
+        run(&mut w, 5);
+        w.stop_app("app", true).unwrap();
+        let g = GroupId::new("g");
+        let stopped = w.origin.groups[&g].committed.clone();
+        for (tp, o) in &stopped {
+            let back = TopicPartition::new(format!("back.{}", tp.topic), tp.partition);
+            w.set_committed(Role::Origin, &g, back, *o);
+        }
+        w.start_app_back("app").unwrap();
+        assert_eq!(w.assignment("app")[0].topic.as_str(), "back.t");
+        run(&mut w, 5);
+        let c = w.apps[0].consumption();
+        assert_eq!((c.duplicates, c.gaps), (0, 0), "{c:?}");
+        let on_back: i64 = w.origin.topics["back.t"].iter().map(|l| l.end).sum();
+        let read: i64 = w.apps[0].positions().values().sum();
+        assert_eq!(read, on_back, "it read up to the reverse mirror's end");
+    }
+
+    #[test]
+    fn an_app_on_a_shifted_copy_counts_records_by_their_origin_offsets() {
+        let mut w = world();
+        w.link.mirrors.clear();
+        w.destination = SimKafka::new(Role::Destination);
+        w.copy_shift = 7;
+        w.create_mirror("t").unwrap();
+        w.start_app("app", Role::Origin).unwrap();
+        run(&mut w, 5);
+        w.stop_app("app", true).unwrap();
+        // Where the group stopped, on the copy: 7 offsets lower.
+        let g = GroupId::new("g");
+        for (tp, o) in w.origin.groups[&g].committed.clone() {
+            w.set_committed(Role::Destination, &g, tp, Offset(o.get() - 7));
+        }
+        w.start_app("app", Role::Destination).unwrap();
+        run(&mut w, 5);
+        let c = w.apps[0].consumption();
+        assert_eq!((c.duplicates, c.gaps), (0, 0), "{c:?}");
+        let copy_end: i64 = w.destination.topics["t"].iter().map(|l| l.end).sum();
+        let origin_end: i64 = w.origin.topics["t"].iter().map(|l| l.end).sum();
+        assert_eq!(origin_end - copy_end, 14, "two partitions, each 7 short");
     }
 }

@@ -412,7 +412,7 @@ fn huge_scenarios_parse_in_one_pass() {
         ));
     }
     let err = Scenario::parse(&text, "x").unwrap_err().to_string();
-    assert!(err.contains("app a2999: topic t is not one of the scenario's [[topics]]"));
+    assert!(err.contains("app a2999: topic t is not one of the scenario's origin [[topics]]"));
     assert!(err.contains("group g: more than one app uses it"));
 }
 

@@ -20,12 +20,12 @@
 //! nothing (its offset at the origin's log start) starts at the copy's first record at or
 //! after the origin's first record's time, in either mode.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::Offset;
 
 /// The two explicit modes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// No gap: may read records twice.
@@ -63,7 +63,7 @@ pub struct ByTime {
 }
 
 /// Where the group starts on the copy, and what it costs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Translation {
     pub start: Offset,
     /// Records the group will read a second time (rewind).
@@ -76,7 +76,7 @@ pub struct Translation {
 }
 
 /// One partition's translation, as journaled and reported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionTranslation {
     pub topic: String,
     pub partition: i32,

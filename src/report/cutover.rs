@@ -21,6 +21,8 @@ pub use moves::PartitionMove;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_by_time;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -70,6 +72,10 @@ pub struct CutoverReport {
     pub unfinished_effects: Vec<UnfinishedEffect>,
     /// Per partition: where the group stopped on the origin and restarted on the destination.
     pub moves: Vec<PartitionMove>,
+    /// `--offsets-by-time`: where the group started on the copy, per partition, and the
+    /// records it read again or skipped, as the agent wrote them (`offsets:write`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offsets_by_time: Option<crate::report::OffsetsByTime>,
     /// The last observation: the offsets the run last saw.
     pub final_offsets: Option<ObservationPoint>,
     /// Every observation, for the chart.
@@ -321,6 +327,7 @@ pub fn from_entries(path: &Path, back: ReadBack) -> CutoverReport {
         link_filters: builder.filters,
         unfinished_effects: unfinished,
         moves: moves::moves(&entries, &builder.observations),
+        offsets_by_time: builder.by_time,
         final_offsets: builder.observations.last().cloned(),
         observations: builder.observations,
         torn_tail: back.torn_tail,
@@ -386,6 +393,7 @@ struct Builder {
     hooks: Vec<HookRun>,
     filters: Option<LinkFilters>,
     observations: Vec<ObservationPoint>,
+    by_time: Option<crate::report::OffsetsByTime>,
     problems: Vec<String>,
 }
 
@@ -409,6 +417,7 @@ impl Builder {
             hooks: Vec::new(),
             filters: None,
             observations: Vec::new(),
+            by_time: None,
             problems: Vec::new(),
         }
     }
@@ -592,6 +601,46 @@ impl Builder {
                     None
                 } else {
                     as_written()
+                }
+            }
+            "offsets:write" if detail.get("offsets_by_time").is_some() => {
+                match serde_json::from_value::<crate::report::OffsetsByTime>(
+                    detail["offsets_by_time"].clone(),
+                ) {
+                    Ok(by) => {
+                        let written: Vec<String> = detail
+                            .get("written")
+                            .and_then(|w| w.as_array())
+                            .map(|w| {
+                                w.iter()
+                                    .filter_map(|x| x.as_str().map(str::to_string))
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        let (twice, skipped) = by.partitions.iter().fold((0, 0), |(t, s), p| {
+                            (t + p.translation.read_twice, s + p.translation.skipped)
+                        });
+                        let cost = match by.mode {
+                            crate::translation::Mode::Rewind => {
+                                format!("rewind: {twice} record(s) read again")
+                            }
+                            crate::translation::Mode::Skip => {
+                                format!("skip: {skipped} record(s) skipped")
+                            }
+                        };
+                        self.by_time = Some(by);
+                        Some(format!(
+                            "written {} (in the origin's offsets); by time, {cost}",
+                            written.join(", ")
+                        ))
+                    }
+                    Err(err) => {
+                        self.problems.push(format!(
+                            "the offsets:write outcome (seq {}) carries an unreadable offsets_by_time: {err}",
+                            e.seq
+                        ));
+                        as_written()
+                    }
                 }
             }
             "unexclude:link" => {

@@ -187,7 +187,7 @@ fn parts_text(p: &TimingParts) -> Option<String> {
 
 /// One line per partition of a translation by time: where the group starts on the copy and
 /// what that costs.
-fn by_time_lines(by: &crate::report::OffsetsByTime) -> Vec<String> {
+pub(crate) fn by_time_lines(by: &crate::report::OffsetsByTime) -> Vec<String> {
     by.partitions
         .iter()
         .map(|p| {

@@ -7,7 +7,7 @@
 mod audit;
 pub mod chain;
 pub mod cutover;
-mod group;
+pub(crate) mod group;
 mod json;
 mod plan;
 pub mod promote;

@@ -396,7 +396,7 @@ fn headline(r: &RunbookReport) -> String {
         .filter(|g| matches!(g.outcome.as_str(), "done" | "already_moved"))
         .count();
     format!(
-        "runbook {}: {} · {done}/{} stage(s) done · {moved}/{} group(s) on the destination · {} topic(s) promoted",
+        "runbook {}: {} · {done}/{} stage(s) done · {moved}/{} group(s) moved · {} topic(s) promoted",
         r.runbook,
         match r.outcome {
             RunbookOutcome::Done => "DONE",

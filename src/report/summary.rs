@@ -41,7 +41,7 @@ pub struct Summary {
 }
 
 /// The translation of the final offsets onto a copy that does not keep offsets.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct OffsetsByTime {
     pub mode: crate::translation::Mode,
     pub partitions: Vec<crate::translation::PartitionTranslation>,

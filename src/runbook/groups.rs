@@ -139,14 +139,18 @@ async fn run_on(env: &RunEnv<'_>, stage: &str, s: &GroupsStage) -> Result<(bool,
         .map(|r| format!("{} {}", r.group, r.outcome))
         .collect();
     let done = rows.iter().filter(|r| r.outcome == "done").count();
+    let place = match s.to {
+        Role::Destination => "on the destination",
+        Role::Origin => "on the origin's reverse mirrors",
+    };
     let summary = if not_moved.is_empty() {
         format!(
-            "{done} group(s) moved, {} already on the destination",
+            "{done} group(s) moved, {} already {place}",
             rows.len() - done
         )
     } else {
         format!(
-            "{} of {} group(s) not on the destination: {}",
+            "{} of {} group(s) not {place}: {}",
             not_moved.len(),
             rows.len(),
             not_moved.join(", ")

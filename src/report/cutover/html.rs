@@ -200,6 +200,13 @@ fn cutover_section(out: &mut String, i: usize, r: &CutoverReport) {
             r.moves.iter().map(format::move_row),
         );
     }
+    if let Some(by) = &r.offsets_by_time {
+        out.push_str("<h3>Where it started on the copy (by time)</h3>\n<ul>\n");
+        for line in crate::report::group::by_time_lines(by) {
+            let _ = writeln!(out, "<li>{}</li>", esc(&line));
+        }
+        out.push_str("</ul>\n");
+    }
     out.push_str("<h3>Timings</h3>\n<table>\n");
     for (label, value) in format::timing_rows(&r.timings) {
         let _ = writeln!(

@@ -148,6 +148,12 @@ fn md_cutover(out: &mut String, r: &CutoverReport) {
             r.moves.iter().map(format::move_row),
         );
     }
+    if let Some(by) = &r.offsets_by_time {
+        out.push_str("\n### Where it started on the copy (by time)\n\n");
+        for line in crate::report::group::by_time_lines(by) {
+            let _ = writeln!(out, "- {}", md(&line));
+        }
+    }
     out.push_str("\n### Timings\n\n");
     md_table(
         out,
@@ -303,6 +309,11 @@ fn term_cutover(out: &mut String, r: &CutoverReport) {
             "{}",
             term_table(format::MOVES_HEADER, r.moves.iter().map(format::move_row))
         );
+    }
+    if let Some(by) = &r.offsets_by_time {
+        for line in crate::report::group::by_time_lines(by) {
+            let _ = writeln!(out, "by time: {}", term(&line));
+        }
     }
     // Durations on one line, the times they come from on the next.
     let rows: Vec<String> = format::timing_rows(&r.timings)

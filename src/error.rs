@@ -97,6 +97,24 @@ pub enum Error {
         lock: std::path::PathBuf,
     },
 
+    /// Another agent took a journal this agent shares (`[journal] store = "kafka"`): this agent
+    /// stopped before announcing (so before doing) anything more.
+    #[error(
+        "{what} was taken over by another agent ({by}): this agent stopped before its next step"
+    )]
+    Fenced {
+        what: String,
+        /// Who took it, as far as the shared journal tells.
+        by: String,
+        /// Where the shared journal is.
+        store: String,
+    },
+
+    /// The shared journal store (`[journal] store = "kafka"`) did not take or give a record:
+    /// the agent stopped before its next step, so nothing it had not journaled was done.
+    #[error("the shared journal ({store}) failed: {detail}")]
+    SharedJournal { store: String, detail: String },
+
     /// A file given as a journal is not one (its first line is not a journal record).
     #[error("{} is not a cutover journal: {why}", .path.display())]
     NotAJournal {
@@ -181,9 +199,11 @@ impl Error {
             | Error::State { .. }
             | Error::NotAJournal { .. }
             | Error::ClientConfig { .. } => exit::USAGE,
-            Error::Locked { .. } | Error::InProgress { .. } | Error::Unfinished { .. } => {
-                exit::RESUME_NEEDED
-            }
+            Error::Locked { .. }
+            | Error::InProgress { .. }
+            | Error::Unfinished { .. }
+            | Error::Fenced { .. }
+            | Error::SharedJournal { .. } => exit::RESUME_NEEDED,
             Error::Unreachable { .. }
             | Error::Denied { .. }
             | Error::LinkUnreachable { .. }
@@ -222,6 +242,12 @@ impl Error {
             Error::NotAJournal { .. } => {
                 "give `cutover report` a journal (`<journal-dir>/<group>.jsonl`), a journal folder, or a group id".into()
             }
+            Error::SharedJournal { .. } => {
+                "the agent stopped before its next step (nothing it had not journaled was done); once the journal's cluster answers (and the agent may write its topic and transactional id, docs/journal-store.md), run the same command with --resume".into()
+            }
+            Error::Fenced { store, .. } => format!(
+                "let the agent that took it finish: its records are in the {store} (`cutover report` shows them); nothing this agent had not journaled was done"
+            ),
             Error::Locked { resume, .. } => format!(
                 "wait for the other agent to finish, or check `cutover report` on its journal; once no agent runs, `{resume}` continues"
             ),

@@ -27,10 +27,14 @@
 //! damaged or hostile file cannot make a reader allocate without bound.
 
 pub mod chain;
+pub mod replica;
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use replica::Replica;
 
 use serde::{Deserialize, Serialize};
 
@@ -144,7 +148,54 @@ pub struct Journal {
     prev: String,
     /// Held for the journal's lifetime; the OS releases it if the process dies.
     _lock: File,
+    /// Where the journal is shared (`[journal] store = "kafka"`), if it is.
+    shared: Option<Shared>,
 }
+
+/// The shared home of an open journal.
+#[derive(Clone)]
+struct Shared {
+    replica: Arc<dyn Replica>,
+    key: String,
+    /// This agent took the subject: it may append.
+    taken: bool,
+}
+
+/// The store group journals are shared through (`[journal] store = "kafka"`), as the
+/// settings of a cutover carry it.
+#[derive(Clone)]
+pub struct SharedStore(pub Arc<dyn Replica>);
+
+impl std::fmt::Debug for SharedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SharedStore({})", self.0.describe())
+    }
+}
+
+impl SharedStore {
+    /// The key of a group's journal: the link it moves through and the group, so that the
+    /// moves of one group through two links (forward, and back to the origin) are apart.
+    pub fn group_key(link: &str, group: &GroupId) -> String {
+        format!("{link}/{group}")
+    }
+}
+
+/// How an agent opens a journal it shares with other agents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Take {
+    /// A new run: the subject is taken only when no run is unfinished in the shared journal;
+    /// otherwise it is read and left to its agent (the caller refuses, as it would on a file).
+    IfFree,
+    /// `--resume`, `--rollback`: the subject is taken from whichever agent holds it.
+    Always,
+}
+
+/// A journal this process opened shared: its path, replica and key.
+type SharedPath = (PathBuf, Arc<dyn Replica>, String);
+
+/// The replicas of the journals this process opened, by path: an interrupt's note goes there
+/// too.
+static SHARED: std::sync::Mutex<Vec<SharedPath>> = std::sync::Mutex::new(Vec::new());
 
 impl std::fmt::Debug for Journal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -236,6 +287,19 @@ pub fn record_interruption(message: &str) -> Vec<(PathBuf, String)> {
         .filter_map(|run| {
             let (mut journal, _) = Journal::open_at(&run.path, &run.subject, &run.run_id).ok()?;
             journal.continue_run(&run.run_id);
+            if let Some((_, replica, key)) = SHARED
+                .lock()
+                .ok()?
+                .iter()
+                .find(|(p, _, _)| *p == run.path)
+                .cloned()
+            {
+                journal.shared = Some(Shared {
+                    replica,
+                    key,
+                    taken: true,
+                });
+            }
             journal
                 .append(
                     Record::Note {
@@ -411,9 +475,95 @@ impl Journal {
                 group: subject.record_name(),
                 prev,
                 _lock: lock,
+                shared: None,
             },
             back,
         ))
+    }
+
+    /// Opens a journal shared through `replica` under `key`: the shared records are the truth,
+    /// and the file under `dir` becomes this host's copy of them. With [`Take::IfFree`] and an
+    /// unfinished run in the shared journal, nothing is taken (appending fails): the caller
+    /// refuses, leaving that run to its agent. Otherwise this agent takes the subject, fencing
+    /// any agent that wrote it, and reads it again. Returns whether records arrived between
+    /// the two reads (another agent was starting the same run: it is fenced now, and its run
+    /// is the one to continue).
+    pub fn open_shared(
+        dir: &Path,
+        subject: &Subject,
+        run_id: &str,
+        replica: Arc<dyn Replica>,
+        key: &str,
+        take: Take,
+    ) -> Result<(Journal, ReadBack, bool)> {
+        let path = subject.path(dir);
+        let (mut journal, local) = Journal::open_at(&path, subject, run_id)?;
+        let before = replica.read(key)?;
+        let current = replica::current_file(key, &before)?;
+        let unfinished = current.last().is_some_and(|l| {
+            serde_json::from_slice::<Entry>(l)
+                .map_or(true, |e| !matches!(e.record, Record::Finished { .. }))
+        });
+        let (lines, taken, raced) = if take == Take::IfFree && unfinished {
+            (current, false, false)
+        } else {
+            replica.fence(key)?;
+            let after = replica.read(key)?;
+            let raced = after.len() != before.len();
+            (replica::current_file(key, &after)?, true, raced)
+        };
+        journal.materialize(&local, &lines, &replica, key)?;
+        if let Ok(mut shared) = SHARED.lock() {
+            shared.retain(|(p, _, _)| *p != journal.path);
+            shared.push((journal.path.clone(), replica.clone(), key.to_string()));
+        }
+        journal.shared = Some(Shared {
+            replica,
+            key: key.to_string(),
+            taken,
+        });
+        let back = read(&journal.path)?;
+        Ok((journal, back, raced))
+    }
+
+    /// Makes the file hold exactly the shared current file. A file with records the shared
+    /// journal lacks (written before the store was shared) is never overwritten.
+    fn materialize(
+        &mut self,
+        local: &ReadBack,
+        lines: &[Vec<u8>],
+        replica: &Arc<dyn Replica>,
+        key: &str,
+    ) -> Result<()> {
+        let shared: std::collections::HashSet<String> =
+            lines.iter().map(|l| line_hash(l)).collect();
+        let mut content = Vec::new();
+        for l in lines {
+            content.extend_from_slice(l);
+            content.push(b'\n');
+        }
+        let existing = std::fs::read(&self.path).map_err(|e| io_error("read", &self.path, e))?;
+        if existing == content {
+            return Ok(());
+        }
+        let unknown = existing
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .any(|l| !shared.contains(&line_hash(l)));
+        if unknown && local.torn_tail.is_none() {
+            return Err(Error::Journal(format!(
+                "{} holds records that the shared journal ({} under key {key}) does not: it was written before the journal was shared; report it with `cutover report {}` and move it aside, then run again",
+                self.path.display(),
+                replica.describe(),
+                self.path.display()
+            )));
+        }
+        let copy = self.path.with_extension("jsonl.shared");
+        std::fs::write(&copy, &content)
+            .and_then(|_| File::open(&copy)?.sync_all())
+            .map_err(|e| io_error("write", &copy, e))?;
+        std::fs::rename(&copy, &self.path).map_err(|e| io_error("replace", &self.path, e))?;
+        self.reopen()
     }
 
     pub fn path(&self) -> &Path {
@@ -504,6 +654,27 @@ impl Journal {
             )));
         }
         let hash = line_hash(&line);
+        if let Some(shared) = &self.shared {
+            if !shared.taken {
+                return Err(Error::Internal(format!(
+                    "a record for {} was to be written to a shared journal this agent did not take",
+                    self.group
+                )));
+            }
+            // Committed where every agent reads it before it is written here: a fenced agent
+            // stops at this line, before the effect it would announce.
+            shared
+                .replica
+                .commit(&shared.key, &line)
+                .map_err(|e| match e {
+                    Error::Fenced { store, .. } => Error::Fenced {
+                        what: format!("the journal of {}", self.group),
+                        by: taker(shared, self.next_seq),
+                        store,
+                    },
+                    e => e,
+                })?;
+        }
         line.push(b'\n');
         self.file
             .write_all(&line)
@@ -513,6 +684,22 @@ impl Journal {
         self.prev = hash;
         Ok(entry)
     }
+}
+
+/// Who took a shared journal from this agent: the agent of the first `started` record written
+/// after this agent's last one.
+fn taker(shared: &Shared, after_seq: u64) -> String {
+    let started = shared.replica.read(&shared.key).ok().and_then(|lines| {
+        lines
+            .iter()
+            .filter_map(|l| serde_json::from_slice::<Entry>(l).ok())
+            .filter(|e| e.seq >= after_seq)
+            .find_map(|e| match e.record {
+                Record::Started { agent, .. } => Some(format!("agent {agent}, run {}", e.run_id)),
+                _ => None,
+            })
+    });
+    started.unwrap_or_else(|| "an agent whose first record is not in the shared journal yet".into())
 }
 
 /// A record as written: the entry with its link in the chain, `prev` right after the sequence
@@ -688,3 +875,6 @@ mod tests;
 
 #[cfg(test)]
 mod proptests;
+
+#[cfg(test)]
+mod shared_tests;

@@ -65,6 +65,16 @@ impl Prepared {
             && self.restart_on() == Role::Destination
     }
 
+    /// Whether the command journals group cutovers (a group's or a runbook's, not a dry run):
+    /// only those open a shared journal store.
+    pub fn journals_cutovers(&self) -> bool {
+        match self {
+            Prepared::Group { dry_run, .. } => !dry_run,
+            Prepared::Run { mode, .. } => *mode != crate::runbook::RunMode::DryRun,
+            _ => false,
+        }
+    }
+
     /// Where the command's groups restart: `--to origin` reads through the reverse link.
     pub fn restart_on(&self) -> Role {
         match self {

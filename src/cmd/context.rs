@@ -48,25 +48,49 @@ impl Context {
     /// `[link]`, or the origin through `[reverse-link]` (see [`crate::kafka::ClusterSide`]).
     /// `pair_reverse_mirrors`: a forward command also sees the reverse link's mirrors paired
     /// back to their sources (`link/paired.rs`), when a reverse link is configured.
+    /// `journals`: the command journals group cutovers, so a shared journal store
+    /// (`[journal] store = "kafka"`) is opened (its topic created when missing).
     pub async fn open(
         config_file: Option<&Path>,
         restart_on: Role,
         pair_reverse_mirrors: bool,
+        journals: bool,
     ) -> Result<Context> {
         let env = crate::config::process_env();
         let config = Config::load(config_file, &env)?;
         tracing::debug!("configuration loaded");
         let timeout = config.link.timeout();
-        let origin: Arc<dyn Cluster> = Arc::new(RdKafkaCluster::connect(
+        let origin_client = Arc::new(RdKafkaCluster::connect(
             Role::Origin,
             &config.origin.properties,
             timeout,
         )?);
-        let destination: Arc<dyn Cluster> = Arc::new(RdKafkaCluster::connect(
+        let destination_client = Arc::new(RdKafkaCluster::connect(
             Role::Destination,
             &config.destination.properties,
             timeout,
         )?);
+        let shared_journal = match (&config.journal, journals) {
+            (
+                crate::config::JournalStore::Kafka {
+                    cluster,
+                    topic,
+                    partitions,
+                },
+                true,
+            ) => {
+                let client = match cluster {
+                    Role::Origin => &origin_client,
+                    Role::Destination => &destination_client,
+                };
+                let store =
+                    crate::kafka::KafkaJournal::open(client, topic, *partitions, timeout).await?;
+                Some(crate::journal::SharedStore(Arc::new(store)))
+            }
+            _ => None,
+        };
+        let origin: Arc<dyn Cluster> = origin_client;
+        let destination: Arc<dyn Cluster> = destination_client;
         let mut journal_dir = config.cutover.journal_dir.clone();
         let reverse = config.reverse_link.clone().map(|config| Reverse {
             config,
@@ -115,6 +139,7 @@ impl Context {
                 poll_interval: config.defaults.poll_interval,
                 evidence: crate::version::evidence(&config),
                 restart_on,
+                shared_journal,
             },
             clock: Clock::System,
             json_lines: false,

@@ -19,7 +19,7 @@ use super::{args, execute, group, kit, output, report, scenario, Context, Prepar
 pub async fn run(cli: Cli, argv: Vec<String>) -> Result<i32> {
     match &cli.command {
         Command::Report { journals, verify } => {
-            return report::run(journals, cli.config.as_deref(), cli.format, *verify)
+            return report::run(journals, cli.config.as_deref(), cli.format, *verify).await
         }
         Command::Scenario { files } if cli.format != Format::Html => {
             return interruptible(
@@ -45,6 +45,7 @@ pub async fn run(cli: Cli, argv: Vec<String>) -> Result<i32> {
             cli.config.as_deref(),
             prepared.restart_on(),
             prepared.pairs_reverse_mirrors(),
+            prepared.journals_cutovers(),
         )
         .await?;
         ctx.json_lines = cli.format == Format::Json;

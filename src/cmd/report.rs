@@ -22,12 +22,19 @@ use crate::model::GroupId;
 use crate::report;
 use crate::report::runbook::RunbookReport;
 
-pub(super) fn run(
+mod shared;
+
+pub(super) async fn run(
     args: &[PathBuf],
     config: Option<&Path>,
     format: Format,
     verify: bool,
 ) -> Result<i32> {
+    // With a shared journal store, a group id's journals are read from it (into a scratch
+    // folder removed at the end) instead of the local folder.
+    let shared = shared::fetch(args, config).await?;
+    let args: Vec<PathBuf> = args.iter().flat_map(|a| shared.files_for(a)).collect();
+    let args = args.as_slice();
     if verify {
         return verify_chains(args, config, format);
     }

@@ -37,6 +37,7 @@ const SECTIONS: &[&str] = &[
     "reverse-link",
     "defaults",
     "cutover",
+    "journal",
     "hooks",
     "groups",
 ];
@@ -63,6 +64,8 @@ pub struct Config {
     pub reverse_link: Option<LinkConfig>,
     pub defaults: Defaults,
     pub cutover: CutoverSettings,
+    /// Where journals are kept (`[journal]`).
+    pub journal: super::journal::JournalStore,
     pub hooks: HooksConfig,
 }
 
@@ -78,6 +81,7 @@ impl fmt::Debug for Config {
             .field("reverse_link", &self.reverse_link)
             .field("defaults", &self.defaults)
             .field("cutover", &self.cutover)
+            .field("journal", &self.journal)
             .field("hooks", &self.hooks)
             .finish()
     }
@@ -186,6 +190,8 @@ impl Config {
             env,
             &mut problems,
         );
+        let journal =
+            super::journal::journal_store(sections.get("journal").copied(), env, &mut problems);
         let hooks = hooks_config(
             sections.get("hooks").copied(),
             sections.get("groups").copied(),
@@ -202,6 +208,7 @@ impl Config {
                 reverse_link,
                 defaults,
                 cutover,
+                journal,
                 hooks,
             })
         } else {
@@ -498,7 +505,7 @@ mod tests {
         assert_eq!(
             p,
             vec![
-                "unknown section or key `hook` at the top of the file (known: origin, destination, link, reverse-link, defaults, cutover, hooks, groups)",
+                "unknown section or key `hook` at the top of the file (known: origin, destination, link, reverse-link, defaults, cutover, journal, hooks, groups)",
                 "unknown key `ca_file` in [link]: did you mean `ca-file`?",
                 "unknown key `colour` in [link] (known: name, rest-url, cluster-id, username-env, password-env, token-env, cert-file, key-file, ca-file, timeout, retries, prefix)",
                 "unknown key `poll_interval` in [defaults]: did you mean `poll-interval`?",

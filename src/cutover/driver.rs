@@ -81,6 +81,9 @@ pub struct Options {
     /// Where the group restarts: the destination, or the origin on the reverse path
     /// (`cutover group --to origin`, where both sides are views of the origin).
     pub restart_on: Role,
+    /// Where group journals are shared with other agents (`[journal] store = "kafka"`);
+    /// `None`: files only.
+    pub shared_journal: Option<crate::journal::SharedStore>,
 }
 
 /// What a cutover runs against.
@@ -311,16 +314,39 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
     }
     let run_id = new_run_id(&env.clock, group);
     let command = super::group_command(group.as_str(), env.options.restart_on);
-    let (mut journal, back) = Journal::open(&env.options.cutover.journal_dir, group, &run_id)
-        .map_err(|e| match e {
-            // The journal names the forward command; this group's is `command`.
-            Error::Locked { what, lock, .. } => Error::Locked {
-                what,
-                lock,
-                resume: format!("{command} --resume"),
+    let opened = match &env.options.shared_journal {
+        None => Journal::open(&env.options.cutover.journal_dir, group, &run_id)
+            .map(|(journal, back)| (journal, back, false)),
+        Some(store) => Journal::open_shared(
+            &env.options.cutover.journal_dir,
+            &crate::journal::Subject::Group(group.clone()),
+            &run_id,
+            store.0.clone(),
+            &crate::journal::SharedStore::group_key(env.link.name(), group),
+            if mode == Mode::Start {
+                crate::journal::Take::IfFree
+            } else {
+                crate::journal::Take::Always
             },
-            e => e,
-        })?;
+        ),
+    };
+    let (mut journal, back, raced) = opened.map_err(|e| match e {
+        // The journal names the forward command; this group's is `command`.
+        Error::Locked { what, lock, .. } => Error::Locked {
+            what,
+            lock,
+            resume: format!("{command} --resume"),
+        },
+        e => e,
+    })?;
+    let mut mode = mode;
+    if raced && mode == Mode::Start && back.finished().is_none() && !back.entries.is_empty() {
+        // Another agent started this group between this agent's read of the shared journal
+        // and its taking it: that agent is fenced now (its next record is refused, before
+        // its next effect), and its run is the one to finish.
+        tracing::warn!(%group, "another agent started this group a moment before: it is fenced, and this agent continues its run");
+        mode = Mode::Resume;
+    }
     let checkpoint = last_checkpoint(&back);
     let finished = back.finished().is_some();
     if mode != Mode::Start && !finished {

@@ -3,6 +3,7 @@
 mod client_log;
 mod cluster;
 mod ffi;
+mod journal_store;
 mod rdkafka_cluster;
 mod records;
 mod shifted;
@@ -15,6 +16,7 @@ pub use cluster::{
     TopicMetadata,
 };
 pub use ffi::exit_process;
+pub use journal_store::KafkaJournal;
 pub use rdkafka_cluster::{
     RdKafkaCluster, DEFAULT_REQUEST_TIMEOUT, GROUPS_PER_DESCRIBE, GROUP_FETCHES_IN_FLIGHT,
     OFFSETS_PER_REQUEST, OFFSET_REQUESTS_IN_FLIGHT,

@@ -160,6 +160,24 @@ impl RdKafkaCluster {
             })
     }
 
+    /// The client properties this cluster was connected with, for clients of other kinds
+    /// (the journal store's producers and readers).
+    pub(crate) fn client_config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// How many brokers the cluster has, as its metadata says.
+    pub async fn broker_count(&self) -> Result<usize> {
+        let reader = self.reader.clone();
+        let timeout = self.request_timeout;
+        let metadata =
+            tokio::task::spawn_blocking(move || reader.client().fetch_metadata(None, timeout))
+                .await
+                .expect("the metadata task does not panic")
+                .map_err(|e| self.unreachable("a metadata request", kafka_error(&e)))?;
+        Ok(metadata.brokers().len())
+    }
+
     /// Creates a topic. The outer error means the cluster did not answer; the inner one is
     /// the broker's answer for this topic (for example `TOPIC_ALREADY_EXISTS`).
     pub async fn create_topic(
@@ -698,7 +716,7 @@ fn serve_events(role: Role, reader: &Arc<BaseConsumer<ClientLog>>) {
     }
 }
 
-fn describe_client_error(e: &KafkaError) -> String {
+pub(super) fn describe_client_error(e: &KafkaError) -> String {
     match e {
         KafkaError::ClientCreation(message) => message.clone(),
         // rdkafka's text appends the refused property's value, which can be a secret (a Java

@@ -708,6 +708,7 @@ impl Scenario {
                 poll_interval: duration("cutover.poll-interval", &c.poll_interval),
                 evidence: [("tool".to_string(), "the simulator".to_string())].into(),
                 restart_on: crate::model::Role::Destination,
+                shared_journal: None,
             },
         };
         let mut timeline = Vec::new();

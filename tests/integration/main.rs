@@ -14,6 +14,9 @@
 //!   (`--offsets-by-time rewind|skip`), duplicates and gaps as the summary predicted.
 //! - `reverse`: a group that stays on the origin moved onto a reverse link's mirrors there
 //!   (`cutover group --to origin`), with a real consumer process.
+//! - `shared_journal`: group journals shared in Kafka (`[journal] store = "kafka"`): another
+//!   host resumes a killed cutover, a takeover fences the first agent, two agents racing
+//!   move a group once (issue 18).
 //! - `secrets`: every command, succeeding and failing, with a known value in every
 //!   secret-bearing setting: no output, journal, report or hook environment shows one.
 //! - `repository`: the repository's own shape: it stands alone, the pure core imports no I/O,
@@ -41,5 +44,6 @@ mod repository;
 mod reverse;
 mod scenarios;
 mod secrets;
+mod shared_journal;
 mod verify;
 mod world;

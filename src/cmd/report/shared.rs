@@ -1,0 +1,118 @@
+//! `cutover report GROUP` with a shared journal store (`[journal] store = "kafka"`): the
+//! group's current journals (its move through the link and, when a reverse link is
+//! configured, its move back to the origin) are read from the store, read-only, into a scratch
+//! folder that the report reads like any journal folder, and that is removed afterwards.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::config::{process_env, Config, JournalStore};
+use crate::error::{Error, Result};
+use crate::journal::{self, replica::current_file, Replica, SharedStore};
+use crate::kafka::{KafkaJournal, RdKafkaCluster};
+use crate::model::GroupId;
+
+/// The journals fetched for the group ids among the arguments.
+#[derive(Default)]
+pub(super) struct Fetched {
+    /// (argument, its journals in the scratch folder).
+    found: Vec<(PathBuf, Vec<PathBuf>)>,
+    scratch: Option<PathBuf>,
+}
+
+impl Fetched {
+    /// The journal files standing for an argument: those fetched for a group id, or the
+    /// argument itself.
+    pub fn files_for(&self, arg: &Path) -> Vec<PathBuf> {
+        self.found
+            .iter()
+            .find(|(a, _)| a == arg)
+            .map_or_else(|| vec![arg.to_path_buf()], |(_, files)| files.clone())
+    }
+}
+
+impl Drop for Fetched {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.scratch {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Reads the group ids' journals from the shared store, when the configuration names one;
+/// arguments that are files or folders are left as they are.
+pub(super) async fn fetch(args: &[PathBuf], config: Option<&Path>) -> Result<Fetched> {
+    let groups: Vec<&PathBuf> = args
+        .iter()
+        .filter(|a| !a.exists() && !a.to_string_lossy().contains(std::path::MAIN_SEPARATOR))
+        .collect();
+    if groups.is_empty() {
+        return Ok(Fetched::default());
+    }
+    let Ok(config) = Config::load(config, &process_env()) else {
+        return Ok(Fetched::default());
+    };
+    let JournalStore::Kafka { cluster, topic, .. } = &config.journal else {
+        return Ok(Fetched::default());
+    };
+    let timeout = config.link.timeout();
+    let client = RdKafkaCluster::connect(*cluster, &config.cluster(*cluster).properties, timeout)?;
+    let store: Arc<dyn Replica> = Arc::new(KafkaJournal::existing(&client, topic, timeout).await?);
+    let scratch =
+        std::env::temp_dir().join(format!("cutover-shared-journals-{}", std::process::id()));
+    let mut fetched = Fetched {
+        found: Vec::new(),
+        scratch: Some(scratch.clone()),
+    };
+    let links: Vec<(String, PathBuf)> = std::iter::once((config.link.name.clone(), PathBuf::new()))
+        .chain(config.reverse_link.iter().map(|r| {
+            (
+                r.name.clone(),
+                PathBuf::from(crate::reverse::JOURNAL_SUBDIR),
+            )
+        }))
+        .collect();
+    for (i, arg) in groups.into_iter().enumerate() {
+        let group = GroupId::new(arg.to_string_lossy().as_ref());
+        let dir = scratch.join(i.to_string());
+        let mut files = Vec::new();
+        for (link, sub) in &links {
+            let key = SharedStore::group_key(link, &group);
+            let reader = store.clone();
+            let read_key = key.clone();
+            let lines = tokio::task::spawn_blocking(move || reader.read(&read_key))
+                .await
+                .map_err(|e| Error::Internal(format!("the journal reader stopped: {e}")))??;
+            let lines = current_file(&key, &lines)?;
+            if lines.is_empty() {
+                continue;
+            }
+            let path = journal::path_for(&dir.join(sub), &group);
+            let mut content = Vec::new();
+            for l in &lines {
+                content.extend_from_slice(l);
+                content.push(b'\n');
+            }
+            std::fs::create_dir_all(path.parent().unwrap_or(&dir))
+                .and_then(|_| std::fs::write(&path, content))
+                .map_err(|e| Error::Journal(format!("cannot write {}: {e}", path.display())))?;
+            files.push(path);
+        }
+        if files.is_empty() {
+            return Err(Error::Usage {
+                message: format!(
+                    "no journal for group {group} in the {} (keys {})",
+                    store.describe(),
+                    links
+                        .iter()
+                        .map(|(l, _)| SharedStore::group_key(l, &group))
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                ),
+                hint: "check the group id and the link's name ([link] name): a group's shared journal is kept under <link>/<group>".into(),
+            });
+        }
+        fetched.found.push((arg.clone(), files));
+    }
+    Ok(fetched)
+}

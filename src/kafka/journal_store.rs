@@ -77,22 +77,41 @@ impl KafkaJournal {
             Ok(()) => tracing::info!(%topic, partitions, replication, "created the journal topic"),
             Err(e) if e.name == "TOPIC_ALREADY_EXISTS" || e.code == 36 => {}
             Err(e) => {
-                return Err(Error::Journal(format!(
-                    "cannot create the journal topic {topic} on the {role}: {} {}; create it yourself (docs/journal-store.md) or grant the agent CREATE on it",
-                    e.name, e.message
-                )))
+                return Err(Error::SharedJournal {
+                    store: format!("topic {topic} on the {role}"),
+                    detail: format!(
+                        "cannot create it: {} {}; create it yourself (docs/journal-store.md) or grant the agent Create on it",
+                        e.name, e.message
+                    ),
+                })
             }
         }
-        let metadata = crate::kafka::Cluster::topics(cluster).await?;
-        let partitions = metadata
-            .get(topic)
-            .map(|t| t.partitions.len() as i32)
-            .filter(|n| *n > 0)
-            .ok_or_else(|| {
-                Error::Journal(format!(
-                    "the journal topic {topic} on the {role} has no partitions the agent can see"
-                ))
-            })?;
+        // A topic just created reaches the metadata a moment later.
+        let deadline = Instant::now() + timeout;
+        let partitions = loop {
+            let metadata = crate::kafka::Cluster::topics(cluster).await?;
+            let led = metadata.get(topic).map(|t| {
+                (
+                    t.partitions.len() as i32,
+                    t.partitions.iter().all(|p| p.leader.is_some()),
+                )
+            });
+            match led {
+                Some((n, true)) if n > 0 => break n,
+                _ if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                _ => {
+                    return Err(Error::SharedJournal {
+                        store: format!("topic {topic} on the {role}"),
+                        detail: format!(
+                            "the topic has no partition with a leader that the agent can see after {} s",
+                            timeout.as_secs()
+                        ),
+                    })
+                }
+            }
+        };
         Ok(KafkaJournal {
             role,
             topic: topic.to_string(),
@@ -117,10 +136,9 @@ impl KafkaJournal {
             .get(topic)
             .map(|t| t.partitions.len() as i32)
             .filter(|n| *n > 0)
-            .ok_or_else(|| {
-                Error::Journal(format!(
-                    "the {role} has no journal topic {topic} ([journal] topic): no cutover has shared its journal there yet"
-                ))
+            .ok_or_else(|| Error::SharedJournal {
+                store: format!("topic {topic} on the {role}"),
+                detail: "there is no such topic ([journal] topic): no cutover has shared its journal there yet".into(),
             })?;
         Ok(KafkaJournal {
             role,

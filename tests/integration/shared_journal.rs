@@ -15,10 +15,12 @@ use serde_json::Value;
 
 use super::world::*;
 
-/// Shares the world's group journals in a topic of their own on the destination.
+/// Shares the world's group journals in a topic of their own on the destination (named as
+/// `docs/security.md`'s ACLs expect).
 fn share(w: &World) {
     set_setting(w, "journal", "store", "\"kafka\"");
-    set_setting(w, "journal", "topic", &format!("\"{}\"", unique("journal")));
+    let topic = format!("cutover-journal-{}", unique("sj"));
+    set_setting(w, "journal", "topic", &format!("\"{topic}\""));
     set_setting(w, "journal", "partitions", "3");
 }
 
@@ -85,19 +87,23 @@ async fn another_host_resumes_a_cutover_killed_in_each_phase_from_the_shared_jou
             share(&w);
             let (first, first_dir) = host(&w, "host-a");
             let (second, second_dir) = host(&w, "host-b");
+            let log = w.dir.join("host-a.stderr");
             let mut child = on(&first, &w, &["group", &w.group, "--format", "json"])
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap())
                 .spawn()
                 .expect("spawn cutover");
             let reached =
                 wait_for_phase(&journal_of(&w, &first_dir), phase, Duration::from_secs(60));
             child.kill().expect("SIGKILL");
             child.wait().unwrap();
-            let finished = journal::read(&journal_of(&w, &first_dir))
-                .unwrap()
-                .finished()
-                .is_some();
+            let back = journal::read(&journal_of(&w, &first_dir)).unwrap_or_else(|e| {
+                panic!(
+                    "{phase}: the first agent left no journal ({e}): {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            });
+            let finished = back.finished().is_some();
             if !reached || finished {
                 eprintln!("{phase}: attempt {attempt}: the cutover ended before the kill landed");
                 w.assert_exactly_once_of_more_than(0).await;

@@ -1,4 +1,5 @@
-//! The same lab tests again (verify and audit, `cutover group`, watch, promote and a runbook),
+//! The same lab tests again (verify and audit, `cutover group`, watch, promote and a runbook,
+//! journals shared in Kafka),
 //! against the secure lab (`tests/lab/lab up --secure`): SASL_SSL
 //! listeners (SCRAM-SHA-512 on the origin, OAUTHBEARER on the destination), client
 //! certificates, the StandardAuthorizer with only the ACLs `docs/security.md` lists for the
@@ -13,6 +14,8 @@
 mod cutover;
 #[path = "../integration/migration.rs"]
 mod migration;
+#[path = "../integration/shared_journal.rs"]
+mod shared_journal;
 #[path = "../integration/verify.rs"]
 mod verify;
 // The world serves more tests in the integration binary than the ones compiled here.

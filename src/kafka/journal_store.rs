@@ -112,15 +112,7 @@ impl KafkaJournal {
                 }
             }
         };
-        Ok(KafkaJournal {
-            role,
-            topic: topic.to_string(),
-            partitions,
-            base: cluster.client_config().clone(),
-            id_prefix: "cutover.".to_string(),
-            producers: Mutex::new(BTreeMap::new()),
-            timeout,
-        })
+        Ok(KafkaJournal::new(cluster, topic, partitions, timeout))
     }
 
     /// Opens the store on `cluster` to read it only: the topic must exist (nothing is
@@ -140,15 +132,19 @@ impl KafkaJournal {
                 store: format!("topic {topic} on the {role}"),
                 detail: "there is no such topic ([journal] topic): no cutover has shared its journal there yet".into(),
             })?;
-        Ok(KafkaJournal {
-            role,
+        Ok(KafkaJournal::new(cluster, topic, partitions, timeout))
+    }
+
+    fn new(cluster: &RdKafkaCluster, topic: &str, partitions: i32, timeout: Duration) -> Self {
+        KafkaJournal {
+            role: crate::kafka::Cluster::role(cluster),
             topic: topic.to_string(),
             partitions,
             base: cluster.client_config().clone(),
             id_prefix: "cutover.".to_string(),
             producers: Mutex::new(BTreeMap::new()),
             timeout,
-        })
+        }
     }
 
     /// The partition of a key: FNV-1a of its bytes (stable across agents and versions).

@@ -168,14 +168,18 @@ impl RdKafkaCluster {
 
     /// How many brokers the cluster has, as its metadata says.
     pub async fn broker_count(&self) -> Result<usize> {
+        Ok(self.metadata().await?.brokers().len())
+    }
+
+    /// The cluster's metadata: every topic and broker, one request.
+    async fn metadata(&self) -> Result<rdkafka::metadata::Metadata> {
         let reader = self.reader.clone();
         let timeout = self.request_timeout;
-        let metadata =
-            tokio::task::spawn_blocking(move || reader.client().fetch_metadata(None, timeout))
-                .await
-                .expect("the metadata task does not panic")
-                .map_err(|e| self.unreachable("a metadata request", kafka_error(&e)))?;
-        Ok(metadata.brokers().len())
+        // `fetch_metadata` blocks; it is one request for every topic.
+        tokio::task::spawn_blocking(move || reader.client().fetch_metadata(None, timeout))
+            .await
+            .expect("the metadata task does not panic")
+            .map_err(|e| self.unreachable("a metadata request", kafka_error(&e)))
     }
 
     /// Creates a topic. The outer error means the cluster did not answer; the inner one is
@@ -338,14 +342,7 @@ impl Cluster for RdKafkaCluster {
     }
 
     async fn topics(&self) -> Result<BTreeMap<String, TopicMetadata>> {
-        let reader = self.reader.clone();
-        let timeout = self.request_timeout;
-        // `fetch_metadata` blocks; it is one request for every topic.
-        let metadata =
-            tokio::task::spawn_blocking(move || reader.client().fetch_metadata(None, timeout))
-                .await
-                .expect("the metadata task does not panic")
-                .map_err(|e| self.unreachable("a metadata request", kafka_error(&e)))?;
+        let metadata = self.metadata().await?;
         Ok(metadata
             .topics()
             .iter()

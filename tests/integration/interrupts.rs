@@ -11,25 +11,6 @@ use serde_json::json;
 
 use super::world::*;
 
-/// Watches the journal closely (every 10 ms) until it shows `phase` entered; false when
-/// the cutover finished first or `limit` passed.
-fn wait_for_phase(journal: &Path, phase: &str, limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if let Ok(back) = journal::read(journal) {
-            for e in &back.entries {
-                match &e.record {
-                    Record::Phase { phase: p, .. } if p == phase => return true,
-                    Record::Finished { .. } => return false,
-                    _ => {}
-                }
-            }
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    false
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_killed_in_each_phase_and_resumed_reaches_the_same_end_with_no_duplicate() {
     for phase in [
@@ -84,12 +65,10 @@ async fn the_agent_killed_in_each_phase_and_resumed_reaches_the_same_end_with_no
             // The resumed run re-verified instead of re-running blindly: the restart hook
             // succeeded once at most, per the journal.
             let back = journal::read(&w.journal()).unwrap();
-            let restarts = back
-                .entries
-                .iter()
-                .filter(|e| matches!(&e.record, Record::Outcome { effect, ok: true, .. } if effect == "hook:restart"))
-                .count();
-            assert!(restarts <= 1, "{phase}: the restart hook ran twice");
+            assert!(
+                successful_restarts(&back) <= 1,
+                "{phase}: the restart hook ran twice"
+            );
             w.assert_exactly_once().await;
             break;
         }

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cutover::journal::{self, Record};
 use cutover_lab::testkit::unique;
@@ -48,23 +48,15 @@ fn on(config: &Path, w: &World, args: &[&str]) -> Command {
     cutover_command(config, &w.sim, args)
 }
 
-/// Waits (every 10 ms) until the journal shows `phase` entered; false when the cutover
-/// finished first or `limit` passed.
-fn wait_for_phase(journal: &Path, phase: &str, limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if let Ok(back) = journal::read(journal) {
-            for e in &back.entries {
-                match &e.record {
-                    Record::Phase { phase: p, .. } if p == phase => return true,
-                    Record::Finished { .. } => return false,
-                    _ => {}
-                }
-            }
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    false
+/// `cutover group --resume` on a host, which must finish the cutover.
+fn resume_to_done(config: &Path, w: &World, what: &str) {
+    let (code, doc, stderr) = run_json(&mut on(
+        config,
+        w,
+        &["group", &w.group, "--resume", "--format", "json"],
+    ));
+    assert_eq!(code, 0, "{what}: {doc:#}\n{stderr}");
+    assert_eq!(outcome(&doc), "done", "{what}");
 }
 
 /// The group's journal as a host keeps it.
@@ -115,16 +107,11 @@ async fn another_host_resumes_a_cutover_killed_in_each_phase_from_the_shared_jou
             let out = on(&second, &w, &["group", &w.group]).output().unwrap();
             assert_eq!(out.status.code(), Some(5), "{phase}: {out:?}");
             assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"));
-            let (code, doc, stderr) = run_json(&mut on(
+            resume_to_done(
                 &second,
                 &w,
-                &["group", &w.group, "--resume", "--format", "json"],
-            ));
-            assert_eq!(
-                code, 0,
-                "killed in {phase}, resumed elsewhere: {doc:#}\n{stderr}"
+                &format!("killed in {phase}, resumed elsewhere"),
             );
-            assert_eq!(outcome(&doc), "done");
             // The second host's journal is the whole run, both agents' records, one chain.
             let back = journal::read(&journal_of(&w, &second_dir)).unwrap();
             let starts: std::collections::BTreeSet<String> = back
@@ -136,12 +123,10 @@ async fn another_host_resumes_a_cutover_killed_in_each_phase_from_the_shared_jou
                 })
                 .collect();
             assert_eq!(starts.len(), 2, "{phase}: a start and a resume: {starts:?}");
-            let restarts = back
-                .entries
-                .iter()
-                .filter(|e| matches!(&e.record, Record::Outcome { effect, ok: true, .. } if effect == "hook:restart"))
-                .count();
-            assert!(restarts <= 1, "{phase}: the restart hook ran twice");
+            assert!(
+                successful_restarts(&back) <= 1,
+                "{phase}: the restart hook ran twice"
+            );
             let chain = journal::chain::verify(&journal_of(&w, &second_dir)).unwrap();
             assert_eq!(
                 chain.verdict,
@@ -198,16 +183,7 @@ async fn an_agent_taking_the_group_over_fences_the_first_which_stops_before_its_
         );
     }
     std::thread::sleep(Duration::from_millis(300));
-    let (code, doc, stderr) = run_json(&mut on(
-        &second,
-        &w,
-        &["group", &w.group, "--resume", "--format", "json"],
-    ));
-    assert_eq!(
-        code, 0,
-        "the second agent took over and finished: {doc:#}\n{stderr}"
-    );
-    assert_eq!(outcome(&doc), "done");
+    resume_to_done(&second, &w, "the second agent took over and finished");
     // The first agent's hook ended; its next record was refused: it stopped there.
     let out = child.wait_with_output().unwrap();
     let first_err = String::from_utf8_lossy(&out.stderr);

@@ -366,6 +366,35 @@ impl Drop for World {
     }
 }
 
+/// Watches the journal closely (every 10 ms) until it shows `phase` entered; false when
+/// the cutover finished first or `limit` passed.
+pub(crate) fn wait_for_phase(journal: &Path, phase: &str, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok(back) = journal::read(journal) {
+            for e in &back.entries {
+                match &e.record {
+                    journal::Record::Phase { phase: p, .. } if p == phase => return true,
+                    journal::Record::Finished { .. } => return false,
+                    _ => {}
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+/// How many times a journal says the restart hook succeeded.
+pub(crate) fn successful_restarts(back: &journal::ReadBack) -> usize {
+    back.entries
+        .iter()
+        .filter(|e| {
+            matches!(&e.record, journal::Record::Outcome { effect, ok: true, .. } if effect == "hook:restart")
+        })
+        .count()
+}
+
 pub(crate) fn outcome(doc: &Value) -> &str {
     doc["outcome"].as_str().unwrap_or("?")
 }

@@ -13,6 +13,9 @@ use crate::report::cutover::format::opt_duration as ms;
 
 fn headline(s: &Summary) -> &'static str {
     match s.outcome {
+        Outcome::Done if s.offsets_by_time.is_some() => {
+            "DONE: the group consumes on the copy from where the time of its last record puts it (by time, below: what it reads again or skips)"
+        }
         Outcome::Done if s.restart_on == crate::model::Role::Origin => {
             "DONE: the group consumes on the origin's reverse mirrors from exactly where it stopped"
         }

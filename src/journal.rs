@@ -504,15 +504,16 @@ impl Journal {
             serde_json::from_slice::<Entry>(l)
                 .map_or(true, |e| !matches!(e.record, Record::Finished { .. }))
         });
-        let (lines, taken, raced) = if take == Take::IfFree && unfinished {
-            (current, false, false)
+        let (all, lines, taken, raced) = if take == Take::IfFree && unfinished {
+            (before, current, false, false)
         } else {
             replica.fence(key)?;
             let after = replica.read(key)?;
             let raced = after.len() != before.len();
-            (replica::current_file(key, &after)?, true, raced)
+            let current = replica::current_file(key, &after)?;
+            (after, current, true, raced)
         };
-        journal.materialize(&local, &lines, &replica, key)?;
+        journal.materialize(&local, &all, &lines, &replica, key)?;
         if let Ok(mut shared) = SHARED.lock() {
             shared.retain(|(p, _, _)| *p != journal.path);
             shared.push((journal.path.clone(), replica.clone(), key.to_string()));
@@ -526,17 +527,19 @@ impl Journal {
         Ok((journal, back, raced))
     }
 
-    /// Makes the file hold exactly the shared current file. A file with records the shared
-    /// journal lacks (written before the store was shared) is never overwritten.
+    /// Makes the file hold exactly the shared current file (`lines`, out of `all` the shared
+    /// lines). A file with records the shared journal lacks (written before the store was
+    /// shared) is never overwritten; one holding an earlier run is kept beside it, as the file
+    /// store keeps a finished run when the next one starts.
     fn materialize(
         &mut self,
         local: &ReadBack,
+        all: &[Vec<u8>],
         lines: &[Vec<u8>],
         replica: &Arc<dyn Replica>,
         key: &str,
     ) -> Result<()> {
-        let shared: std::collections::HashSet<String> =
-            lines.iter().map(|l| line_hash(l)).collect();
+        let shared: std::collections::HashSet<String> = all.iter().map(|l| line_hash(l)).collect();
         let mut content = Vec::new();
         for l in lines {
             content.extend_from_slice(l);
@@ -557,6 +560,15 @@ impl Journal {
                 replica.describe(),
                 self.path.display()
             )));
+        }
+        let current_runs: std::collections::HashSet<String> = lines
+            .iter()
+            .filter_map(|l| serde_json::from_slice::<Entry>(l).ok())
+            .map(|e| e.run_id)
+            .collect();
+        if let Some(run) = local.run_id().filter(|r| !current_runs.contains(*r)) {
+            let kept = self.kept_path(run, false);
+            std::fs::rename(&self.path, &kept).map_err(|e| io_error("keep", &self.path, e))?;
         }
         let copy = self.path.with_extension("jsonl.shared");
         std::fs::write(&copy, &content)

@@ -200,3 +200,59 @@ fn a_file_written_before_the_journal_was_shared_is_not_overwritten() {
         "the file is kept"
     );
 }
+
+#[test]
+fn a_host_holding_an_earlier_run_keeps_it_beside_the_run_another_host_started() {
+    let topic = Arc::new(Topic::default());
+    let (a, b) = (Agent::new(&topic), Agent::new(&topic));
+    let host_a = dir("a5");
+    let done = || Record::Finished {
+        outcome: "done".into(),
+        reason: None,
+        timings: crate::model::Timings::default(),
+    };
+    let open_a = || {
+        Journal::open_shared(
+            &host_a,
+            &subject(),
+            "run-1",
+            a.clone(),
+            "link/g",
+            Take::IfFree,
+        )
+        .unwrap()
+    };
+    {
+        let (mut j, _, _) = open_a();
+        j.append(started("host-a:1"), 1).unwrap();
+        j.append(done(), 2).unwrap();
+    }
+    // Host b starts the next run: the finished one is archived there, as with files.
+    {
+        let (mut j, back, _) = Journal::open_shared(
+            &dir("b5"),
+            &subject(),
+            "run-2",
+            b.clone(),
+            "link/g",
+            Take::IfFree,
+        )
+        .unwrap();
+        assert!(back.finished().is_some());
+        j.archive("run-1").unwrap();
+        j.append(started("host-b:2"), 3).unwrap();
+    }
+    // Host a's copy becomes run-2; its own run-1 is kept beside it, not refused or lost.
+    let (_, back, _) = open_a();
+    assert_eq!(
+        back.run_id(),
+        Some("run-2"),
+        "the run in progress is host b's"
+    );
+    assert_eq!(back.entries.len(), 1);
+    assert!(
+        matches!(&back.entries[0].record, Record::Started { agent, .. } if agent == "host-b:2")
+    );
+    let kept = host_a.join(kept_name("g", "run-1", false));
+    assert_eq!(read(&kept).unwrap().entries.len(), 2, "{}", kept.display());
+}

@@ -13,7 +13,7 @@
 //! timeout; a journal line is written a few dozen times per cutover.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
@@ -45,8 +45,9 @@ pub struct KafkaJournal {
     base: ClientConfig,
     /// `cutover.`: the transactional id of a key (`<link>/<group>`) is this and the key.
     id_prefix: String,
-    /// One transactional producer per key this agent took.
-    producers: Mutex<BTreeMap<String, BaseProducer>>,
+    /// One transactional producer per key this agent took, each behind its own lock so that
+    /// the groups of a runbook stage commit side by side.
+    producers: Mutex<BTreeMap<String, Arc<Mutex<BaseProducer>>>>,
     timeout: Duration,
 }
 
@@ -156,6 +157,15 @@ impl KafkaJournal {
         (hash % self.partitions as u32) as i32
     }
 
+    /// The producer of a key this agent took.
+    fn producer(&self, key: &str) -> Option<Arc<Mutex<BaseProducer>>> {
+        self.producers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned()
+    }
+
     fn transactional_id(&self, key: &str) -> String {
         format!("{}{key}", self.id_prefix)
     }
@@ -165,6 +175,15 @@ impl KafkaJournal {
             store: self.describe(),
             detail: format!("cannot {what} the journal of {key}: {e}"),
         }
+    }
+}
+
+/// Runs a blocking call, letting a multi-threaded runtime move its other tasks off this thread
+/// meanwhile (the cutovers of a runbook stage go on while one commits).
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
 
@@ -192,6 +211,64 @@ fn fenced(e: &KafkaError) -> bool {
 
 impl Replica for KafkaJournal {
     fn read(&self, key: &str) -> Result<Vec<Vec<u8>>> {
+        blocking(|| self.read_now(key))
+    }
+
+    fn fence(&self, key: &str) -> Result<()> {
+        if self.producer(key).is_some() {
+            return Ok(());
+        }
+        blocking(|| self.take(key))
+    }
+
+    fn commit(&self, key: &str, line: &[u8]) -> Result<()> {
+        self.fence(key)?;
+        let producer = self
+            .producer(key)
+            .ok_or_else(|| Error::Internal(format!("no producer for {key} after taking it")))?;
+        let producer = producer.lock().unwrap_or_else(|p| p.into_inner());
+        let attempt = blocking(|| {
+            producer.begin_transaction()?;
+            producer
+                .send(
+                    BaseRecord::to(&self.topic)
+                        .partition(self.partition(key))
+                        .key(key)
+                        .payload(line),
+                )
+                .map_err(|(e, _)| e)?;
+            producer.commit_transaction(self.timeout)
+        });
+        producer.poll(Duration::ZERO);
+        match attempt {
+            Ok(()) => Ok(()),
+            Err(e) if fenced(&e) => {
+                drop(producer);
+                self.producers
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(key);
+                Err(Error::Fenced {
+                    what: key.to_string(),
+                    by: format!("transactional id {}", self.transactional_id(key)),
+                    store: self.describe(),
+                })
+            }
+            Err(e) => {
+                let _ = producer.abort_transaction(self.timeout);
+                Err(self.failure("write", key, e))
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("topic {} on the {}", self.topic, self.role)
+    }
+}
+
+impl KafkaJournal {
+    /// [`Replica::read`], on this thread.
+    fn read_now(&self, key: &str) -> Result<Vec<Vec<u8>>> {
         let partition = self.partition(key);
         let mut config = self.base.clone();
         config
@@ -203,7 +280,9 @@ impl Replica for KafkaJournal {
             .set("enable.auto.offset.store", "false")
             .set("isolation.level", "read_committed")
             .set("enable.partition.eof", "true")
-            .set("auto.offset.reset", "earliest");
+            .set("auto.offset.reset", "earliest")
+            // The end of the partition is what a read waits for: no long poll there.
+            .set("fetch.wait.max.ms", "10");
         let consumer: BaseConsumer = config
             .create()
             .map_err(|e| self.failure("read", key, describe_client_error(&e)))?;
@@ -241,16 +320,17 @@ impl Replica for KafkaJournal {
         }
     }
 
-    fn fence(&self, key: &str) -> Result<()> {
-        let mut producers = self.producers.lock().unwrap_or_else(|p| p.into_inner());
-        if producers.contains_key(key) {
-            return Ok(());
-        }
+    /// Takes a key not taken yet ([`Replica::fence`]), on this thread.
+    fn take(&self, key: &str) -> Result<()> {
         let mut config = self.base.clone();
         config
             .set("transactional.id", self.transactional_id(key))
             .set("enable.idempotence", "true")
             .set("acks", "all")
+            .set("linger.ms", "0")
+            // A transaction begun right after the previous one's commit meets
+            // CONCURRENT_TRANSACTIONS until the markers are written: retry it soon.
+            .set("retry.backoff.ms", "10")
             .set(
                 "transaction.timeout.ms",
                 self.timeout.as_millis().clamp(1000, 900_000).to_string(),
@@ -272,47 +352,10 @@ impl Replica for KafkaJournal {
                 Err(e) => return Err(self.failure("take", key, e)),
             }
         }
-        producers.insert(key.to_string(), producer);
+        self.producers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_string(), Arc::new(Mutex::new(producer)));
         Ok(())
-    }
-
-    fn commit(&self, key: &str, line: &[u8]) -> Result<()> {
-        self.fence(key)?;
-        let mut producers = self.producers.lock().unwrap_or_else(|p| p.into_inner());
-        let producer = producers
-            .get(key)
-            .ok_or_else(|| Error::Internal(format!("no producer for {key} after taking it")))?;
-        let attempt = (|| {
-            producer.begin_transaction()?;
-            producer
-                .send(
-                    BaseRecord::to(&self.topic)
-                        .partition(self.partition(key))
-                        .key(key)
-                        .payload(line),
-                )
-                .map_err(|(e, _)| e)?;
-            producer.commit_transaction(self.timeout)
-        })();
-        producer.poll(Duration::ZERO);
-        match attempt {
-            Ok(()) => Ok(()),
-            Err(e) if fenced(&e) => {
-                producers.remove(key);
-                Err(Error::Fenced {
-                    what: key.to_string(),
-                    by: format!("transactional id {}", self.transactional_id(key)),
-                    store: self.describe(),
-                })
-            }
-            Err(e) => {
-                let _ = producer.abort_transaction(self.timeout);
-                Err(self.failure("write", key, e))
-            }
-        }
-    }
-
-    fn describe(&self) -> String {
-        format!("topic {} on the {}", self.topic, self.role)
     }
 }

@@ -122,6 +122,58 @@ impl Reverse {
     }
 }
 
+/// What a command's groups go on reading through: the clusters and the link.
+pub struct Route {
+    pub origin: Arc<dyn Cluster>,
+    pub destination: Arc<dyn Cluster>,
+    pub link: Box<dyn Link>,
+}
+
+/// Wires a command for where its groups go on reading (`restart_on`): the forward link (opened
+/// only then), paired with the reverse link's mirrors when `pair_reverse_mirrors` and a
+/// reverse link is configured (`link/paired.rs`); or, back to the origin, the origin's two
+/// sides of the reverse link, with `journal_dir` moved to [`JOURNAL_SUBDIR`] so that those
+/// journals stand apart. The real context and the simulator's both come through here.
+pub async fn route(
+    origin: Arc<dyn Cluster>,
+    destination: Arc<dyn Cluster>,
+    forward: impl std::future::Future<Output = Result<Box<dyn Link>>>,
+    reverse: Option<&Reverse>,
+    restart_on: Role,
+    pair_reverse_mirrors: bool,
+    journal_dir: &mut std::path::PathBuf,
+) -> Result<Route> {
+    match restart_on {
+        Role::Destination => {
+            let mut link = forward.await?;
+            if let (true, Some(r)) = (pair_reverse_mirrors, reverse) {
+                match r.link().await {
+                    Ok(back) => link = Box::new(crate::link::PairedLink::new(link, back)),
+                    // Without it, topics that only the reverse link mirrors are judged
+                    // NOT_MIRRORED: a finding, not a guess.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "the reverse link cannot be opened: its mirrors are not paired")
+                    }
+                }
+            }
+            Ok(Route {
+                origin,
+                destination,
+                link,
+            })
+        }
+        Role::Origin => {
+            let sides = reverse.ok_or_else(not_configured)?.open().await?;
+            journal_dir.push(JOURNAL_SUBDIR);
+            Ok(Route {
+                origin: sides.origin,
+                destination: sides.destination,
+                link: sides.link,
+            })
+        }
+    }
+}
+
 /// The link's REST API, or the Kafka-only stand-in between `source` and `mirrors` (the
 /// clusters its source topics and its mirror topics are on).
 pub async fn open_link(

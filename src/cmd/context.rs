@@ -16,7 +16,7 @@ use crate::cutover::machine::Phase;
 use crate::error::Result;
 use crate::hooks::{ConfiguredHooks, Hooks};
 use crate::kafka::{Cluster, RdKafkaCluster};
-use crate::link::{Link, PairedLink};
+use crate::link::Link;
 use crate::model::Role;
 use crate::reverse::{open_link, Reverse};
 
@@ -98,37 +98,22 @@ impl Context {
             destination: destination.clone(),
             given: None,
         });
-        let (origin, destination, link) = match restart_on {
-            Role::Destination => {
-                let mut link = open_link(&config.link, origin.clone(), destination.clone()).await?;
-                if let (true, Some(r)) = (pair_reverse_mirrors, &reverse) {
-                    match r.link().await {
-                        Ok(back) => link = Box::new(PairedLink::new(link, back)),
-                        // Without it, topics that only the reverse link mirrors are judged
-                        // NOT_MIRRORED: a finding, not a guess.
-                        Err(e) => {
-                            tracing::warn!(error = %e, "the reverse link cannot be opened: its mirrors are not paired")
-                        }
-                    }
-                }
-                (origin, destination, link)
-            }
-            Role::Origin => {
-                let sides = reverse
-                    .as_ref()
-                    .ok_or_else(crate::reverse::not_configured)?
-                    .open()
-                    .await?;
-                journal_dir.push(crate::reverse::JOURNAL_SUBDIR);
-                (sides.origin, sides.destination, sides.link)
-            }
-        };
+        let route = crate::reverse::route(
+            origin.clone(),
+            destination.clone(),
+            open_link(&config.link, origin, destination),
+            reverse.as_ref(),
+            restart_on,
+            pair_reverse_mirrors,
+            &mut journal_dir,
+        )
+        .await?;
         let mut cutover_settings = config.cutover.clone();
         cutover_settings.journal_dir = journal_dir;
         Ok(Context {
-            origin,
-            destination,
-            link,
+            origin: route.origin,
+            destination: route.destination,
+            link: route.link,
             reverse,
             poll_interval: config.defaults.poll_interval,
             default_wait: config.defaults.wait,

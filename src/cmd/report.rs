@@ -149,18 +149,15 @@ fn resolve(arg: &Path, config: Option<&Path>, deep: bool) -> Result<Vec<PathBuf>
     if arg.is_file() {
         return Ok(vec![arg.to_path_buf()]);
     }
-    let text = arg.to_string_lossy();
-    let looks_like_a_path = text.contains(std::path::MAIN_SEPARATOR) || text.ends_with(".jsonl");
-    if looks_like_a_path {
+    let Some(group) = group_id_arg(arg) else {
         return Err(Error::Usage {
             message: format!("no journal at {}", arg.display()),
             hint: "journals are in the journal folder ([cutover] journal-dir, CUTOVER_JOURNAL_DIR; `cutover-journal` by default), one `<group>.jsonl` per group; `cutover report GROUP` finds it".into(),
         });
-    }
+    };
     // A group id: its current journal in the configured folder, and its journal of a move
     // back to the origin (`--to origin`), whichever exist.
     let dir = journal_dir(config);
-    let group = GroupId::new(text.as_ref());
     let candidates = [
         journal::path_for(&dir, &group),
         journal::path_for(&dir.join(crate::reverse::JOURNAL_SUBDIR), &group),
@@ -171,13 +168,21 @@ fn resolve(arg: &Path, config: Option<&Path>, deep: bool) -> Result<Vec<PathBuf>
     }
     Err(Error::Usage {
         message: format!(
-            "no journal for group {text} in {} (looked for {} and {})",
+            "no journal for group {group} in {} (looked for {} and {})",
             dir.display(),
             candidates[0].display(),
             candidates[1].display()
         ),
         hint: "check the group id, and the journal folder ([cutover] journal-dir in --config, or CUTOVER_JOURNAL_DIR); or give the journal file itself".into(),
     })
+}
+
+/// The group id an argument names: neither an existing file or folder nor anything that looks
+/// like a path (a separator, a `.jsonl` name).
+fn group_id_arg(arg: &Path) -> Option<GroupId> {
+    let text = arg.to_string_lossy();
+    let looks_like_a_path = text.contains(std::path::MAIN_SEPARATOR) || text.ends_with(".jsonl");
+    (!arg.exists() && !looks_like_a_path).then(|| GroupId::new(text.as_ref()))
 }
 
 /// The configured journal folder: from the configuration when it loads, else from

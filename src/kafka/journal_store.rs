@@ -33,6 +33,9 @@ use crate::model::Role;
 /// a cluster's first transactional producer waits for `__transaction_state` to be created).
 const FIRST_TAKE: Duration = Duration::from_secs(60);
 
+/// The transactional id of a key (`<link>/<group>`) is this and the key.
+const TRANSACTIONAL_PREFIX: &str = "cutover.";
+
 /// The most replicas the journal topic is created with (fewer when the cluster has fewer
 /// brokers).
 const MAX_REPLICATION: usize = 3;
@@ -43,8 +46,6 @@ pub struct KafkaJournal {
     topic: String,
     partitions: i32,
     base: ClientConfig,
-    /// `cutover.`: the transactional id of a key (`<link>/<group>`) is this and the key.
-    id_prefix: String,
     /// One transactional producer per key this agent took, each behind its own lock so that
     /// the groups of a runbook stage commit side by side.
     producers: Mutex<BTreeMap<String, Arc<Mutex<BaseProducer>>>>,
@@ -142,7 +143,6 @@ impl KafkaJournal {
             topic: topic.to_string(),
             partitions,
             base: cluster.client_config().clone(),
-            id_prefix: "cutover.".to_string(),
             producers: Mutex::new(BTreeMap::new()),
             timeout,
         }
@@ -167,7 +167,7 @@ impl KafkaJournal {
     }
 
     fn transactional_id(&self, key: &str) -> String {
-        format!("{}{key}", self.id_prefix)
+        format!("{TRANSACTIONAL_PREFIX}{key}")
     }
 
     fn failure(&self, what: &str, key: &str, e: impl std::fmt::Display) -> Error {
@@ -176,97 +176,7 @@ impl KafkaJournal {
             detail: format!("cannot {what} the journal of {key}: {e}"),
         }
     }
-}
 
-/// Runs a blocking call, letting a multi-threaded runtime move its other tasks off this thread
-/// meanwhile (the cutovers of a runbook stage go on while one commits).
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
-        _ => f(),
-    }
-}
-
-/// Whether a transactional error means another producer with the same id took over.
-fn fenced(e: &KafkaError) -> bool {
-    let code = match e {
-        KafkaError::Transaction(t) => {
-            if t.is_fatal() {
-                return true;
-            }
-            t.code()
-        }
-        other => match other.rdkafka_error_code() {
-            Some(code) => code,
-            None => return false,
-        },
-    };
-    matches!(
-        code,
-        RDKafkaErrorCode::Fenced
-            | RDKafkaErrorCode::ProducerFenced
-            | RDKafkaErrorCode::InvalidProducerEpoch
-    )
-}
-
-impl Replica for KafkaJournal {
-    fn read(&self, key: &str) -> Result<Vec<Vec<u8>>> {
-        blocking(|| self.read_now(key))
-    }
-
-    fn fence(&self, key: &str) -> Result<()> {
-        if self.producer(key).is_some() {
-            return Ok(());
-        }
-        blocking(|| self.take(key))
-    }
-
-    fn commit(&self, key: &str, line: &[u8]) -> Result<()> {
-        self.fence(key)?;
-        let producer = self
-            .producer(key)
-            .ok_or_else(|| Error::Internal(format!("no producer for {key} after taking it")))?;
-        let producer = producer.lock().unwrap_or_else(|p| p.into_inner());
-        let attempt = blocking(|| {
-            producer.begin_transaction()?;
-            producer
-                .send(
-                    BaseRecord::to(&self.topic)
-                        .partition(self.partition(key))
-                        .key(key)
-                        .payload(line),
-                )
-                .map_err(|(e, _)| e)?;
-            producer.commit_transaction(self.timeout)
-        });
-        producer.poll(Duration::ZERO);
-        match attempt {
-            Ok(()) => Ok(()),
-            Err(e) if fenced(&e) => {
-                drop(producer);
-                self.producers
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(key);
-                Err(Error::Fenced {
-                    what: key.to_string(),
-                    by: format!("transactional id {}", self.transactional_id(key)),
-                    store: self.describe(),
-                })
-            }
-            Err(e) => {
-                let _ = producer.abort_transaction(self.timeout);
-                Err(self.failure("write", key, e))
-            }
-        }
-    }
-
-    fn describe(&self) -> String {
-        format!("topic {} on the {}", self.topic, self.role)
-    }
-}
-
-impl KafkaJournal {
     /// [`Replica::read`], on this thread.
     fn read_now(&self, key: &str) -> Result<Vec<Vec<u8>>> {
         let partition = self.partition(key);
@@ -357,5 +267,93 @@ impl KafkaJournal {
             .unwrap_or_else(|p| p.into_inner())
             .insert(key.to_string(), Arc::new(Mutex::new(producer)));
         Ok(())
+    }
+}
+
+/// Runs a blocking call, letting a multi-threaded runtime move its other tasks off this thread
+/// meanwhile (the cutovers of a runbook stage go on while one commits).
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+/// Whether a transactional error means another producer with the same id took over.
+fn fenced(e: &KafkaError) -> bool {
+    let code = match e {
+        KafkaError::Transaction(t) => {
+            if t.is_fatal() {
+                return true;
+            }
+            t.code()
+        }
+        other => match other.rdkafka_error_code() {
+            Some(code) => code,
+            None => return false,
+        },
+    };
+    matches!(
+        code,
+        RDKafkaErrorCode::Fenced
+            | RDKafkaErrorCode::ProducerFenced
+            | RDKafkaErrorCode::InvalidProducerEpoch
+    )
+}
+
+impl Replica for KafkaJournal {
+    fn read(&self, key: &str) -> Result<Vec<Vec<u8>>> {
+        blocking(|| self.read_now(key))
+    }
+
+    fn fence(&self, key: &str) -> Result<()> {
+        if self.producer(key).is_some() {
+            return Ok(());
+        }
+        blocking(|| self.take(key))
+    }
+
+    fn commit(&self, key: &str, line: &[u8]) -> Result<()> {
+        self.fence(key)?;
+        let producer = self
+            .producer(key)
+            .ok_or_else(|| Error::Internal(format!("no producer for {key} after taking it")))?;
+        let producer = producer.lock().unwrap_or_else(|p| p.into_inner());
+        let attempt = blocking(|| {
+            producer.begin_transaction()?;
+            producer
+                .send(
+                    BaseRecord::to(&self.topic)
+                        .partition(self.partition(key))
+                        .key(key)
+                        .payload(line),
+                )
+                .map_err(|(e, _)| e)?;
+            producer.commit_transaction(self.timeout)
+        });
+        producer.poll(Duration::ZERO);
+        match attempt {
+            Ok(()) => Ok(()),
+            Err(e) if fenced(&e) => {
+                drop(producer);
+                self.producers
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(key);
+                Err(Error::Fenced {
+                    what: key.to_string(),
+                    by: format!("transactional id {}", self.transactional_id(key)),
+                    store: self.describe(),
+                })
+            }
+            Err(e) => {
+                let _ = producer.abort_transaction(self.timeout);
+                Err(self.failure("write", key, e))
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("topic {} on the {}", self.topic, self.role)
     }
 }

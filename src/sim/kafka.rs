@@ -136,12 +136,20 @@ impl SimKafka {
         };
         let first = log.end;
         log.end += n;
-        let times = self.times.entry(topic.to_string()).or_default();
+        self.times_mut(topic, partition).push(first, at_ms);
+        true
+    }
+
+    /// A partition's timestamps, to write (a map lookup, no allocation, on every append).
+    fn times_mut(&mut self, topic: &str, partition: usize) -> &mut Times {
+        if !self.times.contains_key(topic) {
+            self.times.insert(topic.to_string(), Vec::new());
+        }
+        let times = self.times.get_mut(topic).expect("inserted above");
         if times.len() <= partition {
             times.resize_with(partition + 1, Times::default);
         }
-        times[partition].push(first, at_ms);
-        true
+        &mut times[partition]
     }
 
     /// Copies `n` records of a source partition, from source offset `from`, to the end of
@@ -158,13 +166,11 @@ impl SimKafka {
             return;
         };
         log.end += n;
-        let p = usize::try_from(tp.partition).unwrap_or(0);
-        let times = self.times.entry(tp.topic.as_str().to_string()).or_default();
-        if times.len() <= p {
-            times.resize_with(p + 1, Times::default);
-        }
+        // `log_mut` found the partition: its number is not negative.
+        let p = usize::try_from(tp.partition).expect("a partition that has a log");
         if let Some(source) = source {
-            times[p].copy_from(source, from, from + n, shift);
+            self.times_mut(tp.topic.as_str(), p)
+                .copy_from(source, from, from + n, shift);
         }
     }
 

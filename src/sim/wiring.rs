@@ -14,7 +14,7 @@ use crate::cutover::driver::Clock;
 use crate::cutover::machine::Phase;
 use crate::error::Result;
 use crate::kafka::Cluster;
-use crate::link::{KafkaOnlyLink, Link, PairedLink};
+use crate::link::{KafkaOnlyLink, Link};
 use crate::model::Role;
 use crate::reverse::Reverse;
 use crate::sim::link::Which;
@@ -103,35 +103,20 @@ impl Wiring<'_> {
         let mut options = self.s.cutover.options.clone();
         options.cutover.journal_dir = self.journal_dir.clone();
         options.restart_on = restart_on;
-        let (origin, destination, link) = match restart_on {
-            Role::Destination => {
-                let mut link = self.forward_link();
-                if let (true, Some(r)) = (pair_reverse_mirrors, &reverse) {
-                    link = Box::new(PairedLink::new(link, r.link().await?));
-                }
-                (
-                    self.cluster(Role::Origin),
-                    self.cluster(Role::Destination),
-                    link,
-                )
-            }
-            Role::Origin => {
-                let sides = reverse
-                    .as_ref()
-                    .ok_or_else(crate::reverse::not_configured)?
-                    .open()
-                    .await?;
-                options
-                    .cutover
-                    .journal_dir
-                    .push(crate::reverse::JOURNAL_SUBDIR);
-                (sides.origin, sides.destination, sides.link)
-            }
-        };
+        let route = crate::reverse::route(
+            self.cluster(Role::Origin),
+            self.cluster(Role::Destination),
+            async { Ok(self.forward_link()) },
+            reverse.as_ref(),
+            restart_on,
+            pair_reverse_mirrors,
+            &mut options.cutover.journal_dir,
+        )
+        .await?;
         Ok(Context {
-            origin,
-            destination,
-            link,
+            origin: route.origin,
+            destination: route.destination,
+            link: route.link,
             reverse,
             poll_interval: crate::config::DEFAULT_POLL_INTERVAL,
             default_wait: crate::config::DEFAULT_WAIT,

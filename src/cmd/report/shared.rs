@@ -42,9 +42,9 @@ impl Drop for Fetched {
 /// Reads the group ids' journals from the shared store, when the configuration names one;
 /// arguments that are files or folders are left as they are.
 pub(super) async fn fetch(args: &[PathBuf], config: Option<&Path>) -> Result<Fetched> {
-    let groups: Vec<&PathBuf> = args
+    let groups: Vec<(&PathBuf, GroupId)> = args
         .iter()
-        .filter(|a| !a.exists() && !a.to_string_lossy().contains(std::path::MAIN_SEPARATOR))
+        .filter_map(|a| Some((a, super::group_id_arg(a)?)))
         .collect();
     if groups.is_empty() {
         return Ok(Fetched::default());
@@ -72,8 +72,7 @@ pub(super) async fn fetch(args: &[PathBuf], config: Option<&Path>) -> Result<Fet
             )
         }))
         .collect();
-    for (i, arg) in groups.into_iter().enumerate() {
-        let group = GroupId::new(arg.to_string_lossy().as_ref());
+    for (i, (arg, group)) in groups.into_iter().enumerate() {
         let dir = scratch.join(i.to_string());
         let mut files = Vec::new();
         for (link, sub) in &links {

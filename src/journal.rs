@@ -27,6 +27,7 @@
 //! damaged or hostile file cannot make a reader allocate without bound.
 
 pub mod chain;
+pub mod lease;
 pub mod replica;
 
 use std::fs::{File, OpenOptions};
@@ -164,11 +165,15 @@ struct Shared {
 /// The store group journals are shared through (`[journal] store = "kafka"`), as the
 /// settings of a cutover carry it.
 #[derive(Clone)]
-pub struct SharedStore(pub Arc<dyn Replica>);
+pub struct SharedStore {
+    pub replica: Arc<dyn Replica>,
+    /// The lease that serializes edits of the link's filters across hosts.
+    pub filter_lease: lease::Bounds,
+}
 
 impl std::fmt::Debug for SharedStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SharedStore({})", self.0.describe())
+        write!(f, "SharedStore({})", self.replica.describe())
     }
 }
 
@@ -177,6 +182,12 @@ impl SharedStore {
     /// moves of one group through two links (forward, and back to the origin) are apart.
     pub fn group_key(link: &str, group: &GroupId) -> String {
         format!("{link}/{group}")
+    }
+
+    /// The key of the lease on a link's group filters: a link's name has no `:`, so this is
+    /// never a group's key.
+    pub fn filters_key(link: &str) -> String {
+        format!("{link}:filters")
     }
 }
 

@@ -85,7 +85,12 @@ impl Context {
                 };
                 let store =
                     crate::kafka::KafkaJournal::open(client, topic, *partitions, timeout).await?;
-                Some(crate::journal::SharedStore(Arc::new(store)))
+                Some(crate::journal::SharedStore {
+                    replica: Arc::new(store),
+                    filter_lease: crate::journal::lease::Bounds::for_writes(
+                        config.link.longest_write(),
+                    ),
+                })
             }
             _ => None,
         };

@@ -81,6 +81,16 @@ impl LinkConfig {
         self.timeout
     }
 
+    /// The longest one REST write to the link takes with its retries, each attempt bounded by
+    /// `timeout` and the pauses doubling from [`REST_BACKOFF`] (a server's longer
+    /// `Retry-After` is not counted).
+    pub fn longest_write(&self) -> Duration {
+        let pauses: Duration = (0..self.retries)
+            .map(|i| REST_BACKOFF * 2u32.saturating_pow(i))
+            .sum();
+        self.timeout * (self.retries + 1) + pauses
+    }
+
     /// The options for `ConfluentRestLink`, or `None` in Kafka-only mode.
     pub fn rest_options(&self) -> Option<RestLinkOptions> {
         let rest = self.rest.as_ref()?;

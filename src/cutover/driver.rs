@@ -28,7 +28,9 @@ use crate::error::{Error, Result};
 use crate::hooks::{HookContext, HookKind, Hooks};
 use crate::journal::{Journal, PartitionSample, ReadBack, Record};
 use crate::kafka::Cluster;
-use crate::link::filter_edit::{edit_group_filters, FilterChange, FilterEdit, SharedFilterEdits};
+use crate::link::filter_edit::{
+    edit_group_filters, FilterChange, FilterEdit, Serial, SharedFilterEdits,
+};
 use crate::link::Link;
 use crate::model::{GroupId, Role, TopicPartition};
 use crate::progress::Progress;
@@ -321,7 +323,7 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
             &env.options.cutover.journal_dir,
             &crate::journal::Subject::Group(group.clone()),
             &run_id,
-            store.0.clone(),
+            store.replica.clone(),
             &crate::journal::SharedStore::group_key(env.link.name(), group),
             if mode == Mode::Start {
                 crate::journal::Take::IfFree
@@ -761,10 +763,13 @@ impl Driver<'_, '_> {
         &self,
         change: FilterChange<'_>,
     ) -> std::result::Result<FilterEdit, String> {
-        let lock_dir = Some(self.env.options.cutover.journal_dir.as_path());
+        let serial = Serial {
+            host: Some(self.env.options.cutover.journal_dir.as_path()),
+            hosts: self.env.options.shared_journal.as_ref(),
+        };
         match self.env.filter_edits {
-            Some(shared) => shared.edit(self.env.link, lock_dir, change).await,
-            None => edit_group_filters(self.env.link, lock_dir, change).await,
+            Some(shared) => shared.edit(self.env.link, serial, change).await,
+            None => edit_group_filters(self.env.link, serial, change).await,
         }
     }
 

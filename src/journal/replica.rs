@@ -27,6 +27,9 @@ pub trait Replica: Send + Sync {
     /// Commits one line of `key` (without its line end) before returning. [`Error::Fenced`]
     /// when another agent took the subject since this one did.
     fn commit(&self, key: &str, line: &[u8]) -> Result<()>;
+    /// Appends one line of `key` without taking it (a lease's queue, where every agent
+    /// writes): committed, and so read by everyone, when it returns.
+    fn append(&self, key: &str, line: &[u8]) -> Result<()>;
     /// Where the lines are, for messages: "topic cutover-journal on the destination".
     fn describe(&self) -> String;
 }

@@ -75,6 +75,17 @@ impl Replica for Agent {
         Ok(())
     }
 
+    fn append(&self, key: &str, line: &[u8]) -> Result<()> {
+        self.topic
+            .lines
+            .lock()
+            .unwrap()
+            .entry(key.to_string())
+            .or_default()
+            .push(line.to_vec());
+        Ok(())
+    }
+
     fn describe(&self) -> String {
         "memory".into()
     }

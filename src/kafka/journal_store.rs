@@ -49,6 +49,9 @@ pub struct KafkaJournal {
     /// One transactional producer per key this agent took, each behind its own lock so that
     /// the groups of a runbook stage commit side by side.
     producers: Mutex<BTreeMap<String, Arc<Mutex<BaseProducer>>>>,
+    /// The idempotent producer of lines every agent appends (a lease's queue), made at its
+    /// first use.
+    appender: Mutex<Option<BaseProducer>>,
     timeout: Duration,
 }
 
@@ -144,6 +147,7 @@ impl KafkaJournal {
             partitions,
             base: cluster.client_config().clone(),
             producers: Mutex::new(BTreeMap::new()),
+            appender: Mutex::new(None),
             timeout,
         }
     }
@@ -228,6 +232,37 @@ impl KafkaJournal {
                 }
             }
         }
+    }
+
+    /// [`Replica::append`], on this thread.
+    fn append_now(&self, key: &str, line: &[u8]) -> Result<()> {
+        let mut appender = self.appender.lock().unwrap_or_else(|p| p.into_inner());
+        if appender.is_none() {
+            let mut config = self.base.clone();
+            config
+                .set("enable.idempotence", "true")
+                .set("acks", "all")
+                .set("linger.ms", "0");
+            *appender = Some(
+                config
+                    .create()
+                    .map_err(|e| self.failure("append to", key, describe_client_error(&e)))?,
+            );
+        }
+        let producer = appender
+            .as_ref()
+            .ok_or_else(|| Error::Internal("no appender".into()))?;
+        producer
+            .send(
+                BaseRecord::<str, [u8]>::to(&self.topic)
+                    .partition(self.partition(key))
+                    .key(key)
+                    .payload(line),
+            )
+            .map_err(|(e, _)| self.failure("append to", key, e))?;
+        producer
+            .flush(self.timeout)
+            .map_err(|e| self.failure("append to", key, e))
     }
 
     /// Takes a key not taken yet ([`Replica::fence`]), on this thread.
@@ -351,6 +386,10 @@ impl Replica for KafkaJournal {
                 Err(self.failure("write", key, e))
             }
         }
+    }
+
+    fn append(&self, key: &str, line: &[u8]) -> Result<()> {
+        blocking(|| self.append_now(key, line))
     }
 
     fn describe(&self) -> String {

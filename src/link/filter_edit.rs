@@ -7,6 +7,8 @@
 //!
 //! - **A lock beside the journals.** Agents on one host serialize their edits of one link's
 //!   filters on `<journal-dir>/<link>.filters.lock` (an OS lock, released if the agent dies).
+//!   With a shared journal store, agents on every host also queue for a lease on
+//!   `<link>:filters` in it ([`crate::journal::lease`]) and write only while they hold it.
 //! - **A verified compare-and-set.** Read; add or remove only this agent's own entry; read
 //!   again just before writing and start over if the value changed meanwhile; write; read back;
 //!   start over from what was read back while this agent's change is missing from it.
@@ -21,6 +23,17 @@ use std::time::Duration;
 
 use super::filters::{FilterKind, Filters};
 use super::Link;
+use crate::journal::lease::Lease;
+use crate::journal::SharedStore;
+
+/// How the edits of one link's filters are kept apart among agents.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Serial<'a> {
+    /// The agents of this host: a lock file in this folder.
+    pub host: Option<&'a Path>,
+    /// The agents of every host: a lease in the shared journal store.
+    pub hosts: Option<&'a SharedStore>,
+}
 
 /// The link config this module edits.
 pub const GROUP_FILTERS: &str = "consumer.offset.group.filters";
@@ -71,15 +84,15 @@ pub struct FilterEdit {
     pub attempts: u32,
 }
 
-/// Makes `change` to the link's group filters, serialized with other local agents through a
-/// lock in `lock_dir` (when given) and verified by reading back. The error says what was
-/// seen, for the journal and the operator.
+/// Makes `change` to the link's group filters, kept apart from other agents' edits as `serial`
+/// says and verified by reading back. The error says what was seen, for the journal and the
+/// operator.
 pub async fn edit_group_filters(
     link: &dyn Link,
-    lock_dir: Option<&Path>,
+    serial: Serial<'_>,
     change: FilterChange<'_>,
 ) -> Result<FilterEdit, String> {
-    edit_group_filters_together(link, lock_dir, &[change])
+    edit_group_filters_together(link, serial, &[change])
         .await
         .into_iter()
         .next()
@@ -91,17 +104,50 @@ pub async fn edit_group_filters(
 /// take fails alone; the others are made.
 pub async fn edit_group_filters_together(
     link: &dyn Link,
-    lock_dir: Option<&Path>,
+    serial: Serial<'_>,
     changes: &[FilterChange<'_>],
 ) -> Vec<Result<FilterEdit, String>> {
     let all_fail = |e: String| changes.iter().map(|_| Err(e.clone())).collect();
-    let _lock = match lock_dir {
+    let _lock = match serial.host {
         Some(dir) => match FiltersLock::take(dir, link.name()).await {
             Ok(lock) => Some(lock),
             Err(e) => return all_fail(e),
         },
         None => None,
     };
+    let lease = match serial.hosts {
+        Some(store) => {
+            let key = SharedStore::filters_key(link.name());
+            let mut said = String::new();
+            let taken = Lease::acquire(store.replica.clone(), &key, store.filter_lease, |who| {
+                if said != who {
+                    tracing::info!("{who}");
+                    said = who.to_string();
+                }
+            })
+            .await;
+            match taken {
+                Ok(lease) => Some(lease),
+                Err(e) => return all_fail(format!("{e} ({})", e.hint())),
+            }
+        }
+        None => None,
+    };
+    let answers = edit_under(link, changes, lease.as_ref()).await;
+    if let Some(lease) = lease {
+        lease.release().await;
+    }
+    answers
+}
+
+/// [`edit_group_filters_together`] once the other agents are kept away; never writes after
+/// `lease` (when given) could have expired.
+async fn edit_under(
+    link: &dyn Link,
+    changes: &[FilterChange<'_>],
+    lease: Option<&Lease>,
+) -> Vec<Result<FilterEdit, String>> {
+    let all_fail = |e: String| changes.iter().map(|_| Err(e.clone())).collect();
     let (mut raw, mut filters) = match read(link).await {
         Ok(read) => read,
         Err(e) => return all_fail(e),
@@ -140,6 +186,9 @@ pub async fn edit_group_filters_together(
             if latest != raw {
                 (raw, filters) = (latest, latest_filters);
                 continue;
+            }
+            if lease.is_some_and(|l| !l.may_write()) {
+                return Err("this agent's lease on the link's filters ran too short to write them before it expires; nothing written".into());
             }
             let value = wanted.to_json(FilterKind::Group);
             link.alter_configs(&[(GROUP_FILTERS.to_string(), Some(value))])
@@ -216,7 +265,7 @@ impl SharedFilterEdits {
     pub async fn edit(
         &self,
         link: &dyn Link,
-        lock_dir: Option<&Path>,
+        serial: Serial<'_>,
         change: FilterChange<'_>,
     ) -> Result<FilterEdit, String> {
         let (reply, answer) = tokio::sync::oneshot::channel();
@@ -259,7 +308,7 @@ impl SharedFilterEdits {
                 })
                 .collect();
             tracing::debug!(edits = changes.len(), "one filter write for the batch");
-            let results = edit_group_filters_together(link, lock_dir, &changes).await;
+            let results = edit_group_filters_together(link, serial, &changes).await;
             for (p, r) in batch.into_iter().zip(results) {
                 let _ = p.reply.send(r);
             }
@@ -420,7 +469,7 @@ mod tests {
     #[tokio::test]
     async fn an_exclusion_is_written_read_back_and_keeps_other_entries_as_they_were() {
         let l = link(ALL);
-        let edit = edit_group_filters(&l, None, FilterChange::Exclude("orders"))
+        let edit = edit_group_filters(&l, Serial::default(), FilterChange::Exclude("orders"))
             .await
             .expect("excluded");
         assert_eq!(edit.before, ALL);
@@ -429,7 +478,7 @@ mod tests {
         assert!(!f.includes("orders") && f.includes("billing"));
         assert!(edit.after.contains(r#""note":"keep me""#), "{}", edit.after);
         // Undone, it leaves the other entries as they were.
-        let undo = edit_group_filters(&l, None, FilterChange::Unexclude("orders"))
+        let undo = edit_group_filters(&l, Serial::default(), FilterChange::Unexclude("orders"))
             .await
             .expect("unexcluded");
         assert_eq!(
@@ -447,7 +496,7 @@ mod tests {
             let (l, shared) = (l.clone(), shared.clone());
             async move {
                 shared
-                    .edit(l.as_ref(), None, FilterChange::Exclude(g))
+                    .edit(l.as_ref(), Serial::default(), FilterChange::Exclude(g))
                     .await
             }
         });
@@ -465,7 +514,7 @@ mod tests {
             let (l, shared) = (l.clone(), shared.clone());
             async move {
                 shared
-                    .edit(l.as_ref(), None, FilterChange::Unexclude(g))
+                    .edit(l.as_ref(), Serial::default(), FilterChange::Unexclude(g))
                     .await
             }
         });
@@ -481,7 +530,7 @@ mod tests {
     async fn a_group_the_filters_do_not_include_needs_no_write() {
         let only_billing = r#"{"groupFilters":[{"name":"billing","patternType":"LITERAL","filterType":"INCLUDE"}]}"#;
         let l = link(only_billing);
-        let edit = edit_group_filters(&l, None, FilterChange::Exclude("orders"))
+        let edit = edit_group_filters(&l, Serial::default(), FilterChange::Exclude("orders"))
             .await
             .expect("nothing to do");
         assert_eq!((edit.attempts, edit.after.as_str()), (0, only_billing));
@@ -494,7 +543,7 @@ mod tests {
         // its own group.
         let theirs = r#"{"groupFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"},{"name":"billing","patternType":"LITERAL","filterType":"EXCLUDE"}]}"#;
         l.meddle.lock().unwrap().insert(2, theirs.into());
-        edit_group_filters(&l, None, FilterChange::Exclude("orders"))
+        edit_group_filters(&l, Serial::default(), FilterChange::Exclude("orders"))
             .await
             .expect("excluded");
         let f = filters(&l);
@@ -509,7 +558,7 @@ mod tests {
         // another agent's value written over ours.
         let theirs = r#"{"groupFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"},{"name":"billing","patternType":"LITERAL","filterType":"EXCLUDE"}]}"#;
         l.meddle.lock().unwrap().insert(3, theirs.into());
-        let edit = edit_group_filters(&l, None, FilterChange::Exclude("orders"))
+        let edit = edit_group_filters(&l, Serial::default(), FilterChange::Exclude("orders"))
             .await
             .expect("excluded");
         assert_eq!(edit.attempts, 2, "one more round");
@@ -529,7 +578,11 @@ mod tests {
                 let (l, dir) = (l.clone(), dir.clone());
                 tokio::spawn(async move {
                     let group = format!("group-{i}");
-                    edit_group_filters(l.as_ref(), Some(&dir), FilterChange::Exclude(&group)).await
+                    let serial = Serial {
+                        host: Some(&dir),
+                        hosts: None,
+                    };
+                    edit_group_filters(l.as_ref(), serial, FilterChange::Exclude(&group)).await
                 })
             })
             .collect();
@@ -542,5 +595,47 @@ mod tests {
         }
         assert!(lock_path(&dir, "link/one").ends_with("link_one.filters.lock"));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ten_hosts_excluding_at_once_through_the_lease_lose_no_exclusion() {
+        // Every agent has its own journal folder (another host): only the lease keeps their
+        // read-modify-writes apart, and the link is slow enough for them to overlap without it.
+        let l = Arc::new(ConfigsOnly {
+            slow: true,
+            ..link(ALL)
+        });
+        let store = crate::journal::SharedStore {
+            replica: Arc::new(crate::journal::lease::MemoryQueue::default()),
+            filter_lease: crate::journal::lease::Bounds::for_writes(Duration::from_secs(5)),
+        };
+        let edits: Vec<_> = (0..10)
+            .map(|i| {
+                let (l, store) = (l.clone(), store.clone());
+                tokio::spawn(async move {
+                    let dir = std::env::temp_dir()
+                        .join(format!("cutover-lease-{}-{i}", std::process::id()));
+                    let group = format!("group-{i}");
+                    let serial = Serial {
+                        host: Some(&dir),
+                        hosts: Some(&store),
+                    };
+                    let edit =
+                        edit_group_filters(l.as_ref(), serial, FilterChange::Exclude(&group)).await;
+                    let _ = std::fs::remove_dir_all(&dir);
+                    edit
+                })
+            })
+            .collect();
+        for edit in edits {
+            let edit = edit.await.expect("the task ran").expect("excluded");
+            assert_eq!(edit.attempts, 1, "an edit had to start over: {edit:?}");
+        }
+        let f = filters(&l);
+        for i in 0..10 {
+            assert!(!f.includes(&format!("group-{i}")), "group-{i} lost: {f:?}");
+        }
+        let lines = store.replica.read("").unwrap();
+        assert_eq!(lines.len(), 20, "a request and a release per edit");
     }
 }

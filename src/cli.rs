@@ -199,6 +199,8 @@ when a watched mirror fails · 5 when an earlier watch left mirrors paused (use 
   cutover run night-1.toml --dry-run    every stage, with what a read-only look finds now
   cutover run night-1.toml              the migration; progress on stderr, the report on stdout
   cutover run night-1.toml --resume     after an interruption: stages done are not repeated
+  cutover run night-1.toml --worker     on other hosts: take a share of its groups stages
+                                        (needs [journal] store = \"kafka\"; docs/journal-store.md)
   cutover report cutover-journal/runbook/night-1.jsonl --format html > night-1.html
 
 The format: docs/runbooks.md. Exit 0 every stage done · 4 partly done (the report says where
@@ -213,6 +215,11 @@ runs it.")]
         /// Continue the runbook's unfinished run from its journal.
         #[arg(long, conflicts_with = "dry_run")]
         resume: bool,
+        /// Help the agent running this runbook: take a share of its groups stages' work items
+        /// (a consumer group in the shared journal store) until its run ends. Runs no other
+        /// stage.
+        #[arg(long, conflicts_with_all = ["dry_run", "resume"])]
+        worker: bool,
     },
     /// Render the audit report of cutover journals (several: with downtime percentiles), or
     /// check their hash chains (--verify).

@@ -67,11 +67,14 @@ impl Prepared {
 
     /// Whether the command journals group cutovers (a group's or a runbook's, not a dry run):
     /// only those open a shared journal store.
-    pub fn journals_cutovers(&self) -> bool {
+    pub fn journals_cutovers(&self) -> super::context::Sharing {
+        use super::context::Sharing;
         match self {
-            Prepared::Group { dry_run, .. } => !dry_run,
-            Prepared::Run { mode, .. } => *mode != crate::runbook::RunMode::DryRun,
-            _ => false,
+            Prepared::Group { dry_run: false, .. } => Sharing::Journals,
+            Prepared::Run { mode, .. } if *mode != crate::runbook::RunMode::DryRun => {
+                Sharing::JournalsAndWork
+            }
+            _ => Sharing::Nothing,
         }
     }
 
@@ -203,12 +206,15 @@ pub fn prepare(cli: &Cli, argv: &[String]) -> Result<Prepared> {
             runbook,
             dry_run,
             resume,
+            worker,
         } => Ok(Prepared::Run {
             runbook: runbook.clone(),
             mode: if *dry_run {
                 crate::runbook::RunMode::DryRun
             } else if *resume {
                 crate::runbook::RunMode::Resume
+            } else if *worker {
+                crate::runbook::RunMode::Worker
             } else {
                 crate::runbook::RunMode::Start
             },

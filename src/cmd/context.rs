@@ -40,6 +40,20 @@ pub struct Context {
     pub json_lines: bool,
     /// Told each phase a cutover enters (the simulator's `kill-at`).
     pub phase_watch: Option<Arc<tokio::sync::watch::Sender<Phase>>>,
+    /// Where runbook stages spread their groups over agents (`[journal] store = "kafka"`, a
+    /// runbook run).
+    pub work: Option<Arc<dyn crate::runbook::spread::WorkQueue>>,
+}
+
+/// What a command shares with other agents through a shared journal store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sharing {
+    /// Nothing: the command journals no cutover.
+    Nothing,
+    /// Group journals (`cutover group`).
+    Journals,
+    /// Group journals and work items (`cutover run`).
+    JournalsAndWork,
 }
 
 impl Context {
@@ -48,13 +62,14 @@ impl Context {
     /// `[link]`, or the origin through `[reverse-link]` (see [`crate::kafka::ClusterSide`]).
     /// `pair_reverse_mirrors`: a forward command also sees the reverse link's mirrors paired
     /// back to their sources (`link/paired.rs`), when a reverse link is configured.
-    /// `journals`: the command journals group cutovers, so a shared journal store
-    /// (`[journal] store = "kafka"`) is opened (its topic created when missing).
+    /// `sharing`: whether the command journals group cutovers (and spreads them over agents),
+    /// so that a shared journal store (`[journal] store = "kafka"`) is opened (its topics
+    /// created when missing).
     pub async fn open(
         config_file: Option<&Path>,
         restart_on: Role,
         pair_reverse_mirrors: bool,
-        journals: bool,
+        sharing: Sharing,
     ) -> Result<Context> {
         let env = crate::config::process_env();
         let config = Config::load(config_file, &env)?;
@@ -70,14 +85,15 @@ impl Context {
             &config.destination.properties,
             timeout,
         )?);
-        let shared_journal = match (&config.journal, journals) {
+        let mut work: Option<Arc<dyn crate::runbook::spread::WorkQueue>> = None;
+        let shared_journal = match (&config.journal, sharing) {
             (
                 crate::config::JournalStore::Kafka {
                     cluster,
                     topic,
                     partitions,
                 },
-                true,
+                Sharing::Journals | Sharing::JournalsAndWork,
             ) => {
                 let client = match cluster {
                     Role::Origin => &origin_client,
@@ -85,6 +101,16 @@ impl Context {
                 };
                 let store =
                     crate::kafka::KafkaJournal::open(client, topic, *partitions, timeout).await?;
+                if sharing == Sharing::JournalsAndWork {
+                    let queue = crate::kafka::KafkaWorkQueue::open(
+                        client,
+                        &crate::config::work_topic(topic),
+                        *partitions,
+                        timeout,
+                    )
+                    .await?;
+                    work = Some(Arc::new(queue));
+                }
                 Some(crate::journal::SharedStore {
                     replica: Arc::new(store),
                     filter_lease: crate::journal::lease::Bounds::for_writes(
@@ -134,6 +160,7 @@ impl Context {
             clock: Clock::System,
             json_lines: false,
             phase_watch: None,
+            work,
         })
     }
 

@@ -24,6 +24,7 @@ pub(super) async fn run(
         phase_watch: ctx.phase_watch.as_deref(),
         command: command.to_vec(),
         reverse: ctx.reverse.as_ref(),
+        work: ctx.work.as_deref(),
     };
     let report = runbook::run(&env, &book, mode).await?;
     Ok(Outcome {

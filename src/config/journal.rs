@@ -17,6 +17,12 @@ const JOURNAL_KEYS: &[&str] = &["store", "cluster", "topic", "partitions"];
 /// The topic a Kafka journal store writes when `[journal] topic` is unset.
 pub const DEFAULT_JOURNAL_TOPIC: &str = "cutover-journal";
 const DEFAULT_PARTITIONS: u32 = 12;
+
+/// The topic of a runbook's work items beside the journal topic `journal_topic` (the same
+/// prefix, so one ACL covers both).
+pub fn work_topic(journal_topic: &str) -> String {
+    format!("{journal_topic}-work")
+}
 const MAX_PARTITIONS: u32 = 1000;
 
 /// Where journals are kept.

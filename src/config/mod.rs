@@ -157,7 +157,7 @@ mod value;
 
 pub use cluster::{is_secret_property, ClusterConfig};
 pub use hooks::stage_hook;
-pub use journal::{JournalStore, DEFAULT_JOURNAL_TOPIC};
+pub use journal::{work_topic, JournalStore, DEFAULT_JOURNAL_TOPIC};
 pub use link::{Credentials, LinkConfig, RestConfig};
 pub(crate) use link::{DEFAULT_REST_RETRIES, DEFAULT_REST_TIMEOUT, REST_BACKOFF};
 pub use load::{process_env, Config, Env, DEFAULT_FILE};

@@ -30,6 +30,16 @@ pub trait Replica: Send + Sync {
     /// Appends one line of `key` without taking it (a lease's queue, where every agent
     /// writes): committed, and so read by everyone, when it returns.
     fn append(&self, key: &str, line: &[u8]) -> Result<()>;
+    /// Every committed line of each of `keys`, in one pass where the store can (a runbook
+    /// stage's groups).
+    fn read_keys(
+        &self,
+        keys: &std::collections::BTreeSet<String>,
+    ) -> Result<std::collections::BTreeMap<String, Vec<Vec<u8>>>> {
+        keys.iter()
+            .map(|k| Ok((k.clone(), self.read(k)?)))
+            .collect()
+    }
     /// Where the lines are, for messages: "topic cutover-journal on the destination".
     fn describe(&self) -> String;
 }

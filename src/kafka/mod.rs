@@ -8,6 +8,7 @@ mod rdkafka_cluster;
 mod records;
 mod shifted;
 mod side;
+mod work_queue;
 
 pub use client_log::ClientLog;
 pub use cluster::{
@@ -24,3 +25,4 @@ pub use rdkafka_cluster::{
 pub use records::RecordTime;
 pub use shifted::{ShiftedCopy, Shifts};
 pub use side::ClusterSide;
+pub use work_queue::{consumer_group, KafkaWorkQueue};

@@ -133,6 +133,33 @@ pub struct RunbookReport {
 }
 
 impl RunbookReport {
+    /// What a `--worker` did: the groups it handled, their journals in `store`.
+    pub fn of_worker(runbook: &str, groups: Vec<GroupRow>, store: &str) -> RunbookReport {
+        let all_moved = groups
+            .iter()
+            .all(|g| matches!(g.outcome.as_str(), "done" | "already_moved"));
+        RunbookReport {
+            schema_version: super::SCHEMA_VERSION,
+            runbook: runbook.to_string(),
+            run_id: format!("worker {}", crate::version::agent()),
+            outcome: if all_moved {
+                RunbookOutcome::Done
+            } else {
+                RunbookOutcome::Partial
+            },
+            stages: Vec::new(),
+            downtime_ms: percentiles(groups.iter().filter_map(|g| g.downtime_ms)),
+            groups,
+            topics: Vec::new(),
+            evidence: Vec::new(),
+            lag: Vec::new(),
+            next: (!all_moved).then(|| {
+                "the groups not moved are named with their reason: see `cutover report GROUP` for each".to_string()
+            }),
+            journal: store.to_string(),
+        }
+    }
+
     /// Whether a journal's records are a runbook's.
     pub fn is_runbook_journal(entries: &[Entry]) -> bool {
         entries

@@ -30,42 +30,81 @@ use crate::verify::{self, Selection};
 /// Runs the stage; ok when every group is where it goes (moved now or before).
 pub(super) async fn run(
     env: &RunEnv<'_>,
+    book: &super::Runbook,
     stage: &str,
     s: &GroupsStage,
+    run_id: &str,
 ) -> Result<(bool, StageDetail)> {
-    if s.to == Role::Destination {
-        return run_on(env, stage, s).await;
-    }
-    // Back to the origin: the same stage over the origin's two sides and the reverse link,
-    // opened now (its mirrors may have been created by an earlier stage).
-    let sides = env
-        .reverse
-        .ok_or_else(crate::reverse::not_configured)?
-        .open()
-        .await?;
-    let journal_dir = env.estate.journal_dir.join(crate::reverse::JOURNAL_SUBDIR);
-    let mut options = env.options.clone();
-    options.restart_on = Role::Origin;
-    options.cutover.journal_dir = journal_dir.clone();
-    let back = RunEnv {
-        estate: Estate {
-            origin: sides.origin.as_ref(),
-            destination: sides.destination.as_ref(),
-            link: sides.link.as_ref(),
-            journal_dir: &journal_dir,
-            ..env.estate
-        },
-        hooks: env.hooks,
-        options: &options,
-        phase_watch: env.phase_watch,
-        command: env.command.clone(),
-        reverse: env.reverse,
+    let back = Back::open(env, s).await?;
+    let side = back.as_ref().map(|b| b.env(env));
+    let ran = super::spread::Stage {
+        name: stage,
+        spec: s,
+        book,
+        run_id,
     };
-    run_on(&back, stage, s).await
+    run_on(side.as_ref().unwrap_or(env), &ran).await
+}
+
+/// A stage's other side when its groups go back to the origin (`to = "origin"`): the origin's
+/// two sides and the reverse link, opened now (an earlier stage may have created its
+/// mirrors), journals under `to-origin/`.
+pub(super) struct Back {
+    sides: crate::reverse::ReverseSides,
+    journal_dir: std::path::PathBuf,
+    options: driver::Options,
+}
+
+impl Back {
+    /// `None` when the stage's groups go to the destination.
+    pub(super) async fn open(env: &RunEnv<'_>, s: &GroupsStage) -> Result<Option<Back>> {
+        if s.to == Role::Destination {
+            return Ok(None);
+        }
+        let sides = env
+            .reverse
+            .ok_or_else(crate::reverse::not_configured)?
+            .open()
+            .await?;
+        let journal_dir = env.estate.journal_dir.join(crate::reverse::JOURNAL_SUBDIR);
+        let mut options = env.options.clone();
+        options.restart_on = Role::Origin;
+        options.cutover.journal_dir = journal_dir.clone();
+        Ok(Some(Back {
+            sides,
+            journal_dir,
+            options,
+        }))
+    }
+
+    /// The cutovers' settings on this side.
+    pub(super) fn options(&self) -> &driver::Options {
+        &self.options
+    }
+
+    /// The runbook's environment on this side.
+    pub(super) fn env<'a>(&'a self, env: &RunEnv<'a>) -> RunEnv<'a> {
+        RunEnv {
+            estate: Estate {
+                origin: self.sides.origin.as_ref(),
+                destination: self.sides.destination.as_ref(),
+                link: self.sides.link.as_ref(),
+                journal_dir: &self.journal_dir,
+                ..env.estate
+            },
+            hooks: env.hooks,
+            options: &self.options,
+            phase_watch: env.phase_watch,
+            command: env.command.clone(),
+            reverse: env.reverse,
+            work: env.work,
+        }
+    }
 }
 
 /// Runs the stage between the estate's two sides.
-async fn run_on(env: &RunEnv<'_>, stage: &str, s: &GroupsStage) -> Result<(bool, StageDetail)> {
+async fn run_on(env: &RunEnv<'_>, ran: &super::spread::Stage<'_>) -> Result<(bool, StageDetail)> {
+    let (stage, s) = (ran.name, ran.spec);
     let names = resolve(env, s).await?;
     if names.is_empty() {
         return Ok((
@@ -102,36 +141,12 @@ async fn run_on(env: &RunEnv<'_>, stage: &str, s: &GroupsStage) -> Result<(bool,
     if let Some(who) = s.final_offsets {
         options.cutover.final_offsets = who;
     }
-    let shared = SharedFilterEdits::new();
-    let total = todo.len();
-    let progress = Progress::start(
-        env.estate.progress,
-        &format!(
-            "cutting over {total} group(s), at most {} at a time",
-            s.concurrency
-        ),
-    );
-    let mut results = futures::stream::iter(todo)
-        .map(|group| {
-            let (options, shared) = (&options, &shared);
-            async move { one(env, options, shared, stage, group).await }
-        })
-        .buffer_unordered(s.concurrency.max(1));
-    let mut finished = 0;
-    while let Some(row) = results.next().await {
-        finished += 1;
-        let failed = rows
-            .iter()
-            .chain(std::iter::once(&row))
-            .filter(|r| !on_destination(r))
-            .count();
-        progress.update(&format!(
-            "{finished}/{total} finished ({failed} not moved); last: {} {}",
-            row.group, row.outcome
-        ));
-        rows.push(row);
+    match (env.work, &options.shared_journal) {
+        (Some(queue), Some(store)) => {
+            rows.extend(ran.coordinate(env, &options, queue, store, todo).await?);
+        }
+        _ => rows.extend(here(env, &options, stage, s, todo).await),
     }
-    progress.finish();
     rows.sort_by(|a, b| a.group.cmp(&b.group));
     let not_moved: Vec<String> = rows
         .iter()
@@ -164,6 +179,48 @@ async fn run_on(env: &RunEnv<'_>, stage: &str, s: &GroupsStage) -> Result<(bool,
             ..StageDetail::default()
         },
     ))
+}
+
+/// Cuts `todo` over in this agent, at most `concurrency` at once, their filter edits batched.
+async fn here(
+    env: &RunEnv<'_>,
+    options: &driver::Options,
+    stage: &str,
+    s: &GroupsStage,
+    todo: Vec<GroupId>,
+) -> Vec<GroupRow> {
+    let shared = SharedFilterEdits::new();
+    let total = todo.len();
+    let progress = Progress::start(
+        env.estate.progress,
+        &format!(
+            "cutting over {total} group(s), at most {} at a time",
+            s.concurrency
+        ),
+    );
+    let mut results = futures::stream::iter(todo)
+        .map(|group| {
+            let shared = &shared;
+            async move { one(env, options, shared, stage, group, None).await }
+        })
+        .buffer_unordered(s.concurrency.max(1));
+    let mut rows = Vec::new();
+    while let Some(row) = results.next().await {
+        let failed = rows
+            .iter()
+            .chain(std::iter::once(&row))
+            .filter(|r| !on_destination(r))
+            .count();
+        progress.update(&format!(
+            "{}/{total} finished ({failed} not moved); last: {} {}",
+            rows.len() + 1,
+            row.group,
+            row.outcome
+        ));
+        rows.push(row);
+    }
+    progress.finish();
+    rows
 }
 
 fn on_destination(row: &GroupRow) -> bool {
@@ -200,18 +257,22 @@ pub(super) async fn resolve(env: &RunEnv<'_>, s: &GroupsStage) -> Result<Vec<Gro
     Ok(names.into_iter().collect())
 }
 
-/// One group's cutover, resumed from its journal when an earlier run of it did not finish.
-async fn one(
+/// One group's cutover: as `mode` says, or (`None`) resumed from its journal when an earlier
+/// run of it did not finish.
+pub(super) async fn one(
     env: &RunEnv<'_>,
     options: &driver::Options,
     shared: &SharedFilterEdits,
     stage: &str,
     group: GroupId,
+    mode: Option<Mode>,
 ) -> GroupRow {
     let path = journal::path_for(&options.cutover.journal_dir, &group);
-    let unfinished = path.exists()
-        && journal::read(&path)
-            .is_ok_and(|back| !back.entries.is_empty() && back.finished().is_none());
+    let unfinished = || {
+        path.exists()
+            && journal::read(&path)
+                .is_ok_and(|back| !back.entries.is_empty() && back.finished().is_none())
+    };
     let genv = Env {
         by_time: None,
         origin: env.estate.origin,
@@ -225,11 +286,13 @@ async fn one(
         command: env.command.clone(),
         filter_edits: Some(shared),
     };
-    let mode = if unfinished {
-        Mode::Resume
-    } else {
-        Mode::Start
-    };
+    let mode = mode.unwrap_or_else(|| {
+        if unfinished() {
+            Mode::Resume
+        } else {
+            Mode::Start
+        }
+    });
     match driver::run(&genv, &group, mode).await {
         Ok(summary) => GroupRow {
             group: group.to_string(),

@@ -16,10 +16,12 @@
 //! | --- | --- |
 //! | `file.rs` | the runbook file: stages, checked before anything runs |
 //! | `groups.rs` | a groups stage: many cutovers at once, their filter edits batched |
+//! | `spread.rs` | a groups stage spread over several agents: work items, what an agent does with one |
 //! | `stages.rs` | the other stages, and a hook stage's check |
 
 mod file;
 mod groups;
+pub mod spread;
 mod stages;
 
 use std::collections::BTreeSet;
@@ -51,6 +53,9 @@ pub struct RunEnv<'a> {
     /// The way back to the origin, for `groups` stages with `to = "origin"` and `audit`
     /// stages with `stay` (`None`: none configured, or the simulator).
     pub reverse: Option<&'a crate::reverse::Reverse>,
+    /// Where a groups stage's work items go to the runbook's agents (`[journal] store =
+    /// "kafka"`); `None`: this agent cuts every group over itself.
+    pub work: Option<&'a dyn spread::WorkQueue>,
 }
 
 impl RunEnv<'_> {
@@ -67,6 +72,8 @@ pub enum RunMode {
     Start,
     Resume,
     DryRun,
+    /// `--worker`: takes work items of the runbook's groups stages, runs no stage.
+    Worker,
 }
 
 /// Runs (or, dry, describes) a runbook; the report comes from its journal.
@@ -75,6 +82,9 @@ pub async fn run(env: &RunEnv<'_>, book: &Runbook, mode: RunMode) -> Result<Runb
         return stages::plan(env, book).await;
     }
     crate::kafka::probe_both(env.estate.origin, env.estate.destination).await?;
+    if mode == RunMode::Worker {
+        return worker(env, book).await;
+    }
     let subject = Subject::Runbook {
         name: book.name.clone(),
     };
@@ -137,6 +147,12 @@ pub async fn run(env: &RunEnv<'_>, book: &Runbook, mode: RunMode) -> Result<Runb
     )?;
     let outcome = run_stages(env, book, &mut journal, &done).await;
     journal::set_active_at(journal.path(), &subject, journal.run_id(), None);
+    if let Some(queue) = env.work {
+        // Workers stop once they read it.
+        if let Err(e) = queue.publish_end(&book.name, journal.run_id()).await {
+            tracing::warn!(error = %e, "could not tell the runbook's workers that it ended");
+        }
+    }
     let failed = outcome?;
     journal.append(
         Record::Finished {
@@ -147,6 +163,37 @@ pub async fn run(env: &RunEnv<'_>, book: &Runbook, mode: RunMode) -> Result<Runb
         env.estate.clock.now_ms(),
     )?;
     report_of(&journal)
+}
+
+/// `--worker`: takes a share of the runbook's groups stages until its run ends.
+async fn worker(env: &RunEnv<'_>, book: &Runbook) -> Result<RunbookReport> {
+    let (Some(queue), Some(store)) = (env.work, &env.options.shared_journal) else {
+        return Err(Error::Usage {
+            message: "`cutover run --worker` takes groups from a runbook's shared work items, and no shared journal store is configured".into(),
+            hint: "set `[journal] store = \"kafka\"` (or CUTOVER_JOURNAL_STORE=kafka) in every agent's configuration: docs/journal-store.md".into(),
+        });
+    };
+    let taker = queue.join(&book.name).await?;
+    env.note(&format!(
+        "working for runbook {} (consumer group {} on {}) until its run ends",
+        book.name,
+        crate::kafka::consumer_group(&book.name),
+        queue.describe()
+    ));
+    let rows = spread::serve(
+        env,
+        env.options,
+        book,
+        taker.as_ref(),
+        store,
+        spread::Until::End,
+    )
+    .await?;
+    Ok(RunbookReport::of_worker(
+        &book.name,
+        rows,
+        &store.replica.describe(),
+    ))
 }
 
 /// Runs every stage not done yet, in order, until one fails; `Some(why)` when one did.

@@ -37,7 +37,7 @@ pub(super) async fn run_stage(
             };
             watch_stage(env, &spec).await
         }
-        Action::Groups(g) => groups::run(env, &stage.name, g).await,
+        Action::Groups(g) => groups::run(env, book, &stage.name, g, run_id).await,
         Action::Hook(h) => hook_stage(env, h, run_id, resumed).await,
         Action::Audit { window, stay } => audit_stage(env, *window, agent_moves_groups, stay).await,
         Action::Promote(spec) => {

@@ -135,6 +135,7 @@ impl Wiring<'_> {
             },
             json_lines: false,
             phase_watch: Some(self.phase.clone()),
+            work: None,
         })
     }
 }

@@ -45,5 +45,6 @@ mod reverse;
 mod scenarios;
 mod secrets;
 mod shared_journal;
+mod spread;
 mod verify;
 mod world;

@@ -427,8 +427,8 @@ fn assign_all(
 }
 
 /// Every partition of the app's topics, at the group's committed offset or `reset`.
-fn starting_positions(
-    consumer: &BaseConsumer<AppContext>,
+pub(crate) fn starting_positions<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
     app: &AppArgs,
     reset: Offset,
 ) -> Result<TopicPartitionList, String> {

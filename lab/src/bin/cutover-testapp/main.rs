@@ -10,7 +10,12 @@
 //! cutover-testapp start <the same as run> --pidfile P [--log L] [--ready-timeout 30s]
 //!                       (--out, --pidfile, --instance-id and --log once per instance)
 //! cutover-testapp stop  --pidfile P [--pidfile P2 …] [--timeout 30s]
+//! cutover-testapp step  --bootstrap HOST:PORT --group G --topic T --out FILE [--timeout 30s]
 //! ```
+//!
+//! **`step`** is one step of a consumer for a group with no process of its own: at most one
+//! record of each partition processed from the group's committed offsets, committed past it
+//! without joining the group (see `step.rs`).
 //!
 //! **`run`** consumes in the foreground. "Processing" a record means appending the line
 //! `TOPIC PARTITION OFFSET\n` to FILE. Records are handled in batches (what one poll and the
@@ -70,6 +75,7 @@
 
 mod consume;
 mod control;
+mod step;
 
 use std::ffi::OsString;
 use std::io;
@@ -128,6 +134,18 @@ enum Cmd {
         /// How long to wait for every instance's first partitions.
         #[arg(long, default_value = "30s", value_parser = parse_duration)]
         ready_timeout: Duration,
+    },
+    /// Process at most one record of each partition from the group's committed offsets,
+    /// commit past it without joining the group, and exit.
+    Step {
+        #[command(flatten)]
+        app: AppArgs,
+        /// Append one `TOPIC PARTITION OFFSET` line per processed record to this file.
+        #[arg(long)]
+        out: PathBuf,
+        /// How long to wait for the records.
+        #[arg(long, default_value = "30s", value_parser = parse_duration)]
+        timeout: Duration,
     },
     /// Stop the processes pidfiles name: SIGTERM, then SIGKILL after the timeout.
     Stop {
@@ -315,5 +333,6 @@ fn main() -> ExitCode {
             }
         },
         Cmd::Stop { pidfiles, timeout } => control::stop(&pidfiles, timeout),
+        Cmd::Step { app, out, timeout } => step::step(&app, &out, timeout),
     }
 }

@@ -184,6 +184,12 @@ impl SharedStore {
         format!("{link}/{group}")
     }
 
+    /// The key of a runbook's journal: `runbook:` and its name (a link's name has no `:`, so
+    /// this is never a group's key).
+    pub fn runbook_key(name: &str) -> String {
+        format!("runbook:{name}")
+    }
+
     /// The key of the lease on a link's group filters: a link's name has no `:`, so this is
     /// never a group's key.
     pub fn filters_key(link: &str) -> String {
@@ -499,6 +505,26 @@ impl Journal {
     /// any agent that wrote it, and reads it again. Returns whether records arrived between
     /// the two reads (another agent was starting the same run: it is fenced now, and its run
     /// is the one to continue).
+    /// [`Journal::open_shared`] on the runtime's blocking pool (it reads and takes the
+    /// subject in the store), so that the other cutovers of a stage go on meanwhile.
+    pub async fn open_shared_async(
+        dir: PathBuf,
+        subject: Subject,
+        run_id: String,
+        replica: Arc<dyn Replica>,
+        key: String,
+        take: Take,
+    ) -> Result<(Journal, ReadBack, bool)> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Journal::open_shared(&dir, &subject, &run_id, replica, &key, take);
+        }
+        tokio::task::spawn_blocking(move || {
+            Journal::open_shared(&dir, &subject, &run_id, replica, &key, take)
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("opening a shared journal stopped: {e}")))?
+    }
+
     pub fn open_shared(
         dir: &Path,
         subject: &Subject,
@@ -651,6 +677,30 @@ impl Journal {
 
     /// Appends a record, chained to the line before it, and syncs it to disk before returning.
     pub fn append(&mut self, record: Record, ts_ms: i64) -> Result<Entry> {
+        let (entry, line, hash) = self.encode(record, ts_ms)?;
+        if let Some(shared) = &self.shared {
+            let committed = shared.replica.commit(&shared.key, &line);
+            self.shared_outcome(committed)?;
+        }
+        self.write(entry, line, hash)
+    }
+
+    /// [`Journal::append`] for a cutover's driver: a shared journal's commit runs on the
+    /// blocking pool, so that the other cutovers of a stage (futures of the same task) go on
+    /// while it waits for the broker.
+    pub async fn append_async(&mut self, record: Record, ts_ms: i64) -> Result<Entry> {
+        let (entry, line, hash) = self.encode(record, ts_ms)?;
+        if let Some(shared) = &self.shared {
+            let (key, bytes) = (shared.key.clone(), line.clone());
+            let committed =
+                replica::off_thread(&shared.replica, move |r| r.commit(&key, &bytes)).await;
+            self.shared_outcome(committed)?;
+        }
+        self.write(entry, line, hash)
+    }
+
+    /// The record as a line (without its line end), and its hash.
+    fn encode(&self, record: Record, ts_ms: i64) -> Result<(Entry, Vec<u8>, String)> {
         let entry = Entry {
             v: JOURNAL_VERSION,
             seq: self.next_seq,
@@ -659,7 +709,7 @@ impl Journal {
             group: self.group.clone(),
             record,
         };
-        let mut line = serde_json::to_vec(&Written {
+        let line = serde_json::to_vec(&Written {
             v: entry.v,
             seq: entry.seq,
             prev: &self.prev,
@@ -676,28 +726,35 @@ impl Journal {
                 self.path.display()
             )));
         }
-        let hash = line_hash(&line);
-        if let Some(shared) = &self.shared {
-            if !shared.taken {
-                return Err(Error::Internal(format!(
-                    "a record for {} was to be written to a shared journal this agent did not take",
-                    self.group
-                )));
-            }
-            // Committed where every agent reads it before it is written here: a fenced agent
-            // stops at this line, before the effect it would announce.
-            shared
-                .replica
-                .commit(&shared.key, &line)
-                .map_err(|e| match e {
-                    Error::Fenced { store, .. } => Error::Fenced {
-                        what: format!("the journal of {}", self.group),
-                        by: taker(shared, self.next_seq),
-                        store,
-                    },
-                    e => e,
-                })?;
+        if self.shared.as_ref().is_some_and(|s| !s.taken) {
+            return Err(Error::Internal(format!(
+                "a record for {} was to be written to a shared journal this agent did not take",
+                self.group
+            )));
         }
+        let hash = line_hash(&line);
+        Ok((entry, line, hash))
+    }
+
+    /// What a shared commit's outcome means here: committed where every agent reads it before
+    /// it is written to the file, so a fenced agent stops at this line, before the effect it
+    /// would announce.
+    fn shared_outcome(&self, committed: Result<()>) -> Result<()> {
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
+        committed.map_err(|e| match e {
+            Error::Fenced { store, .. } => Error::Fenced {
+                what: format!("the journal of {}", self.group),
+                by: taker(shared, self.next_seq),
+                store,
+            },
+            e => e,
+        })
+    }
+
+    /// Writes the line to the file (fsynced) and moves the chain on.
+    fn write(&mut self, entry: Entry, mut line: Vec<u8>, hash: String) -> Result<Entry> {
         line.push(b'\n');
         self.file
             .write_all(&line)

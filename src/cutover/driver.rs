@@ -319,18 +319,21 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
     let opened = match &env.options.shared_journal {
         None => Journal::open(&env.options.cutover.journal_dir, group, &run_id)
             .map(|(journal, back)| (journal, back, false)),
-        Some(store) => Journal::open_shared(
-            &env.options.cutover.journal_dir,
-            &crate::journal::Subject::Group(group.clone()),
-            &run_id,
-            store.replica.clone(),
-            &crate::journal::SharedStore::group_key(env.link.name(), group),
-            if mode == Mode::Start {
-                crate::journal::Take::IfFree
-            } else {
-                crate::journal::Take::Always
-            },
-        ),
+        Some(store) => {
+            Journal::open_shared_async(
+                env.options.cutover.journal_dir.clone(),
+                crate::journal::Subject::Group(group.clone()),
+                run_id.clone(),
+                store.replica.clone(),
+                crate::journal::SharedStore::group_key(env.link.name(), group),
+                if mode == Mode::Start {
+                    crate::journal::Take::IfFree
+                } else {
+                    crate::journal::Take::Always
+                },
+            )
+            .await
+        }
     };
     let (mut journal, back, raced) = opened.map_err(|e| match e {
         // The journal names the forward command; this group's is `command`.
@@ -445,21 +448,23 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
         }
     };
     let builtin_exclude = env.hooks.exclude_is_builtin(group);
-    journal.append(
-        Record::Started {
-            command: env.command.clone(),
-            agent: crate::version::agent(),
-            resumed: mode != Mode::Start,
-            settings: json!({
-                "machine": machine.settings(),
-                "journal_dir": env.options.cutover.journal_dir,
-                "builtin_exclude": builtin_exclude,
-                "link": env.link.name(),
-                "evidence": evidence(env).await,
-            }),
-        },
-        now,
-    )?;
+    journal
+        .append_async(
+            Record::Started {
+                command: env.command.clone(),
+                agent: crate::version::agent(),
+                resumed: mode != Mode::Start,
+                settings: json!({
+                    "machine": machine.settings(),
+                    "journal_dir": env.options.cutover.journal_dir,
+                    "builtin_exclude": builtin_exclude,
+                    "link": env.link.name(),
+                    "evidence": evidence(env).await,
+                }),
+            },
+            now,
+        )
+        .await?;
     let mut driver = Driver {
         env,
         group,
@@ -475,7 +480,7 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
         witnesses: None,
         previous,
     };
-    driver.checkpoint(&machine)?;
+    driver.checkpoint(&machine).await?;
     let mut queue: VecDeque<Effect> = effects.drain(..).collect();
     while let Some(effect) = queue.pop_front() {
         let input = match effect {
@@ -488,7 +493,7 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
                         observation: o,
                     },
                     Err(e) => {
-                        driver.observation_failed(&machine, e)?;
+                        driver.observation_failed(&machine, e).await?;
                         queue.push_back(Effect::Observe {
                             at_ms: env.clock.now_ms() + machine.settings().poll_ms,
                         });
@@ -499,12 +504,12 @@ pub async fn run(env: &Env<'_>, group: &GroupId, mode: Mode) -> Result<Summary> 
             Effect::Run(action) => driver.act(&machine, action).await?,
             Effect::Finish { outcome, reason } => {
                 driver.progress.finish();
-                let summary = driver.finish(&machine, outcome, reason)?;
+                let summary = driver.finish(&machine, outcome, reason).await?;
                 return Ok(summary);
             }
         };
         let next = machine.step(input);
-        driver.checkpoint(&machine)?;
+        driver.checkpoint(&machine).await?;
         if env.phase_watch.is_some() {
             // Let whoever watches the phases act before the next effect (the simulator kills
             // the agent here, as a SIGKILL between two steps would).
@@ -547,7 +552,7 @@ impl Driver<'_, '_> {
     }
 
     /// Journals the machine's state when the phase, a pending action or the rollback changed.
-    fn checkpoint(&mut self, m: &Machine) -> Result<()> {
+    async fn checkpoint(&mut self, m: &Machine) -> Result<()> {
         let key = m.checkpoint_key();
         if self.last_checkpoint.as_ref() == Some(&key) {
             return Ok(());
@@ -561,13 +566,15 @@ impl Driver<'_, '_> {
         );
         let state = serde_json::to_value(m.checkpoint())
             .map_err(|e| Error::Journal(format!("cannot encode the cutover state: {e}")))?;
-        self.journal.append(
-            Record::Phase {
-                phase: m.phase().as_str().into(),
-                state,
-            },
-            self.now(),
-        )?;
+        self.journal
+            .append_async(
+                Record::Phase {
+                    phase: m.phase().as_str().into(),
+                    state,
+                },
+                self.now(),
+            )
+            .await?;
         let entered = self
             .last_checkpoint
             .as_ref()
@@ -660,28 +667,32 @@ impl Driver<'_, '_> {
         }
         self.mirror_of
             .extend(mirror_names(judgement_of(&report, self.group)?));
-        self.journal.append(
-            Record::Observation {
-                phase: phase.as_str().into(),
-                origin_active: o.origin_active,
-                destination_active: o.destination_active,
-                partitions: samples(judgement_of(&report, self.group)?),
-            },
-            self.now(),
-        )?;
+        self.journal
+            .append_async(
+                Record::Observation {
+                    phase: phase.as_str().into(),
+                    origin_active: o.origin_active,
+                    destination_active: o.destination_active,
+                    partitions: samples(judgement_of(&report, self.group)?),
+                },
+                self.now(),
+            )
+            .await?;
         Ok(o)
     }
 
     /// An observation failed (a cluster or the link did not answer): journal it and try again,
     /// up to a bound; past it, stop with the state journaled so `--resume` continues.
-    fn observation_failed(&mut self, m: &Machine, e: Error) -> Result<()> {
+    async fn observation_failed(&mut self, m: &Machine, e: Error) -> Result<()> {
         self.observe_failures += 1;
-        self.journal.append(
-            Record::Note {
-                message: format!("observation failed in {}: {e}", m.phase().as_str()),
-            },
-            self.now(),
-        )?;
+        self.journal
+            .append_async(
+                Record::Note {
+                    message: format!("observation failed in {}: {e}", m.phase().as_str()),
+                },
+                self.now(),
+            )
+            .await?;
         let budget = (m.settings().restart_timeout_ms / m.settings().poll_ms).max(5);
         if i64::from(self.observe_failures) >= budget {
             self.progress.finish();
@@ -714,13 +725,15 @@ impl Driver<'_, '_> {
         let description = kind
             .and_then(|k| self.env.hooks.describe(k, &ctx))
             .unwrap_or_else(|| effect.to_string());
-        self.journal.append(
-            Record::Intent {
-                effect: effect.into(),
-                detail: json!({ "description": description, "phase": m.phase().as_str() }),
-            },
-            self.now(),
-        )?;
+        self.journal
+            .append_async(
+                Record::Intent {
+                    effect: effect.into(),
+                    detail: json!({ "description": description, "phase": m.phase().as_str() }),
+                },
+                self.now(),
+            )
+            .await?;
         self.progress
             .update(&format!("{}: {description}", m.phase().as_str()));
         let (ok, error, detail) = match (action, kind) {
@@ -742,14 +755,16 @@ impl Driver<'_, '_> {
                 Err(e) => (false, Some(e.clone()), json!({ "error": e })),
             },
         };
-        self.journal.append(
-            Record::Outcome {
-                effect: effect.into(),
-                ok,
-                detail,
-            },
-            self.now(),
-        )?;
+        self.journal
+            .append_async(
+                Record::Outcome {
+                    effect: effect.into(),
+                    ok,
+                    detail,
+                },
+                self.now(),
+            )
+            .await?;
         Ok(Input::Done {
             now: self.now(),
             action,
@@ -846,16 +861,18 @@ impl Driver<'_, '_> {
         Ok(json!({ "filters_restored": edit.after, "attempts": edit.attempts }))
     }
 
-    fn finish(&mut self, m: &Machine, outcome: Outcome, reason: String) -> Result<Summary> {
+    async fn finish(&mut self, m: &Machine, outcome: Outcome, reason: String) -> Result<Summary> {
         let timings = m.timings().clone();
-        self.journal.append(
-            Record::Finished {
-                outcome: outcome.as_str().into(),
-                reason: Some(reason.clone()),
-                timings: timings.clone(),
-            },
-            self.now(),
-        )?;
+        self.journal
+            .append_async(
+                Record::Finished {
+                    outcome: outcome.as_str().into(),
+                    reason: Some(reason.clone()),
+                    timings: timings.clone(),
+                },
+                self.now(),
+            )
+            .await?;
         // A refusal at the plan changed nothing: it does not displace the last cutover's
         // journal (one started from a checkpoint is a real run, kept as such).
         let journal = if outcome == Outcome::Refused && m.timings().stop_begun_ms.is_none() {

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::replica::off_thread;
 use super::Replica;
 use crate::error::{Error, Result};
 
@@ -137,15 +138,14 @@ impl Lease {
         'request: loop {
             let id = request_id();
             let start = Instant::now();
-            replica.append(
-                key,
-                &line(&LeaseLine {
-                    lease: "request".into(),
-                    id: id.clone(),
-                    agent: Some(crate::version::agent()),
-                    hold_ms: Some(bounds.hold.as_millis() as u64),
-                }),
-            )?;
+            let request = line(&LeaseLine {
+                lease: "request".into(),
+                id: id.clone(),
+                agent: Some(crate::version::agent()),
+                hold_ms: Some(bounds.hold.as_millis() as u64),
+            });
+            let k = key.to_string();
+            off_thread(&replica, move |r| r.append(&k, &request)).await?;
             let lease = Lease {
                 replica: replica.clone(),
                 key: key.to_string(),
@@ -155,7 +155,9 @@ impl Lease {
             };
             loop {
                 let now = Instant::now();
-                let open = open_requests(key, &replica.read(key)?)?;
+                let k = key.to_string();
+                let lines = off_thread(&replica, move |r| r.read(&k)).await?;
+                let open = open_requests(key, &lines)?;
                 let mut holder = None;
                 for (other, agent, hold) in &open {
                     if *other == id {
@@ -208,15 +210,14 @@ impl Lease {
 
     /// Gives the lease up (a failure to say so only makes the others wait for it to expire).
     pub async fn release(self) {
-        let released = self.replica.append(
-            &self.key,
-            &line(&LeaseLine {
-                lease: "release".into(),
-                id: self.id.clone(),
-                agent: None,
-                hold_ms: None,
-            }),
-        );
+        let release = line(&LeaseLine {
+            lease: "release".into(),
+            id: self.id.clone(),
+            agent: None,
+            hold_ms: None,
+        });
+        let key = self.key.clone();
+        let released = off_thread(&self.replica, move |r| r.append(&key, &release)).await;
         if let Err(e) = released {
             tracing::warn!(key = %self.key, error = %e, "could not release the lease; it expires");
         }

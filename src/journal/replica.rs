@@ -44,6 +44,22 @@ pub trait Replica: Send + Sync {
     fn describe(&self) -> String;
 }
 
+/// Runs `f` with `replica` on the runtime's blocking pool (a replica's calls block for round
+/// trips to its store): the futures beside the caller in its task (the other cutovers of a
+/// runbook stage) go on meanwhile. Without a runtime, on this thread.
+pub async fn off_thread<T: Send + 'static>(
+    replica: &std::sync::Arc<dyn Replica>,
+    f: impl FnOnce(&dyn Replica) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let replica = replica.clone();
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f(replica.as_ref());
+    }
+    tokio::task::spawn_blocking(move || f(replica.as_ref()))
+        .await
+        .map_err(|e| Error::Internal(format!("a journal store call stopped: {e}")))?
+}
+
 /// What one line says about its place in a file and its run.
 #[derive(Deserialize)]
 struct Link {

@@ -434,13 +434,15 @@ pub(super) async fn ensure_topic(
             _ if Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            _ => return Err(Error::SharedJournal {
-                store: format!("topic {topic} on the {role}"),
-                detail: format!(
+            _ => {
+                return Err(Error::SharedJournal {
+                    store: format!("topic {topic} on the {role}"),
+                    detail: format!(
                     "the topic has no partition with a leader that the agent can see after {} s",
                     timeout.as_secs()
                 ),
-            }),
+                })
+            }
         }
     }
 }

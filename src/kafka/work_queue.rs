@@ -195,11 +195,19 @@ impl WorkQueue for KafkaWorkQueue {
         let consumer: BaseConsumer<ClientLog> = config
             .create_with_context(ClientLog::new(self.role))
             .map_err(|e| self.failure("join the runbook's agents", describe_client_error(&e)))?;
+        let reader = self.reader()?;
+        let mut joined_at = BTreeMap::new();
+        for p in 0..self.partitions {
+            let (_, high) = blocking(|| reader.fetch_watermarks(&self.topic, p, self.timeout))
+                .map_err(|e| self.failure("read the work topic's ends", e))?;
+            joined_at.insert(p, high);
+        }
         consumer
             .subscribe(&[&self.topic])
             .map_err(|e| self.failure("join the runbook's agents", e))?;
         Ok(Box::new(KafkaWorkTaker {
             consumer,
+            joined_at,
             pending: Default::default(),
             group,
             topic: self.topic.clone(),
@@ -216,6 +224,8 @@ impl WorkQueue for KafkaWorkQueue {
 /// One agent in a runbook's consumer group.
 struct KafkaWorkTaker {
     consumer: BaseConsumer<ClientLog>,
+    /// Each partition's end when this agent joined.
+    joined_at: BTreeMap<i32, i64>,
     /// Offsets to commit that a rebalance refused: committed with the next ones.
     pending: std::sync::Mutex<BTreeMap<i32, i64>>,
     group: String,
@@ -251,6 +261,10 @@ impl KafkaWorkTaker {
                     item,
                     partition: message.partition(),
                     offset: message.offset(),
+                    fresh: self
+                        .joined_at
+                        .get(&message.partition())
+                        .is_some_and(|end| message.offset() >= *end),
                 }),
                 other => tracing::warn!(
                     partition = message.partition(),

@@ -89,13 +89,40 @@ pub async fn run(env: &RunEnv<'_>, book: &Runbook, mode: RunMode) -> Result<Runb
         name: book.name.clone(),
     };
     let run_id = format!("run-{}", env.estate.clock.now_ms());
-    let (mut journal, back) = Journal::open_subject(env.estate.journal_dir, &subject, &run_id)?;
+    let (mut journal, back, raced) = match &env.options.shared_journal {
+        None => Journal::open_subject(env.estate.journal_dir, &subject, &run_id)
+            .map(|(journal, back)| (journal, back, false))?,
+        // Shared: any host with the configuration continues the runbook (`--resume` takes
+        // it, fencing the agent that ran it), and a second agent starting it is refused.
+        Some(store) => {
+            Journal::open_shared_async(
+                env.estate.journal_dir.to_path_buf(),
+                subject.clone(),
+                run_id.clone(),
+                store.replica.clone(),
+                journal::SharedStore::runbook_key(&book.name),
+                if mode == RunMode::Resume {
+                    journal::Take::Always
+                } else {
+                    journal::Take::IfFree
+                },
+            )
+            .await?
+        }
+    };
     let last_run = back.run_id().map(String::from);
     // A run that ended partly (a stage failed) is unfinished too: `--resume` continues it.
     let unfinished = last_run.is_some()
         && back.finished().is_none_or(
             |f| !matches!(&f.record, Record::Finished { outcome, .. } if outcome == "done"),
         );
+    // Another agent started the runbook between this one's read and its taking it: that agent
+    // is fenced now, and this one continues its run.
+    let mode = if raced && unfinished && mode == RunMode::Start {
+        RunMode::Resume
+    } else {
+        mode
+    };
     let done: BTreeSet<usize> = match (unfinished, mode) {
         (true, RunMode::Start) => {
             return Err(Error::Unfinished {

@@ -26,7 +26,7 @@ use super::groups::{self, Back};
 use super::{Action, GroupsStage, RunEnv, Runbook};
 use crate::cutover::driver::{Mode, Options};
 use crate::error::Result;
-use crate::journal::replica::current_file;
+use crate::journal::replica::{current_file, off_thread};
 use crate::journal::{Entry, Record, SharedStore};
 use crate::link::filter_edit::SharedFilterEdits;
 use crate::model::GroupId;
@@ -71,6 +71,8 @@ pub struct Delivered {
     pub item: WorkItem,
     pub partition: i32,
     pub offset: i64,
+    /// Published after this agent joined (at or past its partition's end then).
+    pub fresh: bool,
 }
 
 /// Where work items are published.
@@ -330,6 +332,7 @@ pub async fn serve(
 ) -> Result<Vec<GroupRow>> {
     let mut rows = Vec::new();
     let mut ended = false;
+    let mut runs: BTreeSet<String> = BTreeSet::new();
     let most = book
         .stages
         .iter()
@@ -361,9 +364,23 @@ pub async fn serve(
             tokio::task::yield_now().await;
             continue;
         }
-        ended |= batch.iter().any(|d| d.item.end);
+        // Another runbook's items (the topic is shared) are not this agent's business.
+        let ours: Vec<&Delivered> = batch
+            .iter()
+            .filter(|d| d.item.runbook == book.name)
+            .collect();
+        runs.extend(
+            ours.iter()
+                .filter(|d| !d.item.end)
+                .map(|d| d.item.run.clone()),
+        );
+        // A run's end stops a worker when it is the end of a run it worked for, or was
+        // published after it joined (not an earlier run's, read again by a new agent).
+        ended |= ours
+            .iter()
+            .any(|d| d.item.end && (d.fresh || runs.contains(&d.item.run)));
         let mut by_stage: BTreeMap<&str, Vec<&WorkItem>> = BTreeMap::new();
-        for d in batch.iter().filter(|d| !d.item.end) {
+        for d in ours.iter().filter(|d| !d.item.end) {
             by_stage.entry(&d.item.stage).or_default().push(&d.item);
         }
         for (stage, items) in by_stage {
@@ -404,7 +421,7 @@ async fn work(
     let env = side.as_ref().unwrap_or(env);
     let options = back.as_ref().map(|b| b.options()).unwrap_or(options);
     let keys: BTreeSet<String> = items.iter().map(|i| key(env, &i.group)).collect();
-    let journals = store.replica.read_keys(&keys)?;
+    let journals = off_thread(&store.replica, move |r| r.read_keys(&keys)).await?;
     let live = taker.agents().await?;
     let me = crate::version::agent();
     let mut steps = Vec::new();
@@ -471,7 +488,8 @@ async fn work(
                     }
                     Step::Wait { .. } => {
                         tokio::time::sleep(WAIT_POLL).await;
-                        let lines = store.replica.read(&key)?;
+                        let k = key.clone();
+                        let lines = off_thread(&store.replica, move |r| r.read(&k)).await?;
                         let live = taker.agents().await?;
                         step = decide(
                             &entries(&current_file(&key, &lines)?),

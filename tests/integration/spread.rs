@@ -1,11 +1,11 @@
-//! A runbook's groups stage spread over three agents through the shared journal store (issue
-//! 18, point 3), on the lab: the agent running the runbook publishes the stage's groups as work
-//! items, two `--worker` agents on other "hosts" (journal folders of their own) take their
-//! share, and one of them is SIGKILLed while it has cutovers under way. The agents that
-//! receive its partitions resume those cutovers from the shared journal. Every group ends on
-//! the destination, cut over exactly once: its restart hook (one step of a consumer) processed
-//! exactly one record of each partition, the one at the offset the group had committed on the
-//! origin.
+//! A runbook's groups stage spread over agents through the shared journal store (issue 18,
+//! point 3), on the lab: the agent running the runbook publishes the stage's groups as work
+//! items, `--worker` agents on other "hosts" (journal folders of their own) take their share.
+//! A worker SIGKILLed with cutovers under way: the agents that receive its partitions resume
+//! them from the shared journal. The runbook's own agent SIGKILLed: another host continues the
+//! runbook from its shared journal. Every group ends on the destination, cut over exactly
+//! once: its restart hook (one step of a consumer) processed exactly one record of each
+//! partition, the one at the offset the group had committed on the origin.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -20,7 +20,6 @@ use serde_json::{json, Value};
 
 use super::world::{run_json, toml_array};
 
-const GROUPS: usize = 24;
 const PARTITIONS: i32 = 2;
 /// Records on each partition; every group has committed `AT` on each.
 const RECORDS: usize = 20;
@@ -112,49 +111,61 @@ fn unfinished(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stage_spread_over_three_agents_moves_every_group_once_when_one_agent_dies() {
-    let prefix = unique("spread");
-    let topic = format!("{prefix}-topic");
-    let include = json!({ "groupFilters": [
-        { "name": prefix, "patternType": "PREFIXED", "filterType": "INCLUDE" }
-    ] })
-    .to_string();
-    let sim = Sim::start(&[
-        ("consumer.offset.sync.enable", "true"),
-        ("consumer.offset.sync.ms", "2000"),
-        ("consumer.offset.group.filters", &include),
-    ])
-    .await;
-    create_topic(&lab().origin, &topic, PARTITIONS).await;
-    let counts: Vec<(i32, usize)> = (0..PARTITIONS).map(|p| (p, RECORDS)).collect();
-    produce(&lab().origin, &topic, &counts).await;
-    sim.create_mirror(&topic).await;
-    sim.wait_caught_up(&topic, PARTITIONS).await;
+/// A link, a topic and `groups` committed-offset groups, with the configuration every host
+/// shares (each its own journal folder) and a runbook of one groups stage.
+struct Estate {
+    sim: Sim,
+    /// The runbook's name.
+    name: String,
+    topic: String,
+    groups: Vec<String>,
+    dir: PathBuf,
+    book: String,
+    common: String,
+}
 
-    // Committed-offset groups: no process of their own, AT committed on every partition.
-    let origin = testapp::lab_cluster(Role::Origin);
-    let groups: Vec<String> = (0..GROUPS).map(|n| format!("{prefix}-g{n:02}")).collect();
-    let at: Vec<(TopicPartition, cutover::model::Offset)> = (0..PARTITIONS)
-        .map(|p| {
-            (
-                TopicPartition::new(topic.as_str(), p),
-                cutover::model::Offset(AT),
-            )
-        })
-        .collect();
-    for group in &groups {
-        let answer = origin
-            .commit_offsets_as_admin(&GroupId::new(group), &at)
-            .await
-            .expect("commit the group's offsets")
-            .unwrap_or_else(|e| panic!("{group}: {e:?}"));
-        assert!(answer.values().all(|r| r.is_ok()), "{group}: {answer:?}");
-    }
+impl Estate {
+    async fn new(label: &str, groups: usize, concurrency: usize) -> Estate {
+        let prefix = unique(label);
+        let topic = format!("{prefix}-topic");
+        let include = json!({ "groupFilters": [
+            { "name": prefix, "patternType": "PREFIXED", "filterType": "INCLUDE" }
+        ] })
+        .to_string();
+        let sim = Sim::start(&[
+            ("consumer.offset.sync.enable", "true"),
+            ("consumer.offset.sync.ms", "2000"),
+            ("consumer.offset.group.filters", &include),
+        ])
+        .await;
+        create_topic(&lab().origin, &topic, PARTITIONS).await;
+        let counts: Vec<(i32, usize)> = (0..PARTITIONS).map(|p| (p, RECORDS)).collect();
+        produce(&lab().origin, &topic, &counts).await;
+        sim.create_mirror(&topic).await;
+        sim.wait_caught_up(&topic, PARTITIONS).await;
 
-    let dir = testapp::scratch_dir("spread");
-    let step = |out: &str| {
-        toml_array(&[
+        // Committed-offset groups: no process of their own, AT committed on every partition.
+        let origin = testapp::lab_cluster(Role::Origin);
+        let names: Vec<String> = (0..groups).map(|n| format!("{prefix}-g{n:02}")).collect();
+        let at: Vec<(TopicPartition, cutover::model::Offset)> = (0..PARTITIONS)
+            .map(|p| {
+                (
+                    TopicPartition::new(topic.as_str(), p),
+                    cutover::model::Offset(AT),
+                )
+            })
+            .collect();
+        for group in &names {
+            let answer = origin
+                .commit_offsets_as_admin(&GroupId::new(group), &at)
+                .await
+                .expect("commit the group's offsets")
+                .unwrap_or_else(|e| panic!("{group}: {e:?}"));
+            assert!(answer.values().all(|r| r.is_ok()), "{group}: {answer:?}");
+        }
+
+        let dir = testapp::scratch_dir(label);
+        let restart = toml_array(&[
             testapp::bin().display().to_string(),
             "step".into(),
             "--bootstrap".into(),
@@ -164,11 +175,10 @@ async fn a_stage_spread_over_three_agents_moves_every_group_once_when_one_agent_
             "--topic".into(),
             topic.clone(),
             "--out".into(),
-            dir.join(out).display().to_string(),
-        ])
-    };
-    let common = format!(
-        r#"
+            dir.join("{group}.out").display().to_string(),
+        ]);
+        let common = format!(
+            r#"
 [defaults]
 poll-interval = "250ms"
 
@@ -194,93 +204,106 @@ exec = {restart}
 
 [hooks.rollback]
 exec = ["true"]
-"#,
-        restart = step("{group}.out"),
-    );
-    let book = dir.join("wave.toml");
-    std::fs::write(
-        &book,
-        format!(
-            "name = \"{prefix}\"\n\n[[stage]]\nkind = \"groups\"\nname = \"wave\"\npattern = \"{prefix}-*\"\nconcurrency = 4\n"
-        ),
-    )
-    .expect("write the runbook");
-    let book = book.display().to_string();
-    let (lead, lead_dir) = host_config(&dir, "host-a", &common);
-    let (second, second_dir) = host_config(&dir, "host-b", &common);
-    let (third, third_dir) = host_config(&dir, "host-c", &common);
+"#
+        );
+        let book = dir.join("wave.toml");
+        std::fs::write(
+            &book,
+            format!(
+                "name = \"{prefix}\"\n\n[[stage]]\nkind = \"groups\"\nname = \"wave\"\npattern = \"{prefix}-*\"\nconcurrency = {concurrency}\n"
+            ),
+        )
+        .expect("write the runbook");
+        Estate {
+            sim,
+            name: prefix,
+            topic,
+            groups: names,
+            book: book.display().to_string(),
+            dir,
+            common,
+        }
+    }
 
-    // The workers first, then the runbook; the third agent dies with cutovers under way.
-    let logs: Vec<PathBuf> = ["a", "b", "c"]
-        .iter()
-        .map(|h| dir.join(format!("host-{h}.stderr")))
-        .collect();
-    let b = agent(&second, &sim, &["run", &book, "--worker"], &logs[1]);
-    let mut c = agent(&third, &sim, &["run", &book, "--worker"], &logs[2]);
-    std::thread::sleep(Duration::from_secs(2));
-    let a = agent(&lead, &sim, &["run", &book], &logs[0]);
+    /// A host: its configuration and journal folder.
+    fn host(&self, name: &str) -> (PathBuf, PathBuf) {
+        host_config(&self.dir, name, &self.common)
+    }
+
+    fn log(&self, host: &str) -> PathBuf {
+        self.dir.join(format!("{host}.stderr"))
+    }
+
+    /// The rows of a runbook report: group → outcome.
+    fn rows(report: &Value) -> BTreeMap<String, String> {
+        report["groups"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{report:#}"))
+            .iter()
+            .map(|r| {
+                (
+                    r["group"].as_str().unwrap().to_string(),
+                    r["outcome"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// Every group's restart hook ran once, from where it stood, and it runs on the
+    /// destination now.
+    fn assert_each_moved_once(&self, config: &Path) {
+        for group in &self.groups {
+            let out = self.dir.join(format!("{group}.out"));
+            let lines = std::fs::read_to_string(&out).unwrap_or_default();
+            let mut seen: Vec<&str> = lines.lines().collect();
+            seen.sort();
+            let expected: Vec<String> = (0..PARTITIONS)
+                .map(|p| format!("{} {p} {AT}", self.topic))
+                .collect();
+            assert_eq!(
+                seen, expected,
+                "{group}: its restart hook ran once, where it stood"
+            );
+        }
+        let (code, verify, stderr) = run_json(
+            Command::new(env!("CARGO_BIN_EXE_cutover"))
+                .arg("--config")
+                .arg(config)
+                .args(["verify", "--format", "json"])
+                .args(&self.groups)
+                .env_clear()
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .envs(self.sim.cutover_env()),
+        );
+        assert_eq!(code, 0, "{verify:#}\n{stderr}");
+        for g in verify["groups"].as_array().expect("groups") {
+            assert_eq!(g["status"], "MOVED", "{g:#}");
+        }
+    }
+}
+
+/// Waits until a host has a cutover under way; the groups it has under way.
+fn under_way(dir: &Path, log: &Path) -> BTreeSet<String> {
     let deadline = Instant::now() + Duration::from_secs(90);
-    let left = loop {
-        let left = unfinished(&third_dir);
+    loop {
+        let left = unfinished(dir);
         if !left.is_empty() {
-            break left;
+            return left.into_iter().collect();
         }
         assert!(
             Instant::now() < deadline,
-            "the third agent never had a cutover under way: {}",
-            std::fs::read_to_string(&logs[2]).unwrap_or_default()
+            "the agent never had a cutover under way: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(20));
-    };
-    c.0.as_mut().unwrap().kill().expect("SIGKILL");
-    c.0.as_mut().unwrap().wait().unwrap();
-    let left: BTreeSet<String> = unfinished(&third_dir).into_iter().chain(left).collect();
-    eprintln!("the third agent died with {left:?} under way");
-
-    let (code, report) = finish(a, Duration::from_secs(240), &logs[0]);
-    assert_eq!(
-        code,
-        0,
-        "{report:#}\n{}",
-        std::fs::read_to_string(&logs[0]).unwrap_or_default()
-    );
-    let rows: BTreeMap<String, String> = report["groups"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .map(|r| {
-            (
-                r["group"].as_str().unwrap().to_string(),
-                r["outcome"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    assert_eq!(rows.len(), GROUPS, "{report:#}");
-    assert!(rows.values().all(|o| o == "done"), "{rows:#?}");
-    let (code, worker_report) = finish(b, Duration::from_secs(60), &logs[1]);
-    assert_eq!(
-        code, 0,
-        "the surviving worker stops at the runbook's end: {worker_report:#}"
-    );
-
-    // Exactly once: each group's restart hook ran once, from the group's committed offsets.
-    for group in &groups {
-        let out = dir.join(format!("{group}.out"));
-        let lines = std::fs::read_to_string(&out).unwrap_or_default();
-        let mut seen: Vec<&str> = lines.lines().collect();
-        seen.sort();
-        let expected: Vec<String> = (0..PARTITIONS)
-            .map(|p| format!("{topic} {p} {AT}"))
-            .collect();
-        assert_eq!(
-            seen, expected,
-            "{group}: its restart hook ran once, where it stood"
-        );
     }
-    // The cutovers the dead agent left were finished by the others from the shared journal:
-    // one run each, started by the dead agent and resumed by another.
-    for group in &left {
-        let resumed = [&lead_dir, &second_dir]
+}
+
+/// The cutovers `left` were finished by another host, each one run started by the dead agent
+/// and resumed: their journals there hold two agents' starts.
+fn assert_resumed_elsewhere(left: &BTreeSet<String>, others: &[&PathBuf]) {
+    for group in left {
+        let resumed = others
             .iter()
             .map(|d| journal::path_for(d, &GroupId::new(group)))
             .filter(|p| p.exists())
@@ -297,19 +320,143 @@ exec = ["true"]
             .collect();
         assert!(agents.len() >= 2, "{group}: {agents:?}");
     }
-    // Every group runs on the destination now.
-    let (code, verify, stderr) = run_json(
-        Command::new(env!("CARGO_BIN_EXE_cutover"))
-            .arg("--config")
-            .arg(&lead)
-            .args(["verify", "--format", "json"])
-            .args(&groups)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs(sim.cutover_env()),
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stage_spread_over_three_agents_moves_every_group_once_when_one_agent_dies() {
+    let e = Estate::new("spread-worker", 24, 4).await;
+    let (lead, lead_dir) = e.host("host-a");
+    let (second, second_dir) = e.host("host-b");
+    let (third, third_dir) = e.host("host-c");
+    // The workers first, then the runbook; the third agent dies with cutovers under way.
+    let b = agent(
+        &second,
+        &e.sim,
+        &["run", &e.book, "--worker"],
+        &e.log("host-b"),
     );
-    assert_eq!(code, 0, "{verify:#}\n{stderr}");
-    for g in verify["groups"].as_array().expect("groups") {
-        assert_eq!(g["status"], "MOVED", "{g:#}");
+    let mut c = agent(
+        &third,
+        &e.sim,
+        &["run", &e.book, "--worker"],
+        &e.log("host-c"),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let a = agent(&lead, &e.sim, &["run", &e.book], &e.log("host-a"));
+    let left = under_way(&third_dir, &e.log("host-c"));
+    c.0.as_mut().unwrap().kill().expect("SIGKILL");
+    c.0.as_mut().unwrap().wait().unwrap();
+    let left: BTreeSet<String> = unfinished(&third_dir).into_iter().chain(left).collect();
+    eprintln!("the third agent died with {left:?} under way");
+
+    let (code, report) = finish(a, Duration::from_secs(240), &e.log("host-a"));
+    assert_eq!(
+        code,
+        0,
+        "{report:#}\n{}",
+        std::fs::read_to_string(e.log("host-a")).unwrap_or_default()
+    );
+    let rows = Estate::rows(&report);
+    assert_eq!(rows.len(), e.groups.len(), "{report:#}");
+    assert!(rows.values().all(|o| o == "done"), "{rows:#?}");
+    let (code, worker_report) = finish(b, Duration::from_secs(60), &e.log("host-b"));
+    assert_eq!(
+        code, 0,
+        "the surviving worker stops at the runbook's end: {worker_report:#}"
+    );
+    e.assert_each_moved_once(&lead);
+    assert_resumed_elsewhere(&left, &[&lead_dir, &second_dir]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_host_continues_a_runbook_whose_agent_died_from_its_shared_journal() {
+    let e = Estate::new("spread-lead", 12, 3).await;
+    let (lead, lead_dir) = e.host("host-a");
+    let (second, second_dir) = e.host("host-b");
+    let (third, third_dir) = e.host("host-c");
+    let b = agent(
+        &second,
+        &e.sim,
+        &["run", &e.book, "--worker"],
+        &e.log("host-b"),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let mut a = agent(&lead, &e.sim, &["run", &e.book], &e.log("host-a"));
+    // The runbook's agent dies with cutovers of its own under way.
+    let left = under_way(&lead_dir, &e.log("host-a"));
+    a.0.as_mut().unwrap().kill().expect("SIGKILL");
+    a.0.as_mut().unwrap().wait().unwrap();
+    let left: BTreeSet<String> = unfinished(&lead_dir).into_iter().chain(left).collect();
+    eprintln!("the runbook's agent died with {left:?} under way");
+
+    // Another host knows the runbook from the shared journal alone: starting it refuses
+    // (exit 5) and says how to continue; --resume continues it.
+    let refused = agent(&third, &e.sim, &["run", &e.book], &e.log("host-c-start"));
+    let (code, _) = finish_any(refused, Duration::from_secs(60));
+    assert_eq!(
+        code,
+        5,
+        "{}",
+        std::fs::read_to_string(e.log("host-c-start")).unwrap_or_default()
+    );
+    assert!(std::fs::read_to_string(e.log("host-c-start"))
+        .unwrap_or_default()
+        .contains("--resume"));
+    let c = agent(
+        &third,
+        &e.sim,
+        &["run", &e.book, "--resume"],
+        &e.log("host-c"),
+    );
+    let (code, report) = finish(c, Duration::from_secs(240), &e.log("host-c"));
+    assert_eq!(
+        code,
+        0,
+        "{report:#}\n{}",
+        std::fs::read_to_string(e.log("host-c")).unwrap_or_default()
+    );
+    // Groups moved before the agent died show as already moved in the continued stage (its
+    // fresh look finds them on the destination); each group's hook output says it ran once.
+    let rows = Estate::rows(&report);
+    assert_eq!(rows.len(), e.groups.len(), "{report:#}");
+    assert!(
+        rows.values().all(|o| o == "done" || o == "already_moved"),
+        "{rows:#?}"
+    );
+    let (code, _) = finish(b, Duration::from_secs(60), &e.log("host-b"));
+    assert_eq!(code, 0, "the worker stops at the runbook's end");
+    e.assert_each_moved_once(&third);
+    assert_resumed_elsewhere(&left, &[&second_dir, &third_dir]);
+    // The runbook's journal on the host that continued it is one run, both agents' starts.
+    let back = journal::read(&third_dir.join("runbook").join(format!("{}.jsonl", e.name)))
+        .expect("the runbook's journal on the host that continued it");
+    let starts = back
+        .entries
+        .iter()
+        .filter(|x| matches!(x.record, Record::Started { .. }))
+        .count();
+    assert_eq!(starts, 2, "started, then resumed");
+}
+
+/// Waits for an agent's exit whatever it printed: (code, stdout).
+fn finish_any(mut agent: Agent, limit: Duration) -> (i32, String) {
+    let mut child = agent.0.take().expect("running");
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            let mut out = String::new();
+            use std::io::Read;
+            let _ = child
+                .stdout
+                .take()
+                .expect("stdout")
+                .read_to_string(&mut out);
+            return (status.code().unwrap_or(-1), out);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "an agent did not finish in {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
 }

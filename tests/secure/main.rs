@@ -16,6 +16,8 @@ mod cutover;
 mod migration;
 #[path = "../integration/shared_journal.rs"]
 mod shared_journal;
+#[path = "../integration/spread.rs"]
+mod spread;
 #[path = "../integration/verify.rs"]
 mod verify;
 // The world serves more tests in the integration binary than the ones compiled here.

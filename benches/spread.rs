@@ -14,14 +14,13 @@
 //! `CUTOVER_BENCH_SYNC_MS` (the link's `consumer.offset.sync.ms`, default its 30 s) change it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cutover::model::{GroupId, Offset, Role, TopicPartition};
 use cutover_lab::testkit::testapp;
-use cutover_lab::testkit::{self as common, Sim};
+use cutover_lab::testkit::{self as common, Agent, Sim};
 use futures::StreamExt;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const PARTITIONS: i32 = 2;
 const RECORDS: usize = 20;
@@ -40,45 +39,14 @@ fn toml_array(argv: &[String]) -> String {
     format!("[{}]", items.join(", "))
 }
 
-/// An agent's process, killed if the bench fails before it exits.
-struct Agent(Option<Child>);
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 fn start(config: &Path, sim: &Sim, args: &[&str], log: &Path) -> Agent {
-    Agent(Some(
-        Command::new(env!("CARGO_BIN_EXE_cutover"))
-            .arg("--config")
-            .arg(config)
-            .args(args)
-            .args(["--format", "json"])
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs(sim.cutover_env())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(log).expect("log"))
-            .spawn()
-            .expect("start cutover"),
-    ))
-}
-
-fn wait(mut agent: Agent, log: &Path) -> (i32, Value) {
-    let child = agent.0.take().expect("running");
-    let out = child.wait_with_output().expect("wait");
-    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}); log: {}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        )
-    });
-    (out.status.code().unwrap_or(-1), doc)
+    Agent::start(
+        Path::new(env!("CARGO_BIN_EXE_cutover")),
+        config,
+        sim,
+        args,
+        log,
+    )
 }
 
 /// One trial: `groups` groups of their own, moved by `agents` agents; its wall time.
@@ -166,9 +134,9 @@ exec = ["true"]
             (config, dir.join(format!("agent-{i}.log")))
         })
         .collect();
-    let workers: Vec<(Agent, &PathBuf)> = configs[1..]
+    let workers: Vec<Agent> = configs[1..]
         .iter()
-        .map(|(config, log)| (start(config, sim, &["run", &book, "--worker"], log), log))
+        .map(|(config, log)| start(config, sim, &["run", &book, "--worker"], log))
         .collect();
     if !workers.is_empty() {
         // The workers join the runbook's consumer group first.
@@ -177,7 +145,7 @@ exec = ["true"]
     eprintln!("bench: {groups} groups, {agents} agent(s), {concurrency} at once each");
     let began = Instant::now();
     let lead = start(&configs[0].0, sim, &["run", &book], &configs[0].1);
-    let (code, report) = wait(lead, &configs[0].1);
+    let (code, report) = lead.finish_json(Duration::from_secs(3600));
     let took = began.elapsed().as_secs_f64();
     assert_eq!(
         (code, &report["outcome"]),
@@ -187,14 +155,10 @@ exec = ["true"]
     let rows = report["groups"].as_array().expect("rows");
     assert_eq!(rows.len(), groups);
     assert!(rows.iter().all(|r| r["outcome"] == "done"), "{report:#}");
-    for (worker, log) in workers {
-        let (code, _) = wait(worker, log);
-        assert_eq!(
-            code,
-            0,
-            "a worker: {}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
+    for worker in workers {
+        let log = worker.log();
+        let (code, _) = worker.finish(Duration::from_secs(300));
+        assert_eq!(code, 0, "a worker: {log}");
     }
     let expected: Vec<String> = (0..PARTITIONS)
         .map(|p| format!("{topic} {p} {AT}"))

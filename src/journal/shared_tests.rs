@@ -65,14 +65,7 @@ impl Replica for Agent {
                 store: self.describe(),
             });
         }
-        self.topic
-            .lines
-            .lock()
-            .unwrap()
-            .entry(key.to_string())
-            .or_default()
-            .push(line.to_vec());
-        Ok(())
+        self.append(key, line)
     }
 
     fn append(&self, key: &str, line: &[u8]) -> Result<()> {

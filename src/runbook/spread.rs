@@ -38,6 +38,10 @@ use crate::rule::GroupStatus;
 const TAKE_WAIT: Duration = Duration::from_millis(500);
 /// How often an agent looks whether another agent's cutover of an item ended.
 const WAIT_POLL: Duration = Duration::from_secs(2);
+/// How many times an agent tries an item whose cutover ended in an error (not an outcome),
+/// and the pause before the next try (times the tries so far).
+const ATTEMPTS: u32 = 3;
+const RETRY_PAUSE: Duration = Duration::from_secs(3);
 
 /// The evidence key a cutover started for a work item carries the item's id under.
 pub const WORK_ITEM: &str = "work_item";
@@ -286,7 +290,7 @@ impl Stage<'_> {
                     &me,
                     &nobody,
                 );
-                Ok(row(&item.group, self.name, &step, where_(store, key)))
+                Ok(row(&item.group, self.name, &step, journal_at(store, key)))
             })
             .collect()
     }
@@ -307,8 +311,28 @@ fn key(env: &RunEnv<'_>, group: &str) -> String {
     SharedStore::group_key(env.estate.link.name(), &GroupId::new(group))
 }
 
-fn where_(store: &SharedStore, key: &str) -> String {
+/// Where a group's journal is, for its row.
+fn journal_at(store: &SharedStore, key: &str) -> String {
     format!("{} key {key}", store.replica.describe())
+}
+
+/// [`decide`] again, from the group's journal and the agents alive now.
+async fn redecide(
+    store: &SharedStore,
+    taker: &dyn WorkTaker,
+    key: &str,
+    item: &str,
+    me: &str,
+) -> Result<Step> {
+    let k = key.to_string();
+    let lines = off_thread(&store.replica, move |r| r.read(&k)).await?;
+    let live = taker.agents().await?;
+    Ok(decide(
+        &entries(&current_file(key, &lines)?),
+        item,
+        me,
+        &live,
+    ))
 }
 
 /// When an agent stops taking work items.
@@ -461,6 +485,7 @@ async fn work(
         async move {
             let key = key(env, &item.group);
             let mut step = step;
+            let mut failures = 0;
             loop {
                 match step {
                     Step::Run(Mode::Start) if moved.contains(&item.group) => {
@@ -479,24 +504,34 @@ async fn work(
                         let mut options = options.clone();
                         options.evidence.insert(WORK_ITEM.into(), item.id());
                         let group = GroupId::new(&item.group);
-                        return Ok(
-                            groups::one(env, &options, shared, stage, group, Some(mode)).await
-                        );
+                        let done = groups::one(env, &options, shared, stage, group, Some(mode));
+                        let row = done.await;
+                        if row.outcome != "error" {
+                            return Ok(row);
+                        }
+                        tracing::warn!(group = %item.group, attempt = failures + 1, "{}", row.reason);
+                        failures += 1;
+                        if failures >= ATTEMPTS {
+                            return Ok(row);
+                        }
+                        // An error is not an outcome (a store or a cluster that did not answer
+                        // in time): again, from what the journal says now, after a pause.
+                        tokio::time::sleep(RETRY_PAUSE * failures).await;
+                        match redecide(store, taker, &key, &item.id(), me).await {
+                            Ok(next) => step = next,
+                            Err(_) => return Ok(row),
+                        }
                     }
                     Step::Handled { .. } => {
-                        return Ok(row(&item.group, stage, &step, where_(store, &key)))
+                        return Ok(row(&item.group, stage, &step, journal_at(store, &key)))
                     }
                     Step::Wait { .. } => {
                         tokio::time::sleep(WAIT_POLL).await;
-                        let k = key.clone();
-                        let lines = off_thread(&store.replica, move |r| r.read(&k)).await?;
-                        let live = taker.agents().await?;
-                        step = decide(
-                            &entries(&current_file(&key, &lines)?),
-                            &item.id(),
-                            me,
-                            &live,
-                        );
+                        // A look that failed is tried again at the next poll.
+                        match redecide(store, taker, &key, &item.id(), me).await {
+                            Ok(next) => step = next,
+                            Err(e) => tracing::warn!(group = %item.group, "{e}"),
+                        }
                     }
                 }
             }

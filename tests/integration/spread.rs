@@ -9,33 +9,21 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cutover::journal::{self, Record};
 use cutover::model::{GroupId, Role, TopicPartition};
 use cutover_lab::testkit::testapp;
-use cutover_lab::testkit::{create_topic, lab, produce, unique, Sim};
-use serde_json::{json, Value};
+use cutover_lab::testkit::{create_topic, lab, produce, unique, Agent, Sim};
+use serde_json::Value;
 
-use super::world::{run_json, toml_array};
+use super::world::{run_json, syncing_sim, toml_array};
 
 const PARTITIONS: i32 = 2;
 /// Records on each partition; every group has committed `AT` on each.
 const RECORDS: usize = 20;
 const AT: i64 = 10;
-
-/// One agent's process, killed when dropped (a failed test leaves none behind).
-struct Agent(Option<Child>);
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
 
 fn host_config(dir: &Path, host: &str, common: &str) -> (PathBuf, PathBuf) {
     let journal_dir = dir.join(host);
@@ -43,55 +31,6 @@ fn host_config(dir: &Path, host: &str, common: &str) -> (PathBuf, PathBuf) {
     let text = common.replace("JOURNAL_DIR", &journal_dir.display().to_string());
     std::fs::write(&config, text).expect("write the config");
     (config, journal_dir)
-}
-
-fn agent(config: &Path, sim: &Sim, args: &[&str], log: &Path) -> Agent {
-    let child = Command::new(env!("CARGO_BIN_EXE_cutover"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .args(["--format", "json"])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(sim.cutover_env())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).expect("log"))
-        .spawn()
-        .expect("start cutover");
-    Agent(Some(child))
-}
-
-/// Waits for an agent's exit: (code, stdout as JSON).
-fn finish(mut agent: Agent, limit: Duration, log: &Path) -> (i32, Value) {
-    let mut child = agent.0.take().expect("running");
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            let mut out = String::new();
-            use std::io::Read;
-            child
-                .stdout
-                .take()
-                .expect("stdout")
-                .read_to_string(&mut out)
-                .expect("read stdout");
-            let doc = serde_json::from_str(&out).unwrap_or_else(|e| {
-                panic!(
-                    "stdout is not JSON ({e}): {out}\n{}",
-                    std::fs::read_to_string(log).unwrap_or_default()
-                )
-            });
-            return (status.code().unwrap_or(-1), doc);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!(
-                "an agent did not finish in {limit:?}: {}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// The group journals in a host's folder whose run has not finished.
@@ -128,16 +67,7 @@ impl Estate {
     async fn new(label: &str, groups: usize, concurrency: usize) -> Estate {
         let prefix = unique(label);
         let topic = format!("{prefix}-topic");
-        let include = json!({ "groupFilters": [
-            { "name": prefix, "patternType": "PREFIXED", "filterType": "INCLUDE" }
-        ] })
-        .to_string();
-        let sim = Sim::start(&[
-            ("consumer.offset.sync.enable", "true"),
-            ("consumer.offset.sync.ms", "2000"),
-            ("consumer.offset.group.filters", &include),
-        ])
-        .await;
+        let sim = syncing_sim(&prefix).await;
         create_topic(&lab().origin, &topic, PARTITIONS).await;
         let counts: Vec<(i32, usize)> = (0..PARTITIONS).map(|p| (p, RECORDS)).collect();
         produce(&lab().origin, &topic, &counts).await;
@@ -234,6 +164,19 @@ exec = ["true"]
         self.dir.join(format!("{host}.stderr"))
     }
 
+    /// `cutover run RUNBOOK EXTRA…` on a host, logging to `<log>.stderr`.
+    fn run(&self, config: &Path, log: &str, extra: &[&str]) -> Agent {
+        let mut args = vec!["run", self.book.as_str()];
+        args.extend(extra);
+        Agent::start(
+            Path::new(env!("CARGO_BIN_EXE_cutover")),
+            config,
+            &self.sim,
+            &args,
+            &self.log(log),
+        )
+    }
+
     /// The rows of a runbook report: group → outcome.
     fn rows(report: &Value) -> BTreeMap<String, String> {
         report["groups"]
@@ -283,7 +226,7 @@ exec = ["true"]
 }
 
 /// Waits until a host has a cutover under way; the groups it has under way.
-fn under_way(dir: &Path, log: &Path) -> BTreeSet<String> {
+fn under_way(dir: &Path, agent: &Agent) -> BTreeSet<String> {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let left = unfinished(dir);
@@ -293,7 +236,7 @@ fn under_way(dir: &Path, log: &Path) -> BTreeSet<String> {
         assert!(
             Instant::now() < deadline,
             "the agent never had a cutover under way: {}",
-            std::fs::read_to_string(log).unwrap_or_default()
+            agent.log()
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -329,37 +272,22 @@ async fn a_stage_spread_over_three_agents_moves_every_group_once_when_one_agent_
     let (second, second_dir) = e.host("host-b");
     let (third, third_dir) = e.host("host-c");
     // The workers first, then the runbook; the third agent dies with cutovers under way.
-    let b = agent(
-        &second,
-        &e.sim,
-        &["run", &e.book, "--worker"],
-        &e.log("host-b"),
-    );
-    let mut c = agent(
-        &third,
-        &e.sim,
-        &["run", &e.book, "--worker"],
-        &e.log("host-c"),
-    );
+    let b = e.run(&second, "host-b", &["--worker"]);
+    let mut c = e.run(&third, "host-c", &["--worker"]);
     std::thread::sleep(Duration::from_secs(2));
-    let a = agent(&lead, &e.sim, &["run", &e.book], &e.log("host-a"));
-    let left = under_way(&third_dir, &e.log("host-c"));
-    c.0.as_mut().unwrap().kill().expect("SIGKILL");
-    c.0.as_mut().unwrap().wait().unwrap();
+    let a = e.run(&lead, "host-a", &[]);
+    let left = under_way(&third_dir, &c);
+    c.kill();
     let left: BTreeSet<String> = unfinished(&third_dir).into_iter().chain(left).collect();
     eprintln!("the third agent died with {left:?} under way");
 
-    let (code, report) = finish(a, Duration::from_secs(240), &e.log("host-a"));
-    assert_eq!(
-        code,
-        0,
-        "{report:#}\n{}",
-        std::fs::read_to_string(e.log("host-a")).unwrap_or_default()
-    );
+    let log = a.log();
+    let (code, report) = a.finish_json(Duration::from_secs(240));
+    assert_eq!(code, 0, "{report:#}\n{log}");
     let rows = Estate::rows(&report);
     assert_eq!(rows.len(), e.groups.len(), "{report:#}");
     assert!(rows.values().all(|o| o == "done"), "{rows:#?}");
-    let (code, worker_report) = finish(b, Duration::from_secs(60), &e.log("host-b"));
+    let (code, worker_report) = b.finish_json(Duration::from_secs(60));
     assert_eq!(
         code, 0,
         "the surviving worker stops at the runbook's end: {worker_report:#}"
@@ -374,47 +302,26 @@ async fn another_host_continues_a_runbook_whose_agent_died_from_its_shared_journ
     let (lead, lead_dir) = e.host("host-a");
     let (second, second_dir) = e.host("host-b");
     let (third, third_dir) = e.host("host-c");
-    let b = agent(
-        &second,
-        &e.sim,
-        &["run", &e.book, "--worker"],
-        &e.log("host-b"),
-    );
+    let b = e.run(&second, "host-b", &["--worker"]);
     std::thread::sleep(Duration::from_secs(2));
-    let mut a = agent(&lead, &e.sim, &["run", &e.book], &e.log("host-a"));
+    let mut a = e.run(&lead, "host-a", &[]);
     // The runbook's agent dies with cutovers of its own under way.
-    let left = under_way(&lead_dir, &e.log("host-a"));
-    a.0.as_mut().unwrap().kill().expect("SIGKILL");
-    a.0.as_mut().unwrap().wait().unwrap();
+    let left = under_way(&lead_dir, &a);
+    a.kill();
     let left: BTreeSet<String> = unfinished(&lead_dir).into_iter().chain(left).collect();
     eprintln!("the runbook's agent died with {left:?} under way");
 
     // Another host knows the runbook from the shared journal alone: starting it refuses
     // (exit 5) and says how to continue; --resume continues it.
-    let refused = agent(&third, &e.sim, &["run", &e.book], &e.log("host-c-start"));
-    let (code, _) = finish_any(refused, Duration::from_secs(60));
-    assert_eq!(
-        code,
-        5,
-        "{}",
-        std::fs::read_to_string(e.log("host-c-start")).unwrap_or_default()
-    );
-    assert!(std::fs::read_to_string(e.log("host-c-start"))
-        .unwrap_or_default()
-        .contains("--resume"));
-    let c = agent(
-        &third,
-        &e.sim,
-        &["run", &e.book, "--resume"],
-        &e.log("host-c"),
-    );
-    let (code, report) = finish(c, Duration::from_secs(240), &e.log("host-c"));
-    assert_eq!(
-        code,
-        0,
-        "{report:#}\n{}",
-        std::fs::read_to_string(e.log("host-c")).unwrap_or_default()
-    );
+    let refused = e.run(&third, "host-c-start", &[]);
+    let (code, _) = refused.finish(Duration::from_secs(60));
+    let said = std::fs::read_to_string(e.log("host-c-start")).unwrap_or_default();
+    assert_eq!(code, 5, "{said}");
+    assert!(said.contains("--resume"), "{said}");
+    let c = e.run(&third, "host-c", &["--resume"]);
+    let log = c.log();
+    let (code, report) = c.finish_json(Duration::from_secs(240));
+    assert_eq!(code, 0, "{report:#}\n{log}");
     // Groups moved before the agent died show as already moved in the continued stage (its
     // fresh look finds them on the destination); each group's hook output says it ran once.
     let rows = Estate::rows(&report);
@@ -423,7 +330,7 @@ async fn another_host_continues_a_runbook_whose_agent_died_from_its_shared_journ
         rows.values().all(|o| o == "done" || o == "already_moved"),
         "{rows:#?}"
     );
-    let (code, _) = finish(b, Duration::from_secs(60), &e.log("host-b"));
+    let (code, _) = b.finish(Duration::from_secs(60));
     assert_eq!(code, 0, "the worker stops at the runbook's end");
     e.assert_each_moved_once(&third);
     assert_resumed_elsewhere(&left, &[&second_dir, &third_dir]);
@@ -436,27 +343,17 @@ async fn another_host_continues_a_runbook_whose_agent_died_from_its_shared_journ
         .filter(|x| matches!(x.record, Record::Started { .. }))
         .count();
     assert_eq!(starts, 2, "started, then resumed");
-}
-
-/// Waits for an agent's exit whatever it printed: (code, stdout).
-fn finish_any(mut agent: Agent, limit: Duration) -> (i32, String) {
-    let mut child = agent.0.take().expect("running");
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            let mut out = String::new();
-            use std::io::Read;
-            let _ = child
-                .stdout
-                .take()
-                .expect("stdout")
-                .read_to_string(&mut out);
-            return (status.code().unwrap_or(-1), out);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "an agent did not finish in {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // Any host reports the runbook from the store: here the worker's, which never ran it.
+    let (code, report, stderr) = run_json(
+        Command::new(env!("CARGO_BIN_EXE_cutover"))
+            .arg("--config")
+            .arg(&second)
+            .args(["report", &format!("runbook:{}", e.name), "--format", "json"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(e.sim.cutover_env()),
+    );
+    assert_eq!(code, 0, "{report:#}\n{stderr}");
+    assert_eq!(report["outcome"], "done", "{report:#}");
+    assert_eq!(Estate::rows(&report).len(), e.groups.len(), "{report:#}");
 }

@@ -5,12 +5,14 @@
 //! Test support, never product code: its functions panic with a useful message instead of
 //! returning errors, and they wait by polling with deadlines, never by fixed sleeps.
 
+mod agent;
 mod kafka;
 mod lab;
 mod sim;
 mod support;
 pub mod testapp;
 
+pub use agent::Agent;
 pub use kafka::{
     change_origin_brokers, commit_as_member, create_topic, create_topic_with, no_broker_change,
     produce, props, read_all, wait_for_leaders, BrokerChange, Member, Protocol, Rec,

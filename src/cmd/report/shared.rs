@@ -1,6 +1,7 @@
 //! `cutover report GROUP` with a shared journal store (`[journal] store = "kafka"`): the
 //! group's current journals (its move through the link and, when a reverse link is
-//! configured, its move back to the origin) are read from the store, read-only, into a scratch
+//! configured, its move back to the origin), or with `runbook:<name>` a runbook's journal, are
+//! read from the store, read-only, into a scratch
 //! folder that the report reads like any journal folder, and that is removed afterwards.
 
 use std::path::{Path, PathBuf};
@@ -74,9 +75,33 @@ pub(super) async fn fetch(args: &[PathBuf], config: Option<&Path>) -> Result<Fet
         .collect();
     for (i, (arg, group)) in groups.into_iter().enumerate() {
         let dir = scratch.join(i.to_string());
+        // `runbook:<name>`: a runbook's journal (its key in the store); otherwise a group's,
+        // through each link.
+        let wanted: Vec<(String, PathBuf)> = match group.as_str().strip_prefix("runbook:") {
+            Some(name) => vec![(
+                SharedStore::runbook_key(name),
+                journal::Subject::Runbook {
+                    name: name.to_string(),
+                }
+                .path(&dir),
+            )],
+            None => links
+                .iter()
+                .map(|(link, sub)| {
+                    (
+                        SharedStore::group_key(link, &group),
+                        journal::path_for(&dir.join(sub), &group),
+                    )
+                })
+                .collect(),
+        };
+        let keys = wanted
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>()
+            .join(" and ");
         let mut files = Vec::new();
-        for (link, sub) in &links {
-            let key = SharedStore::group_key(link, &group);
+        for (key, path) in wanted {
             let reader = store.clone();
             let read_key = key.clone();
             let lines = tokio::task::spawn_blocking(move || reader.read(&read_key))
@@ -86,7 +111,6 @@ pub(super) async fn fetch(args: &[PathBuf], config: Option<&Path>) -> Result<Fet
             if lines.is_empty() {
                 continue;
             }
-            let path = journal::path_for(&dir.join(sub), &group);
             let mut content = Vec::new();
             for l in &lines {
                 content.extend_from_slice(l);
@@ -100,15 +124,10 @@ pub(super) async fn fetch(args: &[PathBuf], config: Option<&Path>) -> Result<Fet
         if files.is_empty() {
             return Err(Error::Usage {
                 message: format!(
-                    "no journal for group {group} in the {} (keys {})",
+                    "no journal for {group} in the {} (keys {keys})",
                     store.describe(),
-                    links
-                        .iter()
-                        .map(|(l, _)| SharedStore::group_key(l, &group))
-                        .collect::<Vec<_>>()
-                        .join(" and ")
                 ),
-                hint: "check the group id and the link's name ([link] name): a group's shared journal is kept under <link>/<group>".into(),
+                hint: "check the group id and the link's name ([link] name): a group's shared journal is kept under <link>/<group>, a runbook's under runbook:<name> (`cutover report runbook:<name>`)".into(),
             });
         }
         fetched.found.push((arg.clone(), files));

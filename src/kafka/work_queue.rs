@@ -32,6 +32,20 @@ const SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long work items are kept.
 const RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// Whether a metadata error goes away by itself (a partition's leader not known yet).
+fn transient(e: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::error::RDKafkaErrorCode as Code;
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            Code::NotLeaderForPartition
+                | Code::LeaderNotAvailable
+                | Code::UnknownTopicOrPartition
+                | Code::UnknownPartition
+        )
+    )
+}
+
 /// The consumer group of a runbook's agents.
 pub fn consumer_group(runbook: &str) -> String {
     format!("cutover.{runbook}")
@@ -122,14 +136,28 @@ impl KafkaWorkQueue {
         let consumer = self.reader()?;
         let mut last = BTreeMap::new();
         for p in 0..self.partitions {
-            let (_, high) = consumer
-                .fetch_watermarks(&self.topic, p, self.timeout)
-                .map_err(|e| self.failure("read the work topic's ends", e))?;
+            let high = self.end_of(&consumer, p)?;
             if high > 0 {
                 last.insert(p, high - 1);
             }
         }
         Ok(last)
+    }
+
+    /// A partition's end offset. A topic just created (by another agent, a moment ago) may
+    /// answer that its leader is not known yet: asked again until the request timeout.
+    fn end_of(&self, consumer: &BaseConsumer<ClientLog>, partition: i32) -> Result<i64> {
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            match consumer.fetch_watermarks(&self.topic, partition, self.timeout) {
+                Ok((_, high)) => return Ok(high),
+                Err(e) if Instant::now() < deadline && transient(&e) => {
+                    tracing::debug!(partition, error = %e, "the work topic's end: again");
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => return Err(self.failure("read the work topic's ends", e)),
+            }
+        }
     }
 
     fn reader(&self) -> Result<BaseConsumer<ClientLog>> {
@@ -198,9 +226,7 @@ impl WorkQueue for KafkaWorkQueue {
         let reader = self.reader()?;
         let mut joined_at = BTreeMap::new();
         for p in 0..self.partitions {
-            let (_, high) = blocking(|| reader.fetch_watermarks(&self.topic, p, self.timeout))
-                .map_err(|e| self.failure("read the work topic's ends", e))?;
-            joined_at.insert(p, high);
+            joined_at.insert(p, blocking(|| self.end_of(&reader, p))?);
         }
         consumer
             .subscribe(&[&self.topic])

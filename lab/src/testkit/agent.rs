@@ -12,13 +12,16 @@ use super::Sim;
 /// One agent's process; its stderr goes to a log file, its stdout is kept for its report.
 pub struct Agent {
     child: Option<Child>,
+    /// Reads the agent's stdout as it comes: a report bigger than the pipe's buffer would
+    /// otherwise block the agent's exit.
+    stdout: Option<std::thread::JoinHandle<String>>,
     log: PathBuf,
 }
 
 impl Agent {
     /// Starts `bin --config config ARGS --format json` against the lab and `sim`.
     pub fn start(bin: &Path, config: &Path, sim: &Sim, args: &[&str], log: &Path) -> Agent {
-        let child = Command::new(bin)
+        let mut child = Command::new(bin)
             .arg("--config")
             .arg(config)
             .args(args)
@@ -30,8 +33,15 @@ impl Agent {
             .stderr(std::fs::File::create(log).expect("create the agent's log"))
             .spawn()
             .expect("start cutover");
+        let mut stdout = child.stdout.take().expect("the agent's stdout");
+        let reader = std::thread::spawn(move || {
+            let mut out = String::new();
+            let _ = stdout.read_to_string(&mut out);
+            out
+        });
         Agent {
             child: Some(child),
+            stdout: Some(reader),
             log: log.to_path_buf(),
         }
     }
@@ -57,10 +67,11 @@ impl Agent {
         let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = child.try_wait().expect("wait") {
-                let mut out = String::new();
-                if let Some(mut stdout) = child.stdout.take() {
-                    stdout.read_to_string(&mut out).expect("read stdout");
-                }
+                let out = self
+                    .stdout
+                    .take()
+                    .map(|r| r.join().expect("read stdout"))
+                    .unwrap_or_default();
                 return (status.code().unwrap_or(-1), out);
             }
             if Instant::now() > deadline {

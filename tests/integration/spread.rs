@@ -9,7 +9,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cutover::journal::{self, Record};
@@ -18,7 +17,7 @@ use cutover_lab::testkit::testapp;
 use cutover_lab::testkit::{create_topic, lab, produce, unique, Agent, Sim};
 use serde_json::Value;
 
-use super::world::{run_json, syncing_sim, toml_array};
+use super::world::{cutover_command, run_json, syncing_sim, toml_array};
 
 const PARTITIONS: i32 = 2;
 /// Records on each partition; every group has committed `AT` on each.
@@ -209,14 +208,7 @@ exec = ["true"]
             );
         }
         let (code, verify, stderr) = run_json(
-            Command::new(env!("CARGO_BIN_EXE_cutover"))
-                .arg("--config")
-                .arg(config)
-                .args(["verify", "--format", "json"])
-                .args(&self.groups)
-                .env_clear()
-                .env("PATH", std::env::var("PATH").unwrap_or_default())
-                .envs(self.sim.cutover_env()),
+            cutover_command(config, &self.sim, &["verify", "--format", "json"]).args(&self.groups),
         );
         assert_eq!(code, 0, "{verify:#}\n{stderr}");
         for g in verify["groups"].as_array().expect("groups") {
@@ -344,15 +336,11 @@ async fn another_host_continues_a_runbook_whose_agent_died_from_its_shared_journ
         .count();
     assert_eq!(starts, 2, "started, then resumed");
     // Any host reports the runbook from the store: here the worker's, which never ran it.
-    let (code, report, stderr) = run_json(
-        Command::new(env!("CARGO_BIN_EXE_cutover"))
-            .arg("--config")
-            .arg(&second)
-            .args(["report", &format!("runbook:{}", e.name), "--format", "json"])
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs(e.sim.cutover_env()),
-    );
+    let (code, report, stderr) = run_json(&mut cutover_command(
+        &second,
+        &e.sim,
+        &["report", &format!("runbook:{}", e.name), "--format", "json"],
+    ));
     assert_eq!(code, 0, "{report:#}\n{stderr}");
     assert_eq!(report["outcome"], "done", "{report:#}");
     assert_eq!(Estate::rows(&report).len(), e.groups.len(), "{report:#}");

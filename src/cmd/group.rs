@@ -81,6 +81,7 @@ pub(super) async fn run(
         phase_watch: ctx.phase_watch.as_deref(),
         command: command.to_vec(),
         filter_edits: None,
+        looks: None,
     };
     if dry_run {
         let mut plan = cutover::dry_run::plan(&env, group).await?;

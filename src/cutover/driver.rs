@@ -104,6 +104,8 @@ pub struct Env<'a> {
     pub command: Vec<String>,
     /// Shared by the cutovers of a runbook's stage: their filter edits become one write.
     pub filter_edits: Option<&'a SharedFilterEdits>,
+    /// Shared by the cutovers of a runbook's stage: their looks are read together.
+    pub looks: Option<&'a super::looks::SharedLooks>,
     /// `--offsets-by-time`: the destination is a copy that does not keep offsets, seen
     /// through `by_time.copy` (which `destination` is).
     pub by_time: Option<&'a super::by_time::ByTime>,

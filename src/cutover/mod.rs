@@ -5,6 +5,7 @@
 pub mod by_time;
 pub mod driver;
 pub mod dry_run;
+pub mod looks;
 pub mod machine;
 mod observe;
 pub mod witness;

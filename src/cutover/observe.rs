@@ -57,6 +57,20 @@ pub(super) fn judgement_of<'r>(
         .ok_or_else(|| Error::Internal(format!("verify returned no result for group {group}")))
 }
 
+/// `groups` read together through the same code as `cutover verify`, with the link's offset
+/// sync read alongside (see [`offset_sync`]).
+pub(super) async fn read(
+    env: &Env<'_>,
+    groups: &[GroupId],
+) -> Result<(VerifyReport, Option<Option<Filters>>)> {
+    let selection = Selection::Groups(groups.to_vec());
+    let (report, sync) = tokio::join!(
+        verify::verify(env.origin, env.destination, env.link, &selection),
+        offset_sync(env.link)
+    );
+    Ok((report?, sync))
+}
+
 /// One observation of the group, through the same code as `cutover verify`, with the report
 /// it was read from.
 pub(super) async fn observe(env: &Env<'_>, group: &GroupId) -> Result<(Observation, VerifyReport)> {
@@ -70,12 +84,10 @@ pub(super) async fn observe_with_sync(
     env: &Env<'_>,
     group: &GroupId,
 ) -> Result<(Observation, VerifyReport, Option<Option<Filters>>)> {
-    let selection = Selection::Groups(vec![group.clone()]);
-    let (report, sync) = tokio::join!(
-        verify::verify(env.origin, env.destination, env.link, &selection),
-        offset_sync(env.link)
-    );
-    let report = report?;
+    let (report, sync) = match env.looks {
+        Some(looks) => looks.look(env, group).await?,
+        None => read(env, std::slice::from_ref(group)).await?,
+    };
     let paired = env.link.paired_topics();
     let judgement = judgement_of(&report, group)?;
     let mut o = Observation {

@@ -16,6 +16,7 @@ use futures::StreamExt;
 
 use super::{GroupsStage, RunEnv};
 use crate::cutover::driver::{self, Env, Mode};
+use crate::cutover::looks::SharedLooks;
 use crate::error::Result;
 use crate::estate::Estate;
 use crate::journal;
@@ -181,7 +182,16 @@ async fn run_on(env: &RunEnv<'_>, ran: &super::spread::Stage<'_>) -> Result<(boo
     ))
 }
 
-/// Cuts `todo` over in this agent, at most `concurrency` at once, their filter edits batched.
+/// What the cutovers of one stage in this agent share: their edits of the link's filters
+/// become one write, their looks one read.
+#[derive(Default)]
+pub(super) struct Together {
+    edits: SharedFilterEdits,
+    looks: SharedLooks,
+}
+
+/// Cuts `todo` over in this agent, at most `concurrency` at once, sharing their filter edits
+/// and looks.
 async fn here(
     env: &RunEnv<'_>,
     options: &driver::Options,
@@ -189,7 +199,7 @@ async fn here(
     s: &GroupsStage,
     todo: Vec<GroupId>,
 ) -> Vec<GroupRow> {
-    let shared = SharedFilterEdits::new();
+    let shared = Together::default();
     let total = todo.len();
     let progress = Progress::start(
         env.estate.progress,
@@ -262,7 +272,7 @@ pub(super) async fn resolve(env: &RunEnv<'_>, s: &GroupsStage) -> Result<Vec<Gro
 pub(super) async fn one(
     env: &RunEnv<'_>,
     options: &driver::Options,
-    shared: &SharedFilterEdits,
+    shared: &Together,
     stage: &str,
     group: GroupId,
     mode: Option<Mode>,
@@ -284,7 +294,8 @@ pub(super) async fn one(
         progress: false,
         phase_watch: env.phase_watch,
         command: env.command.clone(),
-        filter_edits: Some(shared),
+        filter_edits: Some(&shared.edits),
+        looks: Some(&shared.looks),
     };
     let mode = mode.unwrap_or_else(|| {
         if unfinished() {

@@ -28,7 +28,6 @@ use crate::cutover::driver::{Mode, Options};
 use crate::error::Result;
 use crate::journal::replica::{current_file, off_thread};
 use crate::journal::{Entry, Record, SharedStore};
-use crate::link::filter_edit::SharedFilterEdits;
 use crate::model::GroupId;
 use crate::progress::Progress;
 use crate::report::runbook::GroupRow;
@@ -42,6 +41,9 @@ const WAIT_POLL: Duration = Duration::from_secs(2);
 /// and the pause before the next try (times the tries so far).
 const ATTEMPTS: u32 = 3;
 const RETRY_PAUSE: Duration = Duration::from_secs(3);
+/// How many looks in a row at the stage's handled work may fail (each after the journal's
+/// timeout) before the coordinating agent stops, its runbook to be resumed.
+const LOOKS_FAILED: u32 = 5;
 
 /// The evidence key a cutover started for a work item carries the item's id under.
 pub const WORK_ITEM: &str = "work_item";
@@ -262,10 +264,20 @@ impl Stage<'_> {
             Until::Flag(&over),
         );
         let finished = async {
+            let mut failed = 0;
             loop {
-                if taker.all_handled(&last).await? {
-                    over.store(true, Ordering::Relaxed);
-                    return Result::Ok(());
+                match taker.all_handled(&last).await {
+                    Ok(true) => {
+                        over.store(true, Ordering::Relaxed);
+                        return Result::Ok(());
+                    }
+                    Ok(false) => failed = 0,
+                    // Only a look: a cluster too busy to answer it once is asked again.
+                    Err(e) if failed < LOOKS_FAILED => {
+                        failed += 1;
+                        tracing::warn!(error = %e, failed, "cannot tell whether the stage's work is handled; asking again");
+                    }
+                    Err(e) => return Err(e),
                 }
                 let agents = taker.agents().await.map(|a| a.len()).unwrap_or(0);
                 progress.update(&format!("{agents} agent(s) at work"));
@@ -478,7 +490,7 @@ async fn work(
             .map(|g| g.group.to_string())
             .collect()
     };
-    let shared = SharedFilterEdits::new();
+    let shared = groups::Together::default();
     let jobs: Vec<(&WorkItem, Step)> = items.iter().copied().zip(steps).collect();
     let rows = all(jobs, spec.concurrency, |(item, step)| {
         let (shared, moved, me) = (&shared, &moved, &me);

@@ -230,4 +230,80 @@ async fn main() {
         "  one at a time / the stage = {:.1}×",
         sequential / stage_s.max(0.001)
     );
+    println!("  where the stage's time went (s after its first cutover began; from the journals):");
+    for line in phase_split(&dir.join("journal"), &format!("{prefix}-stage-")) {
+        println!("    {line}");
+    }
+}
+
+/// For each phase the stage's cutovers went through, in order: when the first and the last of
+/// them entered it (seconds after the first cutover began) and how long they stayed in it
+/// (median and longest), from the `phase` records of their journals.
+fn phase_split(journals: &Path, prefix: &str) -> Vec<String> {
+    let mut runs: Vec<Vec<(i64, String)>> = Vec::new();
+    for entry in std::fs::read_dir(journals).expect("the stage's journals") {
+        let path = entry.expect("a journal").path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if !(name.starts_with(prefix) && name.ends_with(".jsonl")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("read a journal");
+        let records: Vec<Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let mut phases: Vec<(i64, String)> = Vec::new();
+        for r in &records {
+            let (Some(ts), Some(phase)) = (r["ts_ms"].as_i64(), r["phase"].as_str()) else {
+                continue;
+            };
+            if r["type"] == "phase" && phases.last().is_none_or(|(_, p)| p != phase) {
+                phases.push((ts, phase.to_string()));
+            }
+        }
+        if let Some(last) = records.iter().filter_map(|r| r["ts_ms"].as_i64()).max() {
+            phases.push((last, String::new()));
+        }
+        runs.push(phases);
+    }
+    let Some(t0) = runs
+        .iter()
+        .filter_map(|r| r.first().map(|(ts, _)| *ts))
+        .min()
+    else {
+        return vec!["no journal found".into()];
+    };
+    let mut order: Vec<String> = Vec::new();
+    let mut entered: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let mut stayed: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for run in &runs {
+        for pair in run.windows(2) {
+            let ((at, phase), (next, _)) = (&pair[0], &pair[1]);
+            if !order.contains(phase) {
+                order.push(phase.clone());
+            }
+            entered.entry(phase.clone()).or_default().push(at - t0);
+            stayed.entry(phase.clone()).or_default().push(next - at);
+        }
+    }
+    let seconds = |ms: i64| ms as f64 / 1000.0;
+    let median = |v: &mut Vec<i64>| {
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    order
+        .iter()
+        .map(|phase| {
+            let e = &entered[phase];
+            let mut d = stayed[phase].clone();
+            format!(
+                "{phase:<18} {:>3} groups, entered {:>5.1} – {:>5.1}, stayed p50 {:>4.1} · max {:>4.1}",
+                e.len(),
+                seconds(*e.iter().min().unwrap_or(&0)),
+                seconds(*e.iter().max().unwrap_or(&0)),
+                seconds(median(&mut d)),
+                seconds(*d.iter().max().unwrap_or(&0)),
+            )
+        })
+        .collect()
 }

@@ -167,7 +167,9 @@ impl KafkaJournal {
         consumer
             .assign(&list)
             .map_err(|e| self.failure("read", &what, e))?;
-        let deadline = Instant::now() + self.timeout;
+        // A long read that goes on is not a store that does not answer: the timeout counts
+        // from the last record or end read.
+        let mut deadline = Instant::now() + self.timeout;
         let mut lines: BTreeMap<String, Vec<Vec<u8>>> =
             keys.iter().map(|k| (k.clone(), Vec::new())).collect();
         let mut open = partitions.clone();
@@ -177,12 +179,16 @@ impl KafkaJournal {
                     "read",
                     &what,
                     format!(
-                        "partition(s) {open:?} were not read to their end within {} s",
+                        "partition(s) {open:?} gave nothing for {} s before their end",
                         self.timeout.as_secs()
                     ),
                 ));
             }
-            match consumer.poll(Duration::from_millis(100)) {
+            let polled = consumer.poll(Duration::from_millis(100));
+            if polled.is_some() {
+                deadline = Instant::now() + self.timeout;
+            }
+            match polled {
                 None => continue,
                 Some(Err(KafkaError::PartitionEOF(p))) => {
                     open.remove(&p);

@@ -8,7 +8,9 @@
 //! waits overlap: the proofs of their exclusions wait for the same sync tick, their stops run
 //! in parallel, their final offsets are written in parallel. Their edits of the link's group
 //! filters are gathered into one verified read-modify-write ([`SharedFilterEdits`]): a
-//! hundred exclusions are one write.
+//! hundred exclusions are one write. Their looks are read together ([`SharedLooks`]): the
+//! cutovers that ask for a look while one is read share the next read, so a hundred cutovers
+//! polling cost the clusters and the link about what one does.
 
 use std::collections::BTreeSet;
 

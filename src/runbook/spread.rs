@@ -41,8 +41,9 @@ const WAIT_POLL: Duration = Duration::from_secs(2);
 /// and the pause before the next try (times the tries so far).
 const ATTEMPTS: u32 = 3;
 const RETRY_PAUSE: Duration = Duration::from_secs(3);
-/// How many looks in a row at the stage's handled work may fail (each after the journal's
-/// timeout) before the coordinating agent stops, its runbook to be resumed.
+/// How many times in a row a read made before any effect (the stage's handled work, the
+/// journals of a batch's groups, the runbook's agents) may fail, each after the journal's
+/// timeout, before the agent stops (its runbook to be resumed).
 const LOOKS_FAILED: u32 = 5;
 
 /// The evidence key a cutover started for a work item carries the item's id under.
@@ -264,20 +265,10 @@ impl Stage<'_> {
             Until::Flag(&over),
         );
         let finished = async {
-            let mut failed = 0;
             loop {
-                match taker.all_handled(&last).await {
-                    Ok(true) => {
-                        over.store(true, Ordering::Relaxed);
-                        return Result::Ok(());
-                    }
-                    Ok(false) => failed = 0,
-                    // Only a look: a cluster too busy to answer it once is asked again.
-                    Err(e) if failed < LOOKS_FAILED => {
-                        failed += 1;
-                        tracing::warn!(error = %e, failed, "cannot tell whether the stage's work is handled; asking again");
-                    }
-                    Err(e) => return Err(e),
+                if patiently("the stage's handled work", || taker.all_handled(&last)).await? {
+                    over.store(true, Ordering::Relaxed);
+                    return Result::Ok(());
                 }
                 let agents = taker.agents().await.map(|a| a.len()).unwrap_or(0);
                 progress.update(&format!("{agents} agent(s) at work"));
@@ -290,7 +281,12 @@ impl Stage<'_> {
         drop(taker);
         let keys: BTreeMap<String, &WorkItem> =
             items.iter().map(|i| (key(env, &i.group), i)).collect();
-        let journals = store.replica.read_keys(&keys.keys().cloned().collect())?;
+        let all: BTreeSet<String> = keys.keys().cloned().collect();
+        let journals = patiently("the stage's journals", || {
+            let all = all.clone();
+            off_thread(&store.replica, move |r| r.read_keys(&all))
+        })
+        .await?;
         let me = crate::version::agent();
         let nobody = BTreeSet::new();
         keys.iter()
@@ -337,14 +333,39 @@ async fn redecide(
     me: &str,
 ) -> Result<Step> {
     let k = key.to_string();
-    let lines = off_thread(&store.replica, move |r| r.read(&k)).await?;
-    let live = taker.agents().await?;
+    let lines = patiently("the group's journal", || {
+        let k = k.clone();
+        off_thread(&store.replica, move |r| r.read(&k))
+    })
+    .await?;
+    let live = patiently("the runbook's agents", || taker.agents()).await?;
     Ok(decide(
         &entries(&current_file(key, &lines)?),
         item,
         me,
         &live,
     ))
+}
+
+/// A read made before any effect, asked again after a pause when it fails (a store too busy to
+/// answer it once), up to [`LOOKS_FAILED`] times in a row; each failure is logged.
+async fn patiently<T, F, R>(what: &str, mut read: R) -> Result<T>
+where
+    R: FnMut() -> F,
+    F: std::future::Future<Output = Result<T>>,
+{
+    let mut failed = 0;
+    loop {
+        match read().await {
+            Ok(v) => return Ok(v),
+            Err(e) if failed < LOOKS_FAILED => {
+                failed += 1;
+                tracing::warn!(error = %e, failed, "cannot read {what}; asking again");
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// When an agent stops taking work items.
@@ -457,8 +478,12 @@ async fn work(
     let env = side.as_ref().unwrap_or(env);
     let options = back.as_ref().map(|b| b.options()).unwrap_or(options);
     let keys: BTreeSet<String> = items.iter().map(|i| key(env, &i.group)).collect();
-    let journals = off_thread(&store.replica, move |r| r.read_keys(&keys)).await?;
-    let live = taker.agents().await?;
+    let journals = patiently("the batch's journals", || {
+        let keys = keys.clone();
+        off_thread(&store.replica, move |r| r.read_keys(&keys))
+    })
+    .await?;
+    let live = patiently("the runbook's agents", || taker.agents()).await?;
     let me = crate::version::agent();
     let mut steps = Vec::new();
     for item in items {
@@ -558,6 +583,36 @@ mod tests {
     use super::*;
     use crate::model::Timings;
     use serde_json::json;
+    use std::sync::atomic::AtomicU32;
+
+    /// A read that fails its first `fails` times.
+    async fn flaky(tries: &AtomicU32, fails: u32) -> Result<u32> {
+        let n = tries.fetch_add(1, Ordering::SeqCst) + 1;
+        if n <= fails {
+            Err(crate::error::Error::SharedJournal {
+                store: "topic j".into(),
+                detail: format!("try {n} timed out"),
+            })
+        } else {
+            Ok(n)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_read_before_any_effect_is_asked_again_a_bounded_number_of_times() {
+        let tries = AtomicU32::new(0);
+        let got = patiently("x", || flaky(&tries, LOOKS_FAILED)).await;
+        assert_eq!(got.expect("the last try answers"), LOOKS_FAILED + 1);
+
+        let tries = AtomicU32::new(0);
+        let got = patiently("x", || flaky(&tries, LOOKS_FAILED + 1)).await;
+        let e = got.expect_err("one failure too many");
+        assert!(
+            e.to_string().contains(&format!("try {}", LOOKS_FAILED + 1)),
+            "{e}"
+        );
+        assert_eq!(tries.load(Ordering::SeqCst), LOOKS_FAILED + 1);
+    }
 
     fn entry(run: &str, record: Record) -> Entry {
         Entry {

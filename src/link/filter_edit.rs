@@ -40,7 +40,8 @@ pub const GROUP_FILTERS: &str = "consumer.offset.group.filters";
 
 /// How many read-modify-write rounds an edit tries before it gives up.
 const ATTEMPTS: u32 = 5;
-/// How long an edit waits for another local agent's edit of the same link to finish.
+/// How long an edit waits for another local agent's edit of the same link to finish (with a
+/// shared journal store, plus the longest that agent may wait for the hosts' lease and hold it).
 const LOCK_WAIT: Duration = Duration::from_secs(60);
 
 /// The change an agent makes to the filters: only its own group's LITERAL EXCLUDE.
@@ -108,8 +109,12 @@ pub async fn edit_group_filters_together(
     changes: &[FilterChange<'_>],
 ) -> Vec<Result<FilterEdit, String>> {
     let all_fail = |e: String| changes.iter().map(|_| Err(e.clone())).collect();
+    // The local holder may first wait its turn for the hosts' lease, then hold it.
+    let lock_wait = serial.hosts.map_or(LOCK_WAIT, |store| {
+        LOCK_WAIT + store.filter_lease.wait + store.filter_lease.hold
+    });
     let _lock = match serial.host {
-        Some(dir) => match FiltersLock::take(dir, link.name()).await {
+        Some(dir) => match FiltersLock::take(dir, link.name(), lock_wait).await {
             Ok(lock) => Some(lock),
             Err(e) => return all_fail(e),
         },
@@ -332,7 +337,7 @@ struct FiltersLock {
 }
 
 impl FiltersLock {
-    async fn take(dir: &Path, link: &str) -> Result<FiltersLock, String> {
+    async fn take(dir: &Path, link: &str, wait: Duration) -> Result<FiltersLock, String> {
         let path = lock_path(dir, link);
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -342,7 +347,7 @@ impl FiltersLock {
             .write(true)
             .open(&path)
             .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-        let deadline = tokio::time::Instant::now() + LOCK_WAIT;
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
             match file.try_lock() {
                 Ok(()) => return Ok(FiltersLock { _file: file }),
@@ -355,7 +360,7 @@ impl FiltersLock {
                     return Err(format!(
                     "another agent held {} for {} s: its edit of the link's filters did not finish",
                     path.display(),
-                    LOCK_WAIT.as_secs()
+                    wait.as_secs()
                 ))
                 }
                 Err(std::fs::TryLockError::Error(e)) => {

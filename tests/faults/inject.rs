@@ -110,6 +110,19 @@ impl Fault {
     }
 }
 
+/// The world's app as it is started again on the origin, by the rollback hook or by hand:
+/// waiting up to 50 s for its partitions, not 30 s. A broker restarted while the app stopped
+/// may have lost its LeaveGroup; the reloaded coordinator then lists the stopped member until
+/// its 45 s session (librdkafka's default) runs out, and a classic rebalance waits for it. A
+/// start that fails at 50 s still stops what it began within the rollback hook's 60 s.
+pub(crate) fn on_origin_again(w: &World) -> cutover_lab::testkit::testapp::Instances {
+    let mut apps = w.apps.clone();
+    for app in &mut apps.apps {
+        app.ready_timeout = Duration::from_secs(50);
+    }
+    apps
+}
+
 /// Sets the campaign's configuration on a fresh world: short timeouts, so that a fault that
 /// has to be waited out costs seconds; and for the hook faults, the hanging hook.
 pub(crate) fn configure(w: &World, fault: Fault, link_mode: bool) {
@@ -122,6 +135,12 @@ pub(crate) fn configure(w: &World, fault: Fault, link_mode: bool) {
     // Starting the app again on the origin waits out any member of it that a restarted
     // coordinator still lists (its classic rebalance waits for it): up to the 45 s session.
     set_setting(w, "hooks.rollback", "timeout", "\"60s\"");
+    set_setting(
+        w,
+        "hooks.rollback",
+        "exec",
+        &toml_array(&on_origin_again(w).start_argv(&lab().origin, "origin-again")),
+    );
     if link_mode {
         crate::world::final_offsets(w, "link");
     }

@@ -416,7 +416,12 @@ fn start_by_hand(w: &World, bootstrap: &str, name: &str) -> String {
     if app_running(w) {
         return "found it already running".into();
     }
-    let ran = testapp::run_argv(&w.apps.start_argv(bootstrap, name));
+    let apps = if bootstrap == lab().origin {
+        crate::inject::on_origin_again(w)
+    } else {
+        w.apps.clone()
+    };
+    let ran = testapp::run_argv(&apps.start_argv(bootstrap, name));
     if ran.code == Some(0) {
         "started it by hand".into()
     } else {

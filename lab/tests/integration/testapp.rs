@@ -404,7 +404,7 @@ fn stop_without_a_pidfile_says_so_and_exits_0() {
     assert!(ran.stderr.contains("nothing to stop"), "{ran:?}");
 }
 
-/// Nothing listens at the bootstrap address, so the app never gets partitions: `start` kills
+/// Nothing listens at the bootstrap address, so the app never gets partitions: `start` stops
 /// it at its ready timeout and exits 1 with the app's log, leaving nothing running.
 #[test]
 fn start_with_an_unreachable_bootstrap_fails_at_its_ready_timeout() {
@@ -429,6 +429,49 @@ fn start_with_an_unreachable_bootstrap_fails_at_its_ready_timeout() {
         processes_with_arg(&app.pidfile.display().to_string()),
         Vec::<u32>::new()
     );
+}
+
+/// A start that fails while its app is still joining stops that app so that it leaves the
+/// group: a killed joiner would stay a member until its session timed out (45 s), and every
+/// rebalance meanwhile, such as the next start's (a hook's retry), would wait for it.
+#[tokio::test]
+async fn a_start_that_fails_while_joining_leaves_no_member_to_hold_the_next_start() {
+    let origin = &lab().origin;
+    let cluster = lab_cluster(Role::Origin);
+    let topic = unique("testapp-joiner");
+    let group = unique("testapp-joiner-group");
+    create_topic(origin, &topic, 1).await;
+    let first = App::new(&group, &[&topic], Protocol::Classic);
+    let pid = first.start(origin, &first.out("origin")) as i32;
+
+    // Frozen, the first member holds the rebalance a second start begins: it fails.
+    // SAFETY: kill has no memory effects; the pid is the app this test just started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    let mut joiner = App::new(&group, &[&topic], Protocol::Classic);
+    joiner.ready_timeout = Duration::from_secs(3);
+    let failed = joiner.try_start(origin, &joiner.out("origin"));
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+    assert_eq!(failed.code, Some(1), "{failed:?}");
+    assert!(failed.stderr.contains("got no partitions"), "{failed:?}");
+    assert!(failed.stderr.contains("stopped in"), "stopped, not killed: {failed:?}");
+    assert_eq!(
+        processes_with_arg(&joiner.pidfile.display().to_string()),
+        Vec::<u32>::new()
+    );
+
+    // Thawed, the first member rejoins; the next start is not held by the failed one.
+    let mut next = App::new(&group, &[&topic], Protocol::Classic);
+    next.ready_timeout = Duration::from_secs(20);
+    let ran = next.try_start(origin, &next.out("origin"));
+    assert_eq!(ran.code, Some(0), "the next start is held: {ran:?}");
+    assert_eq!(
+        members(&cluster, &group).await.len(),
+        2,
+        "the first app and the next, not the failed one"
+    );
+    next.stop();
+    first.stop();
 }
 
 /// An app that exits before it is ready (here: it cannot open its output file) makes `start`

@@ -181,19 +181,18 @@ fn spawn(app: &AppArgs, instance: &Instance) -> io::Result<Child> {
     Ok(child)
 }
 
-/// Undoes a failed start: a child that is not ready owns no partitions and has processed
-/// nothing, so it is killed; a ready one may have processed and committed records, so it is
-/// stopped as `stop` does. Their pidfiles and markers are removed.
+/// Undoes a failed start: every child is stopped as `stop` does (SIGTERM, then SIGKILL
+/// after [`STOP_ON_FAILURE`]). A ready one commits what it processed; one still joining
+/// leaves the group. Killing a joiner instead would leave its member in the group until its
+/// session timeout, holding every rebalance of the group meanwhile: the next start, a retry
+/// of this one, would then wait for it in turn. Their pidfiles and markers are removed.
 fn give_up(started: &mut [Started]) {
+    let children: Vec<(i32, PathBuf)> = started
+        .iter()
+        .map(|s| (s.pid as i32, s.instance.pidfile.clone()))
+        .collect();
+    let _ = terminate(&children, STOP_ON_FAILURE);
     for s in started.iter_mut() {
-        if s.ready {
-            let _ = terminate(
-                &[(s.pid as i32, s.instance.pidfile.clone())],
-                STOP_ON_FAILURE,
-            );
-        } else {
-            let _ = s.child.kill();
-        }
         let _ = s.child.wait();
         let _ = remove_if_present(&s.instance.pidfile);
         let _ = remove_if_present(&ready_marker(&s.instance.pidfile));

@@ -54,9 +54,10 @@
 //! Given `--pidfile` and `--out` N times (and `--instance-id` N times or not at all, `--log`
 //! once or N times), it starts N instances of the app at once, as an orchestrator scales a
 //! deployment, and waits until every one is ready; it prints one pid per line. It exits 1,
-//! with the end of the log, if a child exits first or is not ready in time: it then kills the
-//! children that are not ready (they own no partitions yet, so nothing is lost), stops the
-//! ready ones as `stop` does, and removes their pidfiles. It refuses, exit 1, while a pidfile
+//! with the end of the log, if a child exits first or is not ready in time: it then stops
+//! every child as `stop` does (one still joining leaves the group rather than being killed,
+//! which would leave its member holding the group's rebalances until its session timeout),
+//! and removes their pidfiles. It refuses, exit 1, while a pidfile
 //! names a live `cutover-testapp run` for that pidfile.
 //!
 //! **`stop`** sends SIGTERM to the pid in each pidfile (all at once) and waits for every

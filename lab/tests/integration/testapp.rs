@@ -454,7 +454,10 @@ async fn a_start_that_fails_while_joining_leaves_no_member_to_hold_the_next_star
     assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
     assert_eq!(failed.code, Some(1), "{failed:?}");
     assert!(failed.stderr.contains("got no partitions"), "{failed:?}");
-    assert!(failed.stderr.contains("stopped in"), "stopped, not killed: {failed:?}");
+    assert!(
+        failed.stderr.contains("stopped in"),
+        "stopped, not killed: {failed:?}"
+    );
     assert_eq!(
         processes_with_arg(&joiner.pidfile.display().to_string()),
         Vec::<u32>::new()

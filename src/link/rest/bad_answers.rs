@@ -11,6 +11,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::answer::MESSAGE_CHARS;
 use super::*;
+use crate::link::ReportedLag;
+use crate::model::MirrorState;
 use crate::proptest_support::{any_json, config, Floats};
 
 /// Fields a version of the API may add: their names are not ours.

@@ -12,6 +12,7 @@ pub mod cutover;
 pub mod duration;
 pub mod error;
 pub mod estate;
+mod gather;
 pub mod hooks;
 pub mod journal;
 pub mod kafka;

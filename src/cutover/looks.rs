@@ -19,6 +19,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::error::Result;
+use crate::gather::Gathering;
 use crate::link::filters::Filters;
 use crate::model::GroupId;
 use crate::report::VerifyReport;
@@ -38,21 +39,9 @@ struct Asked {
 #[derive(Default)]
 pub struct SharedLooks {
     /// The looks asked for since the last read began; the first to ask leads the next read.
-    asked: std::sync::Mutex<Vec<Asked>>,
+    asked: Gathering<Asked>,
     /// Held for the length of a read: one at a time.
     reading: tokio::sync::Mutex<()>,
-}
-
-/// Empties the asked-for looks when dropped before the leader took them: their callers look on
-/// their own, and the next look starts a read of its own.
-struct TakeOnDrop<'a>(&'a std::sync::Mutex<Vec<Asked>>);
-
-impl Drop for TakeOnDrop<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut asked) = self.0.lock() {
-            asked.clear();
-        }
-    }
 }
 
 impl SharedLooks {
@@ -67,26 +56,14 @@ impl SharedLooks {
         group: &GroupId,
     ) -> Result<(VerifyReport, Option<Option<Filters>>)> {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let leads = match self.asked.lock() {
-            Ok(mut asked) => {
-                asked.push(Asked {
-                    group: group.clone(),
-                    reply,
-                });
-                asked.len() == 1
-            }
-            Err(_) => return read(env, std::slice::from_ref(group)).await,
-        };
+        let leads = self.asked.ask(Asked {
+            group: group.clone(),
+            reply,
+        });
         if leads {
-            let guard = TakeOnDrop(&self.asked);
-            // The others ask while the read before this one is under way.
-            let reading = self.reading.lock().await;
-            std::mem::forget(guard);
-            let batch = self
-                .asked
-                .lock()
-                .map(|mut a| std::mem::take(&mut *a))
-                .unwrap_or_default();
+            // The others ask while the read before this one is under way. Interrupted while
+            // it waits, the leader empties the batch: its askers then look on their own.
+            let (batch, reading) = self.asked.take_after(self.reading.lock()).await;
             let groups: BTreeSet<GroupId> = batch.iter().map(|a| a.group.clone()).collect();
             let groups: Vec<GroupId> = groups.into_iter().collect();
             tracing::debug!(groups = groups.len(), "one look for the stage's cutovers");

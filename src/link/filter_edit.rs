@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use super::filters::{FilterKind, Filters};
 use super::Link;
+use crate::gather::Gathering;
 use crate::journal::lease::Lease;
 use crate::journal::SharedStore;
 
@@ -237,7 +238,7 @@ async fn edit_under(
 /// times. Each caller still gets its own answer and verifies its own effect.
 #[derive(Debug, Default)]
 pub struct SharedFilterEdits {
-    pending: std::sync::Mutex<Vec<PendingEdit>>,
+    pending: Gathering<PendingEdit>,
 }
 
 #[derive(Debug)]
@@ -245,17 +246,6 @@ struct PendingEdit {
     exclude: bool,
     group: String,
     reply: tokio::sync::oneshot::Sender<Result<FilterEdit, String>>,
-}
-
-/// Empties the pending edits when dropped (their callers get an error).
-struct TakeOnDrop<'a>(&'a std::sync::Mutex<Vec<PendingEdit>>);
-
-impl Drop for TakeOnDrop<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut pending) = self.0.lock() {
-            pending.clear();
-        }
-    }
 }
 
 /// How long the first edit of a batch waits for others to join it.
@@ -278,30 +268,16 @@ impl SharedFilterEdits {
             FilterChange::Exclude(g) => (true, g.to_string()),
             FilterChange::Unexclude(g) => (false, g.to_string()),
         };
-        let leads = {
-            let mut pending = self
-                .pending
-                .lock()
-                .map_err(|_| "the shared filter edits were poisoned".to_string())?;
-            pending.push(PendingEdit {
-                exclude,
-                group,
-                reply,
-            });
-            pending.len() == 1
-        };
+        let leads = self.pending.ask(PendingEdit {
+            exclude,
+            group,
+            reply,
+        });
         if leads {
-            // Dropped (interrupted) before it takes the batch, the leader takes it anyway, so
-            // that the others get an error instead of waiting for a leader that is gone, and
-            // the next edit starts a batch of its own.
-            let guard = TakeOnDrop(&self.pending);
-            tokio::time::sleep(GATHER).await;
-            std::mem::forget(guard);
-            let batch = self
-                .pending
-                .lock()
-                .map(|mut p| std::mem::take(&mut *p))
-                .unwrap_or_default();
+            // Dropped (interrupted) before it takes the batch, the leader empties it, so that
+            // the others get an error instead of waiting for a leader that is gone, and the
+            // next edit starts a batch of its own.
+            let (batch, ()) = self.pending.take_after(tokio::time::sleep(GATHER)).await;
             let changes: Vec<FilterChange<'_>> = batch
                 .iter()
                 .map(|p| {

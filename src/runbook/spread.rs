@@ -282,11 +282,7 @@ impl Stage<'_> {
         let keys: BTreeMap<String, &WorkItem> =
             items.iter().map(|i| (key(env, &i.group), i)).collect();
         let all: BTreeSet<String> = keys.keys().cloned().collect();
-        let journals = patiently("the stage's journals", || {
-            let all = all.clone();
-            off_thread(&store.replica, move |r| r.read_keys(&all))
-        })
-        .await?;
+        let journals = journals_patiently(store, "the stage's journals", &all).await?;
         let me = crate::version::agent();
         let nobody = BTreeSet::new();
         keys.iter()
@@ -366,6 +362,20 @@ where
             Err(e) => return Err(e),
         }
     }
+}
+
+/// The journals of `keys`, read in one pass of the store off the async threads,
+/// [`patiently`].
+async fn journals_patiently(
+    store: &SharedStore,
+    what: &str,
+    keys: &BTreeSet<String>,
+) -> Result<BTreeMap<String, Vec<Vec<u8>>>> {
+    patiently(what, || {
+        let keys = keys.clone();
+        off_thread(&store.replica, move |r| r.read_keys(&keys))
+    })
+    .await
 }
 
 /// When an agent stops taking work items.
@@ -478,11 +488,7 @@ async fn work(
     let env = side.as_ref().unwrap_or(env);
     let options = back.as_ref().map(|b| b.options()).unwrap_or(options);
     let keys: BTreeSet<String> = items.iter().map(|i| key(env, &i.group)).collect();
-    let journals = patiently("the batch's journals", || {
-        let keys = keys.clone();
-        off_thread(&store.replica, move |r| r.read_keys(&keys))
-    })
-    .await?;
+    let journals = journals_patiently(store, "the batch's journals", &keys).await?;
     let live = patiently("the runbook's agents", || taker.agents()).await?;
     let me = crate::version::agent();
     let mut steps = Vec::new();

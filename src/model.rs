@@ -243,6 +243,22 @@ impl std::ops::Sub for Offset {
 /// One offset per partition (committed offsets, log ends, a snapshot), in partition order.
 pub type Offsets = BTreeMap<TopicPartition, Offset>;
 
+/// A producer a partition's leader keeps state for (DescribeProducers, KIP-664): an idempotent
+/// or transactional producer that wrote to the partition within the broker's producer-id
+/// expiration (`producer.id.expiration.ms`, a day by default). A producer without idempotence
+/// has no producer id, and the broker keeps nothing of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveProducer {
+    pub producer_id: i64,
+    pub producer_epoch: i32,
+    /// The sequence number of the last record it wrote to the partition (−1: none known).
+    pub last_sequence: i32,
+    /// The timestamp of its last record batch there, in ms since the epoch (−1: none known).
+    pub last_timestamp: i64,
+    /// Where its open transaction on the partition began, if one is open.
+    pub open_transaction_from: Option<Offset>,
+}
+
 /// A mirror topic's state as the link reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::kafka::RecordTime;
-use crate::model::{BrokerError, GroupId, Offset, Offsets, Role, TopicPartition};
+use crate::model::{ActiveProducer, BrokerError, GroupId, Offset, Offsets, Role, TopicPartition};
 
 /// Which end of a partition's log to ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -236,6 +236,18 @@ pub trait Cluster: Send + Sync {
         at: &[(TopicPartition, Offset)],
     ) -> Result<BTreeMap<TopicPartition, PartitionResult<Option<RecordTime>>>> {
         Ok(unsupported(at, "this cluster cannot read records"))
+    }
+
+    /// For each partition, the producers its leader keeps state for (DescribeProducers,
+    /// KIP-664), one request per leader. Every requested partition gets an entry: its
+    /// producers, or the error its leader (or the client) gave for it. Clusters that cannot
+    /// tell answer every partition with an error (the default).
+    async fn describe_producers(
+        &self,
+        partitions: &[TopicPartition],
+    ) -> Result<BTreeMap<TopicPartition, PartitionResult<Vec<ActiveProducer>>>> {
+        let at: Vec<(TopicPartition, ())> = partitions.iter().map(|tp| (tp.clone(), ())).collect();
+        Ok(unsupported(&at, "this cluster cannot describe producers"))
     }
 
     /// Every committed offset of each group, fetched concurrently. Partitions without a

@@ -2,7 +2,8 @@
 //! `kill(2)` of a hook's process group in `hooks/process.rs`, the only unsafe code in cutover.
 //!
 //! rdkafka 0.39 has no ListOffsets, ListConsumerGroupOffsets, DescribeConsumerGroups or
-//! ListConsumerGroups. Falling back to per-partition `fetch_watermarks` or to a consumer per
+//! ListConsumerGroups, and librdkafka itself no DescribeProducers: that one goes through
+//! [`RawAdmin::raw_request`] (vendor patch 0003), its bytes written and read in `producers.rs`. Falling back to per-partition `fetch_watermarks` or to a consumer per
 //! group would cost a request per partition or a client per group, so this module calls the
 //! C admin API through `rdkafka-sys` instead, and nothing else in the crate does.
 //!
@@ -67,6 +68,19 @@ extern "C" {
     fn listing_state(grplist: *const sys::rd_kafka_ConsumerGroupListing_t) -> c_int;
     #[link_name = "rd_kafka_ConsumerGroupListing_type"]
     fn listing_type(grplist: *const sys::rd_kafka_ConsumerGroupListing_t) -> c_int;
+    /// Added by vendor patch 0003 (`vendor/README.md`), so not in `rdkafka-sys`'s bindings.
+    fn rd_kafka_raw_request(
+        rk: *mut sys::rd_kafka_t,
+        broker_id: i32,
+        api_key: i16,
+        api_version: i16,
+        flexver: c_int,
+        body: *const c_void,
+        body_size: usize,
+        timeout_ms: c_int,
+        answer: *mut *mut c_void,
+        answer_size: *mut usize,
+    ) -> c_int;
 }
 
 /// A failure of a whole admin request (not of one partition or group in it).
@@ -193,6 +207,57 @@ impl RawAdmin {
 
     fn rk(&self) -> *mut sys::rd_kafka_t {
         self.client.client().native_ptr()
+    }
+
+    /// Sends one read-only request of a flexible version, given as its body, to broker
+    /// `broker` over this handle's connection to it (its TLS and SASL), and gives back the
+    /// answer's body: for the calls librdkafka lacks (DescribeProducers). The broker must be
+    /// in this handle's metadata (a metadata request on it first). Sent once, never retried.
+    pub(crate) async fn raw_request(
+        &self,
+        broker: i32,
+        api_key: i16,
+        api_version: i16,
+        body: Vec<u8>,
+    ) -> RequestResult<Vec<u8>> {
+        let client = self.client.clone();
+        let timeout_ms = c_int::try_from(self.request_timeout.as_millis()).unwrap_or(c_int::MAX);
+        let call = move || {
+            let rk = client.client().native_ptr();
+            let mut answer: *mut c_void = ptr::null_mut();
+            let mut size = 0usize;
+            // SAFETY: `rk` is live while `client` is held (to the end of this closure); the
+            // body is only read during the call; on success `answer` is null or `size` bytes
+            // that librdkafka allocated for us, copied and then freed once below.
+            let code = unsafe {
+                rd_kafka_raw_request(
+                    rk,
+                    broker,
+                    api_key,
+                    api_version,
+                    1,
+                    body.as_ptr().cast(),
+                    body.len(),
+                    timeout_ms,
+                    &mut answer,
+                    &mut size,
+                )
+            };
+            if code != 0 {
+                return Err(broker_error(code, String::new()));
+            }
+            if answer.is_null() {
+                return Ok(Vec::new());
+            }
+            // SAFETY: see above; the slice is copied before the memory is freed.
+            let bytes = unsafe { std::slice::from_raw_parts(answer.cast::<u8>(), size).to_vec() };
+            // SAFETY: `answer` came from librdkafka's allocator for this handle, freed once.
+            unsafe { sys::rd_kafka_mem_free(rk, answer) };
+            Ok(bytes)
+        };
+        tokio::task::spawn_blocking(call)
+            .await
+            .unwrap_or_else(|e| Err(client_error(format!("the request's thread failed: {e}"))))
     }
 
     fn queue(&self) -> *mut sys::rd_kafka_queue_t {

@@ -4,6 +4,7 @@ mod client_log;
 mod cluster;
 mod ffi;
 mod journal_store;
+mod producers;
 mod rdkafka_cluster;
 mod records;
 mod shifted;

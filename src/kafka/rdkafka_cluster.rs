@@ -31,8 +31,9 @@ use crate::kafka::cluster::{
     PartitionResult, TopicMetadata,
 };
 use crate::kafka::ffi::{broker_error, RawAdmin};
+use crate::kafka::producers;
 use crate::kafka::RecordTime;
-use crate::model::{BrokerError, GroupId, Offset, Offsets, Role, TopicPartition};
+use crate::model::{ActiveProducer, BrokerError, GroupId, Offset, Offsets, Role, TopicPartition};
 
 /// Partitions per ListOffsets request: small enough to keep librdkafka's per-call list
 /// handling cheap, large enough that a sweep of 30,000 partitions is 60 requests.
@@ -537,6 +538,86 @@ impl Cluster for RdKafkaCluster {
         .map_err(|message| Error::ClientConfig { role, message })?;
         answers.extend(times);
         Ok(answers)
+    }
+
+    async fn describe_producers(
+        &self,
+        partitions: &[TopicPartition],
+    ) -> Result<BTreeMap<TopicPartition, PartitionResult<Vec<ActiveProducer>>>> {
+        // One metadata request gives the leaders, and teaches the admin handle the brokers'
+        // ids that the requests go to.
+        let topics = self.topics().await?;
+        let mut out = BTreeMap::new();
+        let mut by_leader: BTreeMap<i32, Vec<TopicPartition>> = BTreeMap::new();
+        let distinct: BTreeSet<&TopicPartition> = partitions.iter().collect();
+        for tp in distinct {
+            let meta = topics
+                .get(tp.topic.as_str())
+                .and_then(|t| t.partitions.iter().find(|p| p.partition == tp.partition));
+            match meta {
+                Some(PartitionMetadata {
+                    leader: Some(leader),
+                    ..
+                }) => by_leader.entry(*leader).or_default().push(tp.clone()),
+                Some(p) => {
+                    let error = p.error.clone().unwrap_or_else(|| {
+                        broker_error(
+                            RDKafkaErrorCode::LeaderNotAvailable as i32,
+                            "the partition has no leader".into(),
+                        )
+                    });
+                    out.insert(tp.clone(), Err(error));
+                }
+                None => {
+                    let error = broker_error(
+                        RDKafkaErrorCode::UnknownTopicOrPartition as i32,
+                        format!("{tp} is not in the cluster's metadata"),
+                    );
+                    out.insert(tp.clone(), Err(error));
+                }
+            }
+        }
+        let asks = by_leader.into_iter().map(|(leader, tps)| async move {
+            let body = producers::request(&tps);
+            let answer = self
+                .admin
+                .raw_request(leader, producers::API_KEY, producers::VERSION, body)
+                .await;
+            (tps, answer)
+        });
+        for (tps, answer) in futures::future::join_all(asks).await {
+            let parsed = answer.and_then(|body| {
+                producers::answer(&body).map_err(|e| {
+                    broker_error(
+                        RDKafkaErrorCode::BadMessage as i32,
+                        format!("an unreadable DescribeProducers answer: {e}"),
+                    )
+                })
+            });
+            match parsed {
+                Ok(mut by_partition) => {
+                    for tp in tps {
+                        let result = match by_partition.remove(&tp) {
+                            Some(Ok(producers)) => Ok(producers),
+                            Some(Err((code, message))) => {
+                                Err(broker_error(i32::from(code), message.unwrap_or_default()))
+                            }
+                            None => Err(broker_error(
+                                RDKafkaErrorCode::BadMessage as i32,
+                                "the leader's answer leaves the partition out".into(),
+                            )),
+                        };
+                        out.insert(tp, result);
+                    }
+                }
+                Err(e) => {
+                    for tp in tps {
+                        out.insert(tp, Err(e.clone()));
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     async fn committed_offsets(

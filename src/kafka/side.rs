@@ -32,7 +32,7 @@ use super::cluster::{
 };
 use super::RecordTime;
 use crate::error::Result;
-use crate::model::{GroupId, Offset, Offsets, Role, TopicPartition};
+use crate::model::{ActiveProducer, GroupId, Offset, Offsets, Role, TopicPartition};
 
 /// One side of a cluster that holds both ends of a link (see the module docs).
 pub struct ClusterSide {
@@ -111,6 +111,13 @@ impl Cluster for ClusterSide {
         at: &[(TopicPartition, Offset)],
     ) -> Result<BTreeMap<TopicPartition, PartitionResult<Option<RecordTime>>>> {
         self.inner.record_times(at).await
+    }
+
+    async fn describe_producers(
+        &self,
+        partitions: &[TopicPartition],
+    ) -> Result<BTreeMap<TopicPartition, PartitionResult<Vec<ActiveProducer>>>> {
+        self.inner.describe_producers(partitions).await
     }
 
     async fn committed_offsets(

@@ -619,3 +619,50 @@ async fn offsets_by_time_find_the_first_record_at_or_after_each_partitions_time(
         .unwrap();
     assert_eq!(at_end[&tp(&topic, 0)], Ok(None), "no record at the end yet");
 }
+
+/// DescribeProducers (through vendor patch 0003): an idempotent producer that wrote N records
+/// to a partition is listed there with its last sequence N − 1 and no open transaction; a
+/// partition only a plain producer wrote lists none; a partition that does not exist gets its
+/// own error while the others answer.
+#[tokio::test]
+async fn describe_producers_lists_the_idempotent_producer_of_each_partition_it_wrote() {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let cluster = origin();
+    let topic = unique("producers");
+    create_topic(&lab().origin, &topic, 3).await;
+    produce(&lab().origin, &topic, &[(2, 5)]).await; // a plain producer: no producer id
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &lab().origin)
+        .set("enable.idempotence", "true")
+        .create()
+        .expect("an idempotent producer");
+    for (partition, count) in [(0, 7), (1, 3)] {
+        for _ in 0..count {
+            producer
+                .send(
+                    FutureRecord::<str, str>::to(&topic)
+                        .partition(partition)
+                        .payload("x"),
+                    Duration::from_secs(10),
+                )
+                .await
+                .expect("written");
+        }
+    }
+
+    let asked = [tp(&topic, 0), tp(&topic, 1), tp(&topic, 2), tp(&topic, 9)];
+    let read = cluster.describe_producers(&asked).await.unwrap();
+    assert_eq!(read.len(), 4, "{read:?}");
+    let on = |p: i32| read[&tp(&topic, p)].as_ref().unwrap().clone();
+    let (p0, p1) = (on(0), on(1));
+    assert_eq!(p0.len(), 1, "{p0:?}");
+    assert_eq!(p1.len(), 1, "{p1:?}");
+    assert_eq!(p0[0].producer_id, p1[0].producer_id, "one producer, one id");
+    assert!(p0[0].producer_id >= 0);
+    assert_eq!((p0[0].last_sequence, p1[0].last_sequence), (6, 2));
+    assert_eq!(p0[0].open_transaction_from, None);
+    assert!(p0[0].last_timestamp > 0);
+    assert_eq!(on(2), vec![], "a plain producer has no state on the broker");
+    let missing = read[&tp(&topic, 9)].as_ref().unwrap_err();
+    assert_eq!(missing.name, "UNKNOWN_TOPIC_OR_PART", "{missing:?}");
+}

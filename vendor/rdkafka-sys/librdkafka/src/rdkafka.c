@@ -5503,3 +5503,162 @@ int64_t rd_kafka_Uuid_least_significant_bits(const rd_kafka_Uuid_t *uuid) {
 int64_t rd_kafka_Uuid_most_significant_bits(const rd_kafka_Uuid_t *uuid) {
         return uuid->most_significant_bits;
 }
+
+
+/**
+ * cutover's patch 0003 (vendor/README.md): one read-only request, given as its
+ * body, sent to one broker over the client's own connection (its TLS, SASL and
+ * ApiVersions), and the body of the answer given back. For the Admin APIs
+ * librdkafka does not have (DescribeProducers, KIP-664), batched by the caller
+ * one request per broker.
+ */
+struct rd_kafka_raw_request_state {
+        int done;
+        rd_kafka_resp_err_t err;
+        void *answer;
+        size_t answer_size;
+};
+
+static void rd_kafka_raw_request_resp_cb(rd_kafka_t *rk,
+                                         rd_kafka_broker_t *rkb,
+                                         rd_kafka_resp_err_t err,
+                                         rd_kafka_buf_t *reply,
+                                         rd_kafka_buf_t *request,
+                                         void *opaque) {
+        struct rd_kafka_raw_request_state *state = opaque;
+
+        if (err == RD_KAFKA_RESP_ERR__DESTROY)
+                /* The caller gave up waiting and left 'state' behind. */
+                return;
+
+        if (!err && reply) {
+                size_t size = rd_slice_remains(&reply->rkbuf_reader);
+                state->answer = rd_malloc(size ? size : 1);
+                if (rd_slice_read(&reply->rkbuf_reader, state->answer, size) !=
+                    size)
+                        err = RD_KAFKA_RESP_ERR__BAD_MSG;
+                state->answer_size = size;
+        } else if (!err) {
+                err = RD_KAFKA_RESP_ERR__FAIL;
+        }
+        state->err  = err;
+        state->done = 1;
+}
+
+/**
+ * @brief Sends \p body (the request's fields, without the request header and,
+ *        for a flexible version, without the trailing empty tag buffer, which
+ *        librdkafka adds) as \p ApiKey version \p ApiVersion to broker
+ *        \p broker_id, waits up to \p timeout_ms for its answer, and returns
+ *        the answer's body (past the response header) in \p *answerp, which
+ *        the caller frees with rd_kafka_mem_free().
+ *
+ * The request is sent once, never retried: it must be a read.
+ *
+ * @returns RD_KAFKA_RESP_ERR_NO_ERROR, RD_KAFKA_RESP_ERR__UNKNOWN_BROKER
+ *          (no such broker id in the cluster's metadata),
+ *          RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE (the broker does not accept
+ *          that version of that ApiKey), RD_KAFKA_RESP_ERR__TIMED_OUT, or the
+ *          transport error that failed the request.
+ *
+ * @locality any thread but librdkafka's own (it waits on its own queue).
+ */
+RD_EXPORT rd_kafka_resp_err_t rd_kafka_raw_request(rd_kafka_t *rk,
+                                                   int32_t broker_id,
+                                                   int16_t ApiKey,
+                                                   int16_t ApiVersion,
+                                                   int flexver,
+                                                   const void *body,
+                                                   size_t body_size,
+                                                   int timeout_ms,
+                                                   void **answerp,
+                                                   size_t *answer_sizep) {
+        rd_ts_t ts_end = rd_timeout_init(timeout_ms);
+        rd_kafka_broker_t *rkb;
+        rd_kafka_buf_t *rkbuf;
+        rd_kafka_q_t *rkq;
+        struct rd_kafka_raw_request_state *state;
+        rd_kafka_resp_err_t err;
+        int tmout;
+
+        *answerp     = NULL;
+        *answer_sizep = 0;
+
+        rd_kafka_rdlock(rk);
+        rkb = rd_kafka_broker_find_by_nodeid(rk, broker_id);
+        rd_kafka_rdunlock(rk);
+        if (!rkb)
+                return RD_KAFKA_RESP_ERR__UNKNOWN_BROKER;
+
+        /* Connect it (with sparse connections, nothing else may) and wait
+         * until it is up: its ApiVersions are known then. */
+        rd_kafka_broker_persistent_connection_add(
+            rkb, &rkb->rkb_persistconn.coord);
+        while (1) {
+                int version = rd_kafka_brokers_get_state_version(rk);
+                if (rd_kafka_broker_get_state(rkb) ==
+                    RD_KAFKA_BROKER_STATE_UP)
+                        break;
+                tmout = rd_timeout_remains(ts_end);
+                if (rd_timeout_expired(tmout)) {
+                        err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+                        goto done_broker;
+                }
+                rd_kafka_brokers_wait_state_change(rk, version,
+                                                   RD_MIN(tmout, 100));
+        }
+
+        if (rd_kafka_broker_ApiVersion_supported(rkb, ApiKey, ApiVersion,
+                                                 ApiVersion, NULL) == -1) {
+                err = RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE;
+                goto done_broker;
+        }
+
+        tmout = rd_timeout_remains(ts_end);
+        if (rd_timeout_expired(tmout)) {
+                err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+                goto done_broker;
+        }
+
+        rkbuf = rd_kafka_buf_new_flexver_request(rkb, ApiKey, 1, body_size,
+                                                 flexver ? rd_true : rd_false);
+        rd_kafka_buf_write(rkbuf, body, body_size);
+        rd_kafka_buf_ApiVersion_set(rkbuf, ApiVersion, 0);
+        rd_kafka_buf_set_abs_timeout(rkbuf, tmout, 0);
+        rkbuf->rkbuf_max_retries = RD_KAFKA_REQUEST_NO_RETRIES;
+
+        state = rd_calloc(1, sizeof(*state));
+        rkq   = rd_kafka_q_new(rk);
+        rd_kafka_broker_buf_enq_replyq(rkb, rkbuf, RD_KAFKA_REPLYQ(rkq, 0),
+                                       rd_kafka_raw_request_resp_cb, state);
+
+        /* The request's own timeout answers it (__TIMED_OUT) within about
+         * a second of ts_end; the wait stops 10 s later in any case, leaving
+         * 'state' behind for an answer that would come after all. */
+        while (!state->done) {
+                if (rd_clock() > ts_end + 10 * 1000 * 1000)
+                        break;
+                rd_kafka_q_serve(rkq, 100, 0, RD_KAFKA_Q_CB_CALLBACK,
+                                 rd_kafka_poll_cb, NULL);
+        }
+        rd_kafka_q_destroy_owner(rkq);
+
+        if (!state->done) {
+                err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+        } else {
+                err = state->err;
+                if (!err) {
+                        *answerp      = state->answer;
+                        *answer_sizep = state->answer_size;
+                } else if (state->answer) {
+                        rd_free(state->answer);
+                }
+                rd_free(state);
+        }
+
+done_broker:
+        rd_kafka_broker_persistent_connection_del(
+            rkb, &rkb->rkb_persistconn.coord);
+        rd_kafka_broker_destroy(rkb);
+        return err;
+}

@@ -4,9 +4,11 @@
 //! The gate reads what `cutover audit` reads (every mirror's ends at both edges of a window,
 //! every group's offsets) plus each origin partition's last stable offset, and passes only
 //! when, for the topics named: every partition's measured lag is zero, the origin's ends did
-//! not move over the window (a writer still producing is named by topic and partition:
-//! librdkafka has no DescribeProducers to name it by producer id), no transaction is open
-//! (last stable offset = high watermark), and no group with offsets on them is at risk.
+//! not move over the window, no producer the origin's brokers know wrote during it (read with
+//! DescribeProducers at both edges of the window, which names it by producer id; a producer
+//! without idempotence has none, and shows only by topic and partition in the moving ends), no
+//! transaction is open (last stable offset = high watermark), and no group with offsets on them
+//! is at risk.
 //!
 //! Then, journaled (`<journal-dir>/promote/<link>.jsonl`, intent before the call, outcome
 //! after it): one batched `mirrors:promote` call for every topic, a poll until each mirror
@@ -25,12 +27,15 @@ use crate::error::{Error, Result};
 use crate::estate::Estate;
 use crate::hooks::{HookContext, HookKind, Hooks};
 use crate::journal::{self, Journal, Record, Subject};
-use crate::kafka::OffsetSpec;
+use crate::kafka::{Cluster, OffsetSpec};
 use crate::link::MirrorAction;
 use crate::model::GroupId;
 use crate::model::{MirrorState, Timings, TopicPartition};
 use crate::progress::Progress;
-use crate::promotion::{self, PromotionObservation, StableObservation};
+use crate::promotion::{
+    self, AuditFinding, AuditFindingKind, ProducerReading, PromotionObservation, StableObservation,
+    Writer,
+};
 use crate::report::promote::{PromoteOutcome, PromoteReport, PromotedTopic};
 use crate::report::SCHEMA_VERSION;
 use crate::verify::Mirrors;
@@ -101,6 +106,8 @@ pub async fn promote(env: &PromoteEnv<'_>, spec: &PromoteSpec) -> Result<Promote
         findings: Vec::new(),
         open_transactions: Vec::new(),
         origin_moving: Vec::new(),
+        writers: Vec::new(),
+        writers_untold: Vec::new(),
         mirrors: Vec::new(),
         groups: Vec::new(),
         already_promoted: done.into_iter().collect(),
@@ -122,7 +129,7 @@ pub async fn promote(env: &PromoteEnv<'_>, spec: &PromoteSpec) -> Result<Promote
     if todo.is_empty() {
         report.gate_passed = true;
     } else {
-        gate(env, spec, &todo, &mut report).await?;
+        gate(env, spec, &all, &todo, &mut report).await?;
     }
     report.outcome = match (report.gate_passed, spec.dry_run) {
         (false, _) => PromoteOutcome::Refused,
@@ -137,9 +144,21 @@ pub async fn promote(env: &PromoteEnv<'_>, spec: &PromoteSpec) -> Result<Promote
 async fn gate(
     env: &PromoteEnv<'_>,
     spec: &PromoteSpec,
+    all: &Mirrors,
     todo: &BTreeSet<String>,
     report: &mut PromoteReport,
 ) -> Result<()> {
+    // The origin partitions of the topics to promote, whose producers are read at both edges
+    // of the window.
+    let sources: Vec<TopicPartition> = all
+        .by_source
+        .values()
+        .filter(|m| todo.contains(&m.mirror_topic))
+        .flat_map(|m| {
+            (0..m.partitions).map(move |p| TopicPartition::new(m.source_topic.as_str(), p))
+        })
+        .collect();
+    let producers_before = producers(env.estate.origin, &sources).await;
     let progress = Progress::start(
         env.estate.progress,
         &format!(
@@ -154,6 +173,7 @@ async fn gate(
         spec.window,
     )
     .await;
+    let producers_after = producers(env.estate.origin, &sources).await;
     progress.finish();
     let o = observed?;
     let selected = o.mirrors_only(todo);
@@ -204,13 +224,51 @@ async fn gate(
             })
             .collect::<Vec<_>>(),
     );
-    report.gate_passed = judgement.safe && open.is_empty();
+    let seen = promotion::writers(&producers_before, &producers_after);
+    report.gate_passed = judgement.safe && open.is_empty() && seen.writers.is_empty();
     report.findings = judgement.findings;
+    if !seen.writers.is_empty() {
+        report.findings.push(writers_finding(&seen.writers));
+    }
+    report.writers = seen.writers;
+    report.writers_untold = seen.untold;
     report.open_transactions = open;
     report.origin_moving = judgement.origin_moving;
     report.mirrors = judgement.mirrors;
     report.groups = judgement.groups;
     Ok(())
+}
+
+/// One reading of the producers of `partitions` on the origin; a request that fails as a
+/// whole leaves every partition untold, with why.
+async fn producers(origin: &dyn Cluster, partitions: &[TopicPartition]) -> ProducerReading {
+    match origin.describe_producers(partitions).await {
+        Ok(read) => read
+            .into_iter()
+            .map(|(tp, r)| (tp, r.map_err(|e| e.to_string())))
+            .collect(),
+        Err(e) => partitions
+            .iter()
+            .map(|tp| (tp.clone(), Err(e.to_string())))
+            .collect(),
+    }
+}
+
+/// The finding that names the producers the brokers saw writing (the first five).
+fn writers_finding(writers: &[Writer]) -> AuditFinding {
+    const SHOWN: usize = 5;
+    let mut named: Vec<String> = writers.iter().take(SHOWN).map(Writer::describe).collect();
+    if writers.len() > SHOWN {
+        named.push(format!("and {} more", writers.len() - SHOWN));
+    }
+    AuditFinding {
+        kind: AuditFindingKind::OriginStillWritten,
+        detail: format!(
+            "the origin's brokers name {} producer(s) writing there: {}: stop them before promoting",
+            writers.len(),
+            named.join("; ")
+        ),
+    }
 }
 
 /// Promotes `todo` in one call, journaled, and waits for every mirror to stop.

@@ -22,8 +22,10 @@ use crate::model::{GroupId, MirrorState, Offset};
 use crate::rule::{FindingKind, GroupJudgement, Presence, Verdict};
 
 mod stay;
+mod writers;
 
 pub use stay::ReversePath;
+pub use writers::{writers, ProducerReading, Writer, WritersSeen};
 
 /// What was read of one mirror topic of the link.
 #[derive(Debug, Clone, PartialEq, Eq)]

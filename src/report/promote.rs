@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::promotion::{AuditFinding, GroupAudit, MirrorAudit, OpenTransaction, OriginMovement};
+use crate::promotion::{
+    AuditFinding, GroupAudit, MirrorAudit, OpenTransaction, OriginMovement, Writer,
+};
 
 use super::tables::{md_table, n, serde_plain, sharp_table};
 
@@ -55,6 +57,11 @@ pub struct PromoteReport {
     pub findings: Vec<AuditFinding>,
     pub open_transactions: Vec<OpenTransaction>,
     pub origin_moving: Vec<OriginMovement>,
+    /// Producers the origin's brokers saw writing during the window, or holding a transaction
+    /// open (DescribeProducers): idempotent and transactional ones only.
+    pub writers: Vec<Writer>,
+    /// `topic-partition: why` where the brokers could not tell (e.g. no Read ACL on the topic).
+    pub writers_untold: Vec<String>,
     pub mirrors: Vec<MirrorAudit>,
     pub groups: Vec<GroupAudit>,
     pub already_promoted: Vec<String>,
@@ -144,6 +151,13 @@ fn notes(r: &PromoteReport) -> Vec<String> {
             t.topic, t.partition, t.detail
         )
     }));
+    if let Some(first) = r.writers_untold.first() {
+        out.push(format!(
+            "writers by producer id: the origin could not tell for {} partition(s) ({first}{}); the moving log ends still show any writer",
+            r.writers_untold.len(),
+            if r.writers_untold.len() > 1 { ", …" } else { "" }
+        ));
+    }
     if !r.already_promoted.is_empty() && r.outcome != PromoteOutcome::NothingToDo {
         out.push(format!(
             "promoted already: {}",

@@ -189,7 +189,7 @@ async fn promote_refuses_an_open_transaction_then_promotes_the_other_mirrors_in_
         .init_transactions(Duration::from_secs(30))
         .expect("init transactions");
     producer.begin_transaction().expect("begin");
-    producer
+    let open_at = producer
         .send(
             FutureRecord::<str, str>::to(in_tx)
                 .partition(0)
@@ -197,7 +197,8 @@ async fn promote_refuses_an_open_transaction_then_promotes_the_other_mirrors_in_
             Duration::from_secs(10),
         )
         .await
-        .expect("produced inside the transaction");
+        .expect("produced inside the transaction")
+        .offset;
 
     // The gate refuses: a transaction is still open on one of the topics (its last stable
     // offset is below its end), whatever the mirror shows.
@@ -211,6 +212,22 @@ async fn promote_refuses_an_open_transaction_then_promotes_the_other_mirrors_in_
         (&open[0]["topic"], &open[0]["partition"]),
         (&json!(in_tx), &json!(0))
     );
+    // The origin's brokers name the producer that holds it open (DescribeProducers), where
+    // the agent may read the topic; the secure lab grants no Read on the origin's topics
+    // (docs/security.md), and there the report says the brokers could not tell.
+    let writers = report["writers"].as_array().expect("writers");
+    if cutover_lab::testkit::secure_mode() {
+        assert!(writers.is_empty(), "{report}");
+        let untold = report["writers_untold"].to_string();
+        assert!(untold.contains("TOPIC_AUTHORIZATION_FAILED"), "{report}");
+    } else {
+        assert_eq!(writers.len(), 1, "{report}");
+        let w = &writers[0];
+        assert_eq!((&w["topic"], &w["partition"]), (&json!(in_tx), &json!(0)));
+        assert_eq!(w["open_transaction_from"], json!(open_at), "{w}");
+        assert_eq!(w["wrote"], false, "it wrote before the window: {w}");
+        assert_eq!(report["writers_untold"], json!([]), "{report}");
+    }
     for t in &e.topics {
         assert_eq!(e.state(t).await, "ACTIVE", "a refusal changes nothing");
     }
@@ -274,6 +291,108 @@ async fn promote_refuses_an_open_transaction_then_promotes_the_other_mirrors_in_
     assert_eq!(code, 0);
     let report: Value = serde_json::from_str(&stdout).expect("JSON");
     assert_eq!(report["outcome"], "nothing_to_do", "{report}");
+}
+
+/// A producer still writing to the origin is named by its producer id (DescribeProducers read
+/// at both edges of the gate's window) and the promotion is refused; once it has stopped, the
+/// brokers still keep its state, and no writer is named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promote_names_an_idempotent_producer_still_writing_to_the_origin() {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let e = Estate::new("writers", 1, 2).await;
+    let topic = e.topics[0].clone();
+    let producer: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &lab().origin)
+        .set("enable.idempotence", "true")
+        .create()
+        .expect("an idempotent producer");
+    let stop = Arc::new(AtomicBool::new(false));
+    let writing = {
+        let (producer, stop, topic) = (producer.clone(), stop.clone(), topic.clone());
+        tokio::spawn(async move {
+            let mut sent = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                let record = FutureRecord::<str, str>::to(&topic)
+                    .partition(1)
+                    .payload("still here");
+                producer
+                    .send(record, Duration::from_secs(10))
+                    .await
+                    .expect("written");
+                sent += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            sent
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let (code, stdout, stderr) = e.run(&[
+        "promote",
+        "--all",
+        "--dry-run",
+        "--window",
+        "2s",
+        "--format",
+        "json",
+    ]);
+    // The operator's view says the same.
+    let (_, shown, _) = e.run(&["promote", "--all", "--dry-run", "--window", "1s"]);
+    stop.store(true, Ordering::SeqCst);
+    let sent = writing.await.expect("the writer ran");
+    assert_eq!(code, 1, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(report["outcome"], "refused", "{report}");
+    let writers = report["writers"].as_array().expect("writers");
+    if cutover_lab::testkit::secure_mode() {
+        assert!(writers.is_empty(), "{report}");
+        assert!(
+            report["writers_untold"]
+                .to_string()
+                .contains("TOPIC_AUTHORIZATION_FAILED"),
+            "{report}"
+        );
+        return;
+    }
+    assert_eq!(writers.len(), 1, "{report}");
+    let w = &writers[0];
+    assert_eq!((&w["topic"], &w["partition"]), (&json!(topic), &json!(1)));
+    assert_eq!(w["wrote"], true, "{w}");
+    assert!(w["producer_id"].as_i64() >= Some(0), "{w}");
+    let (before, after) = (
+        w["last_sequence_before"].as_i64(),
+        w["last_sequence"].as_i64(),
+    );
+    assert!(
+        before < after && after < Some(sent as i64),
+        "{w} (sent {sent})"
+    );
+    let finding = report["findings"].to_string();
+    assert!(
+        finding.contains(&format!("producer {}", w["producer_id"])),
+        "the finding names it: {report}"
+    );
+    assert!(
+        shown.contains(&format!("producer {} (epoch", w["producer_id"]))
+            && shown.contains("wrote during the window"),
+        "{shown}"
+    );
+
+    // Stopped: its state stays on the brokers, unchanged over the window.
+    let (_, stdout, stderr) = e.run(&[
+        "promote",
+        "--all",
+        "--dry-run",
+        "--window",
+        "1s",
+        "--format",
+        "json",
+    ]);
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stderr}"));
+    assert_eq!(report["writers"], json!([]), "{report}");
+    assert_eq!(report["writers_untold"], json!([]), "{report}");
 }
 
 /// One group of the estate: its apps (one or two instances) and its topics' partitions.

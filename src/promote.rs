@@ -254,17 +254,20 @@ async fn producers(origin: &dyn Cluster, partitions: &[TopicPartition]) -> Produ
     }
 }
 
-/// The finding that names the producers the brokers saw writing (the first five).
+/// The finding that names the producers the brokers saw writing or holding a transaction open
+/// (the first five partitions' entries).
 fn writers_finding(writers: &[Writer]) -> AuditFinding {
     const SHOWN: usize = 5;
     let mut named: Vec<String> = writers.iter().take(SHOWN).map(Writer::describe).collect();
     if writers.len() > SHOWN {
         named.push(format!("and {} more", writers.len() - SHOWN));
     }
+    let producers: BTreeSet<i64> = writers.iter().map(|w| w.producer_id).collect();
     AuditFinding {
         kind: AuditFindingKind::OriginStillWritten,
         detail: format!(
-            "the origin's brokers name {} producer(s) writing there: {}: stop them before promoting",
+            "the origin's brokers name {} producer(s) on {} partition(s): {}: stop them before promoting",
+            producers.len(),
             writers.len(),
             named.join("; ")
         ),

@@ -15,7 +15,7 @@ use crate::kafka::{
     Cluster, GroupDescription, GroupList, GroupListing, GroupMember, GroupOffsets, GroupProtocol,
     GroupState, OffsetSpec, PartitionMetadata, PartitionResult, RecordTime, TopicMetadata,
 };
-use crate::model::{BrokerError, GroupId, Offset, Offsets, Role, TopicPartition};
+use crate::model::{ActiveProducer, BrokerError, GroupId, Offset, Offsets, Role, TopicPartition};
 use crate::sim::{SharedWorld, SimKafka, World};
 
 pub struct SimCluster {
@@ -120,6 +120,25 @@ impl Cluster for SimCluster {
                             error: None,
                         },
                     )
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn describe_producers(
+        &self,
+        partitions: &[TopicPartition],
+    ) -> Result<BTreeMap<TopicPartition, PartitionResult<Vec<ActiveProducer>>>> {
+        self.read("a DescribeProducers request", |c| {
+            partitions
+                .iter()
+                .map(|tp| {
+                    let answer = match partition_error(c, tp) {
+                        Some(e) => Err(e),
+                        None => Ok(c.producers_of(tp)),
+                    };
+                    (tp.clone(), answer)
                 })
                 .collect()
         })

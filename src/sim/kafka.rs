@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::{GroupId, Offsets, Role, TopicPartition};
+use crate::model::{ActiveProducer, GroupId, Offsets, Role, TopicPartition};
 
 /// One partition's log: only its offsets matter to the agent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -44,6 +44,9 @@ pub struct SimKafka {
     pub unreachable: bool,
     /// The timestamps of each partition's records, beside `topics`.
     times: BTreeMap<String, Vec<Times>>,
+    /// What each partition's leader keeps of the producers that wrote to it (every simulated
+    /// producer is idempotent, as the Java client is by default), by producer id.
+    producers: BTreeMap<TopicPartition, BTreeMap<i64, ActiveProducer>>,
 }
 
 impl SimKafka {
@@ -55,6 +58,7 @@ impl SimKafka {
             leaderless: BTreeSet::new(),
             unreachable: false,
             times: BTreeMap::new(),
+            producers: BTreeMap::new(),
         }
     }
 
@@ -138,6 +142,37 @@ impl SimKafka {
         log.end += n;
         self.times_mut(topic, partition).push(first, at_ms);
         true
+    }
+
+    /// Appends one record written by producer `producer_id`, whose state the partition's
+    /// leader then keeps (its last sequence and timestamp), as DescribeProducers reports it.
+    pub fn append_by(&mut self, producer_id: i64, topic: &str, partition: usize, at_ms: i64) {
+        if !self.append(topic, partition, 1, at_ms) {
+            return;
+        }
+        let tp = TopicPartition::new(topic, partition as i32);
+        let state = self
+            .producers
+            .entry(tp)
+            .or_default()
+            .entry(producer_id)
+            .or_insert(ActiveProducer {
+                producer_id,
+                producer_epoch: 0,
+                last_sequence: -1,
+                last_timestamp: -1,
+                open_transaction_from: None,
+            });
+        state.last_sequence += 1;
+        state.last_timestamp = at_ms;
+    }
+
+    /// The producers a partition's leader keeps state for, by producer id.
+    pub fn producers_of(&self, tp: &TopicPartition) -> Vec<ActiveProducer> {
+        self.producers
+            .get(tp)
+            .map(|by_id| by_id.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// A partition's timestamps, to write (a map lookup, no allocation, on every append).

@@ -231,9 +231,12 @@ impl World {
             if partitions == 0 {
                 continue;
             }
+            // Producer ids as a broker hands them out: one per producer, never 0.
+            let producer_id = i as i64 + 1;
             for _ in 0..n {
                 let partition = (self.rng.next_u64() % partitions as u64) as usize;
-                self.cluster_mut(role).append(&topic, partition, 1, now_ms);
+                self.cluster_mut(role)
+                    .append_by(producer_id, &topic, partition, now_ms);
             }
         }
     }

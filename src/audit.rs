@@ -160,7 +160,7 @@ pub(crate) fn observed_mirrors(
 }
 
 /// An end offset that was asked for: its absence is an error ("not read").
-fn read(r: Option<&PartitionResult<Offset>>) -> std::result::Result<Offset, String> {
+pub(crate) fn read(r: Option<&PartitionResult<Offset>>) -> std::result::Result<Offset, String> {
     match r {
         Some(Ok(o)) => Ok(*o),
         Some(Err(e)) => Err(e.to_string()),

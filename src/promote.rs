@@ -150,7 +150,7 @@ async fn gate(
 ) -> Result<()> {
     // The origin partitions of the topics to promote, whose producers are read at both edges
     // of the window.
-    let sources: Vec<TopicPartition> = all
+    let origin_partitions: Vec<TopicPartition> = all
         .by_source
         .values()
         .filter(|m| todo.contains(&m.mirror_topic))
@@ -158,7 +158,7 @@ async fn gate(
             (0..m.partitions).map(move |p| TopicPartition::new(m.source_topic.as_str(), p))
         })
         .collect();
-    let producers_before = producers(env.estate.origin, &sources).await;
+    let producers_before = producers(env.estate.origin, &origin_partitions).await;
     let progress = Progress::start(
         env.estate.progress,
         &format!(
@@ -173,7 +173,7 @@ async fn gate(
         spec.window,
     )
     .await;
-    let producers_after = producers(env.estate.origin, &sources).await;
+    let producers_after = producers(env.estate.origin, &origin_partitions).await;
     progress.finish();
     let o = observed?;
     let selected = o.mirrors_only(todo);
@@ -209,18 +209,13 @@ async fn gate(
         env.estate.origin.list_offsets(&tps, OffsetSpec::Latest),
         env.estate.origin.list_offsets(&tps, OffsetSpec::LastStable),
     )?;
-    let read = |r: Option<&crate::kafka::PartitionResult<crate::model::Offset>>| match r {
-        Some(Ok(o)) => Ok(*o),
-        Some(Err(e)) => Err(e.to_string()),
-        None => Err("not read".to_string()),
-    };
     let open = promotion::open_transactions(
         &tps.iter()
             .map(|tp| StableObservation {
                 topic: tp.topic.to_string(),
                 partition: tp.partition,
-                end: read(ends.get(tp)),
-                last_stable: read(stable.get(tp)),
+                end: audit::read(ends.get(tp)),
+                last_stable: audit::read(stable.get(tp)),
             })
             .collect::<Vec<_>>(),
     );

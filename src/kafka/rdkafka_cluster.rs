@@ -594,27 +594,22 @@ impl Cluster for RdKafkaCluster {
                     )
                 })
             });
-            match parsed {
-                Ok(mut by_partition) => {
-                    for tp in tps {
-                        let result = match by_partition.remove(&tp) {
-                            Some(Ok(producers)) => Ok(producers),
-                            Some(Err((code, message))) => {
-                                Err(broker_error(i32::from(code), message.unwrap_or_default()))
-                            }
-                            None => Err(broker_error(
-                                RDKafkaErrorCode::BadMessage as i32,
-                                "the leader's answer leaves the partition out".into(),
-                            )),
-                        };
-                        out.insert(tp, result);
-                    }
-                }
-                Err(e) => {
-                    for tp in tps {
-                        out.insert(tp, Err(e.clone()));
-                    }
-                }
+            for tp in tps {
+                let result = match &parsed {
+                    Err(e) => Err(e.clone()),
+                    Ok(by_partition) => match by_partition.get(&tp) {
+                        Some(Ok(producers)) => Ok(producers.clone()),
+                        Some(Err((code, message))) => Err(broker_error(
+                            i32::from(*code),
+                            message.clone().unwrap_or_default(),
+                        )),
+                        None => Err(broker_error(
+                            RDKafkaErrorCode::BadMessage as i32,
+                            "the leader's answer leaves the partition out".into(),
+                        )),
+                    },
+                };
+                out.insert(tp, result);
             }
         }
         Ok(out)
